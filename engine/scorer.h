@@ -1,0 +1,65 @@
+#pragma once
+// The contract between the engine and whatever turns a snapshot into a score (NEWS2, the fusion
+// operators, the training-example recorder). A scorer first declares what it consumes, then
+// computes; it holds no mutable data: per-shard scratch lives in a ScorerState it creates.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/event.h"
+#include "engine/snapshot.h"
+
+namespace tfe {
+
+// Turns one event of a modality into the features cached in the patient's state. Runs once per
+// applied event, never per tick.
+class ModalityEncoder {
+ public:
+  virtual ~ModalityEncoder() = default;
+  virtual uint32_t dim() const = 0;
+  // out: [dim()]
+  virtual void encode(const Event& event, std::span<float> out) const = 0;
+};
+
+// What a scorer needs from each modality.
+struct ModalityNeeds {
+  bool features = false;  // keep and encode features (false: presence and age only)
+  uint32_t history = 1;   // events exposed in ModalitySnapshot::history (K)
+  // Encoder for text/embedding modalities; null means the raw vector (embedding, or the
+  // upstream embedding of a text event). Ignored for vitals, whose features are window stats.
+  std::shared_ptr<const ModalityEncoder> encoder;
+};
+
+struct ScorerSpec {
+  std::string strategy;        // "news2", "early", "intermediate", "late", "attention"
+  std::string model_name;      // human name
+  std::string model_id;        // content hash of the model file ("" for built-in scorers)
+  std::vector<ModalityNeeds> needs;  // [schema.size()]
+};
+
+struct ScoreOutput {
+  double risk = 0;   // calibrated probability
+  double logit = 0;
+  std::array<float, kMaxModalities> weight{};  // attention weight or late-fusion contribution
+};
+
+class ScorerState {
+ public:
+  virtual ~ScorerState() = default;
+};
+
+class Scorer {
+ public:
+  virtual ~Scorer() = default;
+  virtual const ScorerSpec& spec() const = 0;
+  // One per shard; the engine never shares it between threads.
+  virtual std::unique_ptr<ScorerState> make_state() const = 0;
+  // Must not allocate on the heap in steady state.
+  virtual void score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const = 0;
+};
+
+}  // namespace tfe
