@@ -1,8 +1,29 @@
-#include <CLI/CLI.hpp>
+// tfe: the command-line entry point. Subcommands are registered from their own files.
+
+#include <cstdio>
+
+#include "tools/cli/command.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"tfe: streaming temporal fusion of asynchronous clinical modalities"};
+  CLI::App app{
+      "tfe: a streaming temporal-fusion engine for asynchronous clinical modalities.\n"
+      "Keeps per-patient state in event time and fuses the latest state of each modality into\n"
+      "calibrated risk scores, live from Kafka or replayed from history files."};
   app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  int exit_code = tfe::cli::kExitOk;
+  tfe::cli::register_convert(app, &exit_code);
+  tfe::cli::register_synth(app, &exit_code);
+  tfe::cli::register_replay(app, &exit_code);
+  tfe::cli::register_model(app, &exit_code);
+  tfe::cli::register_serve(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // One clear line for bad arguments (help output keeps CLI11's formatting).
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "tfe: %s (see --help)\n", e.what());
+    return tfe::cli::kExitUsage;
+  }
+  return exit_code;
 }
