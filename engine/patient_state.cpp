@@ -1,0 +1,243 @@
+// Per-patient state and snapshots (see patient_state.h).
+
+#include "engine/patient_state.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace tfe {
+namespace {
+
+constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+
+}  // namespace
+
+// One modality of one patient. The history ring is one block: [history] int64 event times, then
+// [history][item_dim] floats; logical item i (0 = newest) lives in slot (head + i) % history.
+struct PatientState::ModalityState {
+  std::unique_ptr<std::byte[]> ring;
+  int64_t latest_arrival_ms = kNoTime;  // newest arrival applied
+  uint16_t head = 0;
+  uint16_t count = 0;     // items held; 0: absent, nothing allocated
+  VitalsWindows windows;  // vitals with features
+
+  int64_t* times() const { return reinterpret_cast<int64_t*>(ring.get()); }
+  float* item(const ModalityLayout& layout, uint32_t slot) const {
+    return reinterpret_cast<float*>(ring.get() + layout.history * sizeof(int64_t)) +
+           std::size_t{slot} * layout.item_dim;
+  }
+  uint32_t slot(const ModalityLayout& layout, uint32_t logical) const {
+    const uint32_t s = head + logical;
+    return s >= layout.history ? s - layout.history : s;
+  }
+  int64_t latest_event_ms() const { return times()[head]; }
+  std::size_t ring_bytes(const ModalityLayout& layout) const {
+    return layout.history * (sizeof(int64_t) + std::size_t{layout.item_dim} * sizeof(float));
+  }
+  void release() {
+    ring.reset();
+    latest_arrival_ms = kNoTime;
+    head = 0;
+    count = 0;
+    windows.clear();
+  }
+  // Makes room for an event at `event_time_ms` in the newest-first ring and returns its slot, or
+  // -1 when the ring is full of newer events. An event no older than the newest is the newest
+  // (ties keep application order).
+  int64_t insert(const ModalityLayout& layout, int64_t event_time_ms) {
+    if (!ring) ring = std::make_unique_for_overwrite<std::byte[]>(ring_bytes(layout));
+    const uint32_t capacity = layout.history;
+    int64_t* t = times();
+    if (count == 0 || event_time_ms >= t[head]) {
+      head = static_cast<uint16_t>(head == 0 ? capacity - 1 : head - 1);
+      if (count < capacity) ++count;
+      t[head] = event_time_ms;
+      return head;
+    }
+    // Out of event-time order (rare): insert before the first older item.
+    uint32_t pos = 1;
+    while (pos < count && t[slot(layout, pos)] > event_time_ms) ++pos;
+    if (pos == capacity) return -1;
+    const uint32_t last = count < capacity ? count : capacity - 1;  // logical slot freed/reused
+    if (count < capacity) ++count;
+    for (uint32_t i = last; i > pos; --i) {
+      const uint32_t to = slot(layout, i);
+      const uint32_t from = slot(layout, i - 1);
+      t[to] = t[from];
+      std::memcpy(item(layout, to), item(layout, from), layout.item_dim * sizeof(float));
+    }
+    const uint32_t s = slot(layout, pos);
+    t[s] = event_time_ms;
+    return s;
+  }
+};
+
+Result<StateLayout> StateLayout::make(const EngineConfig& config, const ScorerSpec& spec) {
+  const ModalitySchema& schema = config.schema;
+  if (spec.needs.size() != schema.size()) {
+    return make_error(Errc::invalid_argument,
+                      fmt::format("scorer '{}' declares needs for {} modalities, the schema has {}",
+                                  spec.strategy, spec.needs.size(), schema.size()));
+  }
+  StateLayout layout;
+  for (std::size_t m = 0; m < schema.size(); ++m) {
+    const ModalitySpec& modality = schema[static_cast<ModalityIndex>(m)];
+    const ModalityNeeds& needs = spec.needs[m];
+    ModalityLayout l;
+    l.kind = modality.kind;
+    l.horizon_ms = modality.horizon_ms;
+    l.history = std::max<uint32_t>({modality.history, needs.history, 1});
+    l.features = needs.features;
+    l.raw_dim = modality.dim;
+    if (l.history > std::numeric_limits<uint16_t>::max()) {
+      return make_error(Errc::invalid_argument, fmt::format("modality '{}': history {} is too long",
+                                                            modality.name, l.history));
+    }
+    if (needs.features) {
+      if (modality.kind == ModalityKind::vitals) {
+        l.item_dim = static_cast<uint32_t>(modality.channels.size());
+        l.windows.windows_ms = config.windows_ms;
+        l.windows.channels = static_cast<uint32_t>(modality.channels.size());
+        l.windows.max_samples = config.max_window_samples;
+        l.snapshot_dim = static_cast<uint32_t>(l.windows.feature_count());
+      } else {
+        l.encoder = needs.encoder;
+        if (l.encoder && l.encoder->dim() == 0) {
+          return make_error(Errc::invalid_argument,
+                            fmt::format("modality '{}': encoder dimension is 0", modality.name));
+        }
+        l.item_dim = l.encoder ? l.encoder->dim() : modality.dim;
+        l.snapshot_dim = l.item_dim;
+      }
+    }
+    l.scratch_feature_offset = layout.scratch_floats_;
+    l.scratch_history_offset = layout.scratch_history_;
+    if (l.kind == ModalityKind::vitals) layout.scratch_floats_ += l.snapshot_dim;
+    layout.scratch_history_ += l.history;
+    layout.modalities_.push_back(std::move(l));
+  }
+  return layout;
+}
+
+SnapshotScratch::SnapshotScratch(const StateLayout& layout)
+    : modalities_(layout.size()),
+      features_(layout.scratch_floats()),
+      history_(layout.scratch_history()) {
+  snapshot_.modalities = modalities_;
+}
+
+PatientState::PatientState(const StateLayout& layout)
+    : modalities_(std::make_unique<ModalityState[]>(layout.size())) {}
+
+PatientState::PatientState() = default;
+PatientState::PatientState(PatientState&&) noexcept = default;
+PatientState& PatientState::operator=(PatientState&&) noexcept = default;
+PatientState::~PatientState() = default;
+
+void PatientState::reset() { modalities_.reset(); }
+
+void PatientState::apply(const StateLayout& layout, const Event& event) {
+  assert(active() && event.modality < layout.size() && "apply() needs a configured modality");
+  const ModalityLayout& l = layout[event.modality];
+  ModalityState& s = modalities_[event.modality];
+  const int64_t now = event.arrival_time_ms;
+  if (s.count > 0 && now - s.latest_event_ms() > l.horizon_ms) s.release();
+  // Already beyond the horizon: absent at every t >= now.
+  if (now - event.event_time_ms > l.horizon_ms) return;
+
+  const int64_t slot = s.insert(l, event.event_time_ms);
+  s.latest_arrival_ms = std::max(s.latest_arrival_ms, now);
+  if (slot >= 0 && l.item_dim > 0) {
+    float* out = s.item(l, static_cast<uint32_t>(slot));
+    if (l.kind == ModalityKind::vitals) {
+      const uint32_t mask = event.vitals.present_mask;
+      for (uint32_t c = 0; c < l.item_dim; ++c) {
+        out[c] =
+            (mask >> c & 1u) ? event.vitals.values[c] : std::numeric_limits<float>::quiet_NaN();
+      }
+    } else if (l.encoder) {
+      l.encoder->encode(event, std::span<float>(out, l.item_dim));
+    } else if (event.embedding.size() == l.item_dim) {
+      std::copy(event.embedding.begin(), event.embedding.end(), out);
+    } else {
+      // A text event without its optional upstream embedding: zeros (presence still counts).
+      std::fill(out, out + l.item_dim, 0.0f);
+    }
+  }
+  if (l.kind == ModalityKind::vitals && l.features) {
+    s.windows.add(l.windows, now, event.event_time_ms, event.vitals);
+  }
+}
+
+std::size_t PatientState::snapshot(const StateLayout& layout, PatientIndex patient, int64_t t_ms,
+                                   SnapshotScratch& scratch) {
+  assert(active() && "snapshot() of an evicted patient");
+  std::size_t present = 0;
+  for (std::size_t m = 0; m < layout.size(); ++m) {
+    const ModalityLayout& l = layout[m];
+    ModalityState& s = modalities_[m];
+    ModalitySnapshot& out = scratch.modalities_[m];
+    out = ModalitySnapshot{};
+    if (s.count == 0) continue;
+    const int64_t latest = s.latest_event_ms();
+    if (t_ms - latest > l.horizon_ms) {
+      s.release();
+      continue;
+    }
+    ++present;
+    out.present = true;
+    out.event_time_ms = latest;
+    out.age_ms = std::max<int64_t>(0, t_ms - latest);
+    if (l.features) {
+      if (l.kind == ModalityKind::vitals) {
+        s.windows.evict(l.windows, t_ms);
+        std::span<float> features(scratch.features_.data() + l.scratch_feature_offset,
+                                  l.snapshot_dim);
+        s.windows.write_features(l.windows, features);
+        out.features = features;
+      } else {
+        out.features = std::span<const float>(s.item(l, s.head), l.item_dim);
+      }
+    }
+    HistoryItem* items = scratch.history_.data() + l.scratch_history_offset;
+    for (uint32_t i = 0; i < s.count; ++i) {
+      const uint32_t slot = s.slot(l, i);
+      items[i].age_ms = std::max<int64_t>(0, t_ms - s.times()[slot]);
+      items[i].features = std::span<const float>(s.item(l, slot), l.item_dim);
+    }
+    out.history = std::span<const HistoryItem>(items, s.count);
+  }
+  scratch.snapshot_.patient = patient;
+  scratch.snapshot_.time_ms = t_ms;
+  return present;
+}
+
+void PatientState::prefetch_state(const StateLayout& layout, std::size_t modality) const {
+  if (!modalities_) return;
+  const std::size_t first = modality == kAllModalities ? 0 : modality;
+  const std::size_t last = modality == kAllModalities ? layout.size() : modality + 1;
+  for (std::size_t m = first; m < last; ++m) {
+    const ModalityState& s = modalities_[m];
+    if (s.ring) __builtin_prefetch(s.ring.get());
+    s.windows.prefetch();
+  }
+}
+
+std::size_t PatientState::state_bytes(const StateLayout& layout) const {
+  if (!modalities_) return 0;
+  // new[] of a type with a destructor stores the element count in front of the array.
+  std::size_t bytes =
+      detail::allocation_bytes(layout.size() * sizeof(ModalityState) + sizeof(std::size_t));
+  for (std::size_t m = 0; m < layout.size(); ++m) {
+    const ModalityState& s = modalities_[m];
+    if (s.ring) bytes += detail::allocation_bytes(s.ring_bytes(layout[m]));
+    bytes += s.windows.heap_bytes();
+  }
+  return bytes;
+}
+
+}  // namespace tfe

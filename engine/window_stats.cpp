@@ -1,0 +1,558 @@
+// Incremental window statistics (see window_stats.h for the storage and the invariants).
+//
+// Hot paths: a ring of at most 64 slots (a reading a minute over 15 minutes, say) keeps each
+// min/max chain in one word, updated without data-dependent branches: one vector compare of the
+// channel's row against the new value gives the members it supersedes. Larger rings (1 Hz
+// readings) walk the chain from its newest member instead; both are O(1) amortised.
+
+#include "engine/window_stats.h"
+
+#include <bit>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace tfe {
+namespace {
+
+constexpr uint32_t kInitialCapacity = 4;
+// Sums per window and channel: count, sum v, sum v^2, sum t, sum t^2, sum t*v (t in seconds).
+constexpr std::size_t kSums = 6;
+enum SumIndex : std::size_t { kN, kV, kVV, kT, kTT, kTV };
+// Ring time offsets are int32 milliseconds: readings further apart than this cannot share it.
+constexpr int64_t kMaxSpanMs = int64_t{1} << 30;
+constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
+enum Chain : uint32_t { kMaxChain = 0, kMinChain = 1 };
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
+
+uint64_t low_mask(uint32_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
+
+// Lowest set bit in physical slots [a, b), or -1.
+int64_t scan_first(const uint64_t* bits, uint32_t a, uint32_t b) {
+  if (a >= b) return -1;
+  uint32_t wi = a >> 6;
+  const uint32_t we = (b - 1) >> 6;
+  uint64_t word = bits[wi] & (~uint64_t{0} << (a & 63));
+  for (;;) {
+    if (wi == we) {
+      word &= low_mask(((b - 1) & 63) + 1);
+      return word ? int64_t{wi} * 64 + std::countr_zero(word) : -1;
+    }
+    if (word) return int64_t{wi} * 64 + std::countr_zero(word);
+    word = bits[++wi];
+  }
+}
+
+// Highest set bit in physical slots [a, b), or -1.
+int64_t scan_last(const uint64_t* bits, uint32_t a, uint32_t b) {
+  if (a >= b) return -1;
+  uint32_t wi = (b - 1) >> 6;
+  const uint32_t wa = a >> 6;
+  uint64_t word = bits[wi] & low_mask(((b - 1) & 63) + 1);
+  for (;;) {
+    if (wi == wa) {
+      word &= ~uint64_t{0} << (a & 63);
+      return word ? int64_t{wi} * 64 + 63 - std::countl_zero(word) : -1;
+    }
+    if (word) return int64_t{wi} * 64 + 63 - std::countl_zero(word);
+    word = bits[--wi];
+  }
+}
+
+// Bits of the slots in row[0, stride) whose value is <= v (le) and >= v (ge); NaN compares
+// false. stride is a multiple of 4 and at most 64.
+void compare_row(const float* row, uint32_t stride, float v, uint64_t& le, uint64_t& ge) {
+  le = 0;
+  ge = 0;
+#if defined(__SSE2__)
+  const __m128 vv = _mm_set1_ps(v);
+  for (uint32_t s = 0; s < stride; s += 4) {
+    const __m128 x = _mm_loadu_ps(row + s);
+    le |= static_cast<uint64_t>(_mm_movemask_ps(_mm_cmple_ps(x, vv))) << s;
+    ge |= static_cast<uint64_t>(_mm_movemask_ps(_mm_cmpge_ps(x, vv))) << s;
+  }
+#else
+  for (uint32_t s = 0; s < stride; ++s) {
+    le |= static_cast<uint64_t>(row[s] <= v) << s;
+    ge |= static_cast<uint64_t>(row[s] >= v) << s;
+  }
+#endif
+}
+
+// Adds (sign +1) or removes (sign -1) one reading of one channel to one window's sums; written
+// as one six-wide update so that it vectorises.
+// One reading of one channel as the six sum increments (sign, sign*v, sign*v^2, sign*t,
+// sign*t^2, sign*t*v), added to a window's sums with three two-wide additions.
+struct Increments {
+#if defined(__SSE2__)
+  __m128d n_v, vv_t, tt_tv;
+  Increments(double sign, double v, double t)
+      : n_v(_mm_set_pd(sign * v, sign)),
+        vv_t(_mm_set_pd(sign * t, sign * v * v)),
+        tt_tv(_mm_set_pd(sign * t * v, sign * t * t)) {}
+  void add_to(double* s) const {
+    _mm_storeu_pd(s, _mm_add_pd(_mm_loadu_pd(s), n_v));
+    _mm_storeu_pd(s + 2, _mm_add_pd(_mm_loadu_pd(s + 2), vv_t));
+    _mm_storeu_pd(s + 4, _mm_add_pd(_mm_loadu_pd(s + 4), tt_tv));
+  }
+#else
+  double d[kSums];
+  Increments(double sign, double v, double t)
+      : d{sign, sign * v, sign * v * v, sign * t, sign * t * t, sign * t * v} {}
+  void add_to(double* s) const {
+    for (std::size_t k = 0; k < kSums; ++k) s[k] += d[k];
+  }
+#endif
+};
+
+// The time origin moves forward once a reading is this far past it, so |t| in the sums stays
+// below about this plus the longest window.
+int64_t rebase_span_ms(const VitalsWindowsShape& shape) {
+  return 4 * std::max<int64_t>(shape.max_window_ms(), 60'000);
+}
+
+// Largest |t| (ms from the origin) the sums hold: sets the scale of their rounding residue.
+int64_t time_scale_ms(const VitalsWindowsShape& shape) {
+  return rebase_span_ms(shape) + shape.max_window_ms();
+}
+
+}  // namespace
+
+int64_t VitalsWindowsShape::max_window_ms() const {
+  int64_t result = 0;
+  for (int64_t w : windows_ms) result = std::max(result, w);
+  return result;
+}
+
+// Typed views into block_ for one capacity. Order (largest alignment first): sums (double),
+// chains (uint64), starts (uint32), times (int32), values (float), masks (uint16).
+struct VitalsWindows::Block {
+  std::size_t windows = 0;
+  std::size_t channels = 0;
+  std::size_t chain_words = 0;  // uint64 words per chain
+  uint32_t stride = 0;          // floats per channel row: capacity rounded up to 4
+  std::size_t bytes = 0;
+  double* sums = nullptr;      // [W][C][kSums]
+  uint64_t* chains = nullptr;  // [C][2][chain_words] bit per slot
+  uint32_t* starts = nullptr;  // [W] logical index of each window's oldest reading
+  int32_t* times = nullptr;    // [capacity] event time - origin, ms
+  float* values = nullptr;     // [C][stride] per channel row, NaN where not measured
+  uint16_t* masks = nullptr;   // [capacity] channels measured
+
+  double* sum(std::size_t w, std::size_t c) const { return sums + (w * channels + c) * kSums; }
+  uint64_t* chain(std::size_t c, Chain k) const { return chains + (c * 2 + k) * chain_words; }
+  float* row(std::size_t c) const { return values + c * stride; }
+  float value(uint32_t slot, std::size_t c) const { return values[c * stride + slot]; }
+};
+
+inline VitalsWindows::Block VitalsWindows::layout(const VitalsWindowsShape& shape,
+                                                  uint32_t capacity, std::byte* base) {
+  Block b;
+  b.windows = shape.windows_ms.size();
+  b.channels = shape.channels;
+  b.chain_words = (capacity + 63) / 64;
+  b.stride = (capacity + 3) & ~3u;
+  const std::size_t sums = 0;
+  const std::size_t chains = sums + b.windows * b.channels * kSums * sizeof(double);
+  const std::size_t starts = chains + b.channels * 2 * b.chain_words * sizeof(uint64_t);
+  const std::size_t times = starts + b.windows * sizeof(uint32_t);
+  const std::size_t values = times + std::size_t{capacity} * sizeof(int32_t);
+  const std::size_t masks = values + b.channels * b.stride * sizeof(float);
+  b.bytes = align8(masks + std::size_t{capacity} * sizeof(uint16_t));
+  if (base != nullptr) {
+    b.sums = reinterpret_cast<double*>(base + sums);
+    b.chains = reinterpret_cast<uint64_t*>(base + chains);
+    b.starts = reinterpret_cast<uint32_t*>(base + starts);
+    b.times = reinterpret_cast<int32_t*>(base + times);
+    b.values = reinterpret_cast<float*>(base + values);
+    b.masks = reinterpret_cast<uint16_t*>(base + masks);
+  }
+  return b;
+}
+
+int64_t VitalsWindows::lower_bound_ms(int64_t window_ms) const {
+  return evicted_until_ms_ == kNoTime ? std::numeric_limits<int64_t>::min()
+                                      : evicted_until_ms_ - window_ms;
+}
+
+uint64_t VitalsWindows::logical_word(uint64_t word) const {
+  if (head_ == 0) return word;
+  return ((word >> head_) | (word << (capacity_ - head_))) & low_mask(capacity_);
+}
+
+uint32_t VitalsWindows::find_first(const uint64_t* bits, uint32_t lo, uint32_t hi) const {
+  if (lo >= hi) return kNone;
+  if (capacity_ <= 64) {
+    const uint64_t w = logical_word(bits[0]) & low_mask(hi) & ~low_mask(lo);
+    return w ? static_cast<uint32_t>(std::countr_zero(w)) : kNone;
+  }
+  const uint32_t a = slot_of(lo);
+  const uint32_t len = hi - lo;
+  const uint32_t first_len = std::min(len, capacity_ - a);
+  int64_t r = scan_first(bits, a, a + first_len);
+  if (r >= 0) return lo + static_cast<uint32_t>(r - a);
+  if (len > first_len) {
+    r = scan_first(bits, 0, len - first_len);
+    if (r >= 0) return lo + first_len + static_cast<uint32_t>(r);
+  }
+  return kNone;
+}
+
+uint32_t VitalsWindows::find_last(const uint64_t* bits, uint32_t lo, uint32_t hi) const {
+  if (lo >= hi) return kNone;
+  if (capacity_ <= 64) {
+    const uint64_t w = logical_word(bits[0]) & low_mask(hi) & ~low_mask(lo);
+    return w ? static_cast<uint32_t>(63 - std::countl_zero(w)) : kNone;
+  }
+  const uint32_t a = slot_of(lo);
+  const uint32_t len = hi - lo;
+  const uint32_t first_len = std::min(len, capacity_ - a);
+  if (len > first_len) {
+    const int64_t r = scan_last(bits, 0, len - first_len);
+    if (r >= 0) return lo + first_len + static_cast<uint32_t>(r);
+  }
+  const int64_t r = scan_last(bits, a, a + first_len);
+  if (r >= 0) return lo + static_cast<uint32_t>(r - a);
+  return kNone;
+}
+
+// Adds (sign +1) or removes (sign -1) the reading in ring slot s to the sums of window w.
+void VitalsWindows::accumulate(const Block& b, std::size_t w, uint32_t s, double sign) const {
+  const double t = b.times[s] * 1e-3;
+  for (uint32_t mask = b.masks[s]; mask != 0; mask &= mask - 1) {
+    const auto c = static_cast<std::size_t>(std::countr_zero(mask));
+    double* sc = b.sum(w, c);
+    Increments(sign, b.value(s, c), t).add_to(sc);
+    // The window lost its last reading of this channel: restart its sums exactly at zero, so
+    // that the rounding residue of add/remove pairs never outlives the readings.
+    if (sc[kN] == 0) std::fill(sc, sc + kSums, 0.0);
+  }
+}
+
+void VitalsWindows::reserve(const VitalsWindowsShape& shape, uint32_t capacity) {
+  std::unique_ptr<std::byte[]> previous = std::move(block_);
+  const Block old = layout(shape, capacity_, previous.get());
+  const Block sized = layout(shape, capacity, nullptr);
+  block_ = std::make_unique_for_overwrite<std::byte[]>(sized.bytes);
+  block_bytes_ = static_cast<uint32_t>(sized.bytes);
+  const Block b = layout(shape, capacity, block_.get());
+  // Samples are copied oldest first; sums, starts and chains are recomputed by rebuild(). Every
+  // value slot starts as NaN: the vector compares read whole rows.
+  std::fill(b.values, b.values + b.channels * b.stride, kNaN);
+  if (previous) {
+    for (uint32_t i = 0; i < count_; ++i) {
+      const uint32_t from = slot_of(i);
+      b.times[i] = old.times[from];
+      b.masks[i] = old.masks[from];
+      for (std::size_t c = 0; c < b.channels; ++c) b.row(c)[i] = old.value(from, c);
+    }
+  }
+  head_ = 0;
+  capacity_ = capacity;
+  rebuild(shape);
+}
+
+void VitalsWindows::rebuild(const VitalsWindowsShape& shape) {
+  const Block b = layout(shape, capacity_, block_.get());
+  std::memset(b.sums, 0, b.windows * b.channels * kSums * sizeof(double));
+  std::memset(b.chains, 0, b.channels * 2 * b.chain_words * sizeof(uint64_t));
+  for (std::size_t w = 0; w < b.windows; ++w) {
+    const int64_t lower = lower_bound_ms(shape.windows_ms[w]);
+    uint32_t start = 0;
+    while (start < count_ && origin_ms_ + b.times[slot_of(start)] < lower) ++start;
+    b.starts[w] = start;
+    for (uint32_t i = start; i < count_; ++i) accumulate(b, w, slot_of(i), +1);
+  }
+  for (std::size_t c = 0; c < b.channels; ++c) {
+    uint64_t* max_chain = b.chain(c, kMaxChain);
+    uint64_t* min_chain = b.chain(c, kMinChain);
+    float hi = 0;
+    float lo = 0;
+    bool any = false;
+    for (uint32_t i = count_; i-- > 0;) {
+      const uint32_t s = slot_of(i);
+      if (!(b.masks[s] >> c & 1u)) continue;
+      const float v = b.value(s, c);
+      // Suffix chains: a reading is a member while nothing newer is >= (max) or <= (min) it.
+      if (!any || v > hi) {
+        max_chain[s >> 6] |= uint64_t{1} << (s & 63);
+        hi = v;
+      }
+      if (!any || v < lo) {
+        min_chain[s >> 6] |= uint64_t{1} << (s & 63);
+        lo = v;
+      }
+      any = true;
+    }
+  }
+}
+
+void VitalsWindows::rebase(const VitalsWindowsShape& shape, int64_t new_origin_ms) {
+  const Block b = layout(shape, capacity_, block_.get());
+  const int64_t delta = new_origin_ms - origin_ms_;
+  for (uint32_t i = 0; i < count_; ++i) {
+    const uint32_t s = slot_of(i);
+    b.times[s] = static_cast<int32_t>(b.times[s] - delta);
+  }
+  origin_ms_ = new_origin_ms;
+  rebuild(shape);
+}
+
+void VitalsWindows::pop_front(const Block& b, uint32_t k) {
+  for (uint32_t i = 0; i < k; ++i) {
+    const uint32_t s = head_;
+    for (std::size_t w = 0; w < b.windows; ++w) {
+      if (b.starts[w] == 0) {
+        // Only when the ring is at its cap: the reading leaves a window it still belongs to.
+        accumulate(b, w, s, -1);
+      } else {
+        --b.starts[w];
+      }
+    }
+    const uint64_t keep = ~(uint64_t{1} << (s & 63));
+    for (uint32_t mask = b.masks[s]; mask != 0; mask &= mask - 1) {
+      const auto c = static_cast<std::size_t>(std::countr_zero(mask));
+      b.chain(c, kMaxChain)[s >> 6] &= keep;
+      b.chain(c, kMinChain)[s >> 6] &= keep;
+    }
+    head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
+    --count_;
+  }
+  if (count_ == 0) head_ = 0;
+}
+
+void VitalsWindows::append(const VitalsWindowsShape& shape, const Block& b, int64_t event_time_ms,
+                           const VitalsReading& reading, uint32_t mask) {
+  const uint32_t s = slot_of(count_);
+  b.times[s] = static_cast<int32_t>(event_time_ms - origin_ms_);
+  b.masks[s] = static_cast<uint16_t>(mask);
+  for (std::size_t c = 0; c < b.channels; ++c) {
+    b.row(c)[s] = (mask >> c & 1u) ? reading.values[c] : kNaN;
+  }
+  ++count_;
+  uint32_t windows_in = 0;  // bit w: the reading is in window w
+  for (std::size_t w = 0; w < b.windows; ++w) {
+    if (event_time_ms >= lower_bound_ms(shape.windows_ms[w])) {
+      windows_in |= 1u << w;
+    } else {
+      // Older than this window at the last eviction; so is everything before it (time order).
+      b.starts[w] = count_;
+    }
+  }
+  const double t = b.times[s] * 1e-3;
+  for (uint32_t m = mask; m != 0; m &= m - 1) {
+    const auto c = static_cast<std::size_t>(std::countr_zero(m));
+    const Increments inc(1.0, reading.values[c], t);
+    for (uint32_t in = windows_in; in != 0; in &= in - 1) {
+      inc.add_to(b.sum(static_cast<std::size_t>(std::countr_zero(in)), c));
+    }
+  }
+  const uint64_t bit = uint64_t{1} << (s & 63);
+  for (uint32_t m = mask; m != 0; m &= m - 1) {
+    const auto c = static_cast<std::size_t>(std::countr_zero(m));
+    const float v = reading.values[c];
+    uint64_t* max_chain = b.chain(c, kMaxChain);
+    uint64_t* min_chain = b.chain(c, kMinChain);
+    if (capacity_ <= 64) {
+      // Every older member no greater (max chain) or no smaller (min chain) than v leaves.
+      uint64_t le = 0;
+      uint64_t ge = 0;
+      compare_row(b.row(c), b.stride, v, le, ge);
+      max_chain[0] = (max_chain[0] & ~le) | bit;
+      min_chain[0] = (min_chain[0] & ~ge) | bit;
+      continue;
+    }
+    for (uint32_t end = count_ - 1;;) {
+      const uint32_t j = find_last(max_chain, 0, end);
+      if (j == kNone) break;
+      const uint32_t js = slot_of(j);
+      if (b.value(js, c) > v) break;
+      max_chain[js >> 6] &= ~(uint64_t{1} << (js & 63));
+      end = j;
+    }
+    for (uint32_t end = count_ - 1;;) {
+      const uint32_t j = find_last(min_chain, 0, end);
+      if (j == kNone) break;
+      const uint32_t js = slot_of(j);
+      if (b.value(js, c) < v) break;
+      min_chain[js >> 6] &= ~(uint64_t{1} << (js & 63));
+      end = j;
+    }
+    max_chain[s >> 6] |= bit;
+    min_chain[s >> 6] |= bit;
+  }
+}
+
+void VitalsWindows::insert_sorted(const VitalsWindowsShape& shape, int64_t event_time_ms,
+                                  const VitalsReading& reading, uint32_t mask) {
+  const Block b = layout(shape, capacity_, block_.get());
+  const int32_t offset = static_cast<int32_t>(event_time_ms - origin_ms_);
+  // First logical position holding a later reading: equal times keep their application order.
+  uint32_t pos = count_;
+  while (pos > 0 && b.times[slot_of(pos - 1)] > offset) --pos;
+  for (uint32_t i = count_; i > pos; --i) {
+    const uint32_t to = slot_of(i);
+    const uint32_t from = slot_of(i - 1);
+    b.times[to] = b.times[from];
+    b.masks[to] = b.masks[from];
+    for (std::size_t c = 0; c < b.channels; ++c) b.row(c)[to] = b.value(from, c);
+  }
+  const uint32_t s = slot_of(pos);
+  b.times[s] = offset;
+  b.masks[s] = static_cast<uint16_t>(mask);
+  for (std::size_t c = 0; c < b.channels; ++c) {
+    b.row(c)[s] = (mask >> c & 1u) ? reading.values[c] : kNaN;
+  }
+  ++count_;
+  rebuild(shape);
+}
+
+void VitalsWindows::add(const VitalsWindowsShape& shape, int64_t now_ms, int64_t event_time_ms,
+                        const VitalsReading& reading) {
+  const uint32_t channel_mask = static_cast<uint32_t>(low_mask(shape.channels));
+  const uint32_t mask = reading.present_mask & channel_mask;
+  if (mask == 0) return;
+  const int64_t max_window_ms = shape.max_window_ms();
+  if (event_time_ms < lower_bound_ms(max_window_ms)) return;  // in no window, now or later
+
+  if (!block_) {
+    origin_ms_ = event_time_ms;
+    reserve(shape, std::min(kInitialCapacity, std::max<uint32_t>(shape.max_samples, 1)));
+  }
+  if (count_ == capacity_) {
+    // Before growing, drop what no snapshot at or after now can see.
+    evict(shape, now_ms);
+    if (count_ == capacity_) {
+      if (capacity_ < shape.max_samples) {
+        const uint32_t grown = capacity_ + std::max<uint32_t>(4, capacity_ / 2);
+        reserve(shape, std::min<uint32_t>(grown, shape.max_samples));
+      } else {
+        pop_front(layout(shape, capacity_, block_.get()), 1);  // at the cap: the oldest leaves
+      }
+    }
+  }
+  const Block b = layout(shape, capacity_, block_.get());
+  if (count_ == 0) {
+    origin_ms_ = event_time_ms;
+  } else {
+    const int64_t oldest = origin_ms_ + b.times[slot_of(0)];
+    const int64_t newest = origin_ms_ + b.times[slot_of(count_ - 1)];
+    if (event_time_ms - oldest > kMaxSpanMs || newest - event_time_ms > kMaxSpanMs) {
+      // Readings this far apart cannot share the int32 offsets. Only clock errors beyond the
+      // configured skew produce them (and the decoders reject those): keep the newest reading.
+      pop_front(b, count_);
+      origin_ms_ = event_time_ms;
+    } else if (event_time_ms - origin_ms_ > rebase_span_ms(shape)) {
+      // Keep t (seconds from the origin) small in the sums; amortised O(1): at most once per
+      // four window lengths of event time, over the readings of about one window.
+      rebase(shape, event_time_ms);
+    }
+  }
+  if (count_ == 0 || event_time_ms >= origin_ms_ + b.times[slot_of(count_ - 1)]) {
+    append(shape, b, event_time_ms, reading, mask);
+  } else {
+    insert_sorted(shape, event_time_ms, reading, mask);
+  }
+}
+
+void VitalsWindows::evict(const VitalsWindowsShape& shape, int64_t now_ms) {
+  if (evicted_until_ms_ != kNoTime && now_ms <= evicted_until_ms_) return;
+  evicted_until_ms_ = now_ms;
+  if (count_ == 0) return;
+  const Block b = layout(shape, capacity_, block_.get());
+  uint32_t min_start = count_;
+  for (std::size_t w = 0; w < b.windows; ++w) {
+    const int64_t lower = now_ms - shape.windows_ms[w];
+    uint32_t start = b.starts[w];
+    while (start < count_) {
+      const uint32_t s = slot_of(start);
+      if (origin_ms_ + b.times[s] >= lower) break;
+      accumulate(b, w, s, -1);
+      ++start;
+    }
+    b.starts[w] = start;
+    min_start = std::min(min_start, start);
+  }
+  if (min_start > 0) pop_front(b, min_start);
+}
+
+void VitalsWindows::write_features(const VitalsWindowsShape& shape, std::span<float> out) const {
+  assert(out.size() >= shape.feature_count() && "feature buffer too small");
+  float* f = out.data();
+  if (count_ == 0 || !block_) {
+    std::fill(f, f + shape.feature_count(), 0.0f);
+    return;
+  }
+  const Block b = layout(shape, capacity_, block_.get());
+  const double time_scale_s = static_cast<double>(time_scale_ms(shape)) * 1e-3;
+  const double min_spread = time_scale_s * time_scale_s * 1e-11;
+  const bool one_word = capacity_ <= 64;
+  for (std::size_t w = 0; w < b.windows; ++w) {
+    const uint32_t start = b.starts[w];
+    const uint64_t range = low_mask(count_) & ~low_mask(start);
+    const double* s = b.sum(w, 0);
+    for (std::size_t c = 0; c < b.channels; ++c, s += kSums, f += kWindowStatCount) {
+      const double n = s[kN];
+      if (n < 0.5) {
+        std::fill(f, f + kWindowStatCount, 0.0f);
+        continue;
+      }
+      const uint64_t* max_chain = b.chain(c, kMaxChain);
+      const uint64_t* min_chain = b.chain(c, kMinChain);
+      uint32_t first_max, newest, first_min;
+      if (one_word) {
+        const uint64_t max_bits = logical_word(max_chain[0]) & range;
+        first_max = static_cast<uint32_t>(std::countr_zero(max_bits));
+        newest = static_cast<uint32_t>(63 - std::countl_zero(max_bits));
+        first_min = static_cast<uint32_t>(std::countr_zero(logical_word(min_chain[0]) & range));
+      } else {
+        first_max = find_first(max_chain, start, count_);
+        newest = find_last(max_chain, start, count_);
+        first_min = find_first(min_chain, start, count_);
+      }
+      assert(first_max < count_ && newest < count_ && first_min < count_ &&
+             "a channel with readings in a window has chain members in it");
+      // Running sums carry rounding residue of the order of 1e-16 times the magnitudes they
+      // have held since the last rebuild. A variance within 1e-12 of the mean square is that
+      // residue (std 0); so is a time spread below about 3e-6 of the time scale (no slope: the
+      // readings are one instant, e.g. within 30 ms for 15-minute windows).
+      const double inv_n = 1.0 / n;
+      const double mean = s[kV] * inv_n;
+      const double mean_square = s[kVV] * inv_n;
+      const double var = mean_square - mean * mean;
+      const double den = n * s[kTT] - s[kT] * s[kT];
+      const double num = n * s[kTV] - s[kT] * s[kV];
+      const float* row = b.row(c);
+      f[static_cast<std::size_t>(WindowStat::last)] = row[slot_of(newest)];
+      f[static_cast<std::size_t>(WindowStat::mean)] = static_cast<float>(mean);
+      f[static_cast<std::size_t>(WindowStat::std)] =
+          var > 1e-12 * mean_square ? static_cast<float>(std::sqrt(var)) : 0.0f;
+      f[static_cast<std::size_t>(WindowStat::min)] = row[slot_of(first_min)];
+      f[static_cast<std::size_t>(WindowStat::max)] = row[slot_of(first_max)];
+      f[static_cast<std::size_t>(WindowStat::slope)] =
+          n > 1.5 && den > n * n * min_spread ? static_cast<float>(num / den) : 0.0f;
+      f[static_cast<std::size_t>(WindowStat::count)] = static_cast<float>(n);
+    }
+  }
+}
+
+std::size_t VitalsWindows::heap_bytes() const { return detail::allocation_bytes(block_bytes_); }
+
+void VitalsWindows::clear() {
+  block_.reset();
+  block_bytes_ = 0;
+  origin_ms_ = 0;
+  evicted_until_ms_ = kNoTime;
+  head_ = 0;
+  count_ = 0;
+  capacity_ = 0;
+}
+
+}  // namespace tfe

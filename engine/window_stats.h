@@ -1,0 +1,137 @@
+#pragma once
+// Incremental window statistics of one vitals modality of one patient: per channel and per
+// configured window, last, mean, std (population), min, max, slope (least squares, units per
+// second) and count, updated in O(1) amortised per reading.
+//
+// Window membership: at snapshot time t a window of length W holds the readings already applied
+// (arrival_time <= t) whose event_time >= t - W; a reading stamped ahead of t stays in. The
+// readings are kept in event-time order, so a reading arriving out of event-time order is exact
+// too, at the cost of a rebuild of O(samples held) (rare: a device's readings arrive in order).
+// A channel absent from a reading adds nothing to that channel: its window state is unchanged.
+//
+// Storage (one heap block per patient and modality, sized to the samples held):
+// - a ring of samples in event-time order: int32 time offset from a time origin, a channel mask,
+//   and one float per channel (stored per channel row, NaN where not measured);
+// - per window and channel, running sums (count, sum v, sum v^2, sum t, sum t^2, sum t*v) in
+//   double, t in seconds from the time origin. The origin is moved forward every few window
+//   lengths and the sums recomputed from the ring, which keeps them precise over any span;
+// - per channel, the suffix-maximum and suffix-minimum chains of the ring as bit sets over ring
+//   slots. The chain serves every window at once (the monotonic deque of a window that ends at the
+//   newest sample is the chain cut at the window start), so min and max cost a bit scan. A ring
+//   of at most 64 slots keeps each chain in one word and updates it without branches.
+// Eviction is by time (evict(now)) and by the ring's sample cap (max_window_samples: when full,
+// the oldest reading leaves every window early).
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "engine/event.h"
+#include "engine/snapshot.h"
+
+namespace tfe {
+
+namespace detail {
+// Bytes a heap allocation of `requested` bytes occupies with a glibc-style allocator (8-byte
+// header, 16-byte granules, 32-byte minimum): what state_bytes() counts, so that bytes per
+// patient are not flattered by tiny blocks.
+inline std::size_t allocation_bytes(std::size_t requested) {
+  if (requested == 0) return 0;
+  return std::max<std::size_t>(32, (requested + 8 + 15) & ~std::size_t{15});
+}
+}  // namespace detail
+
+// The shape shared by every patient's windows of one vitals modality.
+struct VitalsWindowsShape {
+  std::vector<int64_t> windows_ms;  // [W], in feature order
+  uint32_t channels = 0;            // C, at most kMaxChannels
+  uint32_t max_samples = 4096;      // ring cap (EngineConfig::max_window_samples)
+
+  int64_t max_window_ms() const;
+  // Floats written by VitalsWindows::write_features: W * C * kWindowStatCount.
+  std::size_t feature_count() const { return windows_ms.size() * channels * kWindowStatCount; }
+};
+
+// Index of a statistic in the feature vector [window][channel][kWindowStatCount].
+inline std::size_t vitals_feature_index(const VitalsWindowsShape& shape, std::size_t window,
+                                        std::size_t channel, WindowStat stat) {
+  return (window * shape.channels + channel) * kWindowStatCount + static_cast<std::size_t>(stat);
+}
+
+class VitalsWindows {
+ public:
+  VitalsWindows() = default;
+  VitalsWindows(VitalsWindows&&) noexcept = default;
+  VitalsWindows& operator=(VitalsWindows&&) noexcept = default;
+
+  // Adds the measured channels of one reading, applied at engine time now_ms (its arrival: no
+  // later snapshot is earlier). Eviction is left to evict(), except that a full ring first
+  // evicts as of now_ms before it grows. A reading older than every window at the last eviction
+  // is dropped. No allocation unless the ring grows.
+  void add(const VitalsWindowsShape& shape, int64_t now_ms, int64_t event_time_ms,
+           const VitalsReading& reading);
+
+  // Drops readings with event_time < now - W from each window, and from the ring once they are
+  // in no window. `now` never moves back: an earlier value than a previous call is ignored.
+  void evict(const VitalsWindowsShape& shape, int64_t now_ms);
+
+  // Writes [W][C][kWindowStatCount] floats (see WindowStat) as of the last evict(). A channel with
+  // no reading in a window gives count 0 and 0 for every other statistic of that window, so the
+  // vector never holds NaN. Slope is 0 with fewer than two distinct reading times (readings
+  // closer than about 3e-6 of the time scale, within 30 ms for 15-minute windows, are one instant);
+  // std is 0 when the variance is below 1e-12 of the mean square (rounding residue). out must
+  // hold shape.feature_count() floats.
+  void write_features(const VitalsWindowsShape& shape, std::span<float> out) const;
+
+  // Hints the cache to load the block (a later add/evict/write_features touches all of it).
+  void prefetch() const {
+    const std::byte* p = block_.get();
+    for (uint32_t offset = 0; offset < block_bytes_; offset += 64) __builtin_prefetch(p + offset);
+  }
+
+  uint32_t samples() const { return count_; }
+  // Heap bytes held (allocator-rounded).
+  std::size_t heap_bytes() const;
+  // Releases all memory.
+  void clear();
+
+ private:
+  struct Block;  // byte layout of block_ for a given capacity
+  static Block layout(const VitalsWindowsShape& shape, uint32_t capacity, std::byte* base);
+
+  uint32_t slot_of(uint32_t logical) const {
+    const uint32_t s = head_ + logical;
+    return s >= capacity_ ? s - capacity_ : s;
+  }
+  void append(const VitalsWindowsShape& shape, const Block& b, int64_t event_time_ms,
+              const VitalsReading& reading, uint32_t mask);
+  void insert_sorted(const VitalsWindowsShape& shape, int64_t event_time_ms,
+                     const VitalsReading& reading, uint32_t mask);
+  void reserve(const VitalsWindowsShape& shape, uint32_t capacity);
+  void pop_front(const Block& b, uint32_t k);
+  void rebuild(const VitalsWindowsShape& shape);
+  void rebase(const VitalsWindowsShape& shape, int64_t new_origin_ms);
+  void accumulate(const Block& b, std::size_t window, uint32_t slot, double sign) const;
+  int64_t lower_bound_ms(int64_t window_ms) const;
+
+  // A one-word chain (capacity <= 64) rotated so that bit i is logical index i.
+  uint64_t logical_word(uint64_t word) const;
+  // Lowest / highest logical index in [lo, hi) whose slot bit is set in `bits`, or UINT32_MAX.
+  uint32_t find_first(const uint64_t* bits, uint32_t lo, uint32_t hi) const;
+  uint32_t find_last(const uint64_t* bits, uint32_t lo, uint32_t hi) const;
+
+  std::unique_ptr<std::byte[]> block_;  // see Block
+  int64_t origin_ms_ = 0;               // time origin of the ring's int32 offsets and the sums
+  int64_t evicted_until_ms_ = kNoTime;
+  uint32_t head_ = 0;      // slot of the oldest sample
+  uint32_t count_ = 0;     // samples in the ring
+  uint32_t capacity_ = 0;  // slots
+  uint32_t block_bytes_ = 0;
+
+  static constexpr int64_t kNoTime = INT64_MIN;
+};
+
+}  // namespace tfe
