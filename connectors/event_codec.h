@@ -1,0 +1,119 @@
+#pragma once
+// The event wire format (docs/wire-format.md): one JSON object per record, decoded into a
+// tfe::Event against the modality schema, or rejected with a DecodeReason. Also the inverse: an
+// Event as its canonical JSON line.
+//
+// Inputs:  record bytes (one JSON object, UTF-8), the ModalitySchema, a PatientRegistry to intern
+//          patient ids (interned only once a record is fully valid, so bad records never change
+//          the numbering of patients), DecodeLimits.
+// Outputs: an Event, or a DecodeError {reason, message}. The message names the field and never
+//          contains payload.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/outcome/result.hpp>
+
+#include "engine/config.h"
+#include "engine/event.h"
+#include "engine/modality.h"
+#include "engine/patient_registry.h"
+
+namespace tfe {
+
+// Why a record was rejected. Each has a stable snake_case name (to_string) used as a metric label
+// and as the dead-letter reason; never renumber or rename one.
+enum class DecodeReason : uint8_t {
+  malformed_json,             // not JSON, or duplicate key among the known fields
+  invalid_utf8,               // bytes are not valid UTF-8
+  missing_field,              // a required field is absent
+  wrong_type,                 // a field has the wrong JSON type (or the record is not an object)
+  unknown_modality,           // `modality` names no configured modality (nor "outcome")
+  wrong_dimension,            // an embedding's length differs from the modality's dim
+  non_finite_value,           // NaN/Infinity literal, or a number outside float range
+  bad_patient_id,             // patient_id empty or longer than 64 bytes
+  event_time_out_of_range,    // before 1970, after year 9999, or after arrival_time + max skew
+  arrival_time_out_of_range,  // before 1970 or after year 9999
+  record_too_large,           // record longer than max_record_bytes
+  empty_values,               // a vitals record with no configured channel measured
+  bad_checksum,               // binary log: record checksum mismatch (or lost with one)
+  truncated_record,           // binary log: the file ends inside a record
+  malformed_record,           // binary log: checksum valid but the body does not parse
+};
+inline constexpr std::size_t kDecodeReasonCount = 15;
+
+std::string_view to_string(DecodeReason reason);
+std::optional<DecodeReason> decode_reason_from_string(std::string_view name);
+
+struct DecodeError {
+  DecodeReason reason = DecodeReason::malformed_json;
+  std::string message;  // one line naming the field; never payload
+};
+
+template <class T>
+using DecodeResult =
+    boost::outcome_v2::basic_result<T, DecodeError, boost::outcome_v2::policy::terminate>;
+
+inline constexpr std::size_t kMaxPatientIdBytes = 64;
+// Latest accepted time: 9999-12-31T23:59:59.999Z. Bounds keep time arithmetic far from overflow.
+inline constexpr int64_t kMaxTimeMs = 253'402'300'799'999;
+
+struct DecodeLimits {
+  uint32_t max_record_bytes = 1 << 20;
+  int64_t max_event_skew_ms = 300'000;  // event_time may exceed arrival_time by at most this
+  static DecodeLimits from(const EngineConfig& config) {
+    return {config.max_record_bytes, config.max_event_skew_ms};
+  }
+};
+
+// Bytes that must be readable after a record passed with `padded = true` (their content is
+// irrelevant). Equal to SIMDJSON_PADDING.
+inline constexpr std::size_t kDecodePadding = 64;
+
+// Semantic checks shared by every decoder (JSON and binary log): times, finite values, vector
+// dimensions, non-empty vitals. Patient ids are checked by check_patient_id before interning.
+std::optional<DecodeError> check_event(const Event& event, const ModalitySchema& schema,
+                                       const DecodeLimits& limits);
+std::optional<DecodeError> check_patient_id(std::string_view patient_id);
+
+// Decodes JSON records. Holds a reusable parser (allocated once, grows to the largest record);
+// single-threaded; the schema and registry must outlive it.
+class EventDecoder {
+ public:
+  EventDecoder(const ModalitySchema& schema, PatientRegistry& registry, DecodeLimits limits);
+  ~EventDecoder();
+  EventDecoder(const EventDecoder&) = delete;
+  EventDecoder& operator=(const EventDecoder&) = delete;
+
+  // Decodes `record` into `out` (reusing its buffers). `default_arrival_ms` is the arrival time
+  // of a record without `arrival_time` (e.g. the Kafka message timestamp); nullopt means
+  // arrival = event_time (history files). `padded`: the caller guarantees kDecodePadding readable
+  // bytes after the record, which saves a copy. out.source_seq is left untouched. On failure
+  // `out` holds unspecified values.
+  DecodeResult<void> decode(std::string_view record, Event& out,
+                            std::optional<int64_t> default_arrival_ms = std::nullopt,
+                            bool padded = false);
+  DecodeResult<Event> decode(std::string_view record,
+                             std::optional<int64_t> default_arrival_ms = std::nullopt);
+
+  // Channel names outside the schema met in otherwise valid or invalid vitals records (ignored).
+  uint64_t unknown_channels() const { return unknown_channels_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  uint64_t unknown_channels_ = 0;
+};
+
+// Appends the canonical JSON line of `event` (no trailing newline): keys in the order patient_id,
+// modality, event_time, arrival_time, then the payload (values in schema channel order, text,
+// embedding, label). Decoding the line gives back the same event exactly (floats included).
+// `event.modality` must index `schema` or be kOutcomeModality.
+void append_event_json(std::string& out, const Event& event, const ModalitySchema& schema,
+                       const PatientRegistry& registry);
+
+}  // namespace tfe

@@ -1,0 +1,99 @@
+#include "connectors/event_files.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "connectors/binlog.h"
+#include "connectors/jsonl_events.h"
+#include "connectors/merge.h"
+
+namespace tfe {
+
+Result<EventFileFormat> event_file_format(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".jsonl") return EventFileFormat::jsonl;
+  if (ext == ".tfelog") return EventFileFormat::binlog;
+  return make_error(Errc::invalid_argument,
+                    path + ": unknown event file extension (expected .jsonl or .tfelog)");
+}
+
+Result<std::unique_ptr<EventSource>> open_event_source(const std::string& path,
+                                                       const ModalitySchema& schema,
+                                                       PatientRegistry& registry,
+                                                       DecodeLimits limits) {
+  auto format = event_file_format(path);
+  if (!format) return std::move(format).error();
+  switch (format.value()) {
+    case EventFileFormat::jsonl:
+      return open_jsonl_source(path, schema, registry, limits);
+    case EventFileFormat::binlog:
+      return open_binlog_source(path, schema, registry, limits);
+  }
+  return make_error(Errc::invalid_argument, path + ": unknown event file format");
+}
+
+Result<std::unique_ptr<EventSource>> open_event_sources(const std::vector<std::string>& paths,
+                                                        const ModalitySchema& schema,
+                                                        PatientRegistry& registry,
+                                                        DecodeLimits limits) {
+  if (paths.empty()) return make_error(Errc::invalid_argument, "no event files given");
+  if (paths.size() == 1) return open_event_source(paths[0], schema, registry, limits);
+  std::vector<std::unique_ptr<EventSource>> sources;
+  for (const std::string& path : paths) {
+    auto source = open_event_source(path, schema, registry, limits);
+    if (!source) return std::move(source).error();
+    sources.push_back(std::move(source).value());
+  }
+  return merge_sources(std::move(sources));
+}
+
+Result<std::unique_ptr<EventWriter>> open_event_writer(const std::string& path,
+                                                       const ModalitySchema& schema,
+                                                       const PatientRegistry& registry) {
+  auto format = event_file_format(path);
+  if (!format) return std::move(format).error();
+  switch (format.value()) {
+    case EventFileFormat::jsonl:
+      return open_jsonl_writer(path, schema, registry);
+    case EventFileFormat::binlog:
+      return open_binlog_writer(path, schema, registry);
+  }
+  return make_error(Errc::invalid_argument, path + ": unknown event file format");
+}
+
+Result<ConvertStats> convert_events(const std::string& in, const std::string& out,
+                                    const ModalitySchema& schema, DecodeLimits limits,
+                                    DeadLetterSink& dead_letters) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(in, out, ec)) {
+    return make_error(Errc::invalid_argument, out + ": output is the input file");
+  }
+  if (auto f = event_file_format(out); !f) return std::move(f).error();
+  PatientRegistry registry;
+  auto source = open_event_source(in, schema, registry, limits);
+  if (!source) return std::move(source).error();
+  auto writer = open_event_writer(out, schema, registry);
+  if (!writer) return std::move(writer).error();
+
+  ConvertStats stats;
+  Event event{};
+  DeadLetter dead;
+  while (true) {
+    auto item = source.value()->next(event, dead);
+    if (!item) return std::move(item).error();
+    if (item.value() == SourceItem::end) break;
+    if (item.value() == SourceItem::dead_letter) {
+      dead_letters.write(dead);
+      ++stats.dead_letters;
+      ++stats.dead_letter_counts[static_cast<std::size_t>(dead.reason)];
+      continue;
+    }
+    writer.value()->write(event);
+  }
+  stats.events = writer.value()->events_written();
+  stats.unknown_channels = source.value()->unknown_channels();
+  if (auto r = writer.value()->close(); !r) return std::move(r).error();
+  return stats;
+}
+
+}  // namespace tfe

@@ -1,0 +1,32 @@
+#pragma once
+// Deterministic JSON text building shared by every writer in connectors/ (event lines, score
+// lines, dead letters): one escaping rule and one number format, so that files written by
+// different paths are byte-comparable.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tfe::json {
+
+// Appends `s` as a JSON string literal (quotes included). `s` must be valid UTF-8; '"', '\\' and
+// control characters below 0x20 are escaped, everything else is copied byte for byte.
+void append_string(std::string& out, std::string_view s);
+
+void append_int(std::string& out, int64_t v);
+void append_uint(std::string& out, uint64_t v);
+
+// Shortest text that reads back to exactly `v` when parsed as a double and narrowed to float
+// (the path the event decoder takes). -0 is written as -0.0 so that its sign survives.
+// Non-finite values are written as null (JSON has no NaN).
+void append_float(std::string& out, float v);
+
+// Shortest text that reads back to exactly `v` as a double; non-finite values are written as null.
+void append_double(std::string& out, double v);
+
+void append_bool(std::string& out, bool v);
+
+// Standard base64 (RFC 4648, with padding) of arbitrary bytes.
+void append_base64(std::string& out, std::string_view bytes);
+
+}  // namespace tfe::json

@@ -1,0 +1,363 @@
+#include "connectors/binlog.h"
+
+#include <gtest/gtest.h>
+
+#include <zlib.h>
+
+#include <random>
+
+#include "connectors/crc32.h"
+#include "connectors/event_files.h"
+#include "connectors/jsonl_events.h"
+#include "tests/connectors/test_schema.h"
+
+namespace tfe {
+namespace {
+
+using test::default_test_schema;
+using test::drain;
+using test::Drained;
+using test::same_event;
+
+constexpr int64_t kT = 1'700'000'000'000;
+
+// A small history: several patients, every kind, outcome, text with and without embedding.
+std::vector<Event> sample_events(const ModalitySchema& schema, PatientRegistry& registry,
+                                 std::size_t n) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-2, 2);
+  std::vector<Event> events;
+  for (std::size_t i = 0; i < n; ++i) {
+    Event e{};
+    e.patient = registry.intern("patient-" + std::to_string(rng() % 6));
+    e.arrival_time_ms = kT + static_cast<int64_t>(i) * 997;
+    e.event_time_ms = e.arrival_time_ms - static_cast<int64_t>(rng() % 5000);
+    switch (i % 7) {
+      case 3:
+        e.modality = 1;
+        e.text = "note " + std::to_string(i) + " \xc3\xa9";
+        if (schema[1].dim > 0 && i % 2) {
+          e.embedding.resize(schema[1].dim);
+          for (float& f : e.embedding) f = u(rng);
+        }
+        break;
+      case 5:
+        e.modality = 2;
+        e.embedding.resize(schema[2].dim);
+        for (float& f : e.embedding) f = u(rng);
+        break;
+      case 6:
+        e.modality = kOutcomeModality;
+        e.label = "deterioration";
+        break;
+      default:
+        e.modality = 0;
+        e.vitals.values.fill(std::nanf(""));
+        e.vitals.present_mask = static_cast<uint32_t>(rng() % 63) + 1;
+        for (int c = 0; c < 6; ++c) {
+          if (e.vitals.present_mask >> c & 1) e.vitals.values[c] = u(rng) * 50;
+        }
+    }
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+void write_events(EventWriter& writer, const std::vector<Event>& events) {
+  for (const Event& e : events) writer.write(e);
+  ASSERT_TRUE(writer.close());
+  EXPECT_EQ(writer.events_written(), events.size());
+}
+
+TEST(Crc32Test, EqualsZlibCrc32) {
+  std::mt19937 rng(9);
+  std::string buf(300, '\0');
+  for (char& c : buf) c = static_cast<char>(rng());
+  const auto* p = reinterpret_cast<const Bytef*>(buf.data());
+  for (std::size_t off = 0; off < 9; ++off) {
+    for (std::size_t n = 0; n + off <= buf.size(); ++n) {
+      ASSERT_EQ(crc32_ieee(0, buf.data() + off, n), ::crc32(0L, p + off, static_cast<uInt>(n)))
+          << off << "+" << n;
+    }
+  }
+  // Continuation over a split buffer.
+  EXPECT_EQ(crc32_ieee(crc32_ieee(0, buf.data(), 100), buf.data() + 100, 200), ::crc32(0L, p, 300));
+  EXPECT_EQ(crc32_ieee(0, "123456789", 9), 0xCBF43926u);  // the standard check value
+}
+
+class BinlogTest : public ::testing::Test {
+ protected:
+  ModalitySchema schema_ = default_test_schema(/*notes_dim=*/8);
+  test::TempDir tmp_;
+};
+
+TEST_F(BinlogTest, WriteThenReadGivesTheSameEvents) {
+  PatientRegistry reg;
+  const auto events = sample_events(schema_, reg, 500);
+  const std::string path = tmp_.file("a.tfelog");
+  auto writer = open_binlog_writer(path, schema_, reg);
+  ASSERT_TRUE(writer);
+  write_events(*writer.value(), events);
+
+  PatientRegistry reg2;
+  auto source = open_binlog_source(path, schema_, reg2, {});
+  ASSERT_TRUE(source) << source.error().message;
+  const Drained got = drain(*source.value());
+  ASSERT_TRUE(got.error.empty()) << got.error;
+  ASSERT_TRUE(got.dead.empty()) << got.dead[0].message;
+  ASSERT_EQ(got.events.size(), events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    ASSERT_TRUE(same_event(events[i], reg, got.events[i], reg2)) << i;
+    EXPECT_EQ(got.events[i].source_seq, i + 1);
+  }
+}
+
+TEST_F(BinlogTest, JsonlToBinlogToJsonlIsByteIdentical) {
+  PatientRegistry reg;
+  const auto events = sample_events(schema_, reg, 400);
+  const std::string jsonl = tmp_.file("in.jsonl");
+  auto writer = open_jsonl_writer(jsonl, schema_, reg);
+  ASSERT_TRUE(writer);
+  write_events(*writer.value(), events);
+
+  DeadLetterSink dead;
+  auto a = convert_events(jsonl, tmp_.file("mid.tfelog"), schema_, {}, dead);
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a.value().events, events.size());
+  auto b = convert_events(tmp_.file("mid.tfelog"), tmp_.file("out.jsonl"), schema_, {}, dead);
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(b.value().events, events.size());
+  EXPECT_EQ(dead.total(), 0u);
+  const std::string in_bytes = test::read_file(jsonl);
+  EXPECT_EQ(test::read_file(tmp_.file("out.jsonl")), in_bytes);
+  // And the binary log is smaller.
+  EXPECT_LT(std::filesystem::file_size(tmp_.file("mid.tfelog")), in_bytes.size() / 2);
+}
+
+TEST_F(BinlogTest, ConvertingTheBadCorpusCountsEachReason) {
+  const ModalitySchema schema = default_test_schema();
+  DeadLetterSink dead;
+  auto r =
+      convert_events(test::data_path("bad_records.jsonl"), tmp_.file("c.tfelog"), schema, {}, dead);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GT(r.value().events, 10u);
+  EXPECT_EQ(r.value().dead_letters, dead.total());
+  EXPECT_EQ(r.value().dead_letter_counts, dead.counts());
+  EXPECT_GT(r.value().dead_letter_counts[static_cast<std::size_t>(DecodeReason::wrong_type)], 0u);
+  EXPECT_EQ(r.value().unknown_channels, 2u);  // also counted in records rejected later
+  auto back = convert_events(tmp_.file("c.tfelog"), tmp_.file("c.jsonl"), schema, {}, dead);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back.value().events, r.value().events);
+  EXPECT_EQ(back.value().dead_letters, 0u);
+}
+
+TEST_F(BinlogTest, ConvertRefusesBadPaths) {
+  DeadLetterSink dead;
+  const std::string in = tmp_.file("x.jsonl");
+  test::write_file(in, "");
+  auto same = convert_events(in, in, schema_, {}, dead);
+  ASSERT_FALSE(same);
+  EXPECT_EQ(same.error().code, Errc::invalid_argument);
+  auto ext = convert_events(in, tmp_.file("x.csv"), schema_, {}, dead);
+  ASSERT_FALSE(ext);
+  EXPECT_NE(ext.error().message.find(".tfelog"), std::string::npos);
+}
+
+TEST_F(BinlogTest, LogOfAnotherSchemaIsRejectedClearly) {
+  PatientRegistry reg;
+  const auto events = sample_events(schema_, reg, 10);
+  const std::string path = tmp_.file("s.tfelog");
+  auto writer = open_binlog_writer(path, schema_, reg);
+  ASSERT_TRUE(writer);
+  write_events(*writer.value(), events);
+  const ModalitySchema other = default_test_schema(/*notes_dim=*/16);
+  PatientRegistry reg2;
+  auto source = open_binlog_source(path, other, reg2, {});
+  ASSERT_FALSE(source);
+  EXPECT_EQ(source.error().code, Errc::schema);
+  EXPECT_NE(source.error().message.find("another modality schema"), std::string::npos);
+  EXPECT_NE(source.error().message.find("notes:text:8:"), std::string::npos)
+      << source.error().message;
+  EXPECT_NE(binlog_schema_fingerprint(schema_), binlog_schema_fingerprint(other));
+}
+
+TEST_F(BinlogTest, HeaderErrors) {
+  PatientRegistry reg;
+  const std::string path = tmp_.file("h.tfelog");
+  test::write_file(path, "not a log at all, just text\n");
+  auto a = open_binlog_source(path, schema_, reg, {});
+  ASSERT_FALSE(a);
+  EXPECT_NE(a.error().message.find("not a tfe binary log"), std::string::npos);
+  std::string header = test::read_file([&] {
+    const std::string p = tmp_.file("ok.tfelog");
+    auto w = open_binlog_writer(p, schema_, reg);
+    EXPECT_TRUE(w.value()->close());
+    return p;
+  }());
+  header[6] = 2;  // version 2
+  test::write_file(path, header);
+  auto b = open_binlog_source(path, schema_, reg, {});
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, Errc::unsupported);
+  EXPECT_NE(b.error().message.find("version 2"), std::string::npos);
+}
+
+// Reads `bytes` as a log: never crashes; either an error at open or a stream of items.
+struct Outcome {
+  bool opened = false;
+  std::string open_error;
+  Drained items;
+};
+Outcome read_bytes(const std::string& path, const std::string& bytes, const ModalitySchema& schema,
+                   PatientRegistry& registry) {
+  // A fresh file each time: truncating one in place makes some file systems flush it first.
+  std::filesystem::remove(path);
+  test::write_file(path, bytes);
+  Outcome out;
+  auto source = open_binlog_source(path, schema, registry, {});
+  if (!source) {
+    out.open_error = source.error().message;
+    return out;
+  }
+  out.opened = true;
+  out.items = drain(*source.value(), 100'000);
+  return out;
+}
+
+// Small vectors keep the file small: every byte of it is damaged in turn.
+class BinlogDamageTest : public BinlogTest {
+ protected:
+  void SetUp() override {
+    schema_ = default_test_schema(/*notes_dim=*/8, /*imaging_dim=*/16);
+    events_ = sample_events(schema_, reg_, 60);
+    const std::string path = tmp_.file("d.tfelog");
+    auto writer = open_binlog_writer(path, schema_, reg_);
+    ASSERT_TRUE(writer);
+    write_events(*writer.value(), events_);
+    bytes_ = test::read_file(path);
+    // Record boundaries, from the frame lengths.
+    uint32_t text_len;
+    std::memcpy(&text_len, bytes_.data() + 16, 4);
+    header_end_ = 20 + text_len + 4;
+    for (std::size_t at = header_end_; at < bytes_.size();) {
+      starts_.push_back(at);
+      uint32_t len;
+      std::memcpy(&len, bytes_.data() + at, 4);
+      at += 8 + len;
+    }
+    starts_.push_back(bytes_.size());
+    ASSERT_EQ(starts_.size(), events_.size() + 1);
+  }
+  // Index of the record holding byte `at`.
+  std::size_t record_of(std::size_t at) const {
+    return static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), at) -
+                                    starts_.begin()) -
+           1;
+  }
+  std::vector<Event> events_;
+  PatientRegistry reg_;
+  std::string bytes_;
+  std::size_t header_end_ = 0;
+  std::vector<std::size_t> starts_;  // [records + 1]
+};
+
+TEST_F(BinlogDamageTest, EveryTruncationPointGivesAnErrorOrATruncatedRecord) {
+  const std::string path = tmp_.file("t.tfelog");
+  for (std::size_t cut = 0; cut < bytes_.size(); ++cut) {
+    PatientRegistry reg;
+    const Outcome out = read_bytes(path, bytes_.substr(0, cut), schema_, reg);
+    if (cut < header_end_) {
+      ASSERT_FALSE(out.opened) << "cut " << cut;
+      ASSERT_FALSE(out.open_error.empty());
+      continue;
+    }
+    ASSERT_TRUE(out.opened) << "cut " << cut << ": " << out.open_error;
+    ASSERT_TRUE(out.items.error.empty()) << out.items.error;
+    const std::size_t whole = record_of(cut);  // records entirely before the cut
+    const bool partial = cut != starts_[whole];
+    ASSERT_EQ(out.items.events.size(), whole) << "cut " << cut;
+    for (std::size_t i = 0; i < whole; ++i) {
+      ASSERT_TRUE(same_event(out.items.events[i], reg, events_[i], reg_)) << "cut " << cut;
+    }
+    ASSERT_EQ(out.items.dead.size(), partial ? 1u : 0u) << "cut " << cut;
+    if (partial) {
+      EXPECT_EQ(out.items.dead[0].reason, DecodeReason::truncated_record) << "cut " << cut;
+      EXPECT_EQ(out.items.dead[0].offset, static_cast<int64_t>(starts_[whole]));
+    }
+  }
+}
+
+TEST_F(BinlogDamageTest, EveryFlippedByteIsCaughtAndOnlyItsRecordIsLost) {
+  const std::string path = tmp_.file("f.tfelog");
+  for (std::size_t at = 0; at < bytes_.size(); ++at) {
+    for (const uint8_t flip : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff}}) {
+      std::string damaged = bytes_;
+      damaged[at] = static_cast<char>(damaged[at] ^ flip);
+      PatientRegistry reg;
+      const Outcome out = read_bytes(path, damaged, schema_, reg);
+      if (at < header_end_) {
+        ASSERT_FALSE(out.opened) << "byte " << at;
+        ASSERT_FALSE(out.open_error.empty());
+        continue;
+      }
+      ASSERT_TRUE(out.opened) << "byte " << at;
+      ASSERT_TRUE(out.items.error.empty()) << out.items.error;
+      const std::size_t hit = record_of(at);
+      // Lost: the damaged record, plus later records of its patient if it defined that patient.
+      const PatientIndex patient = events_[hit].patient;
+      bool defines = true;
+      for (std::size_t i = 0; i < hit; ++i) defines &= events_[i].patient != patient;
+      std::vector<std::size_t> kept;
+      for (std::size_t i = 0; i < events_.size(); ++i) {
+        if (i == hit || (defines && events_[i].patient == patient)) continue;
+        kept.push_back(i);
+      }
+      ASSERT_EQ(out.items.events.size(), kept.size())
+          << "byte " << at << " flip " << int(flip) << " record " << hit << " at " << starts_[hit]
+          << ": " << [&] {
+               std::string m;
+               for (const DeadLetter& d : out.items.dead) {
+                 m += std::to_string(d.offset) + " " + d.message + "; ";
+               }
+               return m;
+             }();
+      for (std::size_t k = 0; k < kept.size(); ++k) {
+        ASSERT_TRUE(same_event(out.items.events[k], reg, events_[kept[k]], reg_)) << "byte " << at;
+      }
+      ASSERT_EQ(out.items.dead.size(), events_.size() - kept.size()) << "byte " << at;
+      for (const DeadLetter& d : out.items.dead) {
+        // A damaged length in the last record cannot be told from a cut file.
+        const bool last_length = hit + 1 == events_.size() && at < starts_[hit] + 4;
+        if (last_length && d.reason == DecodeReason::truncated_record) continue;
+        ASSERT_EQ(d.reason, DecodeReason::bad_checksum) << "byte " << at << ": " << d.message;
+      }
+      EXPECT_EQ(out.items.dead[0].offset, static_cast<int64_t>(starts_[hit]));
+    }
+  }
+}
+
+TEST_F(BinlogDamageTest, GarbageTailAndInsertedBytes) {
+  const std::string path = tmp_.file("g.tfelog");
+  // Bytes inserted between two records: one dead letter, nothing else lost.
+  const std::size_t mid = starts_[10];
+  PatientRegistry reg;
+  const Outcome out =
+      read_bytes(path, bytes_.substr(0, mid) + "GARBAGE!" + bytes_.substr(mid), schema_, reg);
+  ASSERT_TRUE(out.opened);
+  EXPECT_EQ(out.items.events.size(), events_.size());
+  ASSERT_EQ(out.items.dead.size(), 1u);
+  EXPECT_EQ(out.items.dead[0].reason, DecodeReason::bad_checksum);
+  EXPECT_EQ(out.items.dead[0].raw_bytes, 8u);
+  // Random bytes after the last record.
+  std::mt19937 rng(1);
+  std::string tail(3000, '\0');
+  for (char& c : tail) c = static_cast<char>(rng());
+  PatientRegistry reg2;
+  const Outcome out2 = read_bytes(path, bytes_ + tail, schema_, reg2);
+  ASSERT_TRUE(out2.opened);
+  EXPECT_EQ(out2.items.events.size(), events_.size());
+  ASSERT_GE(out2.items.dead.size(), 1u);
+}
+
+}  // namespace
+}  // namespace tfe

@@ -1,0 +1,233 @@
+// The bad-record corpus (tests/data/bad_records.jsonl): valid records interleaved with at least one
+// record per decode reason. Each bad line carries an ignored field "_expect" naming the reason it
+// must be dead-lettered with (found in the raw bytes, since some lines are not JSON at all).
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "connectors/dead_letter.h"
+#include "connectors/event_codec.h"
+#include "connectors/jsonl_events.h"
+#include "tests/connectors/test_schema.h"
+
+namespace tfe {
+namespace {
+
+using test::default_test_schema;
+using test::drain;
+using test::Drained;
+using test::same_event;
+
+struct CorpusLine {
+  uint64_t line = 0;  // 1-based
+  std::string bytes;
+  std::string expect;  // empty: valid (or blank)
+};
+
+std::vector<CorpusLine> read_corpus(const std::string& path) {
+  const std::string all = test::read_file(path);
+  std::vector<CorpusLine> out;
+  std::size_t start = 0;
+  const std::regex expect_re(R"re(_expect\\?"[:,]\\?"([a-z_0-9]+))re");
+  while (start < all.size()) {
+    std::size_t nl = all.find('\n', start);
+    if (nl == std::string::npos) nl = all.size();
+    CorpusLine line;
+    line.line = out.size() + 1;
+    line.bytes = all.substr(start, nl - start);
+    std::smatch m;
+    if (std::regex_search(line.bytes, m, expect_re)) line.expect = m[1];
+    out.push_back(std::move(line));
+    start = nl + 1;
+  }
+  return out;
+}
+
+Drained read_jsonl(const std::string& path, const ModalitySchema& schema, PatientRegistry& registry,
+                   DecodeLimits limits = {}) {
+  auto source = open_jsonl_source(path, schema, registry, limits);
+  EXPECT_TRUE(source) << (source ? "" : source.error().message);
+  if (!source) return {};
+  return drain(*source.value());
+}
+
+class BadRecordCorpusTest : public ::testing::Test {
+ protected:
+  ModalitySchema schema_ = default_test_schema();
+  std::string corpus_path_ = test::data_path("bad_records.jsonl");
+  std::vector<CorpusLine> corpus_ = read_corpus(corpus_path_);
+  test::TempDir tmp_;
+};
+
+TEST_F(BadRecordCorpusTest, CorpusCoversEveryJsonReason) {
+  std::set<std::string> reasons;
+  for (const auto& l : corpus_) {
+    if (l.expect.empty()) continue;
+    ASSERT_TRUE(decode_reason_from_string(l.expect).has_value()) << "line " << l.line;
+    reasons.insert(l.expect);
+  }
+  // record_too_large is generated in OversizedLines*; the binary-log reasons in binlog_test.
+  for (const char* r : {"malformed_json", "invalid_utf8", "missing_field", "wrong_type",
+                        "unknown_modality", "wrong_dimension", "non_finite_value", "bad_patient_id",
+                        "event_time_out_of_range", "arrival_time_out_of_range", "empty_values"}) {
+    EXPECT_TRUE(reasons.count(r)) << "no corpus line for " << r;
+  }
+}
+
+TEST_F(BadRecordCorpusTest, EachBadLineIsDeadLetteredWithItsReasonAndLine) {
+  PatientRegistry registry;
+  DeadLetterSink sink;
+  const Drained got = read_jsonl(corpus_path_, schema_, registry);
+  ASSERT_TRUE(got.error.empty()) << got.error;
+
+  std::map<uint64_t, std::string> expected;  // line -> reason
+  for (const auto& l : corpus_) {
+    if (!l.expect.empty()) expected[l.line] = l.expect;
+  }
+  std::map<uint64_t, std::string> actual;
+  for (const DeadLetter& d : got.dead) {
+    EXPECT_EQ(d.source, corpus_path_);
+    EXPECT_FALSE(d.message.empty());
+    EXPECT_EQ(d.raw, corpus_[d.line - 1].bytes) << "line " << d.line;
+    actual[d.line] = std::string(to_string(d.reason));
+    sink.write(d);
+  }
+  EXPECT_EQ(actual, expected);
+  for (const auto& [line, reason] : expected) {
+    EXPECT_GT(sink.count(*decode_reason_from_string(reason)), 0u);
+  }
+  EXPECT_EQ(sink.total(), expected.size());
+  EXPECT_EQ(got.dead.size(), expected.size());
+}
+
+TEST_F(BadRecordCorpusTest, ValidEventsAreExactlyThoseOfTheCleanFile) {
+  // The clean file: the corpus without its bad lines.
+  std::string clean;
+  std::size_t valid_lines = 0;
+  for (const auto& l : corpus_) {
+    if (!l.expect.empty()) continue;
+    clean += l.bytes + "\n";
+    if (l.bytes.find_first_not_of(" \t\r") != std::string::npos) ++valid_lines;
+  }
+  const std::string clean_path = tmp_.file("clean.jsonl");
+  test::write_file(clean_path, clean);
+
+  PatientRegistry reg_bad, reg_clean;
+  const Drained bad = read_jsonl(corpus_path_, schema_, reg_bad);
+  const Drained good = read_jsonl(clean_path, schema_, reg_clean);
+  ASSERT_TRUE(good.dead.empty()) << "clean line " << good.dead[0].line << ": "
+                                 << good.dead[0].message;
+  ASSERT_EQ(good.events.size(), valid_lines);
+  ASSERT_EQ(bad.events.size(), good.events.size());
+  for (std::size_t i = 0; i < good.events.size(); ++i) {
+    EXPECT_TRUE(same_event(bad.events[i], reg_bad, good.events[i], reg_clean)) << "event " << i;
+    // Same patient numbering: bad records intern nothing.
+    EXPECT_EQ(bad.events[i].patient, good.events[i].patient) << "event " << i;
+  }
+  EXPECT_EQ(reg_bad.size(), reg_clean.size());
+  // source_seq is the line number, increasing.
+  for (std::size_t i = 1; i < bad.events.size(); ++i) {
+    EXPECT_LT(bad.events[i - 1].source_seq, bad.events[i].source_seq);
+  }
+  EXPECT_EQ(bad.events.front().source_seq, 1u);
+}
+
+// A record over max_record_bytes, generated (not stored): one line far larger than the reader's
+// buffer (exercising the skip across refills) and one that fits the buffer but not the limit.
+TEST_F(BadRecordCorpusTest, OversizedLinesAreDeadLetteredAndReadingGoesOn) {
+  const std::string big_text(10u << 20, 'a');  // 10 MiB, over the 1 MiB default
+  const std::string huge =
+      R"({"patient_id":"P1","modality":"notes","event_time":1,"text":")" + big_text + "\"}";
+  const std::string ok1 =
+      R"({"patient_id":"P1","modality":"wearables","event_time":1,"values":{"hr":1}})";
+  const std::string ok2 =
+      R"({"patient_id":"P2","modality":"wearables","event_time":2,"values":{"hr":2}})";
+  const std::string path = tmp_.file("big.jsonl");
+  const std::string over_small(1'100'000, ' ');  // blank-padded record just over the limit
+  test::write_file(path, ok1 + "\n" + huge + "\n" + ok2 + "\n{" + over_small + "}\n" + ok1 + "\n" +
+                             huge);  // last line without newline
+  PatientRegistry registry;
+  const Drained got = read_jsonl(path, schema_, registry);
+  ASSERT_TRUE(got.error.empty()) << got.error;
+  ASSERT_EQ(got.events.size(), 3u);
+  EXPECT_EQ(got.events[0].source_seq, 1u);
+  EXPECT_EQ(got.events[1].source_seq, 3u);
+  EXPECT_EQ(got.events[2].source_seq, 5u);
+  ASSERT_EQ(got.dead.size(), 3u);
+  const uint64_t lines[] = {2, 4, 6};
+  const uint64_t sizes[] = {huge.size(), over_small.size() + 2, huge.size()};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(got.dead[i].reason, DecodeReason::record_too_large);
+    EXPECT_EQ(got.dead[i].line, lines[i]);
+    EXPECT_EQ(got.dead[i].raw_bytes, sizes[i]);
+    EXPECT_TRUE(got.dead[i].raw.empty()) << "oversized records are never copied";
+  }
+  EXPECT_EQ(got.dead[0].offset, static_cast<int64_t>(ok1.size() + 1));
+}
+
+TEST_F(BadRecordCorpusTest, RecordAtExactlyTheLimitIsAccepted) {
+  const std::string head = R"({"patient_id":"P1","modality":"notes","event_time":1,"text":")";
+  const uint32_t limit = 4096;
+  const std::string rec = head + std::string(limit - head.size() - 2, 'b') + "\"}";
+  ASSERT_EQ(rec.size(), limit);
+  const std::string path = tmp_.file("limit.jsonl");
+  test::write_file(path, rec + "\r\n" + rec + "x\n");
+  PatientRegistry registry;
+  const Drained got = read_jsonl(path, schema_, registry, DecodeLimits{limit, 300'000});
+  ASSERT_EQ(got.events.size(), 1u);
+  ASSERT_EQ(got.dead.size(), 1u);
+  EXPECT_EQ(got.dead[0].reason, DecodeReason::record_too_large);
+  EXPECT_EQ(got.dead[0].line, 2u);
+}
+
+TEST_F(BadRecordCorpusTest, EmptyAndMissingFiles) {
+  const std::string path = tmp_.file("empty.jsonl");
+  test::write_file(path, "");
+  PatientRegistry registry;
+  const Drained got = read_jsonl(path, schema_, registry);
+  EXPECT_TRUE(got.events.empty());
+  EXPECT_TRUE(got.dead.empty());
+  auto missing = open_jsonl_source(tmp_.file("nope.jsonl"), schema_, registry, {});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::io);
+  EXPECT_NE(missing.error().message.find("nope.jsonl"), std::string::npos);
+}
+
+TEST_F(BadRecordCorpusTest, DeadLetterFileHoldsPositionReasonAndRawBytes) {
+  PatientRegistry registry;
+  const Drained got = read_jsonl(corpus_path_, schema_, registry);
+  const std::string path = tmp_.file("dead.jsonl");
+  {
+    auto sink = DeadLetterSink::open(path);
+    ASSERT_TRUE(sink) << sink.error().message;
+    for (const DeadLetter& d : got.dead) sink.value()->write(d);
+    ASSERT_TRUE(sink.value()->close());
+  }
+  std::istringstream lines(test::read_file(path));
+  std::string line;
+  std::size_t n = 0;
+  while (std::getline(lines, line)) {
+    const DeadLetter& d = got.dead[n++];
+    std::string want = "{\"source\":\"" + corpus_path_ + "\",\"line\":" + std::to_string(d.line) +
+                       ",\"offset\":" + std::to_string(d.offset) + ",\"reason\":\"" +
+                       std::string(to_string(d.reason)) + "\",";
+    EXPECT_EQ(line.substr(0, want.size()), want);
+    EXPECT_NE(line.find("\"raw_b64\":\""), std::string::npos);
+  }
+  EXPECT_EQ(n, got.dead.size());
+
+  // Without raw payload.
+  DeadLetter d = got.dead[0];
+  std::string no_raw;
+  append_dead_letter_json(no_raw, d, /*include_raw=*/false);
+  EXPECT_EQ(no_raw.find("raw_b64"), std::string::npos);
+  EXPECT_NE(no_raw.find("\"raw_bytes\":" + std::to_string(d.raw.size())), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tfe

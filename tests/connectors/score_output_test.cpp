@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "connectors/score_json.h"
+#include "connectors/score_jsonl.h"
+#include "tests/connectors/test_schema.h"
+
+namespace tfe {
+namespace {
+
+ScorerSpec news2_spec() {
+  ScorerSpec spec;
+  spec.strategy = "news2";
+  spec.model_name = "news2";
+  spec.model_id = "";
+  return spec;
+}
+
+ScoreRecord sample_score(PatientIndex p) {
+  ScoreRecord s;
+  s.patient = p;
+  s.score_time_ms = 1'700'000'060'000;
+  s.risk = 0.1;
+  s.logit = -2.1972245773362196;
+  s.modalities[0] = {true, 1000, 1.0f};
+  s.modalities[1] = {false, 0, 0.0f};
+  s.modalities[2] = {true, 86'400'000, 0.25f};
+  return s;
+}
+
+TEST(ScoreJsonTest, FixedKeyOrderAndNumberFormat) {
+  const ModalitySchema schema = test::default_test_schema();
+  PatientRegistry registry;
+  const PatientIndex p = registry.intern("P\"1");
+  const ScoreJsonFormat format(schema, news2_spec());
+  std::string out;
+  format.append(out, sample_score(p), registry);
+  EXPECT_EQ(out,
+            R"({"patient_id":"P\"1","score_time":1700000060000,"risk":0.1,)"
+            R"("logit":-2.1972245773362196,"strategy":"news2","model":{"name":"news2","id":""},)"
+            R"("modalities":{"wearables":{"present":true,"age_ms":1000,"weight":1},)"
+            R"("notes":{"present":false,"age_ms":null,"weight":0},)"
+            R"("imaging":{"present":true,"age_ms":86400000,"weight":0.25}}})");
+  ScoreRecord odd = sample_score(p);
+  odd.risk = std::nan("");
+  out.clear();
+  format.append(out, odd, registry);
+  EXPECT_NE(out.find(R"("risk":null,)"), std::string::npos) << "JSON has no NaN";
+}
+
+TEST(ScoreJsonTest, SinkWritesOneLinePerScoreByteIdentically) {
+  const ModalitySchema schema = test::default_test_schema();
+  PatientRegistry registry;
+  const PatientIndex a = registry.intern("A");
+  const PatientIndex b = registry.intern("B");
+  test::TempDir tmp;
+  std::string contents[2];
+  for (int run = 0; run < 2; ++run) {
+    const std::string path = tmp.file("scores" + std::to_string(run) + ".jsonl");
+    auto sink = JsonlScoreSink::open(path, schema, news2_spec(), registry);
+    ASSERT_TRUE(sink) << sink.error().message;
+    const ScoreRecord batch[] = {sample_score(a), sample_score(b)};
+    sink.value()->emit(batch);
+    sink.value()->emit(std::span<const ScoreRecord>(batch, 1));
+    ASSERT_TRUE(sink.value()->close());
+    EXPECT_EQ(sink.value()->scores_written(), 3u);
+    contents[run] = test::read_file(path);
+  }
+  EXPECT_EQ(contents[0], contents[1]);
+  EXPECT_EQ(std::count(contents[0].begin(), contents[0].end(), '\n'), 3);
+  EXPECT_EQ(contents[0].rfind("{\"patient_id\":\"A\"", 0), 0u);
+}
+
+TEST(ScoreJsonTest, UnwritablePathIsAnError) {
+  const ModalitySchema schema = test::default_test_schema();
+  PatientRegistry registry;
+  auto sink = JsonlScoreSink::open("/nonexistent-dir/x.jsonl", schema, news2_spec(), registry);
+  ASSERT_FALSE(sink);
+  EXPECT_EQ(sink.error().code, Errc::io);
+  EXPECT_NE(sink.error().message.find("/nonexistent-dir/x.jsonl"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tfe
