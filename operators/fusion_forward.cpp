@@ -1,0 +1,455 @@
+#include "operators/fusion_forward.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+
+#include <Eigen/Core>
+
+namespace tfe {
+
+namespace {
+
+// Matrices are read from DerivedWeights::colmajor (column-major copies: Eigen's column-major
+// matrix-vector kernel is the faster one at these sizes); vectors are identical in both buffers.
+using ConstMat = Eigen::Map<const Eigen::MatrixXf>;
+using ConstVec = Eigen::Map<const Eigen::VectorXf>;
+using Vec = Eigen::Map<Eigen::VectorXf>;
+
+ConstMat mat(const float* base, TensorRef t) { return ConstMat(base + t.offset, t.rows, t.cols); }
+ConstVec vec(const float* base, TensorRef t) { return ConstVec(base + t.offset, t.size()); }
+
+// y [rows] (+)= W x; x [cols]. Narrow matrices (timing projections) and single rows (output
+// layers) are done inline: at these sizes the general kernel's call overhead dominates.
+template <bool kAccumulate>
+void matvec(const float* w, TensorRef t, const float* x, float* y) {
+  Vec out(y, t.rows);
+  if (t.rows == 1) {
+    const float v = ConstVec(w + t.offset, t.cols).dot(ConstVec(x, t.cols));
+    y[0] = kAccumulate ? y[0] + v : v;
+  } else if (t.cols <= 8) {
+    if (!kAccumulate) out.setZero();
+    for (uint32_t j = 0; j < t.cols; ++j) {
+      out += ConstVec(w + t.offset + std::size_t{j} * t.rows, t.rows) * x[j];
+    }
+  } else if (kAccumulate) {
+    out.noalias() += mat(w, t) * ConstVec(x, t.cols);
+  } else {
+    out.noalias() = mat(w, t) * ConstVec(x, t.cols);
+  }
+}
+
+// y [out] = W x (+ b); x [in].
+void linear(const float* w, const LinearRef& l, const float* x, float* y) {
+  matvec<false>(w, l.w, x, y);
+  if (l.b) Vec(y, l.out()) += vec(w, *l.b);
+}
+
+void relu(const float* pre, float* post, uint32_t n) {
+  for (uint32_t i = 0; i < n; ++i) post[i] = pre[i] > 0.0f ? pre[i] : 0.0f;
+}
+
+// Runs an MLP on an activated input; pre/post receive [mlp.width()] activations (post of the
+// last layer = its pre: the logit). Returns the logit.
+float run_mlp(const float* w, const MlpRef& mlp, const float* input, float* pre, float* post) {
+  const float* x = input;
+  for (std::size_t i = 0; i < mlp.layers.size(); ++i) {
+    const LinearRef& l = mlp.layers[i];
+    linear(w, l, x, pre);
+    if (i + 1 == mlp.layers.size()) {
+      post[0] = pre[0];
+      return pre[0];
+    }
+    relu(pre, post, l.out());
+    x = post;
+    pre += l.out();
+    post += l.out();
+  }
+  return 0.0f;
+}
+
+// log1p of a sample count: a table for the small whole counts that windows hold, bit-identical
+// to std::log1p (the table is built with it).
+float log1p_count(float count) {
+  constexpr int kTable = 4096;
+  static const std::array<float, kTable> table = [] {
+    std::array<float, kTable> t;
+    for (int i = 0; i < kTable; ++i) t[i] = std::log1p(static_cast<float>(i));
+    return t;
+  }();
+  const int i = static_cast<int>(count);
+  if (count >= 0.0f && count < static_cast<float>(kTable) && static_cast<float>(i) == count) {
+    return table[i];
+  }
+  return std::log1p(count);
+}
+
+float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
+
+// In place over n values; max-subtracted.
+void softmax(float* v, uint32_t n) {
+  if (n == 0) return;
+  float mx = v[0];
+  for (uint32_t i = 1; i < n; ++i) mx = std::max(mx, v[i]);
+  float sum = 0.0f;
+  for (uint32_t i = 0; i < n; ++i) {
+    v[i] = std::exp(v[i] - mx);
+    sum += v[i];
+  }
+  const float inv = 1.0f / sum;
+  for (uint32_t i = 0; i < n; ++i) v[i] *= inv;
+}
+
+void l2_normalize(float* v, uint32_t n) {
+  float ss = 0.0f;
+  for (uint32_t i = 0; i < n; ++i) ss += v[i] * v[i];
+  if (ss > 0.0f) {
+    const float inv = 1.0f / std::sqrt(ss);
+    for (uint32_t i = 0; i < n; ++i) v[i] *= inv;
+  }
+}
+
+bool uses_history(const FusionModel& model, std::size_t m) {
+  return model.strategy() == Strategy::attention && model.arch.history_k > 1 &&
+         model.schema.modalities[m].kind != ModalityKind::vitals;
+}
+
+uint32_t first_layer_width(const FusionModel& model) {
+  return model.strategy() == Strategy::attention ? 0 : model.arch.hidden[0];
+}
+
+}  // namespace
+
+DerivedWeights derive_weights(const FusionModel& model) {
+  DerivedWeights d;
+  const ModelConfig& a = model.arch;
+  const std::span<const float> w = model.weights.values();
+  d.colmajor.assign(w.begin(), w.end());
+  for (const TensorInfo& t : model.weights.tensors()) {
+    const TensorRef r = t.ref;
+    for (uint32_t i = 0; i < r.rows; ++i) {
+      for (uint32_t j = 0; j < r.cols; ++j) {
+        d.colmajor[r.offset + std::size_t{j} * r.rows + i] =
+            w[r.offset + std::size_t{i} * r.cols + j];
+      }
+    }
+  }
+  if (model.strategy() == Strategy::attention) {
+    const uint32_t dm = a.d_model, dh = a.d_model / a.heads;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+    d.key_query.assign(std::size_t{a.heads} * dm, 0.0f);
+    const float* key = w.data() + model.layout.key.offset;
+    const float* query = w.data() + model.layout.query.offset;
+    for (uint32_t h = 0; h < a.heads; ++h) {
+      for (uint32_t j = 0; j < dm; ++j) {
+        float s = 0.0f;
+        for (uint32_t i = h * dh; i < (h + 1) * dh; ++i) s += key[i * dm + j] * query[i];
+        d.key_query[h * dm + j] = s * scale;
+      }
+    }
+  }
+  if (a.sinusoidal) {
+    const uint32_t half = a.sinusoidal_dim / 2;
+    for (uint32_t j = 0; j < half; ++j) {
+      d.sin_freq.push_back(
+          static_cast<float>(std::pow(100.0, -static_cast<double>(j) / static_cast<double>(half))));
+    }
+  }
+  return d;
+}
+
+float log_age(int64_t age_ms) {
+  return std::log1p(static_cast<float>(std::max<int64_t>(age_ms, 0)) * 0.001f);
+}
+
+void encode_time(const FusionModel& model, const DerivedWeights& derived, std::size_t m, float tau,
+                 std::span<float> out) {
+  const float* w = model.weights.values().data();
+  const ModalityLayout& ml = model.layout.modalities[m];
+  const float* tw = w + ml.t2v_w.offset;
+  const float* tb = w + ml.t2v_b.offset;
+  const uint32_t k = model.arch.time2vec_k;
+  out[0] = tw[0] * tau + tb[0];
+  for (uint32_t i = 1; i <= k; ++i) out[i] = std::sin(tw[i] * tau + tb[i]);
+  for (std::size_t j = 0; j < derived.sin_freq.size(); ++j) {
+    out[1 + k + 2 * j] = std::sin(derived.sin_freq[j] * tau);
+    out[2 + k + 2 * j] = std::cos(derived.sin_freq[j] * tau);
+  }
+}
+
+void prepare_input(const FusionModel& model, std::size_t m, std::span<const float> raw,
+                   std::span<float> out) {
+  const ModelModality& mod = model.schema.modalities[m];
+  const ModalityLayout& ml = model.layout.modalities[m];
+  const float* s = model.stats.values().data();
+  const uint32_t n = ml.input_dim;
+  assert(raw.size() == n && out.size() == n);
+  switch (mod.kind) {
+    case ModalityKind::vitals: {
+      // Groups of kWindowStatCount: last, mean, std, min, max, slope, count. A channel with no
+      // sample in the window (count 0) has its value statistics at the population mean (0) and
+      // tells its absence through the normalised log1p(count).
+      const float* mean = s + ml.mean.offset;
+      const float* sd = s + ml.std.offset;
+      constexpr uint32_t kStats = kWindowStatCount;
+      for (uint32_t i = 0; i < n; ++i) out[i] = (raw[i] - mean[i]) / sd[i];  // vectorises
+      for (uint32_t g = 0; g < n; g += kStats) {
+        const float count = raw[g + kStats - 1];
+        const bool seen = count > 0.0f;
+        for (uint32_t i = g; i + 1 < g + kStats; ++i) {
+          if (!seen || !std::isfinite(raw[i])) out[i] = 0.0f;
+        }
+        const uint32_t c = g + kStats - 1;
+        out[c] = (log1p_count(seen ? count : 0.0f) - mean[c]) / sd[c];
+      }
+      return;
+    }
+    case ModalityKind::text: {
+      std::copy(raw.begin(), raw.begin() + mod.dim, out.begin());
+      if (mod.text_hash_dim > 0) {
+        const float* idf = s + ml.idf.offset;
+        for (uint32_t i = 0; i < mod.text_hash_dim; ++i)
+          out[mod.dim + i] = raw[mod.dim + i] * idf[i];
+      }
+      if (mod.l2_normalize) {
+        l2_normalize(out.data(), mod.dim);
+        l2_normalize(out.data() + mod.dim, mod.text_hash_dim);
+      }
+      return;
+    }
+    case ModalityKind::embedding:
+      std::copy(raw.begin(), raw.end(), out.begin());
+      if (mod.l2_normalize) l2_normalize(out.data(), n);
+      return;
+  }
+}
+
+void feature_stage(const FusionModel& model, const DerivedWeights& derived, std::size_t m,
+                   std::span<const float> input, std::span<float> out, std::span<float> enc_hidden,
+                   std::span<float> latent) {
+  const float* w = derived.colmajor.data();
+  const ModalityLayout& ml = model.layout.modalities[m];
+  if (model.strategy() == Strategy::intermediate) {
+    // enc_hidden keeps the post-relu activation (its zeros are the relu mask).
+    linear(w, ml.enc1, input.data(), enc_hidden.data());
+    relu(enc_hidden.data(), enc_hidden.data(), ml.enc1.out());
+    linear(w, ml.enc2, enc_hidden.data(), latent.data());
+    linear(w, ml.proj, latent.data(), out.data());
+  } else {
+    linear(w, ml.proj, input.data(), out.data());
+  }
+}
+
+Workspace::Workspace(const FusionModel& model) {
+  const ModelConfig& a = model.arch;
+  const std::size_t n_mod = model.schema.modalities.size();
+  uint32_t cap = 0;
+  input_width = 0;
+  for (std::size_t m = 0; m < n_mod; ++m) {
+    cap += uses_history(model, m) ? a.history_k : 1;
+    input_width = std::max(input_width, model.layout.modalities[m].input_dim);
+  }
+  capacity = cap;
+  stage_width = model.strategy() == Strategy::attention ? a.d_model : a.hidden[0];
+  first_width = stage_width;
+  const bool inter = model.strategy() == Strategy::intermediate;
+  input.assign(std::size_t{cap} * input_width, 0.0f);
+  enc_hidden.assign(inter ? std::size_t{cap} * a.encoder_hidden : 0, 0.0f);
+  latent.assign(inter ? std::size_t{cap} * a.d_model : 0, 0.0f);
+  stage.assign(std::size_t{cap} * stage_width, 0.0f);
+  timing.assign(std::size_t{cap} * model.layout.timing_dim, 0.0f);
+  first.assign(std::size_t{cap} * first_width, 0.0f);
+  if (model.strategy() == Strategy::attention) {
+    attn_prob.assign(std::size_t{a.heads} * cap, 0.0f);
+    attn_mix.assign(std::size_t{a.heads} * a.d_model, 0.0f);
+    context.assign(a.d_model, 0.0f);
+  }
+  const MlpRef& head =
+      model.strategy() == Strategy::late ? model.layout.modalities[0].head : model.layout.head;
+  mlp_width = first_layer_width(model) + head.width();
+  const std::size_t rows = model.strategy() == Strategy::late ? cap : 1;
+  mlp_pre.assign(rows * mlp_width, 0.0f);
+  mlp_post.assign(rows * mlp_width, 0.0f);
+  scratch.assign(std::size_t{a.hidden[0]} + 2 * std::size_t{mlp_width}, 0.0f);
+}
+
+namespace {
+
+// Early and intermediate: first layer = bias + sum over tokens of (stage + presence + time x
+// timing), then the head. Explanation: occlusion shares |logit - logit without m|.
+void fuse_additive(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
+                   ScoreOutput& out) {
+  const float* w = derived.colmajor.data();
+  const ModelLayout& L = model.layout;
+  const uint32_t h1 = model.arch.hidden[0];
+  const uint32_t T = L.timing_dim;
+  Vec sum(ws.mlp_pre.data(), h1);
+  sum = vec(w, L.in_bias);
+  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+    const ModalityLayout& ml = L.modalities[ws.token_modality[t]];
+    Vec c(ws.first.data() + std::size_t{t} * ws.first_width, h1);
+    c = ConstVec(ws.token_stage[t], h1) + vec(w, ml.presence);
+    matvec<true>(w, ml.time, ws.timing.data() + std::size_t{t} * T, c.data());
+    sum += c;
+  }
+  relu(ws.mlp_pre.data(), ws.mlp_post.data(), h1);
+  const float logit =
+      run_mlp(w, L.head, ws.mlp_post.data(), ws.mlp_pre.data() + h1, ws.mlp_post.data() + h1);
+  out.logit = logit;
+  if (ws.n_tokens == 1) {
+    out.weight[ws.token_modality[0]] = 1.0f;
+    return;
+  }
+  float* s = ws.scratch.data();
+  float* pre = s + h1;
+  float* post = pre + ws.mlp_width;
+  float total = 0.0f;
+  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+    const float* c = ws.first.data() + std::size_t{t} * ws.first_width;
+    for (uint32_t i = 0; i < h1; ++i) {
+      const float v = ws.mlp_pre[i] - c[i];
+      s[i] = v > 0.0f ? v : 0.0f;
+    }
+    const float delta = std::fabs(logit - run_mlp(w, L.head, s, pre, post));
+    out.weight[ws.token_modality[t]] = delta;
+    total += delta;
+  }
+  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+    float& wt = out.weight[ws.token_modality[t]];
+    wt = total > 0.0f ? wt / total : 1.0f / static_cast<float>(ws.n_tokens);
+  }
+}
+
+// Late: a head per modality; the logit is the gate-weighted mean of the heads' logits, gates
+// softmax(a_m - softplus(decay_m) * tau) over the present modalities.
+void fuse_late(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
+               ScoreOutput& out) {
+  const float* w = derived.colmajor.data();
+  const ModelLayout& L = model.layout;
+  const uint32_t h1 = model.arch.hidden[0];
+  const uint32_t T = L.timing_dim;
+  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+    const ModalityLayout& ml = L.modalities[ws.token_modality[t]];
+    float* pre = ws.mlp_pre.data() + std::size_t{t} * ws.mlp_width;
+    float* post = ws.mlp_post.data() + std::size_t{t} * ws.mlp_width;
+    Vec a(pre, h1);
+    a = ConstVec(ws.token_stage[t], h1) + vec(w, ml.bias);
+    matvec<true>(w, ml.time, ws.timing.data() + std::size_t{t} * T, pre);
+    relu(pre, post, h1);
+    ws.token_logit[t] = run_mlp(w, ml.head, post, pre + h1, post + h1);
+    ws.token_weight[t] = w[ml.gate_a.offset] - softplus(w[ml.gate_decay.offset]) * ws.token_tau[t];
+  }
+  softmax(ws.token_weight.data(), ws.n_tokens);
+  float logit = 0.0f;
+  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+    logit += ws.token_weight[t] * ws.token_logit[t];
+    out.weight[ws.token_modality[t]] = ws.token_weight[t];
+  }
+  out.logit = logit;
+}
+
+// Attention: tokens = stage + time x timing + modality embedding; a learned query attends over
+// the present tokens (multi-head, scaled dot product); the heads' value mixtures form the
+// context, and the head MLP maps it to the logit. Weight of m = its tokens' probability, averaged
+// over heads.
+void fuse_attention(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
+                    ScoreOutput& out) {
+  const float* w = derived.colmajor.data();
+  const ModelLayout& L = model.layout;
+  const uint32_t d = model.arch.d_model, H = model.arch.heads, dh = d / H;
+  const uint32_t T = L.timing_dim;
+  const uint32_t n = ws.n_tokens;
+  for (uint32_t t = 0; t < n; ++t) {
+    const ModalityLayout& ml = L.modalities[ws.token_modality[t]];
+    Vec tok(ws.first.data() + std::size_t{t} * ws.first_width, d);
+    tok = ConstVec(ws.token_stage[t], d) + vec(w, ml.bias);
+    matvec<true>(w, ml.time, ws.timing.data() + std::size_t{t} * T, tok.data());
+  }
+  Vec context(ws.context.data(), d);
+  if (n == 0) context.setZero();
+  for (uint32_t h = 0; h < H && n > 0; ++h) {
+    float* p = ws.attn_prob.data() + std::size_t{h} * ws.capacity;
+    const ConstVec kq(derived.key_query.data() + std::size_t{h} * d, d);
+    for (uint32_t t = 0; t < n; ++t) {
+      p[t] = kq.dot(ConstVec(ws.first.data() + std::size_t{t} * ws.first_width, d));
+    }
+    softmax(p, n);
+    Vec mix(ws.attn_mix.data() + std::size_t{h} * d, d);
+    mix = p[0] * ConstVec(ws.first.data(), d);
+    for (uint32_t t = 1; t < n; ++t) {
+      mix += p[t] * ConstVec(ws.first.data() + std::size_t{t} * ws.first_width, d);
+    }
+    Vec ctx(ws.context.data() + std::size_t{h} * dh, dh);
+    // Rows h*dh .. (h+1)*dh of the column-major value matrix (leading dimension d).
+    using Block = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
+    ctx.noalias() =
+        Block(w + L.value.offset + std::size_t{h} * dh, dh, d, Eigen::OuterStride<>(d)) * mix;
+    const float share = 1.0f / static_cast<float>(H);
+    for (uint32_t t = 0; t < n; ++t) out.weight[ws.token_modality[t]] += p[t] * share;
+  }
+  out.logit = run_mlp(w, L.head, ws.context.data(), ws.mlp_pre.data(), ws.mlp_post.data());
+}
+
+}  // namespace
+
+void forward(const FusionModel& model, const DerivedWeights& derived, const Snapshot& snapshot,
+             FeatureForm form, Workspace& ws, ScoreOutput& out) {
+  const ModelLayout& L = model.layout;
+  const std::size_t n_mod = std::min(snapshot.modalities.size(), L.modalities.size());
+  out.weight.fill(0.0f);
+  ws.n_tokens = 0;
+  for (std::size_t m = 0; m < n_mod; ++m) {
+    const ModalitySnapshot& ms = snapshot.modalities[m];
+    if (!ms.present) continue;
+    const ModalityLayout& ml = L.modalities[m];
+    const bool staged =
+        form == FeatureForm::staged && model.schema.modalities[m].kind != ModalityKind::vitals;
+    const bool history = uses_history(model, m) && !ms.history.empty();
+    const std::size_t items =
+        history ? std::min<std::size_t>(ms.history.size(), model.arch.history_k) : 1;
+    for (std::size_t j = 0; j < items && ws.n_tokens < ws.capacity; ++j) {
+      const std::span<const float> f = history ? ms.history[j].features : ms.features;
+      const int64_t age_ms = history ? ms.history[j].age_ms : ms.age_ms;
+      // A feature vector of the wrong width is a wiring error (the engine sizes features from
+      // the scorer's encoders); it is treated as absent rather than read out of bounds.
+      assert(f.size() == (staged ? ml.stage_dim : ml.input_dim));
+      if (f.size() != (staged ? ml.stage_dim : ml.input_dim)) continue;
+      const uint32_t t = ws.n_tokens++;
+      ws.token_modality[t] = static_cast<uint8_t>(m);
+      ws.token_tau[t] = log_age(age_ms);
+      if (staged) {
+        ws.token_stage[t] = f.data();
+      } else {
+        std::span<float> in(ws.input.data() + std::size_t{t} * ws.input_width, ml.input_dim);
+        std::span<float> st(ws.stage.data() + std::size_t{t} * ws.stage_width, ml.stage_dim);
+        std::span<float> eh, lat;
+        if (model.strategy() == Strategy::intermediate) {
+          eh = std::span<float>(ws.enc_hidden)
+                   .subspan(std::size_t{t} * model.arch.encoder_hidden, model.arch.encoder_hidden);
+          lat = std::span<float>(ws.latent).subspan(std::size_t{t} * model.arch.d_model,
+                                                    model.arch.d_model);
+        }
+        prepare_input(model, m, f, in);
+        feature_stage(model, derived, m, in, st, eh, lat);
+        ws.token_stage[t] = st.data();
+      }
+      encode_time(model, derived, m, ws.token_tau[t],
+                  std::span<float>(ws.timing).subspan(std::size_t{t} * L.timing_dim, L.timing_dim));
+    }
+  }
+  switch (model.strategy()) {
+    case Strategy::early:
+    case Strategy::intermediate:
+      fuse_additive(model, derived, ws, out);
+      break;
+    case Strategy::late:
+      fuse_late(model, derived, ws, out);
+      break;
+    case Strategy::attention:
+      fuse_attention(model, derived, ws, out);
+      break;
+  }
+  out.risk = model.calibration.apply(out.logit);
+}
+
+}  // namespace tfe

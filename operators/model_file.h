@@ -1,0 +1,40 @@
+#pragma once
+// Model files: one self-describing, versioned binary file per model (layout in
+// docs/model-format.md). The FNV-1a 64 of every byte before the trailer is both the whole-file
+// checksum and the model id (16 hex digits) carried in every score.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/result.h"
+#include "operators/fusion_model.h"
+
+namespace tfe {
+
+inline constexpr char kModelMagic[8] = {'T', 'F', 'E', 'M', 'O', 'D', 'E', 'L'};
+inline constexpr uint32_t kModelFormatVersion = 1;
+
+// Deterministic bytes: the same model always serialises to the same bytes.
+std::vector<uint8_t> serialize_model(const FusionModel& model);
+
+// Parses and validates bytes: magic, version, declared size (truncation), checksum (corruption),
+// every section and field, tensor names and shapes against the layout the architecture implies,
+// finite values, statistics and calibration invariants. One error naming the field.
+Result<FusionModel> parse_model(std::span<const uint8_t> bytes);
+
+// The model id: hex of the FNV-1a 64 checksum of serialize_model(model).
+std::string model_id(const FusionModel& model);
+
+Result<void> save_model(const FusionModel& model, const std::string& path);
+// Errors are prefixed with the path: "model.tfm: model file truncated: ...".
+Result<FusionModel> load_model(const std::string& path);
+
+// Whether a model can score under a config: the modality schemas must agree (names in order,
+// kinds, dims, channels, encoder settings, windows), e.g. "model expects modality 'imaging' with
+// dim 512, config has 256".
+Result<void> check_model_matches_config(const FusionModel& model, const EngineConfig& config);
+
+}  // namespace tfe

@@ -1,0 +1,223 @@
+#include "operators/news2.h"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "engine/snapshot.h"
+
+namespace tfe {
+namespace {
+
+// Rounds as a chart records the value: whole numbers, or tenths for temperature. std::round is
+// half away from zero and defined for every finite double (no integer overflow).
+double charted(float value) { return std::round(static_cast<double>(value)); }
+double charted_tenths(float value) { return std::round(static_cast<double>(value) * 10.0); }
+
+class News2State final : public ScorerState {};
+
+class News2Scorer final : public Scorer {
+ public:
+  struct Channels {
+    uint8_t rr, spo2, sbp, pulse, temp;
+    std::optional<uint8_t> o2, consciousness;
+  };
+
+  News2Scorer(ScorerSpec spec, ModalityIndex vitals, Channels channels, std::size_t window,
+              std::size_t channel_count, std::size_t window_count)
+      : spec_(std::move(spec)),
+        vitals_(vitals),
+        channels_(channels),
+        window_(window),
+        channel_count_(channel_count),
+        feature_count_(window_count * channel_count * kWindowStatCount) {}
+
+  const ScorerSpec& spec() const override { return spec_; }
+  std::unique_ptr<ScorerState> make_state() const override {
+    return std::make_unique<News2State>();
+  }
+
+  void score(const Snapshot& snapshot, ScorerState& /*state*/, ScoreOutput& out) const override {
+    out = ScoreOutput{};
+    News2Observations obs;
+    bool present = false;
+    if (vitals_ < snapshot.modalities.size()) {
+      const ModalitySnapshot& m = snapshot.modalities[vitals_];
+      // A feature vector of another shape cannot be read: every parameter then counts as missing.
+      if (m.present && m.features.size() == feature_count_) {
+        present = true;
+        const auto f = m.features;
+        obs.respiration_rate = latest(f, channels_.rr);
+        obs.spo2 = latest(f, channels_.spo2);
+        obs.systolic_bp = latest(f, channels_.sbp);
+        obs.pulse = latest(f, channels_.pulse);
+        obs.temperature = latest(f, channels_.temp);
+        if (channels_.o2) obs.on_oxygen = latest(f, *channels_.o2);
+        if (channels_.consciousness) obs.consciousness = latest(f, *channels_.consciousness);
+      }
+    }
+    const News2Breakdown b = news2_score(obs);
+    out.logit = news2_logit(b.total);
+    out.risk = news2_risk(b.total);
+    out.weight[vitals_] = present ? 1.0f : 0.0f;
+  }
+
+ private:
+  // The last value of a channel within the shortest window; NaN when the window has no sample.
+  float latest(std::span<const float> f, uint8_t channel) const {
+    const std::size_t base = (window_ * channel_count_ + channel) * kWindowStatCount;
+    const float count = f[base + static_cast<std::size_t>(WindowStat::count)];
+    if (!(count > 0.0f)) return News2Observations::kMissing;
+    return f[base + static_cast<std::size_t>(WindowStat::last)];
+  }
+
+  ScorerSpec spec_;
+  ModalityIndex vitals_;
+  Channels channels_;
+  std::size_t window_;         // index of the shortest window in the feature layout
+  std::size_t channel_count_;  // channels of the vitals modality
+  std::size_t feature_count_;  // [windows][channels][kWindowStatCount]
+};
+
+}  // namespace
+
+int news2_respiration_points(float breaths_per_min) {
+  if (!std::isfinite(breaths_per_min)) return 0;
+  const double v = charted(breaths_per_min);
+  if (v <= 8) return 3;
+  if (v <= 11) return 1;
+  if (v <= 20) return 0;
+  if (v <= 24) return 2;
+  return 3;
+}
+
+int news2_spo2_scale1_points(float percent) {
+  if (!std::isfinite(percent)) return 0;
+  const double v = charted(percent);
+  if (v <= 91) return 3;
+  if (v <= 93) return 2;
+  if (v <= 95) return 1;
+  return 0;
+}
+
+int news2_air_or_oxygen_points(float on_oxygen) {
+  if (!std::isfinite(on_oxygen)) return 0;
+  return on_oxygen >= 0.5f ? 2 : 0;
+}
+
+int news2_systolic_points(float mmhg) {
+  if (!std::isfinite(mmhg)) return 0;
+  const double v = charted(mmhg);
+  if (v <= 90) return 3;
+  if (v <= 100) return 2;
+  if (v <= 110) return 1;
+  if (v <= 219) return 0;
+  return 3;
+}
+
+int news2_pulse_points(float beats_per_min) {
+  if (!std::isfinite(beats_per_min)) return 0;
+  const double v = charted(beats_per_min);
+  if (v <= 40) return 3;
+  if (v <= 50) return 1;
+  if (v <= 90) return 0;
+  if (v <= 110) return 1;
+  if (v <= 130) return 2;
+  return 3;
+}
+
+int news2_consciousness_points(float avpu) {
+  if (!std::isfinite(avpu)) return 0;
+  return avpu >= 0.5f ? 3 : 0;
+}
+
+int news2_temperature_points(float degc) {
+  if (!std::isfinite(degc)) return 0;
+  const double tenths = charted_tenths(degc);
+  if (tenths <= 350) return 3;
+  if (tenths <= 360) return 1;
+  if (tenths <= 380) return 0;
+  if (tenths <= 390) return 1;
+  return 2;
+}
+
+News2Breakdown news2_score(const News2Observations& obs) {
+  News2Breakdown b;
+  b.respiration_rate = static_cast<uint8_t>(news2_respiration_points(obs.respiration_rate));
+  b.spo2 = static_cast<uint8_t>(news2_spo2_scale1_points(obs.spo2));
+  b.air_or_oxygen = static_cast<uint8_t>(news2_air_or_oxygen_points(obs.on_oxygen));
+  b.systolic_bp = static_cast<uint8_t>(news2_systolic_points(obs.systolic_bp));
+  b.pulse = static_cast<uint8_t>(news2_pulse_points(obs.pulse));
+  b.consciousness = static_cast<uint8_t>(news2_consciousness_points(obs.consciousness));
+  b.temperature = static_cast<uint8_t>(news2_temperature_points(obs.temperature));
+  b.total = b.respiration_rate + b.spo2 + b.air_or_oxygen + b.systolic_bp + b.pulse +
+            b.consciousness + b.temperature;
+  return b;
+}
+
+Result<std::shared_ptr<const Scorer>> make_news2_scorer(const EngineConfig& config) {
+  const ModalitySchema& schema = config.schema;
+  std::optional<ModalityIndex> vitals;
+  for (std::size_t i = 0; i < schema.size(); ++i) {
+    if (schema[static_cast<ModalityIndex>(i)].kind == ModalityKind::vitals) {
+      vitals = static_cast<ModalityIndex>(i);
+      break;
+    }
+  }
+  if (!vitals) {
+    return make_error(Errc::schema, "news2: the schema has no vitals modality");
+  }
+  const ModalitySpec& spec = schema[*vitals];
+  if (config.windows_ms.empty()) {
+    return make_error(Errc::config, "news2: no vitals window configured ([engine] windows)");
+  }
+
+  std::string missing;
+  auto required = [&](std::string_view name) -> uint8_t {
+    auto c = schema.find_channel(*vitals, name);
+    if (!c) {
+      missing += missing.empty() ? "" : ", ";
+      missing += name;
+      return 0;
+    }
+    return *c;
+  };
+  News2Scorer::Channels channels{};
+  channels.rr = required("rr");
+  channels.spo2 = required("spo2");
+  channels.sbp = required("sbp");
+  channels.pulse = required("hr");
+  channels.temp = required("temp");
+  if (!missing.empty()) {
+    return make_error(Errc::schema, fmt::format("news2: vitals modality '{}' lacks channel(s) {}",
+                                                spec.name, missing));
+  }
+  channels.o2 = schema.find_channel(*vitals, "o2");
+  channels.consciousness = schema.find_channel(*vitals, "avpu");
+  if (!channels.consciousness)
+    channels.consciousness = schema.find_channel(*vitals, "consciousness");
+
+  const auto shortest = std::min_element(config.windows_ms.begin(), config.windows_ms.end());
+  const auto window = static_cast<std::size_t>(shortest - config.windows_ms.begin());
+
+  ScorerSpec scorer_spec;
+  scorer_spec.strategy = "news2";
+  scorer_spec.model_name = "NEWS2 (RCP 2017)";
+  scorer_spec.model_id = "";
+  scorer_spec.needs.resize(schema.size());
+  for (auto& need : scorer_spec.needs) {
+    need.features = false;
+    need.history = 0;
+  }
+  scorer_spec.needs[*vitals].features = true;
+
+  return std::shared_ptr<const Scorer>(
+      std::make_shared<News2Scorer>(std::move(scorer_spec), *vitals, channels, window,
+                                    spec.channels.size(), config.windows_ms.size()));
+}
+
+}  // namespace tfe

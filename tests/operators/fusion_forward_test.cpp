@@ -1,0 +1,145 @@
+// Forward passes of the four strategies against the naive reference, in both feature forms.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "operators/fusion_forward.h"
+#include "operators/fusion_operator.h"
+#include "tests/operators/fusion_reference.h"
+#include "tests/operators/fusion_test_support.h"
+
+namespace tfe {
+namespace {
+
+struct Variant {
+  const char* name;
+  ModelConfig arch;
+  test::DefaultDims dims;
+  uint32_t history_items = 1;
+};
+
+std::vector<Variant> variants() {
+  std::vector<Variant> v;
+  for (Strategy s : kAllStrategies) {
+    ModelConfig base;
+    base.strategy = s;
+    v.push_back({"default", base, {}, 1});
+
+    ModelConfig deep = base;
+    deep.hidden = {24, 16, 8};
+    deep.d_model = 12;
+    deep.heads = 3;
+    deep.sinusoidal = true;
+    deep.sinusoidal_dim = 6;
+    deep.time2vec_k = 2;
+    deep.encoder_hidden = 10;
+    v.push_back({"deep_sinusoidal", deep, {4, 32, 16, 24}, 1});
+
+    ModelConfig hist = base;
+    hist.history_k = 3;
+    hist.time2vec_k = 0;
+    v.push_back({"history3", hist, {6, 64, 8, 40}, 3});
+  }
+  return v;
+}
+
+void PrintTo(const Variant& v, std::ostream* os) {
+  *os << to_string(v.arch.strategy) << "/" << v.name;
+}
+
+class FusionForwardTest : public ::testing::TestWithParam<Variant> {};
+
+double tolerance(double reference) { return 1e-5 * std::max(1.0, std::fabs(reference)); }
+
+TEST_P(FusionForwardTest, MatchesNaiveReferenceInBothForms) {
+  const Variant& v = GetParam();
+  const EngineConfig config = test::default_engine_config(v.dims);
+  auto model = test::random_model(v.arch, config, 17);
+  ASSERT_NE(model, nullptr);
+  auto staged = FusionOperator::create(model, config, FeatureForm::staged);
+  auto raw = FusionOperator::create(model, config, FeatureForm::raw);
+  ASSERT_TRUE(staged) << staged.error().message;
+  ASSERT_TRUE(raw) << raw.error().message;
+  auto staged_state = staged.value()->make_state();
+  auto raw_state = raw.value()->make_state();
+  test::Reference ref{*model};
+  test::TestRng rng(99);
+  const std::vector<std::vector<bool>> patterns = {
+      {true, true, true},  {true, false, false}, {false, true, false}, {false, false, true},
+      {true, true, false}, {false, true, true},  {true, false, true}};
+  for (int rep = 0; rep < 8; ++rep) {
+    for (const auto& present : patterns) {
+      test::SnapshotCase c = test::random_case(rng, *staged.value(), present, v.history_items);
+      std::array<double, kMaxModalities> ref_weight;
+      const double ref_logit = ref.forward(c.raw_snapshot(), ref_weight);
+      ScoreOutput a, b;
+      staged.value()->score(c.staged_snapshot(), *staged_state, a);
+      raw.value()->score(c.raw_snapshot(), *raw_state, b);
+      for (const ScoreOutput* out : {&a, &b}) {
+        EXPECT_NEAR(out->logit, ref_logit, tolerance(ref_logit));
+        EXPECT_NEAR(out->risk, model->calibration.apply(ref_logit), 1e-5);
+        for (std::size_t m = 0; m < 3; ++m) {
+          EXPECT_NEAR(out->weight[m], ref_weight[m], 1e-5) << "modality " << m;
+        }
+      }
+    }
+  }
+}
+
+TEST_P(FusionForwardTest, BatchEqualsSingleScoresBitForBit) {
+  const Variant& v = GetParam();
+  const EngineConfig config = test::default_engine_config(v.dims);
+  auto model = test::random_model(v.arch, config, 5);
+  auto op = FusionOperator::create(model, config);
+  ASSERT_TRUE(op) << op.error().message;
+  auto state = op.value()->make_state();
+  test::TestRng rng(7);
+  std::vector<test::SnapshotCase> cases;
+  for (int i = 0; i < 20; ++i) {
+    cases.push_back(test::random_case(rng, *op.value(), {rng.chance(0.7f), rng.chance(0.5f), true},
+                                      v.history_items));
+  }
+  std::vector<Snapshot> snaps;
+  for (const auto& c : cases) snaps.push_back(c.staged_snapshot());
+  std::vector<ScoreOutput> batch(snaps.size());
+  op.value()->score_batch(snaps, *state, batch);
+  for (std::size_t i = 0; i < snaps.size(); ++i) {
+    ScoreOutput single;
+    op.value()->score(snaps[i], *state, single);
+    EXPECT_EQ(single.logit, batch[i].logit);
+    EXPECT_EQ(single.risk, batch[i].risk);
+    EXPECT_EQ(single.weight, batch[i].weight);
+  }
+}
+
+std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
+  return std::string(to_string(info.param.arch.strategy)) + "_" + info.param.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, FusionForwardTest, ::testing::ValuesIn(variants()),
+                         variant_name);
+
+TEST(FusionForward, NoModalityPresentGivesThePrior) {
+  const EngineConfig config = test::default_engine_config();
+  for (Strategy s : kAllStrategies) {
+    ModelConfig arch;
+    arch.strategy = s;
+    auto model = test::random_model(arch, config, 3);
+    auto op = FusionOperator::create(model, config);
+    ASSERT_TRUE(op);
+    auto state = op.value()->make_state();
+    test::TestRng rng(1);
+    auto c = test::random_case(rng, *op.value(), {false, false, false});
+    ScoreOutput out;
+    op.value()->score(c.staged_snapshot(), *state, out);
+    std::array<double, kMaxModalities> w;
+    const double ref = test::Reference{*model}.forward(c.raw_snapshot(), w);
+    EXPECT_NEAR(out.logit, ref, 1e-5) << to_string(s);
+    EXPECT_TRUE(std::isfinite(out.risk));
+    for (float x : out.weight) EXPECT_EQ(x, 0.0f);
+  }
+}
+
+}  // namespace
+}  // namespace tfe

@@ -1,0 +1,297 @@
+// Model files: bit-exact round trips, and one clear error for every truncation, corruption,
+// unknown version and schema mismatch.
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "operators/fusion_operator.h"
+#include "operators/hash.h"
+#include "operators/model_file.h"
+#include "tests/operators/fusion_test_support.h"
+
+namespace tfe {
+namespace {
+
+ModelConfig small_arch(Strategy s) {
+  ModelConfig a;
+  a.strategy = s;
+  a.d_model = 4;
+  a.heads = 2;
+  a.time2vec_k = 1;
+  a.hidden = {4};
+  a.encoder_hidden = 3;
+  return a;
+}
+
+const test::DefaultDims kSmall{2, 8, 0, 4};
+
+// Recomputes the trailer after a deliberate edit, to reach the checks behind the checksum.
+void reseal(std::vector<uint8_t>& bytes) {
+  const uint64_t h = fnv1a64(std::span(bytes).first(bytes.size() - 8));
+  std::memcpy(bytes.data() + bytes.size() - 8, &h, 8);
+}
+
+class ModelFileTest : public ::testing::TestWithParam<Strategy> {};
+
+std::string strategy_name(const ::testing::TestParamInfo<Strategy>& info) {
+  return std::string(to_string(info.param));
+}
+
+TEST_P(ModelFileTest, RoundTripIsBitExact) {
+  const EngineConfig config = test::default_engine_config();
+  for (CalibrationMethod cal : {CalibrationMethod::platt, CalibrationMethod::isotonic}) {
+    ModelConfig arch;
+    arch.strategy = GetParam();
+    arch.calibration = cal;
+    arch.sinusoidal = true;
+    auto model = test::random_model(arch, config, 1234);
+    ASSERT_NE(model, nullptr);
+    model->metadata["train.split"] = "0.7,0.15,0.15";
+    model->metadata["train.seed"] = "42";
+    const std::vector<uint8_t> bytes = serialize_model(*model);
+    auto parsed = parse_model(bytes);
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed.value().arch, model->arch);
+    EXPECT_EQ(parsed.value().schema, model->schema);
+    EXPECT_EQ(parsed.value().weights, model->weights);
+    EXPECT_EQ(parsed.value().stats, model->stats);
+    EXPECT_EQ(parsed.value().calibration, model->calibration);
+    EXPECT_EQ(parsed.value().metadata, model->metadata);
+    EXPECT_EQ(serialize_model(parsed.value()), bytes);
+    EXPECT_EQ(model_id(parsed.value()), model_id(*model));
+    EXPECT_EQ(model_id(*model).size(), 16u);
+  }
+}
+
+TEST_P(ModelFileTest, EveryTruncationIsAClearError) {
+  const EngineConfig config = test::default_engine_config(kSmall);
+  auto model = test::random_model(small_arch(GetParam()), config, 3);
+  ASSERT_NE(model, nullptr);
+  const std::vector<uint8_t> bytes = serialize_model(*model);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    auto r = parse_model(std::span(bytes).first(n));
+    ASSERT_FALSE(r) << "truncated to " << n << " bytes was accepted";
+    EXPECT_EQ(r.error().code, Errc::parse);
+    const std::string& msg = r.error().message;
+    EXPECT_TRUE(msg.find("truncated") != std::string::npos ||
+                msg.find("empty") != std::string::npos)
+        << n << ": " << msg;
+  }
+}
+
+TEST_P(ModelFileTest, EveryFlippedByteIsAClearError) {
+  const EngineConfig config = test::default_engine_config(kSmall);
+  auto model = test::random_model(small_arch(GetParam()), config, 4);
+  const std::vector<uint8_t> bytes = serialize_model(*model);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    std::vector<uint8_t> bad = bytes;
+    bad[i] ^= 0x10;
+    auto r = parse_model(bad);
+    ASSERT_FALSE(r) << "flipped byte " << i << " was accepted";
+    EXPECT_FALSE(r.error().message.empty());
+    if (i >= 24 && i < bytes.size() - 8) {
+      EXPECT_NE(r.error().message.find("checksum mismatch"), std::string::npos) << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, ModelFileTest, ::testing::ValuesIn(kAllStrategies), strategy_name);
+
+TEST(ModelFile, HeaderErrors) {
+  const EngineConfig config = test::default_engine_config(kSmall);
+  auto model = test::random_model(small_arch(Strategy::late), config, 5);
+  const std::vector<uint8_t> bytes = serialize_model(*model);
+
+  std::vector<uint8_t> v = bytes;
+  v[8] = 7;  // version
+  auto r = parse_model(v);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::unsupported);
+  EXPECT_EQ(r.error().message, "unsupported model format version 7 (this build reads version 1)");
+
+  v = bytes;
+  v[0] = 'X';
+  r = parse_model(v);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "not a tfe model file (bad magic)");
+
+  v = bytes;
+  v.push_back(0);
+  r = parse_model(v);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("past its declared end"), std::string::npos);
+
+  r = parse_model(std::span(bytes).first(100));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(
+      r.error().message,
+      fmt::format("model file truncated: header declares {} bytes, file has 100", bytes.size()));
+}
+
+TEST(ModelFile, ChecksOfValuesBehindTheChecksum) {
+  const EngineConfig config = test::default_engine_config(kSmall);
+  auto model = test::random_model(small_arch(Strategy::attention), config, 6);
+
+  FusionModel m = *model;
+  m.weights.view(*m.weights.find("attn.query"))[2] = std::nanf("");
+  std::vector<uint8_t> v = serialize_model(m);
+  auto r = parse_model(v);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "model file section 'WGHT': tensor 'attn.query'[2] is not finite");
+
+  m = *model;
+  m.stats.view(*m.stats.find("stats.wearables.std"))[2] = 0.0f;
+  r = parse_model(serialize_model(m));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "model file section 'STAT': 'stats.wearables.std'[2] = 0 must be positive");
+
+  // A renamed tensor (same length, checksum resealed) is named against the architecture.
+  v = serialize_model(*model);
+  const std::string name = "attn.query";
+  auto it = std::search(v.begin(), v.end(), name.begin(), name.end());
+  ASSERT_NE(it, v.end());
+  *(it + 5) = 'Q';
+  reseal(v);
+  r = parse_model(v);
+  ASSERT_FALSE(r);
+  EXPECT_NE(
+      r.error().message.find("is 'attn.Query' [4x1], the architecture expects 'attn.query' [4x1]"),
+      std::string::npos)
+      << r.error().message;
+}
+
+TEST(ModelFile, SchemaMismatchNamesTheField) {
+  const EngineConfig config = test::default_engine_config();
+  auto model = init_model(ModelConfig{}, config, 1);
+  ASSERT_TRUE(model);
+  EXPECT_TRUE(check_model_matches_config(model.value(), config));
+
+  test::DefaultDims dims;
+  dims.imaging_dim = 256;
+  auto r = check_model_matches_config(model.value(), test::default_engine_config(dims));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::schema);
+  EXPECT_EQ(r.error().message, "model expects modality 'imaging' with dim 512, config has 256");
+
+  dims = {};
+  dims.channels = 5;
+  r = check_model_matches_config(model.value(), test::default_engine_config(dims));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "model expects modality 'wearables' with 6 channels, config has 5");
+
+  dims = {};
+  dims.text_hash_dim = 128;
+  r = check_model_matches_config(model.value(), test::default_engine_config(dims));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "model expects modality 'notes' with text_hash_dim 256, config has 128");
+
+  EngineConfig windows = config;
+  windows.windows_ms = {300'000};
+  r = check_model_matches_config(model.value(), windows);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "model expects vitals windows [300000, 900000] ms, config has [300000]");
+
+  std::vector<ModalitySpec> specs = config.schema.specs();
+  std::swap(specs[1], specs[2]);
+  EngineConfig swapped = config;
+  swapped.schema = ModalitySchema(specs);
+  r = check_model_matches_config(model.value(), swapped);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "model expects modality 'notes' at position 2, config has 'imaging'");
+
+  specs.pop_back();
+  EngineConfig fewer = config;
+  fewer.schema = ModalitySchema(specs);
+  r = check_model_matches_config(model.value(), fewer);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(
+      r.error().message,
+      "model expects 3 modalities (wearables, notes, imaging), config has 2 (wearables, imaging)");
+
+  // The operator refuses a mismatched config with the same message.
+  auto op = FusionOperator::create(std::make_shared<FusionModel>(model.value()),
+                                   test::default_engine_config(test::DefaultDims{6, 256, 0, 256}));
+  ASSERT_FALSE(op);
+  EXPECT_EQ(op.error().message, "model expects modality 'imaging' with dim 512, config has 256");
+}
+
+TEST(ModelFile, InitIsDeterministicBySeedAndEveryStrategyScores) {
+  const EngineConfig config = test::default_engine_config();
+  for (Strategy s : kAllStrategies) {
+    ModelConfig arch;
+    arch.strategy = s;
+    auto a = init_model(arch, config, 42);
+    auto b = init_model(arch, config, 42);
+    auto c = init_model(arch, config, 43);
+    ASSERT_TRUE(a && b && c);
+    EXPECT_EQ(serialize_model(a.value()), serialize_model(b.value()));
+    EXPECT_NE(model_id(a.value()), model_id(c.value()));
+    auto op = FusionOperator::create(std::make_shared<FusionModel>(a.value()), config);
+    ASSERT_TRUE(op);
+    EXPECT_EQ(op.value()->spec().strategy, to_string(s));
+    EXPECT_EQ(op.value()->spec().model_id, model_id(a.value()));
+    auto state = op.value()->make_state();
+    test::TestRng rng(1);
+    auto snap = test::random_case(rng, *op.value(), {true, true, true});
+    ScoreOutput out;
+    op.value()->score(snap.staged_snapshot(), *state, out);
+    EXPECT_TRUE(std::isfinite(out.logit));
+    EXPECT_GT(out.risk, 0.0);
+    EXPECT_LT(out.risk, 1.0);
+  }
+}
+
+TEST(ModelFile, SaveAndLoadThroughAFile) {
+  const EngineConfig config = test::default_engine_config();
+  auto model = init_model(ModelConfig{}, config, 9);
+  ASSERT_TRUE(model);
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("tfe_model_file_test_" + std::to_string(::getpid()) + ".tfm");
+  ASSERT_TRUE(save_model(model.value(), path.string()));
+  auto loaded = load_model(path.string());
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(serialize_model(loaded.value()), serialize_model(model.value()));
+
+  // Truncate the file on disk: the error carries the path.
+  std::filesystem::resize_file(path, 50);
+  auto bad = load_model(path.string());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message.rfind(path.string() + ": model file truncated", 0), 0u)
+      << bad.error().message;
+  std::filesystem::remove(path);
+
+  auto missing = load_model(path.string());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::io);
+}
+
+}  // namespace
+}  // namespace tfe
+
+namespace tfe {
+namespace {
+
+TEST(ModelFile, OversizedArchitectureIsRefusedBeforeAllocating) {
+  ModelConfig arch;
+  arch.hidden = {4096};
+  auto r = make_model_skeleton(
+      arch,
+      model_schema_from_config(test::default_engine_config(test::DefaultDims{6, 256, 0, 65536})));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::schema);
+  EXPECT_NE(r.error().message.find("parameters, at most 67108864"), std::string::npos)
+      << r.error().message;
+}
+
+}  // namespace
+}  // namespace tfe
