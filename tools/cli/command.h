@@ -16,5 +16,7 @@ void register_synth(CLI::App& app, int* exit_code);
 void register_replay(CLI::App& app, int* exit_code);
 void register_model(CLI::App& app, int* exit_code);
 void register_serve(CLI::App& app, int* exit_code);
+void register_train(CLI::App& app, int* exit_code);
+void register_profile(CLI::App& app, int* exit_code);
 
 }  // namespace tfe::cli

@@ -1,0 +1,186 @@
+#include "connectors/history_replay.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "connectors/event_codec.h"
+#include "connectors/event_files.h"
+
+namespace tfe {
+namespace {
+
+using WallClock = std::chrono::steady_clock;
+
+// Moves the replay clock: the newest arrival time seen, pushed to the pipeline every few
+// thousand events or whenever history time has moved by a tick cadence, and held back to the
+// wall clock when paced.
+class ReplayClock {
+ public:
+  ReplayClock(Pipeline& pipeline, const EngineConfig& config, const ReplayOptions& options)
+      : pipeline_(pipeline),
+        cadence_ms_(config.tick_cadence_ms),
+        options_(options),
+        start_(WallClock::now()),
+        last_progress_(start_) {}
+
+  // Before pushing an event that arrived at `arrival_ms`. False: the caller asked to stop.
+  bool before_push(int64_t arrival_ms) {
+    if (!started_) {
+      started_ = true;
+      history_start_ms_ = arrival_ms;
+      released_ms_ = arrival_ms;
+      newest_ms_ = arrival_ms;
+    }
+    if (arrival_ms > newest_ms_) {
+      if (pushed_since_advance_ >= options_.advance_every ||
+          arrival_ms - released_ms_ >= cadence_ms_ || options_.pace > 0) {
+        advance();
+      }
+      newest_ms_ = arrival_ms;
+    }
+    if (options_.pace > 0) wait_for_wall(arrival_ms);
+    return report_progress();
+  }
+  void pushed() {
+    ++pushed_since_advance_;
+    ++events_;
+  }
+  void finish() {
+    if (started_) advance();
+    pipeline_.finish();
+  }
+  uint64_t events() const { return events_; }
+  double seconds() const {
+    return std::chrono::duration<double>(WallClock::now() - start_).count();
+  }
+
+ private:
+  void advance() {
+    if (newest_ms_ <= released_ms_ && pushed_since_advance_ == 0) return;
+    pipeline_.advance(newest_ms_);
+    released_ms_ = newest_ms_;
+    pushed_since_advance_ = 0;
+  }
+  void wait_for_wall(int64_t arrival_ms) {
+    const double wall_ms = static_cast<double>(arrival_ms - history_start_ms_) / options_.pace;
+    const auto due = start_ + std::chrono::microseconds(static_cast<int64_t>(wall_ms * 1000.0));
+    if (due > WallClock::now()) std::this_thread::sleep_until(due);
+  }
+  bool report_progress() {
+    if (!options_.progress || (events_ & 1023) != 0) return true;
+    const auto now = WallClock::now();
+    if (now - last_progress_ < std::chrono::seconds(1)) return true;
+    last_progress_ = now;
+    return options_.progress(events_);
+  }
+
+  Pipeline& pipeline_;
+  int64_t cadence_ms_;
+  const ReplayOptions& options_;
+  WallClock::time_point start_;
+  WallClock::time_point last_progress_;
+  bool started_ = false;
+  int64_t history_start_ms_ = 0;
+  int64_t released_ms_ = 0;
+  int64_t newest_ms_ = 0;
+  uint32_t pushed_since_advance_ = 0;
+  uint64_t events_ = 0;
+};
+
+ReplayStats finish_stats(ReplayClock& clock, Pipeline& pipeline, bool stopped_early) {
+  clock.finish();
+  ReplayStats stats;
+  stats.events = clock.events();
+  stats.seconds = clock.seconds();
+  stats.stopped_early = stopped_early;
+  stats.pipeline = pipeline.stats();
+  return stats;
+}
+
+}  // namespace
+
+Result<ReplayStats> replay_history(const std::vector<std::string>& paths,
+                                   const EngineConfig& config, std::shared_ptr<const Scorer> scorer,
+                                   PatientRegistry& registry, ScoreSink& scores,
+                                   DeadLetterSink& dead, const ReplayOptions& options) {
+  auto source = open_event_sources(paths, config.schema, registry, DecodeLimits::from(config));
+  if (!source) return source.error();
+  Pipeline pipeline(config, std::move(scorer), registry, scores);
+  ReplayClock clock(pipeline, config, options);
+  Event event;
+  DeadLetter letter;
+  uint64_t dead_letters = 0;
+  bool stopped = false;
+  while (true) {
+    auto item = source.value()->next(event, letter);
+    if (!item) return item.error();
+    if (item.value() == SourceItem::end) break;
+    if (item.value() == SourceItem::dead_letter) {
+      dead.write(letter);
+      ++dead_letters;
+      continue;
+    }
+    if (!clock.before_push(event.arrival_time_ms)) {
+      stopped = true;
+      break;
+    }
+    pipeline.push(std::move(event));
+    event = Event{};
+    clock.pushed();
+  }
+  ReplayStats stats = finish_stats(clock, pipeline, stopped);
+  stats.dead_letters = dead_letters;
+  stats.unknown_channels = source.value()->unknown_channels();
+  return stats;
+}
+
+Result<History> load_history(const std::vector<std::string>& paths, const EngineConfig& config,
+                             PatientRegistry& registry, DeadLetterSink& dead) {
+  auto source = open_event_sources(paths, config.schema, registry, DecodeLimits::from(config));
+  if (!source) return source.error();
+  History history;
+  Event event;
+  DeadLetter letter;
+  while (true) {
+    auto item = source.value()->next(event, letter);
+    if (!item) return item.error();
+    if (item.value() == SourceItem::end) break;
+    if (item.value() == SourceItem::dead_letter) {
+      dead.write(letter);
+      ++history.dead_letters;
+      continue;
+    }
+    history.events.push_back(std::move(event));
+    event = Event{};
+  }
+  history.unknown_channels = source.value()->unknown_channels();
+  sort_for_replay(history.events);
+  return history;
+}
+
+ReplayStats replay_events(std::span<const Event> events, const EngineConfig& config,
+                          std::shared_ptr<const Scorer> scorer, const PatientRegistry& registry,
+                          ScoreSink& scores, const ReplayOptions& options) {
+  Pipeline pipeline(config, std::move(scorer), registry, scores);
+  ReplayClock clock(pipeline, config, options);
+  bool stopped = false;
+  for (const Event& event : events) {
+    if (!clock.before_push(event.arrival_time_ms)) {
+      stopped = true;
+      break;
+    }
+    pipeline.push(event);
+    clock.pushed();
+  }
+  return finish_stats(clock, pipeline, stopped);
+}
+
+void sort_for_replay(std::vector<Event>& events) {
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    if (a.arrival_time_ms != b.arrival_time_ms) return a.arrival_time_ms < b.arrival_time_ms;
+    return a.source_seq < b.source_seq;
+  });
+}
+
+}  // namespace tfe

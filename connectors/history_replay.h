@@ -1,0 +1,72 @@
+#pragma once
+// Replaying a history through the engine: the one driver behind `tfe replay`, `tfe train`,
+// backtests and the profiler, so every consumer of a history sees the pipeline the live service
+// runs. Events apply in arrival order (ties in source order); the replay clock is the newest
+// arrival time seen, moved forward every `advance_every` events and whenever history time has
+// advanced by more than a tick cadence.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "connectors/dead_letter.h"
+#include "engine/config.h"
+#include "engine/event.h"
+#include "engine/patient_registry.h"
+#include "engine/pipeline.h"
+#include "engine/result.h"
+#include "engine/scorer.h"
+
+namespace tfe {
+
+struct ReplayOptions {
+  // History milliseconds per wall millisecond (60: one hour per minute); 0 runs as fast as
+  // possible.
+  double pace = 0;
+  // Events pushed between two advances of the replay clock.
+  uint32_t advance_every = 4096;
+  // Called about once a second with the events replayed so far; returning false stops the
+  // replay early (what was pushed is still finished).
+  std::function<bool(uint64_t events)> progress;
+};
+
+struct ReplayStats {
+  uint64_t events = 0;        // events pushed into the pipeline
+  uint64_t dead_letters = 0;  // bad records of the sources (to the dead-letter sink)
+  uint64_t unknown_channels = 0;
+  double seconds = 0;  // wall time of the replay
+  bool stopped_early = false;
+  PipelineStats pipeline;
+};
+
+// Streams the history files (JSONL or binary log by extension; several are merged by arrival
+// time) through one pipeline with `scorer`; scores go to `scores`, bad records to `dead`.
+// Fails on an unreadable file; bad records never fail the replay.
+Result<ReplayStats> replay_history(const std::vector<std::string>& paths,
+                                   const EngineConfig& config, std::shared_ptr<const Scorer> scorer,
+                                   PatientRegistry& registry, ScoreSink& scores,
+                                   DeadLetterSink& dead, const ReplayOptions& options = {});
+
+// Reads a whole history into memory, in arrival order (ties in source order), for consumers that
+// replay it several times (several models, stress variants, training epochs).
+struct History {
+  std::vector<Event> events;
+  uint64_t dead_letters = 0;
+  uint64_t unknown_channels = 0;
+};
+Result<History> load_history(const std::vector<std::string>& paths, const EngineConfig& config,
+                             PatientRegistry& registry, DeadLetterSink& dead);
+
+// Replays events already in memory (sorted by arrival time, then source_seq) through one
+// pipeline. `registry` must hold every patient the events name.
+ReplayStats replay_events(std::span<const Event> events, const EngineConfig& config,
+                          std::shared_ptr<const Scorer> scorer, const PatientRegistry& registry,
+                          ScoreSink& scores, const ReplayOptions& options = {});
+
+// Sorts events into replay order: arrival time, then source_seq. Stable for equal keys.
+void sort_for_replay(std::vector<Event>& events);
+
+}  // namespace tfe
