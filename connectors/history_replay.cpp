@@ -98,6 +98,28 @@ ReplayStats finish_stats(ReplayClock& clock, Pipeline& pipeline, bool stopped_ea
   return stats;
 }
 
+// Pulls every item of `source`: events to on_event (false stops), dead letters to `dead`.
+// Returns the number of dead letters, or the source's error.
+template <class OnEvent>
+Result<uint64_t> drain(EventSource& source, DeadLetterSink& dead, OnEvent&& on_event) {
+  Event event;
+  DeadLetter letter;
+  uint64_t dead_letters = 0;
+  while (true) {
+    auto item = source.next(event, letter);
+    if (!item) return item.error();
+    if (item.value() == SourceItem::end) break;
+    if (item.value() == SourceItem::dead_letter) {
+      dead.write(letter);
+      ++dead_letters;
+      continue;
+    }
+    if (!on_event(event)) break;
+    event = Event{};
+  }
+  return dead_letters;
+}
+
 }  // namespace
 
 Result<ReplayStats> replay_history(const std::vector<std::string>& paths,
@@ -108,29 +130,19 @@ Result<ReplayStats> replay_history(const std::vector<std::string>& paths,
   if (!source) return source.error();
   Pipeline pipeline(config, std::move(scorer), registry, scores);
   ReplayClock clock(pipeline, config, options);
-  Event event;
-  DeadLetter letter;
-  uint64_t dead_letters = 0;
   bool stopped = false;
-  while (true) {
-    auto item = source.value()->next(event, letter);
-    if (!item) return item.error();
-    if (item.value() == SourceItem::end) break;
-    if (item.value() == SourceItem::dead_letter) {
-      dead.write(letter);
-      ++dead_letters;
-      continue;
-    }
+  auto dead_letters = drain(*source.value(), dead, [&](Event& event) {
     if (!clock.before_push(event.arrival_time_ms)) {
       stopped = true;
-      break;
+      return false;
     }
     pipeline.push(std::move(event));
-    event = Event{};
     clock.pushed();
-  }
+    return true;
+  });
+  if (!dead_letters) return dead_letters.error();
   ReplayStats stats = finish_stats(clock, pipeline, stopped);
-  stats.dead_letters = dead_letters;
+  stats.dead_letters = dead_letters.value();
   stats.unknown_channels = source.value()->unknown_channels();
   return stats;
 }
@@ -140,20 +152,12 @@ Result<History> load_history(const std::vector<std::string>& paths, const Engine
   auto source = open_event_sources(paths, config.schema, registry, DecodeLimits::from(config));
   if (!source) return source.error();
   History history;
-  Event event;
-  DeadLetter letter;
-  while (true) {
-    auto item = source.value()->next(event, letter);
-    if (!item) return item.error();
-    if (item.value() == SourceItem::end) break;
-    if (item.value() == SourceItem::dead_letter) {
-      dead.write(letter);
-      ++history.dead_letters;
-      continue;
-    }
+  auto dead_letters = drain(*source.value(), dead, [&](Event& event) {
     history.events.push_back(std::move(event));
-    event = Event{};
-  }
+    return true;
+  });
+  if (!dead_letters) return dead_letters.error();
+  history.dead_letters = dead_letters.value();
   history.unknown_channels = source.value()->unknown_channels();
   sort_for_replay(history.events);
   return history;
