@@ -132,14 +132,19 @@ int replay_to_scores(const ReplayArgs& args, EngineConfig config) {
   const double seconds = stats.value().seconds > 0 ? stats.value().seconds : 1e-9;
   std::printf(
       "replay: %s, %u shards: %llu events in %.2f s (%.0f events/s), %llu scores (%.0f "
-      "scores/s), %llu dead letters, %llu patients, %llu late events\n",
+      "scores/s), %llu dead letters, %llu patients, %llu late events, %.2f KiB state per active "
+      "patient at the end\n",
       scorer.value().label.c_str(), config.shards,
       static_cast<unsigned long long>(stats.value().events), stats.value().seconds,
       static_cast<double>(stats.value().events) / seconds, static_cast<unsigned long long>(scores),
       static_cast<double>(scores) / seconds,
       static_cast<unsigned long long>(stats.value().dead_letters),
       static_cast<unsigned long long>(registry.size()),
-      static_cast<unsigned long long>(stats.value().pipeline.late_events));
+      static_cast<unsigned long long>(stats.value().pipeline.late_events),
+      stats.value().pipeline.active_patients > 0
+          ? static_cast<double>(stats.value().pipeline.state_bytes) /
+                static_cast<double>(stats.value().pipeline.active_patients) / 1024.0
+          : 0.0);
   return kExitOk;
 }
 
