@@ -1,0 +1,127 @@
+// Shared pieces of the librdkafka wrappers.
+
+#include "connectors/kafka_common.h"
+
+#include <array>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace tfe::kafka {
+
+Error kafka_error(rd_kafka_resp_err_t err, std::string_view context) {
+  return make_error(Errc::io, fmt::format("kafka: {}: {} ({})", context, rd_kafka_err2str(err),
+                                          rd_kafka_err2name(err)));
+}
+
+Error kafka_error(const rd_kafka_error_t* err, std::string_view context) {
+  return make_error(Errc::io, fmt::format("kafka: {}: {} ({})", context, rd_kafka_error_string(err),
+                                          rd_kafka_error_name(err)));
+}
+
+namespace detail {
+namespace {
+
+// librdkafka's log lines (syslog levels) through spdlog, so that they share the service's format.
+// Called from librdkafka's threads; spdlog's default logger is thread-safe.
+void log_trampoline(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  // Properties meant for another client type are reported per client: not worth a warning.
+  const bool config_note = std::string_view(facility) == "CONFWARN";
+  spdlog::level::level_enum l = spdlog::level::debug;
+  if (level <= 3) {
+    l = spdlog::level::err;
+  } else if (level == 4) {
+    l = config_note ? spdlog::level::debug : spdlog::level::warn;
+  } else if (level <= 6) {
+    l = spdlog::level::info;
+  }
+  spdlog::log(l, "kafka {} {}: {}", rk ? rd_kafka_name(rk) : "", facility, message);
+}
+
+}  // namespace
+
+Result<ConfPtr> make_conf(const Properties& properties) {
+  ConfPtr conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), &log_trampoline);
+  std::array<char, 512> err{};
+  for (const auto& [key, value] : properties) {
+    if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err.data(), err.size()) !=
+        RD_KAFKA_CONF_OK) {
+      return make_error(Errc::config,
+                        fmt::format("kafka property '{}' = '{}': {}", key, value, err.data()));
+    }
+  }
+  return conf;
+}
+
+Result<HandlePtr> make_handle(rd_kafka_type_t type, ConfPtr conf) {
+  std::array<char, 512> err{};
+  // rd_kafka_new takes ownership of conf only on success.
+  HandlePtr rk(rd_kafka_new(type, conf.get(), err.data(), err.size()));
+  if (!rk)
+    return make_error(Errc::config, fmt::format("kafka: cannot create client: {}", err.data()));
+  (void)conf.release();
+  return rk;
+}
+
+ListPtr to_list(const TopicPartitions& partitions) {
+  ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const TopicPartition& tp : partitions) {
+    rd_kafka_topic_partition_t* e =
+        rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+    e->offset = tp.offset;
+    if (!tp.metadata.empty()) {
+      // The list frees its elements' metadata with free().
+      e->metadata = std::malloc(tp.metadata.size());
+      std::memcpy(e->metadata, tp.metadata.data(), tp.metadata.size());
+      e->metadata_size = tp.metadata.size();
+    }
+  }
+  return list;
+}
+
+TopicPartitions from_list(const rd_kafka_topic_partition_list_t* list) {
+  TopicPartitions out;
+  if (list == nullptr) return out;
+  out.reserve(static_cast<std::size_t>(list->cnt));
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = list->elems[i];
+    TopicPartition& tp = out.emplace_back();
+    tp.topic = e.topic;
+    tp.partition = e.partition;
+    tp.offset = e.offset;
+    if (e.metadata != nullptr && e.metadata_size > 0) {
+      tp.metadata.assign(static_cast<const char*>(e.metadata), e.metadata_size);
+    }
+    tp.err = e.err;
+  }
+  return out;
+}
+
+Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  // A topic handle restricts the metadata request to this topic (and does not create it).
+  std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> handle(
+      rd_kafka_topic_new(rk, topic.c_str(), nullptr), &rd_kafka_topic_destroy);
+  if (!handle) return kafka_error(rd_kafka_last_error(), fmt::format("topic '{}'", topic));
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, handle.get(), &md, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return kafka_error(err, fmt::format("metadata of topic '{}'", topic));
+  }
+  std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> owned(
+      md, &rd_kafka_metadata_destroy);
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (topic != t.topic) continue;
+    if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return 0;
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return kafka_error(t.err, fmt::format("metadata of topic '{}'", topic));
+    }
+    return t.partition_cnt;
+  }
+  return 0;
+}
+
+}  // namespace detail
+}  // namespace tfe::kafka

@@ -1,0 +1,96 @@
+#pragma once
+// Shared pieces of the librdkafka wrappers (kafka_producer.h, kafka_consumer.h, kafka_admin.h,
+// embedded_broker.h): client properties, topic-partition values, errors as tfe::Error, and owning
+// handles for the C API's objects. Only connectors/ includes librdkafka.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+
+#include "engine/result.h"
+
+namespace tfe::kafka {
+
+// librdkafka configuration properties, applied in order (later ones win).
+using Properties = std::vector<std::pair<std::string, std::string>>;
+
+// Logical offsets (librdkafka's RD_KAFKA_OFFSET_*).
+inline constexpr int64_t kOffsetBeginning = RD_KAFKA_OFFSET_BEGINNING;
+inline constexpr int64_t kOffsetEnd = RD_KAFKA_OFFSET_END;
+inline constexpr int64_t kOffsetStored = RD_KAFKA_OFFSET_STORED;
+inline constexpr int64_t kOffsetInvalid = RD_KAFKA_OFFSET_INVALID;
+
+struct TopicPartition {
+  TopicPartition() = default;
+  TopicPartition(std::string topic_in, int32_t partition_in, int64_t offset_in = kOffsetInvalid,
+                 std::string metadata_in = {})
+      : topic(std::move(topic_in)),
+        partition(partition_in),
+        offset(offset_in),
+        metadata(std::move(metadata_in)) {}
+
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = kOffsetInvalid;  // meaning depends on the call (position, timestamp, ...)
+  std::string metadata;             // commit metadata
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+  friend bool operator==(const TopicPartition& a, const TopicPartition& b) {
+    return a.topic == b.topic && a.partition == b.partition;
+  }
+};
+using TopicPartitions = std::vector<TopicPartition>;
+
+// One line: "kafka: <context>: <librdkafka's description> (<error name>)".
+Error kafka_error(rd_kafka_resp_err_t err, std::string_view context);
+Error kafka_error(const rd_kafka_error_t* err, std::string_view context);
+
+namespace detail {
+
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+struct ListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* list) const {
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+};
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
+};
+struct ErrorDeleter {
+  void operator()(rd_kafka_error_t* error) const { rd_kafka_error_destroy(error); }
+};
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* event) const { rd_kafka_event_destroy(event); }
+};
+
+using HandlePtr = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+using ListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
+using ErrorPtr = std::unique_ptr<rd_kafka_error_t, ErrorDeleter>;
+using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
+
+// A configuration object with `properties` set; errors name the property.
+Result<ConfPtr> make_conf(const Properties& properties);
+// Creates the client handle (takes ownership of `conf` on success and on failure).
+Result<HandlePtr> make_handle(rd_kafka_type_t type, ConfPtr conf);
+
+ListPtr to_list(const TopicPartitions& partitions);
+TopicPartitions from_list(const rd_kafka_topic_partition_list_t* list);
+
+// Partition count of `topic` from the cluster's metadata; 0 when the topic does not exist.
+Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms);
+
+}  // namespace detail
+
+}  // namespace tfe::kafka

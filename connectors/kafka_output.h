@@ -1,0 +1,136 @@
+#pragma once
+// The service's output side: one idempotent producer for scores and dead letters, with the
+// commit barrier that keeps "offset committed" behind "score acknowledged", and the ScoreSink that
+// turns engine scores into score-topic messages (key = patient_id, value = the score JSON).
+//
+// Commit barrier: every message carries a stamp (strictly increasing, nanoseconds of the steady
+// clock at the time its source batch was consumed). begin_barrier() takes the number of messages
+// in flight; each acknowledgement of a message stamped before the barrier counts it down, and the
+// barrier holds once all of them are acknowledged. Offsets snapshotted at begin_barrier() are
+// committed only then, so a committed offset never runs ahead of an undelivered score.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "connectors/kafka_producer.h"
+#include "connectors/score_json.h"
+#include "engine/metrics.h"
+#include "engine/patient_registry.h"
+#include "engine/score.h"
+
+namespace tfe {
+
+class KafkaOutput {
+ public:
+  // `latency` observes, per acknowledged score, seconds from its stamp to the acknowledgement.
+  static Result<std::unique_ptr<KafkaOutput>> create(const kafka::Properties& properties,
+                                                     Histogram* latency);
+  ~KafkaOutput();
+
+  // The stamp of messages produced from now on: `now_ns` of the batch being processed (kept
+  // strictly increasing).
+  void set_batch_time(int64_t now_ns);
+  // Produces one message (key/value copied), waiting while the local queue is full as long as
+  // keep_waiting() is true. Score messages count towards the latency histogram.
+  Result<void> produce(std::string_view topic, std::string_view key, std::string_view value,
+                       std::span<const kafka::Header> headers, bool is_score,
+                       const std::function<bool()>& keep_waiting);
+
+  // Serves acknowledgements without blocking (or up to timeout_ms for the first).
+  void poll(int timeout_ms = 0);
+  // Waits up to timeout_ms for every message in flight to be acknowledged.
+  Result<void> flush(int timeout_ms);
+
+  // Starts a barrier over the messages now in flight (no-op if one is open).
+  void begin_barrier();
+  bool barrier_open() const { return barrier_open_; }
+  // True once every message in flight at begin_barrier() is acknowledged (closes the barrier).
+  bool barrier_reached();
+
+  // The first delivery failure, if any: the service must stop without committing further.
+  const std::optional<Error>& failure() const { return failure_; }
+  uint64_t acknowledged() const { return acknowledged_; }
+  uint64_t in_flight() const { return produced_ - acknowledged_ - failed_; }
+
+ private:
+  struct Key {
+    explicit Key() = default;
+  };
+
+ public:
+  explicit KafkaOutput(Key) {}  // made by create() only
+  KafkaOutput(const KafkaOutput&) = delete;
+  KafkaOutput& operator=(const KafkaOutput&) = delete;
+
+ private:
+  void on_delivery(const kafka::DeliveryReport& report);
+
+  std::optional<kafka::KafkaProducer> producer_;
+  Histogram* latency_ = nullptr;
+  int64_t last_stamp_ = 0;
+  uint64_t produced_ = 0;
+  uint64_t acknowledged_ = 0;
+  uint64_t failed_ = 0;
+  bool barrier_open_ = false;
+  int64_t barrier_stamp_ = 0;
+  uint64_t barrier_remaining_ = 0;
+  std::optional<Error> failure_;
+};
+
+// The latest score JSON of each patient, for GET /v1/patients/{id}/score. Written by the engine
+// thread, read by the HTTP thread.
+class LatestScores {
+ public:
+  void put(std::string_view patient_id, int64_t score_time_ms, std::string_view json);
+  std::optional<std::string> get(std::string_view patient_id) const;
+  // Drops patients whose latest score is older than `before_ms`.
+  void prune(int64_t before_ms);
+  std::size_t size() const;
+
+ private:
+  struct Entry {
+    int64_t score_time_ms;
+    std::string json;
+  };
+  // Looked up by string_view: no key copy per score.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> scores_;
+};
+
+class KafkaScoreSink final : public ScoreSink {
+ public:
+  // output, latest and keep_waiting must outlive the sink; the registry is set per pipeline.
+  KafkaScoreSink(KafkaOutput& output, std::string topic, ScoreJsonFormat format,
+                 LatestScores* latest, std::function<bool()> keep_waiting);
+  void set_registry(const PatientRegistry* registry) { registry_ = registry; }
+
+  // Produces every score (blocking while the producer's queue is full). A produce error is kept
+  // and reported by error(); the service then stops without committing.
+  void emit(std::span<const ScoreRecord> scores) override;
+  const std::optional<Error>& error() const { return error_; }
+  uint64_t emitted() const { return emitted_; }
+
+ private:
+  KafkaOutput& output_;
+  std::string topic_;
+  ScoreJsonFormat format_;
+  LatestScores* latest_;
+  std::function<bool()> keep_waiting_;
+  const PatientRegistry* registry_ = nullptr;
+  std::string buffer_;
+  uint64_t emitted_ = 0;
+  std::optional<Error> error_;
+};
+
+}  // namespace tfe

@@ -1,0 +1,141 @@
+// KafkaProducer over librdkafka's C API.
+
+#include "connectors/kafka_producer.h"
+
+#include <array>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace tfe::kafka {
+
+struct KafkaProducer::State {
+  struct TopicDeleter {
+    void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
+  };
+  DeliveryCallback on_delivery;
+  // Topic handles by name, made on first use (a service produces to a handful of topics).
+  std::vector<std::pair<std::string, std::unique_ptr<rd_kafka_topic_t, TopicDeleter>>> topics;
+
+  rd_kafka_topic_t* topic(rd_kafka_t* rk, std::string_view name) {
+    for (auto& [n, t] : topics) {
+      if (n == name) return t.get();
+    }
+    std::string owned(name);
+    rd_kafka_topic_t* t = rd_kafka_topic_new(rk, owned.c_str(), nullptr);
+    if (t != nullptr) topics.emplace_back(std::move(owned), t);
+    return t;
+  }
+};
+
+namespace {
+
+void delivery_trampoline(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+  auto* state = static_cast<KafkaProducer::State*>(opaque);
+  if (!state->on_delivery) return;
+  DeliveryReport report;
+  report.err = msg->err;
+  report.opaque = reinterpret_cast<uintptr_t>(msg->_private);
+  report.topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : std::string_view{};
+  report.partition = msg->partition;
+  report.offset = msg->offset;
+  state->on_delivery(report);
+}
+
+}  // namespace
+
+KafkaProducer::KafkaProducer(detail::HandlePtr rk, std::unique_ptr<State> state)
+    : state_(std::move(state)), rk_(std::move(rk)) {}
+KafkaProducer::~KafkaProducer() {
+  // Topic handles go before the client handle.
+  if (state_) state_->topics.clear();
+}
+KafkaProducer::KafkaProducer(KafkaProducer&&) noexcept = default;
+KafkaProducer& KafkaProducer::operator=(KafkaProducer&&) noexcept = default;
+
+Result<KafkaProducer> KafkaProducer::create(const Properties& properties,
+                                            DeliveryCallback on_delivery) {
+  auto conf = detail::make_conf(properties);
+  if (!conf) return conf.error();
+  auto state = std::make_unique<State>();
+  state->on_delivery = std::move(on_delivery);
+  rd_kafka_conf_set_dr_msg_cb(conf.value().get(), &delivery_trampoline);
+  rd_kafka_conf_set_opaque(conf.value().get(), state.get());
+  auto rk = detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
+  if (!rk) return rk.error();
+  return KafkaProducer(std::move(rk).value(), std::move(state));
+}
+
+rd_kafka_resp_err_t KafkaProducer::produce(const Message& m) {
+  std::array<rd_kafka_vu_t, 7> vus{};
+  std::size_t n = 0;
+  rd_kafka_topic_t* rkt = state_->topic(rk_.get(), m.topic);
+  if (rkt == nullptr) return rd_kafka_last_error();
+  vus[n].vtype = RD_KAFKA_VTYPE_RKT;
+  vus[n++].u.rkt = rkt;
+  vus[n].vtype = RD_KAFKA_VTYPE_KEY;
+  vus[n].u.mem.ptr = const_cast<char*>(m.key.data());
+  vus[n++].u.mem.size = m.key.size();
+  vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
+  vus[n].u.mem.ptr = const_cast<char*>(m.value.data());
+  vus[n++].u.mem.size = m.value.size();
+  vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vus[n++].u.i = RD_KAFKA_MSG_F_COPY;
+  vus[n].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+  vus[n++].u.i64 = m.timestamp_ms;
+  vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vus[n++].u.ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(m.opaque));
+  rd_kafka_headers_t* headers = nullptr;
+  if (!m.headers.empty()) {
+    headers = rd_kafka_headers_new(m.headers.size());
+    for (const Header& h : m.headers) {
+      rd_kafka_header_add(headers, h.name.data(), static_cast<ssize_t>(h.name.size()),
+                          h.value.data(), static_cast<ssize_t>(h.value.size()));
+    }
+    vus[n].vtype = RD_KAFKA_VTYPE_HEADERS;
+    vus[n++].u.headers = headers;
+  }
+  detail::ErrorPtr error(rd_kafka_produceva(rk_.get(), vus.data(), n));
+  if (!error) return RD_KAFKA_RESP_ERR_NO_ERROR;
+  // On failure the headers object stays ours.
+  if (headers != nullptr) rd_kafka_headers_destroy(headers);
+  return rd_kafka_error_code(error.get());
+}
+
+Result<void> KafkaProducer::produce_wait(const Message& message,
+                                         const std::function<bool()>& keep_waiting, int step_ms) {
+  for (;;) {
+    const rd_kafka_resp_err_t err = produce(message);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return ok();
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      return kafka_error(err, fmt::format("produce to '{}'", message.topic));
+    }
+    if (!keep_waiting()) {
+      return kafka_error(err, fmt::format("produce to '{}' (gave up waiting)", message.topic));
+    }
+    rd_kafka_poll(rk_.get(), step_ms);
+  }
+}
+
+int KafkaProducer::poll(int timeout_ms) { return rd_kafka_poll(rk_.get(), timeout_ms); }
+
+Result<void> KafkaProducer::flush(int timeout_ms) {
+  const rd_kafka_resp_err_t err = rd_kafka_flush(rk_.get(), timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return kafka_error(err, fmt::format("flush ({} messages still in flight)", in_flight()));
+  }
+  return ok();
+}
+
+int KafkaProducer::in_flight() const { return rd_kafka_outq_len(rk_.get()); }
+
+std::optional<Error> KafkaProducer::fatal_error() const {
+  std::array<char, 512> text{};
+  const rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_.get(), text.data(), text.size());
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  return make_error(Errc::io, fmt::format("kafka: producer fatal error: {} ({})", text.data(),
+                                          rd_kafka_err2name(err)));
+}
+
+}  // namespace tfe::kafka

@@ -1,0 +1,187 @@
+// Publishing a history to the modality topics.
+
+#include "connectors/kafka_publish.h"
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "connectors/event_codec.h"
+#include "connectors/event_files.h"
+#include "connectors/kafka_admin.h"
+#include "connectors/kafka_producer.h"
+
+namespace tfe {
+
+Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& bootstrap) {
+  constexpr int kTimeoutMs = 30'000;
+  kafka::Properties props = client_properties(config, bootstrap);
+  props.insert(props.end(), config.librdkafka.begin(), config.librdkafka.end());
+  auto admin = kafka::KafkaAdmin::create(props);
+  if (!admin) return admin.error();
+  if (config.create_topics) {
+    // Only the missing ones: a cluster without the admin API (the embedded broker of a running
+    // `tfe serve`, which created its topics itself) is then never asked.
+    std::vector<std::string> names = config.modality_topics;
+    names.push_back(config.score_topic);
+    names.push_back(config.dead_letter_topic);
+    std::vector<kafka::NewTopic> missing;
+    for (const auto& name : names) {
+      auto n = admin.value().partition_count(name, kTimeoutMs);
+      if (!n) return n.error();
+      if (n.value() == 0) missing.push_back({name, config.partitions, config.replication_factor});
+    }
+    auto r = admin.value().create_topics(missing, kTimeoutMs);
+    if (!r) return r.error();
+  }
+  int32_t count = -1;
+  std::string first;
+  for (const auto& t : config.modality_topics) {
+    auto n = admin.value().partition_count(t, kTimeoutMs);
+    if (!n) return n.error();
+    if (n.value() == 0) {
+      return make_error(Errc::config, fmt::format("kafka: topic '{}' does not exist (create it, or "
+                                                  "set kafka.create_topics = true)",
+                                                  t));
+    }
+    if (count < 0) {
+      count = n.value();
+      first = t;
+    } else if (n.value() != count) {
+      return make_error(
+          Errc::config,
+          fmt::format("kafka: modality topics are not co-partitioned: '{}' has {} partitions, "
+                      "'{}' has {}; every modality topic needs the same partition count",
+                      first, count, t, n.value()));
+    }
+  }
+  return count;
+}
+
+Result<double> parse_pace(std::string_view text) {
+  if (text == "max") return 0.0;
+  std::string_view number = text;
+  if (!number.empty() && (number.back() == 'x' || number.back() == 'X')) number.remove_suffix(1);
+  double v = 0;
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), v);
+  if (ec != std::errc{} || end != number.data() + number.size() || !(v > 0) || !std::isfinite(v)) {
+    return make_error(
+        Errc::invalid_argument,
+        fmt::format("--pace: expected 'max' or a speed such as '60x' (got '{}')", text));
+  }
+  return v;
+}
+
+Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema& schema,
+                                      const PatientRegistry& registry, const KafkaConfig& config,
+                                      DeadLetterSink& dead, const PublishOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  if (config.embedded()) {
+    return make_error(Errc::config,
+                      "--to-kafka: brokers = \"embedded\" lives inside a running `tfe serve`; pass "
+                      "--brokers HOST:PORT (serve logs the embedded broker's address) or set "
+                      "TFE_KAFKA_BROKERS");
+  }
+  auto partitions = ensure_topics(config, config.brokers);
+  if (!partitions) return partitions.error();
+
+  uint64_t acknowledged = 0;
+  std::optional<Error> failure;
+  kafka::Properties props = client_properties(config, config.brokers);
+  props.insert(props.end(), {{"enable.idempotence", "true"},
+                             {"acks", "all"},
+                             {"linger.ms", "20"},
+                             {"batch.num.messages", "10000"},
+                             {"queue.buffering.max.messages", "1000000"},
+                             {"queue.buffering.max.kbytes", "1048576"}});
+  props.insert(props.end(), config.librdkafka.begin(), config.librdkafka.end());
+  auto producer = kafka::KafkaProducer::create(props, [&](const kafka::DeliveryReport& r) {
+    if (r.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ++acknowledged;
+    } else if (!failure) {
+      failure = kafka::kafka_error(r.err, fmt::format("delivery to '{}'", r.topic));
+    }
+  });
+  if (!producer) return producer.error();
+
+  PublishSummary summary;
+  const auto started = Clock::now();
+  auto next_progress = started + std::chrono::seconds(1);
+  std::optional<int64_t> first_arrival;
+  Event event;
+  DeadLetter dead_letter;
+  std::string value;
+  uint64_t produced = 0;
+  for (;;) {
+    auto item = source.next(event, dead_letter);
+    if (!item) return item.error();
+    if (item.value() == SourceItem::end) break;
+    if (item.value() == SourceItem::dead_letter) {
+      dead.write(dead_letter);
+      ++summary.dead_letters;
+      continue;
+    }
+    if (event.modality == kOutcomeModality || event.modality >= schema.size()) {
+      ++summary.skipped;
+      continue;
+    }
+    if (options.pace > 0) {
+      if (!first_arrival) first_arrival = event.arrival_time_ms;
+      const double due_ms =
+          static_cast<double>(event.arrival_time_ms - *first_arrival) / options.pace;
+      const auto due = started + std::chrono::microseconds(static_cast<int64_t>(due_ms * 1000.0));
+      while (Clock::now() < due) {
+        producer.value().poll(0);
+        std::this_thread::sleep_until(std::min(due, Clock::now() + std::chrono::milliseconds(50)));
+      }
+    }
+    value.clear();
+    append_event_json(value, event, schema, registry);
+    const std::string_view key = registry.id(event.patient);
+    kafka::Message m{
+        config.modality_topics[event.modality], key, value, event.arrival_time_ms, {}, 0};
+    auto r = producer.value().produce_wait(
+        m, [&] { return !failure; }, 50);
+    if (!r) return failure ? *failure : r.error();
+    ++produced;
+    if (Clock::now() >= next_progress) {
+      producer.value().poll(0);
+      next_progress = Clock::now() + std::chrono::seconds(1);
+      if (options.progress && !options.progress(acknowledged)) {
+        summary.cancelled = true;
+        break;
+      }
+    }
+    if (failure) return *failure;
+  }
+  // Every event acknowledged, or the first failure.
+  while (acknowledged < produced && !failure) {
+    auto flushed = producer.value().flush(1000);
+    (void)flushed;
+    if (options.progress && acknowledged < produced && !options.progress(acknowledged)) break;
+  }
+  if (failure) return *failure;
+  summary.published = acknowledged;
+  summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return summary;
+}
+
+}  // namespace tfe
+
+namespace tfe {
+
+Result<PublishSummary> publish_history(const std::vector<std::string>& paths,
+                                       const EngineConfig& engine, const KafkaConfig& config,
+                                       DeadLetterSink& dead, const PublishOptions& options) {
+  PatientRegistry registry;
+  auto source = open_event_sources(paths, engine.schema, registry, DecodeLimits::from(engine));
+  if (!source) return source.error();
+  return publish_events(*source.value(), engine.schema, registry, config, dead, options);
+}
+
+}  // namespace tfe

@@ -1,0 +1,58 @@
+#pragma once
+// Publishing a history to the modality topics (`tfe replay --history FILE --to-kafka`): each event
+// as its canonical JSON line (connectors/event_codec.h), key = patient_id, message timestamp =
+// arrival_time, to the topic of its modality, in the source's order (arrival order). Outcome
+// events have no topic and are skipped. Paced (history time runs `pace` times faster than the
+// wall clock) or as fast as the broker takes them.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "connectors/dead_letter.h"
+#include "connectors/event_source.h"
+#include "connectors/kafka_config.h"
+#include "engine/config.h"
+#include "engine/modality.h"
+#include "engine/patient_registry.h"
+#include "engine/result.h"
+
+namespace tfe {
+
+// Creates the service's topics (modality, score, dead-letter) that do not exist yet, when
+// config.create_topics; checks that the modality topics exist and share one partition count
+// (co-partitioning). Returns that partition count. Not for brokers = "embedded".
+Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& bootstrap);
+
+struct PublishOptions {
+  double pace = 0;  // history ms per wall ms (60: one hour per minute); 0: as fast as possible
+  // Progress and cancellation: called about once a second with the events published so far;
+  // returning false stops the publishing (what was produced is still flushed).
+  std::function<bool(uint64_t published)> progress;
+};
+
+struct PublishSummary {
+  uint64_t published = 0;     // acknowledged by the broker
+  uint64_t dead_letters = 0;  // invalid records of the source (to `dead`)
+  uint64_t skipped = 0;       // outcome events (no topic)
+  double seconds = 0;
+  bool cancelled = false;
+};
+
+// Publishes every event of `source` (whose registry is `registry`). Dead letters of the source go
+// to `dead`. Fails when the broker is unreachable, a topic is missing or a delivery fails.
+Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema& schema,
+                                      const PatientRegistry& registry, const KafkaConfig& config,
+                                      DeadLetterSink& dead, const PublishOptions& options);
+
+// publish_events over history files (JSONL or binary log by extension; several are merged by
+// arrival time). Dead letters of the files go to `dead`.
+Result<PublishSummary> publish_history(const std::vector<std::string>& paths,
+                                       const EngineConfig& engine, const KafkaConfig& config,
+                                       DeadLetterSink& dead, const PublishOptions& options);
+
+// Parses a pace argument: "max" (0), "60x" or "60" (60 times real time), "1x".
+Result<double> parse_pace(std::string_view text);
+
+}  // namespace tfe

@@ -1,0 +1,1002 @@
+// The Kafka service: the consume -> decode -> pipeline -> produce -> commit loop, restores on
+// assignment changes, HTTP endpoints, signals and the graceful shutdown.
+//
+// Assignment: the group subscribes to the first modality topic only (the "leading" topic); for each
+// of its partitions p that the group assigns, the service assigns partition p of every modality
+// topic itself. Co-partitioning therefore holds by construction (a patient's records of every
+// modality reach the same instance), whatever the assignor does, while the group still uses the
+// cooperative-sticky protocol.
+//
+// Restore: on every assignment change the instance commits what it has applied (after every score
+// produced so far is acknowledged), then rebuilds its state for all partitions it now owns: a new
+// pipeline, each partition sought back to (restore clock - lookback of its modality) and replayed
+// without emitting up to its committed offset, the clock held at the restore clock (the smallest
+// engine clock recorded in the owned partitions' commits). Scores resume from there: ticks that
+// may have been pending when the previous owner stopped are emitted again, identically.
+
+#include "connectors/service.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "connectors/embedded_broker.h"
+#include "connectors/event_codec.h"
+#include "connectors/http_server.h"
+#include "connectors/json_write.h"
+#include "connectors/kafka_consumer.h"
+#include "connectors/kafka_output.h"
+#include "connectors/kafka_partitions.h"
+#include "connectors/kafka_publish.h"
+#include "engine/duration.h"
+#include "engine/metrics.h"
+#include "engine/pipeline.h"
+
+namespace tfe {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+namespace asio = boost::asio;
+
+constexpr int kMetadataTimeoutMs = 10'000;
+constexpr int kLookupTimeoutMs = 30'000;
+constexpr std::size_t kMaxBatch = 1024;
+constexpr int kPollTimeoutMs = 100;
+// The loop is considered stalled (GET /healthz answers 503) after this long without a turn.
+constexpr int64_t kStallMs = 120'000;
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
+      .count();
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Same partitions, offsets and metadata, in the same order.
+bool same_offsets(const kafka::TopicPartitions& a, const kafka::TopicPartitions& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!(a[i] == b[i]) || a[i].offset != b[i].offset || a[i].metadata != b[i].metadata) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int64_t saturating_sub(int64_t a, int64_t b) {
+  if (b > 0 && a < std::numeric_limits<int64_t>::min() + b)
+    return std::numeric_limits<int64_t>::min();
+  return a - b;
+}
+
+// The service's metrics, registered once; hot-path series are kept by address.
+struct ServiceMetrics {
+  explicit ServiceMetrics(const ModalitySchema& schema, const std::vector<std::string>& topics) {
+    auto& in = registry.counter_family("tfe_events_in_total",
+                                       "Events decoded from the modality topics, by modality",
+                                       {"modality"});
+    for (const auto& spec : schema.specs()) events_in.push_back(&in.with({spec.name}));
+    events_in_outcome = &in.with({"outcome"});
+    auto& errors = registry.counter_family(
+        "tfe_decode_errors_total", "Records rejected and sent to the dead-letter topic, by reason",
+        {"reason"});
+    for (std::size_t r = 0; r < kDecodeReasonCount; ++r) {
+      decode_errors[r] = &errors.with({std::string(to_string(static_cast<DecodeReason>(r)))});
+    }
+    auto& lag_family = registry.gauge_family(
+        "tfe_consumer_lag_messages",
+        "Messages between the consumer's position and the end of its assigned partitions, by topic",
+        {"topic"});
+    for (const auto& t : topics) lag.push_back(&lag_family.with({t}));
+    clock_seconds = &registry.gauge("tfe_engine_clock_seconds",
+                                    "Released engine time (epoch seconds): clock minus lateness");
+    clock_lag_seconds = &registry.gauge("tfe_engine_clock_lag_seconds",
+                                        "Wall clock minus released engine time, in seconds");
+    latency = &registry.histogram(
+        "tfe_score_latency_seconds",
+        "From consuming the record that released a tick to the broker acknowledging its score",
+        exponential_buckets(0.0005, 2, 16));
+    scores = &registry.counter("tfe_scores_emitted_total", "Scores produced to the score topic");
+    active_patients = &registry.gauge("tfe_active_patients", "Patients with live state");
+    state_bytes = &registry.gauge("tfe_state_bytes", "Heap bytes held by patient state");
+    late_events = &registry.counter("tfe_late_events_total",
+                                    "Events that arrived behind the released engine clock");
+    ready = &registry.gauge("tfe_ready", "1 when the instance is serving (not restoring)");
+    restoring = &registry.gauge("tfe_restoring", "1 while state is being rebuilt from the topics");
+    restores = &registry.counter("tfe_restores_total", "State rebuilds (assignment changes)");
+    restore_seconds =
+        &registry.gauge("tfe_restore_duration_seconds", "Duration of the last completed restore");
+    restore_events = &registry.counter("tfe_restore_events_total",
+                                       "Events replayed without emitting during restores");
+    rebalances = &registry.counter("tfe_rebalances_total", "Rebalance callbacks served");
+    auto& commits =
+        registry.counter_family("tfe_commits_total", "Offset commits, by result", {"result"});
+    commits_ok = &commits.with({"ok"});
+    commits_failed = &commits.with({"error"});
+    assigned = &registry.gauge("tfe_assigned_partitions",
+                               "Partitions assigned to this instance, all modality topics");
+    dead_letters =
+        &registry.counter("tfe_dead_letters_total", "Records produced to the dead-letter topic");
+    consumer_errors =
+        &registry.counter("tfe_consumer_errors_total", "Errors reported by the Kafka consumer");
+  }
+
+  MetricsRegistry registry;
+  std::vector<Counter*> events_in;  // [modality]
+  Counter* events_in_outcome = nullptr;
+  std::array<Counter*, kDecodeReasonCount> decode_errors{};
+  std::vector<Gauge*> lag;  // [topic]
+  Gauge* clock_seconds = nullptr;
+  Gauge* clock_lag_seconds = nullptr;
+  Histogram* latency = nullptr;
+  Counter* scores = nullptr;
+  Gauge* active_patients = nullptr;
+  Gauge* state_bytes = nullptr;
+  Counter* late_events = nullptr;
+  Gauge* ready = nullptr;
+  Gauge* restoring = nullptr;
+  Counter* restores = nullptr;
+  Gauge* restore_seconds = nullptr;
+  Counter* restore_events = nullptr;
+  Counter* rebalances = nullptr;
+  Counter* commits_ok = nullptr;
+  Counter* commits_failed = nullptr;
+  Gauge* assigned = nullptr;
+  Counter* dead_letters = nullptr;
+  Counter* consumer_errors = nullptr;
+};
+
+// Logs the first few occurrences of a repeated condition, then one in every thousand.
+class RateLimitedLog {
+ public:
+  bool should_log() { return ++count_ <= 5 || count_ % 1000 == 0; }
+  uint64_t count() const { return count_; }
+
+ private:
+  uint64_t count_ = 0;
+};
+
+// The io_context thread: HTTP, signals, the shutdown watchdog.
+class IoThread {
+ public:
+  IoThread() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+  ~IoThread() {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  asio::io_context& io() { return io_; }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+class Service {
+ public:
+  explicit Service(const ServiceOptions& options)
+      : options_(options),
+        kafka_(options.kafka),
+        schema_(options.engine.schema),
+        metrics_(options.engine.schema, options.kafka.modality_topics) {}
+
+  Result<ServiceSummary> run();
+
+ private:
+  Result<void> start_io();
+  Result<void> prepare_topics();
+  Result<int32_t> check_co_partitioned();
+  Result<void> create_clients();
+  kafka::Properties common_properties() const;
+
+  void on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitions& partitions);
+  Result<void> rebuild();
+  void finish_restore_if_done();
+  void handle(const rd_kafka_message_t& m);
+  void dead_letter(const rd_kafka_message_t& m, std::size_t topic, const DecodeError& error);
+  void advance_clock();
+  void advance_to(int64_t clock);
+  kafka::TopicPartitions commit_snapshot() const;
+  void commit_now(int timeout_ms);
+  void periodic(int64_t now_ms);
+  void update_stats();
+  void count_scores();
+  HttpResponse serve_http(const HttpRequest& request);
+  void on_signal(const boost::system::error_code& ec, int signo);
+
+  const ServiceOptions& options_;
+  const KafkaConfig& kafka_;
+  const ModalitySchema& schema_;
+  ServiceMetrics metrics_;
+
+  std::unique_ptr<IoThread> io_;
+  std::unique_ptr<asio::signal_set> signals_;
+  std::unique_ptr<asio::steady_timer> watchdog_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<kafka::EmbeddedBroker> embedded_;
+  std::string bootstrap_;
+
+  std::unique_ptr<KafkaOutput> output_;
+  std::optional<kafka::KafkaConsumer> consumer_;
+  LatestScores latest_;
+  std::unique_ptr<KafkaScoreSink> sink_;
+
+  // Engine state, rebuilt on every assignment change (pipeline before registry: it refers to it).
+  std::unique_ptr<PatientRegistry> registry_;
+  std::unique_ptr<EventDecoder> decoder_;
+  std::unique_ptr<Pipeline> pipeline_;
+  Event event_;
+  std::vector<Event> released_;  // scratch of advance_to()
+  PartitionTable table_;
+  int32_t partitions_ = 0;
+  std::set<int32_t> owned_;             // partitions of the leading topic owned
+  std::optional<int64_t> cap_;          // restore clock: the clock stays at or below it
+  bool restore_all_committed_ = false;  // every owned partition had a committed offset
+  std::optional<int64_t> last_clock_;   // last value passed to advance()
+  SteadyClock::time_point restore_started_;
+  uint64_t restore_events_base_ = 0;
+  uint64_t late_base_ = 0;  // late events of previous pipelines
+  uint64_t late_reported_ = 0;
+  std::vector<std::pair<std::size_t, int32_t>> paused_;
+
+  // Commit state.
+  bool commit_pending_ = false;  // a snapshot waits for its barrier
+  kafka::TopicPartitions pending_snapshot_;
+  kafka::TopicPartitions last_committed_;  // as acknowledged by the coordinator
+  int64_t next_commit_ms_ = 0;
+  int64_t next_stats_ms_ = 0;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> closing_{false};
+  std::atomic<int64_t> heartbeat_ms_{0};
+  std::optional<Error> fatal_;
+  RateLimitedLog consumer_error_log_;
+  RateLimitedLog commit_error_log_;
+  std::array<RateLimitedLog, kDecodeReasonCount> dead_letter_log_;
+  ServiceSummary summary_;
+  std::string dead_buffer_;
+};
+
+kafka::Properties Service::common_properties() const {
+  return client_properties(kafka_, bootstrap_);
+}
+
+void Service::on_signal(const boost::system::error_code& ec, int signo) {
+  if (ec) return;
+  if (!stop_.exchange(true)) {
+    spdlog::info("signal {}: stopping intake, draining, committing (grace {})", signo,
+                 format_duration_ms(kafka_.shutdown_grace_ms));
+    watchdog_->expires_after(std::chrono::milliseconds(kafka_.shutdown_grace_ms));
+    watchdog_->async_wait([](const boost::system::error_code& wec) {
+      if (wec) return;
+      spdlog::error(
+          "shutdown grace period expired: exiting without the final commit (a restart replays "
+          "from the last commit)");
+      spdlog::default_logger()->flush();
+      std::_Exit(1);
+    });
+  } else {
+    spdlog::warn("second signal {}: exiting now without the final commit", signo);
+    spdlog::default_logger()->flush();
+    std::_Exit(1);
+  }
+  signals_->async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
+}
+
+Result<void> Service::start_io() {
+  io_ = std::make_unique<IoThread>();
+  if (options_.handle_signals) {
+    signals_ = std::make_unique<asio::signal_set>(io_->io(), SIGINT, SIGTERM);
+    watchdog_ = std::make_unique<asio::steady_timer>(io_->io());
+    signals_->async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
+  }
+  if (kafka_.http_enabled) {
+    auto server = HttpServer::start(io_->io(), kafka_.http_host, kafka_.http_port,
+                                    [this](const HttpRequest& r) { return serve_http(r); });
+    if (!server) return server.error();
+    http_ = std::move(server).value();
+  }
+  return ok();
+}
+
+Result<void> Service::prepare_topics() {
+  if (!kafka_.embedded()) {
+    bootstrap_ = kafka_.brokers;
+    auto count = ensure_topics(kafka_, bootstrap_);
+    if (!count) return count.error();
+    return ok();
+  }
+  auto broker = kafka::EmbeddedBroker::start(kafka_.embedded_brokers);
+  if (!broker) return broker.error();
+  embedded_ = std::move(broker).value();
+  bootstrap_ = embedded_->bootstrap_servers();
+  std::vector<std::string> topics = kafka_.modality_topics;
+  topics.push_back(kafka_.score_topic);
+  topics.push_back(kafka_.dead_letter_topic);
+  for (const auto& t : topics) {
+    auto r = embedded_->create_topic(t, kafka_.partitions, kafka_.replication_factor);
+    if (!r) return r;
+  }
+  return ok();
+}
+
+Result<int32_t> Service::check_co_partitioned() {
+  KafkaConfig check = kafka_;
+  check.create_topics = false;
+  return ensure_topics(check, bootstrap_);
+}
+
+Result<void> Service::create_clients() {
+  kafka::Properties producer = common_properties();
+  producer.insert(producer.end(),
+                  {{"enable.idempotence", "true"},
+                   {"acks", "all"},
+                   {"linger.ms", std::to_string(kafka_.linger_ms)},
+                   // Never give up on a score: while the broker is away the service waits.
+                   {"message.timeout.ms", "0"},
+                   {"queue.buffering.max.messages", "1000000"},
+                   {"queue.buffering.max.kbytes", "1048576"}});
+  producer.insert(producer.end(), kafka_.librdkafka.begin(), kafka_.librdkafka.end());
+  auto output = KafkaOutput::create(producer, metrics_.latency);
+  if (!output) return output.error();
+  output_ = std::move(output).value();
+  sink_ = std::make_unique<KafkaScoreSink>(*output_, kafka_.score_topic,
+                                           ScoreJsonFormat(schema_, options_.scorer->spec()),
+                                           &latest_, [] { return true; });
+
+  kafka::Properties consumer = common_properties();
+  consumer.insert(consumer.end(), {{"group.id", kafka_.group_id},
+                                   {"partition.assignment.strategy", "cooperative-sticky"},
+                                   {"enable.auto.commit", "false"},
+                                   {"enable.auto.offset.store", "false"},
+                                   {"auto.offset.reset", "earliest"},
+                                   {"enable.partition.eof", "true"},
+                                   // The embedded broker's fetches crawl with the default wait.
+                                   {"fetch.wait.max.ms", kafka_.embedded() ? "5" : "100"}});
+  consumer.insert(consumer.end(), kafka_.librdkafka.begin(), kafka_.librdkafka.end());
+  kafka::ConsumerCallbacks callbacks;
+  callbacks.on_rebalance = [this](kafka::RebalanceKind kind, const kafka::TopicPartitions& parts) {
+    on_rebalance(kind, parts);
+  };
+  callbacks.on_commit = [this](rd_kafka_resp_err_t err, const kafka::TopicPartitions& offsets) {
+    bool failed = err != RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (const auto& tp : offsets) failed = failed || tp.err != RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) failed = false;  // nothing to commit
+    (failed ? metrics_.commits_failed : metrics_.commits_ok)->inc();
+    if (!failed) last_committed_ = offsets;
+    if (failed && commit_error_log_.should_log()) {
+      spdlog::warn("commit failed ({}); the next commit retries", rd_kafka_err2str(err));
+    }
+  };
+  callbacks.on_error = [this](rd_kafka_resp_err_t err, std::string_view reason, bool fatal) {
+    metrics_.consumer_errors->inc();
+    if (fatal) {
+      fatal_ = kafka::kafka_error(err, fmt::format("consumer: {}", reason));
+      stop_ = true;
+    } else if (consumer_error_log_.should_log()) {
+      spdlog::warn("kafka: {} ({})", reason, rd_kafka_err2name(err));
+    }
+  };
+  auto c = kafka::KafkaConsumer::create(consumer, std::move(callbacks));
+  if (!c) return c.error();
+  consumer_.emplace(std::move(c).value());
+  return ok();
+}
+
+void Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitions& partitions) {
+  metrics_.rebalances->inc();
+  const bool cooperative = consumer_->cooperative();
+  auto apply = [&](const kafka::TopicPartitions& add, bool assign) {
+    Result<void> r = ok();
+    if (cooperative) {
+      r = assign ? consumer_->incremental_assign(add) : consumer_->incremental_unassign(add);
+    } else {
+      r = assign ? consumer_->assign(add) : consumer_->unassign();
+    }
+    if (!r) spdlog::error("{}", r.error().message);
+  };
+  auto current = consumer_->assignment();
+  const kafka::TopicPartitions all = current ? current.value() : kafka::TopicPartitions{};
+  if (closing_.load()) {
+    // The final revoke of close(): the last commit is already done.
+    if (kind != kafka::RebalanceKind::assign) apply(all, false);
+    return;
+  }
+  std::set<int32_t> next = owned_;
+  for (const auto& tp : partitions) {
+    if (kind == kafka::RebalanceKind::assign) {
+      next.insert(tp.partition);
+    } else {
+      next.erase(tp.partition);
+    }
+  }
+  if (next == owned_ && kind == kafka::RebalanceKind::assign) {
+    apply({}, true);  // the cooperative protocol wants an answer, even to an empty assignment
+    if (!pipeline_ && owned_.empty()) ready_ = true;
+    return;
+  }
+  spdlog::info("rebalance: {} {} partition(s); {} -> {} partition(s) of each modality topic",
+               kind == kafka::RebalanceKind::assign   ? "assigned"
+               : kind == kafka::RebalanceKind::revoke ? "revoked"
+                                                      : "lost",
+               partitions.size(), owned_.size(), next.size());
+  // Commit what is applied before giving partitions away (a lost assignment may already belong
+  // to someone else: no commit then).
+  if (kind != kafka::RebalanceKind::lost) commit_now(10'000);
+  ready_ = false;
+  apply(all, false);
+  owned_ = std::move(next);
+  commit_pending_ = false;
+  if (owned_.empty()) {
+    pipeline_.reset();
+    decoder_.reset();
+    registry_.reset();
+    table_ = PartitionTable();
+    cap_.reset();
+    ready_ = true;  // nothing to serve, nothing to restore
+    return;
+  }
+  auto r = rebuild();
+  if (!r) {
+    fatal_ = r.error();
+    stop_ = true;
+  }
+}
+
+Result<void> Service::rebuild() {
+  restore_started_ = SteadyClock::now();
+  auto count = check_co_partitioned();
+  if (!count) return count.error();
+  partitions_ = count.value();
+  const std::size_t topics = kafka_.modality_topics.size();
+
+  kafka::TopicPartitions full;
+  std::vector<std::pair<std::size_t, int32_t>> pairs;
+  for (int32_t p : owned_) {
+    if (p >= partitions_) {
+      return make_error(Errc::io, fmt::format("kafka: assigned partition {} of '{}' beyond its {} "
+                                              "partitions (topics changed while running?)",
+                                              p, kafka_.modality_topics[0], partitions_));
+    }
+    for (std::size_t t = 0; t < topics; ++t) {
+      full.emplace_back(kafka_.modality_topics[t], p);
+      pairs.emplace_back(t, p);
+    }
+  }
+  auto topic_index = [&](const std::string& name) -> std::size_t {
+    for (std::size_t t = 0; t < topics; ++t) {
+      if (kafka_.modality_topics[t] == name) return t;
+    }
+    return topics;
+  };
+
+  // Committed offsets (retrying while the coordinator is away).
+  Result<kafka::TopicPartitions> committed = make_error(Errc::io, "not asked");
+  for (int attempt = 0; !stop_.load(); ++attempt) {
+    committed = consumer_->committed(full, kLookupTimeoutMs);
+    if (committed) break;
+    spdlog::warn("restore: {} (retrying)", committed.error().message);
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::min(5000, 200 << std::min(attempt, 5))));
+  }
+  if (!committed) return committed.error();
+
+  std::optional<int64_t> cap;
+  for (const auto& tp : committed.value()) {
+    if (tp.offset < 0) continue;
+    if (auto clock = parse_commit_metadata(tp.metadata))
+      cap = cap ? std::min(*cap, *clock) : *clock;
+  }
+
+  // Start offsets: sought back by each modality's lookback from the restore clock.
+  const EngineConfig& engine = options_.engine;
+  const int64_t max_window =
+      engine.windows_ms.empty()
+          ? 0
+          : *std::max_element(engine.windows_ms.begin(), engine.windows_ms.end());
+  auto lookback = [&](std::size_t t) {
+    const ModalitySpec& spec = schema_[static_cast<ModalityIndex>(t)];
+    int64_t back = spec.horizon_ms;
+    if (spec.kind == ModalityKind::vitals) back = std::max(back, max_window);
+    return back + engine.allowed_lateness_ms + engine.tick_cadence_ms;
+  };
+  std::map<std::pair<std::size_t, int32_t>, int64_t> end_offset, start_offset;
+  kafka::TopicPartitions queries;
+  for (const auto& tp : committed.value()) {
+    const std::size_t t = topic_index(tp.topic);
+    if (t >= topics) continue;
+    end_offset[{t, tp.partition}] = tp.offset;
+    if (tp.offset >= 0 && cap) {
+      queries.emplace_back(tp.topic, tp.partition, saturating_sub(*cap, lookback(t)));
+    }
+  }
+  auto lookup = [&](const kafka::TopicPartitions& q) -> Result<kafka::TopicPartitions> {
+    Result<kafka::TopicPartitions> r = make_error(Errc::io, "not asked");
+    for (int attempt = 0; !stop_.load(); ++attempt) {
+      r = consumer_->offsets_for_times(q, kLookupTimeoutMs);
+      if (r) break;
+      spdlog::warn("restore: {} (retrying)", r.error().message);
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::min(5000, 200 << std::min(attempt, 5))));
+    }
+    return r;
+  };
+  kafka::TopicPartitions probes;
+  if (!queries.empty()) {
+    auto answers = lookup(queries);
+    if (!answers) return answers.error();
+    for (const auto& a : answers.value()) {
+      const auto key = std::make_pair(topic_index(a.topic), a.partition);
+      const int64_t end = end_offset[key];
+      if (a.err == RD_KAFKA_RESP_ERR_NO_ERROR && a.offset >= 0) {
+        start_offset[key] = std::min(a.offset, end);
+      } else {
+        probes.emplace_back(a.topic, a.partition, 0);
+      }
+    }
+  }
+  if (!probes.empty()) {
+    // "No offset at or after that time" from a broker with a time index means every record is
+    // older: nothing to replay. A broker without one (the embedded cluster) answers that for any
+    // time; a lookup at time 0 tells the two apart, and without an index the replay starts at the
+    // beginning of the log.
+    auto answers = lookup(probes);
+    if (!answers) return answers.error();
+    for (const auto& a : answers.value()) {
+      const auto key = std::make_pair(topic_index(a.topic), a.partition);
+      const int64_t end = end_offset[key];
+      const bool indexed = a.err == RD_KAFKA_RESP_ERR_NO_ERROR && a.offset >= 0;
+      start_offset[key] = indexed || end == 0 ? end : kafka::kOffsetBeginning;
+    }
+  }
+
+  // A new engine.
+  if (pipeline_) late_base_ += pipeline_->stats().late_events;
+  pipeline_.reset();
+  decoder_.reset();
+  registry_ = std::make_unique<PatientRegistry>();
+  decoder_ = std::make_unique<EventDecoder>(schema_, *registry_, DecodeLimits::from(engine));
+  sink_->set_registry(registry_.get());
+  pipeline_ = std::make_unique<Pipeline>(engine, options_.scorer, *registry_, *sink_);
+  table_ = PartitionTable(topics, partitions_, kafka_.caught_up_grace_ms);
+  table_.reset(pairs);
+  kafka::TopicPartitions assign_list;
+  std::size_t replay_partitions = 0;
+  restore_all_committed_ = true;
+  for (const auto& [t, p] : pairs) {
+    const int64_t end = end_offset.count({t, p}) ? end_offset[{t, p}] : -1;
+    int64_t start = kafka::kOffsetBeginning;
+    if (end < 0) restore_all_committed_ = false;
+    if (end >= 0) {
+      start = start_offset.count({t, p}) ? start_offset[{t, p}] : end;
+      if (cap) table_.begin_restore(t, p, start == kafka::kOffsetBeginning ? -1 : start, end);
+      if (table_.slot(t, p).restoring) ++replay_partitions;
+    }
+    assign_list.emplace_back(kafka_.modality_topics[t], p, start);
+  }
+  cap_ = table_.restoring() ? cap : std::nullopt;
+  last_clock_.reset();
+  last_committed_.clear();
+  paused_.clear();
+  restore_events_base_ = summary_.events;
+  pipeline_->set_emitting(!table_.restoring());
+  metrics_.restores->inc();
+  ++summary_.restores;
+  metrics_.assigned->set(static_cast<double>(pairs.size()));
+
+  Result<void> r = consumer_->cooperative() ? consumer_->incremental_assign(assign_list)
+                                            : consumer_->assign(assign_list);
+  if (!r) return r;
+  if (cap_) {
+    spdlog::info(
+        "restore: {} partition(s) replay from engine clock {} back by each modality's "
+        "horizon, without emitting",
+        replay_partitions, *cap_);
+    metrics_.restoring->set(1);
+    metrics_.ready->set(0);
+  } else {
+    ready_ = true;
+    metrics_.restoring->set(0);
+    metrics_.ready->set(1);
+  }
+  return ok();
+}
+
+void Service::finish_restore_if_done() {
+  if (!cap_ || !pipeline_) return;
+  (void)table_.take_restored();
+  if (table_.restoring()) {
+    // Partitions done (or with nothing to replay) wait, paused, for the others: what they would
+    // fetch meanwhile could not be applied before the restore ends.
+    kafka::TopicPartitions pause;
+    for (const auto& [t, p] : table_.assigned()) {
+      PartitionSlot& s = table_.slot(t, p);
+      if (!s.restoring && s.seen && !s.paused) {
+        s.paused = true;
+        pause.emplace_back(kafka_.modality_topics[t], p);
+        paused_.emplace_back(t, p);
+      }
+    }
+    if (auto r = consumer_->pause(pause); !r) spdlog::warn("{}", r.error().message);
+    return;
+  }
+  kafka::TopicPartitions resume;
+  for (const auto& [t, p] : paused_) {
+    table_.slot(t, p).paused = false;
+    resume.emplace_back(kafka_.modality_topics[t], p);
+  }
+  paused_.clear();
+  if (auto r = consumer_->resume(resume); !r) spdlog::warn("{}", r.error().message);
+  const double seconds =
+      std::chrono::duration<double>(SteadyClock::now() - restore_started_).count();
+  const uint64_t replayed = summary_.events - restore_events_base_;
+  metrics_.restore_seconds->set(seconds);
+  metrics_.restore_events->inc(replayed);
+  spdlog::info("restore done in {:.2f} s: {} events replayed up to engine clock {}", seconds,
+               replayed, *cap_);
+  // Every owned partition was committed at an engine clock >= the restore clock, so everything
+  // that arrived up to it has been replayed: the clock moves there still without emitting (those
+  // ticks were emitted by the previous owner). Partitions never committed have not been read up
+  // to it; then the ticks from the replayed clock on are emitted again instead.
+  if (restore_all_committed_ && (!last_clock_ || *last_clock_ < *cap_)) advance_to(*cap_);
+  cap_.reset();
+  pipeline_->set_emitting(true);
+  ready_ = true;
+  metrics_.restoring->set(0);
+  metrics_.ready->set(1);
+  advance_clock();
+}
+
+void Service::dead_letter(const rd_kafka_message_t& m, std::size_t topic,
+                          const DecodeError& error) {
+  const auto reason = static_cast<std::size_t>(error.reason);
+  metrics_.decode_errors[reason]->inc();
+  ++summary_.dead_letters;
+  const std::string_view topic_name = kafka_.modality_topics[topic];
+  if (dead_letter_log_[reason].should_log()) {
+    spdlog::warn("dead letter {}[{}]@{} ({}): {}", topic_name, m.partition, m.offset,
+                 to_string(error.reason), error.message);
+  }
+  const std::string partition = std::to_string(m.partition);
+  const std::string offset = std::to_string(m.offset);
+  const std::string_view value = kafka::message_value(m);
+  const std::string raw_bytes = std::to_string(value.size());
+  const kafka::Header headers[] = {
+      {"reason", to_string(error.reason)}, {"message", error.message}, {"source_topic", topic_name},
+      {"source_partition", partition},     {"source_offset", offset},  {"raw_bytes", raw_bytes}};
+  // Oversized records are not copied (the dead-letter topic would refuse them too).
+  const std::string_view body = error.reason == DecodeReason::record_too_large ? "" : value;
+  auto r = output_->produce(kafka_.dead_letter_topic, kafka::message_key(m), body, headers, false,
+                            [] { return true; });
+  if (!r) {
+    fatal_ = r.error();
+    stop_ = true;
+    return;
+  }
+  metrics_.dead_letters->inc();
+}
+
+void Service::handle(const rd_kafka_message_t& m) {
+  const std::string_view topic_name = kafka::message_topic(m);
+  std::size_t t = 0;
+  while (t < kafka_.modality_topics.size() && kafka_.modality_topics[t] != topic_name) ++t;
+  if (m.err) {
+    if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (table_.valid(t, m.partition) && table_.slot(t, m.partition).assigned) {
+        table_.on_end(t, m.partition, m.offset, wall_ms());
+      }
+      return;
+    }
+    metrics_.consumer_errors->inc();
+    if (consumer_error_log_.should_log()) {
+      spdlog::warn("kafka: consumer: {}[{}]: {}", topic_name, m.partition, rd_kafka_err2str(m.err));
+    }
+    if (m.err == RD_KAFKA_RESP_ERR__FATAL) {
+      fatal_ = kafka::kafka_error(m.err, "consumer");
+      stop_ = true;
+    }
+    return;
+  }
+  if (!table_.valid(t, m.partition)) return;
+  PartitionSlot& slot = table_.slot(t, m.partition);
+  if (!slot.assigned || (slot.next_offset >= 0 && m.offset < slot.next_offset)) return;
+  const std::optional<int64_t> ts = kafka::message_timestamp_ms(m);
+  auto decoded = decoder_->decode(kafka::message_value(m), event_, ts, false);
+  if (decoded && event_.modality != t && event_.modality != kOutcomeModality) {
+    decoded = DecodeError{
+        DecodeReason::unknown_modality,
+        fmt::format("modality '{}' on the topic of modality '{}'", schema_[event_.modality].name,
+                    schema_[static_cast<ModalityIndex>(t)].name)};
+  }
+  if (!decoded) {
+    dead_letter(m, t, decoded.error());
+    // A bad record's timestamp says nothing reliable: it does not move the partition's clock.
+    table_.on_message(t, m.partition, m.offset, kNoArrival, true);
+    return;
+  }
+  event_.source_seq = (static_cast<uint64_t>(m.offset) << 8) | t;
+  (event_.modality == kOutcomeModality ? metrics_.events_in_outcome : metrics_.events_in[t])->inc();
+  ++summary_.events;
+  table_.on_event(t, m.partition, m.offset, std::move(event_));
+}
+
+void Service::advance_clock() {
+  if (!pipeline_) return;
+  // A partition that reached its end is not caught up any more once records beyond it are known
+  // (they may sit in the local fetch queue behind other partitions' records).
+  table_.refresh_caught_up([&](std::size_t t, int32_t p) -> int64_t {
+    const auto marks = consumer_->cached_watermarks(kafka_.modality_topics[t], p);
+    return marks ? marks->second : -1;
+  });
+  std::optional<int64_t> clock = table_.clock(wall_ms());
+  if (!clock) return;
+  if (cap_) clock = std::min(*clock, *cap_);
+  if (last_clock_ && *clock <= *last_clock_) return;
+  advance_to(*clock);
+}
+
+void Service::advance_to(int64_t clock) {
+  // The events now applicable go to the pipeline in (arrival, source) order, so that it applies
+  // all of them in this advance and holds none between advances.
+  released_.clear();
+  table_.release(saturating_sub(clock, options_.engine.allowed_lateness_ms), &released_);
+  std::stable_sort(released_.begin(), released_.end(), [](const Event& a, const Event& b) {
+    return a.arrival_time_ms != b.arrival_time_ms ? a.arrival_time_ms < b.arrival_time_ms
+                                                  : a.source_seq < b.source_seq;
+  });
+  for (Event& e : released_) pipeline_->push(std::move(e));
+  pipeline_->advance(clock);
+  last_clock_ = clock;
+}
+
+kafka::TopicPartitions Service::commit_snapshot() const {
+  kafka::TopicPartitions out;
+  const std::string metadata = format_commit_metadata(last_clock_);
+  for (const auto& [t, p] : table_.assigned()) {
+    if (auto offset = table_.commit_offset(t, p)) {
+      out.emplace_back(kafka_.modality_topics[t], p, *offset, metadata);
+    }
+  }
+  return out;
+}
+
+void Service::commit_now(int timeout_ms) {
+  if (!pipeline_ || cap_) return;  // restoring: nothing new is applied
+  auto flushed = output_->flush(timeout_ms);
+  if (!flushed) {
+    spdlog::warn("not committing: {} (the next owner replays from the last commit)",
+                 flushed.error().message);
+    return;
+  }
+  auto snapshot = commit_snapshot();
+  if (snapshot.empty()) return;
+  auto r = consumer_->commit_wait(snapshot, timeout_ms);
+  (r ? metrics_.commits_ok : metrics_.commits_failed)->inc();
+  if (r) last_committed_ = snapshot;
+  if (!r) spdlog::warn("{}", r.error().message);
+  commit_pending_ = false;
+}
+
+void Service::update_stats() {
+  if (pipeline_) {
+    const PipelineStats st = pipeline_->stats();
+    metrics_.active_patients->set(static_cast<double>(st.active_patients));
+    metrics_.state_bytes->set(static_cast<double>(st.state_bytes));
+    if (last_clock_) {
+      const double released_s =
+          static_cast<double>(saturating_sub(*last_clock_, options_.engine.allowed_lateness_ms)) /
+          1000.0;
+      metrics_.clock_seconds->set(released_s);
+      metrics_.clock_lag_seconds->set(static_cast<double>(wall_ms()) / 1000.0 - released_s);
+      latest_.prune(saturating_sub(*last_clock_, schema_.max_horizon_ms()));
+    }
+    const uint64_t late = late_base_ + st.late_events;
+    if (late > late_reported_) {
+      metrics_.late_events->inc(late - late_reported_);
+      late_reported_ = late;
+    }
+  }
+  std::vector<double> lag(kafka_.modality_topics.size(), 0.0);
+  for (const auto& [t, p] : table_.assigned()) {
+    const PartitionSlot& s = table_.slot(t, p);
+    if (auto marks = consumer_->cached_watermarks(kafka_.modality_topics[t], p)) {
+      const int64_t position = s.next_offset >= 0 ? s.next_offset : marks->first;
+      lag[t] += static_cast<double>(std::max<int64_t>(0, marks->second - position));
+    }
+  }
+  for (std::size_t t = 0; t < lag.size(); ++t) metrics_.lag[t]->set(lag[t]);
+  count_scores();
+}
+
+void Service::count_scores() {
+  metrics_.scores->inc(sink_->emitted() - summary_.scores);
+  summary_.scores = sink_->emitted();
+}
+
+void Service::periodic(int64_t now_ms) {
+  if (pipeline_ && !cap_) {
+    if (!commit_pending_ && now_ms >= next_commit_ms_) {
+      pending_snapshot_ = commit_snapshot();
+      if (!pending_snapshot_.empty() && !same_offsets(pending_snapshot_, last_committed_)) {
+        output_->begin_barrier();
+        commit_pending_ = true;
+      }
+      next_commit_ms_ = now_ms + kafka_.commit_interval_ms;
+    }
+    if (commit_pending_ && output_->barrier_reached()) {
+      auto r = consumer_->commit(pending_snapshot_, true);
+      if (!r) {
+        metrics_.commits_failed->inc();
+        spdlog::warn("{}", r.error().message);
+      }
+      commit_pending_ = false;
+    }
+  }
+  if (now_ms >= next_stats_ms_) {
+    update_stats();
+    next_stats_ms_ = now_ms + 1000;
+  }
+}
+
+HttpResponse Service::serve_http(const HttpRequest& request) {
+  constexpr std::string_view kText = "text/plain; charset=utf-8";
+  if (request.path == "/healthz") {
+    const int64_t idle = wall_ms() - heartbeat_ms_.load();
+    if (idle > kStallMs) return {503, std::string(kText), "stalled\n"};
+    return {200, std::string(kText), "ok\n"};
+  }
+  if (request.path == "/readyz") {
+    if (stop_.load()) return {503, std::string(kText), "stopping\n"};
+    if (!ready_.load()) return {503, std::string(kText), "not ready: starting or restoring\n"};
+    return {200, std::string(kText), "ready\n"};
+  }
+  if (request.path == "/metrics") {
+    return {200, std::string(kPrometheusContentType), metrics_.registry.render()};
+  }
+  constexpr std::string_view kPrefix = "/v1/patients/";
+  constexpr std::string_view kSuffix = "/score";
+  const std::string_view path = request.path;
+  if (path.starts_with(kPrefix) && path.ends_with(kSuffix) &&
+      path.size() > kPrefix.size() + kSuffix.size()) {
+    std::string id;
+    if (!url_decode(path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()),
+                    id)) {
+      return {400, "application/json", "{\"error\":\"bad patient id escape\"}\n"};
+    }
+    if (auto json = latest_.get(id)) return {200, "application/json", *json + "\n"};
+    return {404, "application/json", "{\"error\":\"no score for this patient\"}\n"};
+  }
+  return {404, std::string(kText), "not found\n"};
+}
+
+Result<ServiceSummary> Service::run() {
+  if (!options_.scorer) return make_error(Errc::invalid_argument, "serve: no scorer");
+  heartbeat_ms_ = wall_ms();
+  if (auto r = start_io(); !r) return r.error();
+  if (auto r = prepare_topics(); !r) return r.error();
+  auto count = check_co_partitioned();
+  if (!count) return count.error();
+  partitions_ = count.value();
+  if (auto r = create_clients(); !r) return r.error();
+  ServiceInfo info;
+  info.bootstrap_servers = bootstrap_;
+  if (http_) info.http_address = fmt::format("{}:{}", http_->host(), http_->port());
+  spdlog::info(
+      "serving: brokers {}{}, group '{}', {} modality topic(s) of {} partition(s), "
+      "scores to '{}', dead letters to '{}'{}",
+      bootstrap_, kafka_.embedded() ? " (embedded)" : "", kafka_.group_id,
+      kafka_.modality_topics.size(), partitions_, kafka_.score_topic, kafka_.dead_letter_topic,
+      http_ ? fmt::format(", http on {}", info.http_address) : std::string());
+  if (options_.on_started) options_.on_started(info);
+  if (auto r = consumer_->subscribe({kafka_.modality_topics[0]}); !r) return r.error();
+
+  std::vector<kafka::MessagePtr> batch;
+  batch.reserve(kMaxBatch);
+  while (!stop_.load() && !fatal_) {
+    if (options_.stop_requested && options_.stop_requested()) break;
+    batch.clear();
+    // While scores await their acknowledgement, wait briefly: acknowledgements are served by
+    // this loop (and time the score latency).
+    consumer_->poll_batch(batch, kMaxBatch, output_->in_flight() > 0 ? 1 : kPollTimeoutMs);
+    const int64_t now = wall_ms();
+    heartbeat_ms_ = now;
+    output_->set_batch_time(steady_ns());
+    if (pipeline_) {
+      for (const auto& m : batch) handle(*m);
+      advance_clock();
+      finish_restore_if_done();
+      count_scores();
+    }
+    output_->poll(0);
+    if (output_->failure()) fatal_ = *output_->failure();
+    if (sink_->error()) fatal_ = *sink_->error();
+    if (fatal_) break;
+    periodic(now);
+  }
+
+  const auto stop_started = SteadyClock::now();
+  auto remaining_ms = [&] {
+    const auto spent =
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - stop_started)
+            .count();
+    return static_cast<int>(std::max<int64_t>(100, kafka_.shutdown_grace_ms - spent));
+  };
+  if (fatal_) {
+    spdlog::error("{}", fatal_->message);
+    closing_ = true;
+    (void)consumer_->close();
+    return *fatal_;
+  }
+  spdlog::info("stopping: flushing scores and committing");
+  stop_ = true;
+  ready_ = false;
+  bool committed = false;
+  if (pipeline_ && !cap_) {
+    auto flushed = output_->flush(remaining_ms());
+    if (flushed) {
+      auto snapshot = commit_snapshot();
+      auto r = consumer_->commit_wait(snapshot, remaining_ms());
+      committed = static_cast<bool>(r);
+      if (!r) spdlog::warn("final commit: {}", r.error().message);
+    } else {
+      spdlog::warn("final flush: {}", flushed.error().message);
+    }
+  } else {
+    committed = true;  // nothing applied since the last restore: nothing to commit
+  }
+  closing_ = true;
+  if (auto r = consumer_->close(); !r) spdlog::warn("{}", r.error().message);
+  (void)output_->flush(remaining_ms());
+  update_stats();
+  summary_.clean_shutdown = committed;
+  if (http_) http_->stop();
+  spdlog::info("stopped: {} events, {} dead letters, {} scores, {} restore(s){}", summary_.events,
+               summary_.dead_letters, summary_.scores, summary_.restores,
+               committed ? "" : " (final commit not done: a restart replays from the last one)");
+  return summary_;
+}
+
+}  // namespace
+
+Result<ServiceConfig> load_service_config(const std::string& path,
+                                          const KafkaOverrides& overrides) {
+  auto doc = read_toml_file(path);
+  if (!doc) return doc.error();
+  auto engine = engine_config_from_toml(doc.value());
+  if (!engine)
+    return make_error(engine.error().code, fmt::format("{}: {}", path, engine.error().message));
+  auto kafka = kafka_config_from_toml(doc.value(), engine.value().schema, overrides,
+                                      KafkaOverrides::brokers_from_environment());
+  if (!kafka)
+    return make_error(kafka.error().code, fmt::format("{}: {}", path, kafka.error().message));
+  return ServiceConfig{std::move(engine).value(), std::move(kafka).value()};
+}
+
+Result<ServiceSummary> run_service(const ServiceOptions& options) {
+  Service service(options);
+  return service.run();
+}
+
+}  // namespace tfe

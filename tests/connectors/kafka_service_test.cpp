@@ -1,0 +1,388 @@
+// The Kafka service end to end on the embedded cluster: scores equal a direct replay, restarts and
+// rebalances lose nothing and never contradict, bad records are dead-lettered, a broker outage is
+// waited out, the HTTP endpoints answer.
+
+#include <gtest/gtest.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "connectors/kafka_producer.h"
+#include "connectors/kafka_publish.h"
+#include "tests/connectors/kafka_test_util.h"
+
+namespace tfe {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Collected;
+using test::ScoreMap;
+
+struct Fixture {
+  std::unique_ptr<kafka::EmbeddedBroker> broker;
+  EngineConfig engine = test::kafka_test_engine_config();
+  std::shared_ptr<const Scorer> scorer;
+  PatientRegistry registry;
+
+  explicit Fixture(int brokers = 1) {
+    auto b = kafka::EmbeddedBroker::start(brokers);
+    EXPECT_TRUE(b) << b.error().message;
+    broker = std::move(b).value();
+    auto s = make_news2_scorer(engine);
+    EXPECT_TRUE(s) << s.error().message;
+    scorer = s.value();
+  }
+
+  ServiceOptions options(const std::string& group) const {
+    ServiceOptions o;
+    o.engine = engine;
+    o.kafka = test::kafka_test_config(broker->bootstrap_servers(), group);
+    o.scorer = scorer;
+    return o;
+  }
+
+  void create_topics(const KafkaConfig& k, int32_t partitions = 4) {
+    for (const auto& t : k.modality_topics) ASSERT_TRUE(broker->create_topic(t, partitions));
+    ASSERT_TRUE(broker->create_topic(k.score_topic, partitions));
+    ASSERT_TRUE(broker->create_topic(k.dead_letter_topic, partitions));
+  }
+
+  // small_batches: many small record batches, so that small fetches return few records.
+  void publish(const std::vector<Event>& events, KafkaConfig k, bool small_batches = false) {
+    if (small_batches) {
+      k.librdkafka.emplace_back("batch.num.messages", "20");
+      k.librdkafka.emplace_back("linger.ms", "0");
+    }
+    test::VectorSource source(events);
+    DeadLetterSink dead;
+    auto r = publish_events(source, engine.schema, registry, k, dead, {});
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r.value().published, events.size());
+  }
+};
+
+void expect_same(const ScoreMap& want, const Collected& got) {
+  EXPECT_EQ(got.conflicts, 0u) << "two different scores for the same patient and time";
+  EXPECT_EQ(got.scores.size(), want.size());
+  std::size_t missing = 0, extra = 0, differ = 0;
+  for (const auto& [key, json] : want) {
+    auto it = got.scores.find(key);
+    if (it == got.scores.end()) {
+      if (++missing <= 3) ADD_FAILURE() << "missing " << key.first << "@" << key.second;
+    } else if (it->second != json) {
+      if (++differ <= 3) ADD_FAILURE() << "differs: " << it->second << "\nwant: " << json;
+    }
+  }
+  for (const auto& [key, json] : got.scores) {
+    if (!want.count(key) && ++extra <= 3)
+      ADD_FAILURE() << "extra " << key.first << "@" << key.second;
+  }
+  EXPECT_EQ(missing, 0u);
+  EXPECT_EQ(extra, 0u);
+  EXPECT_EQ(differ, 0u);
+}
+
+TEST(KafkaService, ScoresEqualADirectReplay) {
+  Fixture f;
+  auto options = f.options("svc1");
+  f.create_topics(options.kafka);
+  const auto events = test::make_cohort(f.registry, 12, 40);
+  f.publish(events, options.kafka);
+  const ScoreMap want = test::reference_scores(events, f.engine, f.scorer, f.registry);
+  ASSERT_GT(want.size(), 300u);
+
+  test::ServiceRunner service(options);
+  const Collected got = test::collect_scores(f.broker->bootstrap_servers(),
+                                             options.kafka.score_topic, want.size(), 60s);
+  service.stop();
+  ASSERT_TRUE(service.result()) << service.result().error().message;
+  EXPECT_TRUE(service.result().value().clean_shutdown);
+  EXPECT_EQ(service.result().value().events, events.size());
+  expect_same(want, got);
+  EXPECT_EQ(got.messages, want.size()) << "one uninterrupted run emits each score once";
+}
+
+TEST(KafkaService, RestartRestoresStateAndLosesNothing) {
+  Fixture f;
+  auto options = f.options("svc2");
+  f.create_topics(options.kafka);
+  const auto all = test::make_cohort(f.registry, 10, 60);
+  const auto [first, second] = test::split_by_arrival(all, test::kT0 + 30 * 60'000);
+  const ScoreMap want = test::reference_scores(all, f.engine, f.scorer, f.registry);
+  const ScoreMap want_first = test::reference_scores(first, f.engine, f.scorer, f.registry);
+
+  f.publish(first, options.kafka);
+  {
+    test::ServiceRunner service(options);
+    const auto got = test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic,
+                                          want_first.size(), 60s);
+    ASSERT_EQ(got.scores.size(), want_first.size());
+    std::this_thread::sleep_for(500ms);  // a periodic commit after the last score
+    service.stop();
+    ASSERT_TRUE(service.result()) << service.result().error().message;
+    EXPECT_TRUE(service.result().value().clean_shutdown);
+  }
+  f.publish(second, options.kafka);
+  test::ServiceRunner service(options);
+  const Collected got = test::collect_scores(f.broker->bootstrap_servers(),
+                                             options.kafka.score_topic, want.size(), 90s);
+  service.stop();
+  ASSERT_TRUE(service.result()) << service.result().error().message;
+  EXPECT_GE(service.result().value().restores, 1u);
+  // The second run replayed the first half without emitting it again: at most the ticks pending
+  // at the last commit (one per patient) repeat.
+  EXPECT_LE(got.messages, want.size() + 10);
+  expect_same(want, got);
+}
+
+std::pair<unsigned, std::string> http_get(const std::string& address, const std::string& target) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  const auto colon = address.rfind(':');
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address(address.substr(0, colon)),
+                              static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))));
+  http::request<http::string_body> req{http::verb::get, target, 11};
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  return {res.result_int(), res.body()};
+}
+
+// Waits until the instance at `address` owns partitions and has finished restoring them.
+bool wait_until_serving(const std::string& address, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto metrics = http_get(address, "/metrics").second;
+    const auto pos = metrics.find("\ntfe_assigned_partitions ");
+    if (pos != std::string::npos && metrics.compare(pos + 25, 2, "0\n") != 0 &&
+        http_get(address, "/readyz").first == 200) {
+      return true;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  return false;
+}
+
+// Slows consumption down (small fetches, slow broker answers) so that faults land mid-stream.
+// Everything is published before the service starts: no partition reaches its end early, so the
+// live clock never runs ahead of data still to come.
+void slow_down(Fixture& f, ServiceOptions& options, int rtt_ms) {
+  options.kafka.librdkafka.emplace_back("max.partition.fetch.bytes", "1500");
+  ASSERT_TRUE(f.broker->set_broker_rtt(1, rtt_ms));
+}
+
+TEST(KafkaService, SecondInstanceTakesPartitionsAndTheFirstTakesThemBack) {
+  Fixture f;
+  auto options = f.options("svc3");
+  f.create_topics(options.kafka);
+  const auto all = test::make_cohort(f.registry, 40, 120);
+  const ScoreMap want = test::reference_scores(all, f.engine, f.scorer, f.registry);
+  f.publish(all, options.kafka, true);
+  slow_down(f, options, 250);
+
+  test::ServiceRunner a(options);
+  const auto early =
+      test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic, 20, 60s);
+  ASSERT_GE(early.scores.size(), 20u);
+  {
+    test::ServiceRunner b(options);
+    // b joins; the partitions split between the two; b restores its share.
+    ASSERT_TRUE(wait_until_serving(b.http_address(), 60s))
+        << "the second instance got no partitions";
+    std::this_thread::sleep_for(1s);
+    b.stop();  // leaves the group: a takes everything back and restores it
+    ASSERT_TRUE(b.result()) << b.result().error().message;
+    EXPECT_GE(b.result().value().restores, 1u);
+    EXPECT_GT(b.result().value().scores, 0u) << "the second instance scored its share";
+  }
+  ASSERT_TRUE(f.broker->set_broker_rtt(1, 0));
+  const Collected got = test::collect_scores(f.broker->bootstrap_servers(),
+                                             options.kafka.score_topic, want.size(), 90s);
+  a.stop();
+  ASSERT_TRUE(a.result()) << a.result().error().message;
+  EXPECT_GE(a.result().value().restores, 2u) << "alone, then beside the second instance";
+  expect_same(want, got);
+}
+
+TEST(KafkaService, BadRecordsGoToTheDeadLetterTopicWithTheirPosition) {
+  Fixture f;
+  auto options = f.options("svc4");
+  f.create_topics(options.kafka);
+  const auto events = test::make_cohort(f.registry, 6, 20);
+  const ScoreMap want = test::reference_scores(events, f.engine, f.scorer, f.registry);
+  // Bad records first (with early timestamps, so they never hold the clock), then the valid ones.
+  auto producer = kafka::KafkaProducer::create(
+      {{"bootstrap.servers", f.broker->bootstrap_servers()}, {"log_level", "2"}}, {});
+  ASSERT_TRUE(producer);
+  const std::string wearables = options.kafka.modality_topics[0];
+  const std::string notes = options.kafka.modality_topics[1];
+  struct Bad {
+    std::string topic, value, reason;
+  };
+  const std::vector<Bad> bad = {
+      {wearables, "not json", "malformed_json"},
+      {wearables, R"({"patient_id":"P1000","modality":"wearables","event_time":1})",
+       "missing_field"},
+      {notes, R"({"patient_id":"","modality":"notes","event_time":1,"text":"x"})",
+       "bad_patient_id"},
+      {notes, R"({"patient_id":"P1000","modality":"scans","event_time":1})", "unknown_modality"},
+      {notes, R"({"patient_id":"P1000","modality":"wearables","event_time":1,"values":{"hr":1}})",
+       "unknown_modality"},
+  };
+  for (const auto& b : bad) {
+    ASSERT_EQ(producer.value().produce({b.topic, "P1000", b.value, test::kT0 - 1000, {}, 0}),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  ASSERT_TRUE(producer.value().flush(10'000));
+  f.publish(events, options.kafka);
+
+  test::ServiceRunner service(options);
+  const Collected got = test::collect_scores(f.broker->bootstrap_servers(),
+                                             options.kafka.score_topic, want.size(), 60s);
+  expect_same(want, got);
+
+  auto consumer =
+      kafka::KafkaConsumer::create({{"bootstrap.servers", f.broker->bootstrap_servers()},
+                                    {"group.id", "dlq-reader"},
+                                    {"auto.offset.reset", "earliest"},
+                                    {"log_level", "2"}},
+                                   {});
+  ASSERT_TRUE(consumer);
+  ASSERT_TRUE(consumer.value().subscribe({options.kafka.dead_letter_topic}));
+  std::multiset<std::string> reasons;
+  std::vector<kafka::MessagePtr> batch;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (reasons.size() < bad.size() && std::chrono::steady_clock::now() < deadline) {
+    batch.clear();
+    consumer.value().poll_batch(batch, 100, 100);
+    for (const auto& m : batch) {
+      if (m->err) continue;
+      rd_kafka_headers_t* headers = nullptr;
+      ASSERT_EQ(rd_kafka_message_headers(m.get(), &headers), RD_KAFKA_RESP_ERR_NO_ERROR);
+      auto header = [&](const char* name) {
+        const void* v = nullptr;
+        size_t n = 0;
+        if (rd_kafka_header_get_last(headers, name, &v, &n)) return std::string("<none>");
+        return std::string(static_cast<const char*>(v), n);
+      };
+      reasons.insert(header("reason"));
+      const std::string topic = header("source_topic");
+      EXPECT_TRUE(topic == wearables || topic == notes) << topic;
+      EXPECT_NE(header("source_partition"), "<none>");
+      EXPECT_NE(header("source_offset"), "<none>");
+      bool found = false;
+      for (const auto& b : bad) found = found || (b.value == kafka::message_value(*m));
+      EXPECT_TRUE(found) << "the dead letter carries the record as it came";
+    }
+  }
+  std::multiset<std::string> expected;
+  for (const auto& b : bad) expected.insert(b.reason);
+  EXPECT_EQ(reasons, expected);
+  service.stop();
+  ASSERT_TRUE(service.result());
+  EXPECT_EQ(service.result().value().dead_letters, bad.size());
+}
+
+TEST(KafkaService, WaitsOutABrokerOutage) {
+  Fixture f;
+  auto options = f.options("svc5");
+  f.create_topics(options.kafka);
+  const auto all = test::make_cohort(f.registry, 12, 60);
+  const ScoreMap want = test::reference_scores(all, f.engine, f.scorer, f.registry);
+  f.publish(all, options.kafka, true);
+  slow_down(f, options, 200);
+  test::ServiceRunner service(options);
+  const auto before =
+      test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic, 20, 60s);
+  ASSERT_GE(before.scores.size(), 20u);
+  ASSERT_LT(before.scores.size(), want.size()) << "the outage should come mid-stream";
+  ASSERT_TRUE(f.broker->set_broker_down(1));
+  std::this_thread::sleep_for(3s);
+  ASSERT_TRUE(f.broker->set_broker_up(1));
+  ASSERT_TRUE(f.broker->set_broker_rtt(1, 0));
+  const Collected got = test::collect_scores(f.broker->bootstrap_servers(),
+                                             options.kafka.score_topic, want.size(), 90s);
+  service.stop();
+  ASSERT_TRUE(service.result()) << service.result().error().message;
+  expect_same(want, got);
+}
+
+TEST(KafkaService, HttpEndpointsReportReadinessMetricsAndScores) {
+  Fixture f;
+  auto options = f.options("svc6");
+  f.create_topics(options.kafka);
+  const auto events = test::make_cohort(f.registry, 5, 20);
+  const ScoreMap want = test::reference_scores(events, f.engine, f.scorer, f.registry);
+  f.publish(events, options.kafka);
+  test::ServiceRunner service(options);
+  const std::string address = service.http_address();
+  ASSERT_FALSE(address.empty()) << "the service did not start";
+  (void)test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic, want.size(),
+                             60s);
+  std::this_thread::sleep_for(1200ms);  // one stats refresh
+
+  EXPECT_EQ(http_get(address, "/healthz").first, 200u);
+  EXPECT_EQ(http_get(address, "/readyz").first, 200u);
+  const auto metrics = http_get(address, "/metrics");
+  EXPECT_EQ(metrics.first, 200u);
+  for (const char* name :
+       {"tfe_events_in_total{modality=\"wearables\"}", "tfe_decode_errors_total{reason=",
+        "tfe_consumer_lag_messages{topic=", "tfe_engine_clock_seconds",
+        "tfe_engine_clock_lag_seconds", "tfe_score_latency_seconds_bucket", "tfe_active_patients",
+        "tfe_state_bytes", "tfe_scores_emitted_total"}) {
+    EXPECT_NE(metrics.second.find(name), std::string::npos) << name;
+  }
+  EXPECT_NE(metrics.second.find("tfe_scores_emitted_total " + std::to_string(want.size())),
+            std::string::npos)
+      << metrics.second;
+  // The latest score of a patient is its newest in the reference.
+  std::string latest;
+  int64_t latest_time = -1;
+  for (const auto& [key, json] : want) {
+    if (key.first == "P1002" && key.second > latest_time) {
+      latest_time = key.second;
+      latest = json;
+    }
+  }
+  const auto score = http_get(address, "/v1/patients/P1002/score");
+  EXPECT_EQ(score.first, 200u);
+  EXPECT_EQ(score.second, latest + "\n");
+  EXPECT_EQ(http_get(address, "/v1/patients/nobody/score").first, 404u);
+  service.stop();
+}
+
+TEST(KafkaService, PublishingToExistingTopicsAsksNoAdminApi) {
+  // The embedded cluster has no admin API: with every topic there (as a running `tfe serve`
+  // creates them), create_topics = true must not ask for one.
+  Fixture f;
+  auto options = f.options("svc8");
+  f.create_topics(options.kafka, 3);
+  options.kafka.create_topics = true;
+  auto count = ensure_topics(options.kafka, f.broker->bootstrap_servers());
+  ASSERT_TRUE(count) << count.error().message;
+  EXPECT_EQ(count.value(), 3);
+  const auto events = test::make_cohort(f.registry, 3, 5);
+  f.publish(events, options.kafka);
+}
+
+TEST(KafkaService, TopicsWithDifferentPartitionCountsAreRefused) {
+  Fixture f;
+  auto options = f.options("svc7");
+  ASSERT_TRUE(f.broker->create_topic(options.kafka.modality_topics[0], 4));
+  ASSERT_TRUE(f.broker->create_topic(options.kafka.modality_topics[1], 3));
+  ASSERT_TRUE(f.broker->create_topic(options.kafka.modality_topics[2], 4));
+  options.kafka.create_topics = false;
+  options.handle_signals = false;
+  auto r = run_service(options);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("co-partitioned"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace tfe

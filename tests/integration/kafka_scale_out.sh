@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Scale-out: two instances in one group split the partitions of a live stream (paced replay
+# --to-kafka); one is killed (SIGKILL); the other takes its partitions over after the session
+# timeout, restores their state from the topics, and the final score set equals the file
+# replay's, with no two different scores for the same (patient_id, score_time).
+#
+# usage: kafka_scale_out.sh TFE_BINARY SOURCE_DIR   (TFE_KAFKA_BOOTSTRAP=host:port)
+set -euo pipefail
+TEST=kafka_scale_out
+TFE="${1:?usage: $TEST.sh TFE_BINARY SOURCE_DIR}"
+SRC="${2:?usage: $TEST.sh TFE_BINARY SOURCE_DIR}"
+source "$SRC/tests/integration/lib/service.bash"
+it_setup
+
+# One day of a 100-patient ward, streamed in 36 s.
+it_synth "$WORK/history.jsonl" 100 1
+it_file_scores "$WORK/history.jsonl" "$WORK/file-scores.jsonl"
+limit="$(it_max_arrival "$WORK/history.jsonl")"
+want="$(jq -c --argjson limit "$limit" 'select(.score_time < $limit)' "$WORK/file-scores.jsonl" | wc -l)"
+it_log "reference: $want scores"
+
+it_serve a
+it_publish_paced "$WORK/history.jsonl" "$CONFIG" 2400x
+it_wait_metric "$HTTP_a" tfe_scores_emitted_total $((want / 10)) 120
+it_serve b
+# b gets its share of the partitions and restores it.
+it_wait_metric "$HTTP_b" tfe_assigned_partitions 1 60
+it_wait_metric "$HTTP_b" tfe_ready 1 60
+it_wait_metric "$HTTP_b" tfe_scores_emitted_total 1 60
+a_parts="$(it_metric "$HTTP_a" tfe_assigned_partitions)"
+b_parts="$(it_metric "$HTTP_b" tfe_assigned_partitions)"
+it_log "partitions split: a $a_parts, b $b_parts"
+((a_parts > 0 && b_parts > 0)) || it_fail "the two instances did not split the partitions (a $a_parts, b $b_parts)"
+b_scores="$(it_metric "$HTTP_b" tfe_scores_emitted_total)"
+
+it_stop "$PID_b" KILL
+it_log "b killed after emitting $b_scores scores"
+# a takes everything back once b's session expires.
+it_wait_metric "$HTTP_a" tfe_assigned_partitions 12 60
+it_wait_publish
+it_wait_scores "$want" 300
+restores="$(it_metric "$HTTP_a" tfe_restores_total)"
+((restores >= 3)) || it_fail "a restored $restores times, expected 3 (alone, beside b, alone again)"
+it_stop "$PID_a" TERM
+((STOP_RC == 0)) || it_fail "tfe serve exited with status $STOP_RC after SIGTERM (expected 0)"
+
+it_consume_scores "$WORK/kafka-scores.jsonl"
+it_compare_scores "$WORK/file-scores.jsonl" "$WORK/kafka-scores.jsonl" "$limit"
+repeats=$(($(wc -l <"$WORK/kafka-scores.jsonl") - $(it_distinct_keys "$WORK/kafka-scores.jsonl")))
+it_log "$repeats scores emitted twice (identical repeats)"
+echo "$TEST: ok"
