@@ -1,10 +1,143 @@
+// tfe train: fits a fusion model by replaying history files through the engine (the pipeline
+// that serves), with modality masking, early stopping and calibration (docs/training.md).
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "operators/model_config.h"
+#include "operators/model_file.h"
 #include "tools/cli/command.h"
+#include "tools/cli/scorers.h"
+#include "tools/train/train.h"
 
 namespace tfe::cli {
+namespace {
+
+struct TrainArgs {
+  std::vector<std::string> history;
+  std::string config = "configs/default.toml";
+  std::string strategy;
+  std::string out;
+  uint64_t seed = 1;
+  uint32_t threads = 0;
+  bool no_masking = false;
+  uint32_t epochs = 0;
+  uint32_t stride = 0;
+  bool quiet = false;
+};
+
+int run_train(const TrainArgs& args) {
+  auto doc = read_toml_file(args.config);
+  if (!doc) {
+    print_error("train", doc.error());
+    return kExitFailure;
+  }
+  auto engine = engine_config_from_toml(doc.value());
+  if (!engine) {
+    print_error("train", args.config + ": " + engine.error().message);
+    return kExitFailure;
+  }
+  auto arch = model_config_from_toml(doc.value());
+  if (!arch) {
+    print_error("train", args.config + ": " + arch.error().message);
+    return kExitFailure;
+  }
+  auto training = train::training_config_from_toml(doc.value());
+  if (!training) {
+    print_error("train", args.config + ": " + training.error().message);
+    return kExitFailure;
+  }
+  train::TrainRequest request;
+  request.history = args.history;
+  request.engine = engine.value();
+  request.arch = arch.value();
+  request.training = training.value();
+  if (!args.strategy.empty()) {
+    auto strategy = strategy_from_string(args.strategy);
+    if (!strategy) {
+      print_error("train", "unknown strategy '" + args.strategy +
+                               "' (early, intermediate, late or attention)");
+      return kExitUsage;
+    }
+    request.arch.strategy = *strategy;
+  }
+  if (args.epochs > 0) request.training.optim.epochs = args.epochs;
+  if (args.stride > 0) request.training.stride = args.stride;
+  request.seed = args.seed;
+  request.threads = args.threads;
+  request.masking = !args.no_masking;
+  if (!args.quiet) {
+    request.log = [](const std::string& line) {
+      std::printf("train: %s\n", line.c_str());
+      std::fflush(stdout);
+    };
+    request.on_epoch = [](const EpochReport& r) {
+      std::printf("epoch %u/%u  loss %.4f  %.0f examples/s  validation AUROC %.4f AUPRC %.4f%s\n",
+                  r.epoch, r.epochs, r.loss, r.examples_per_s, r.val_auroc, r.val_auprc,
+                  r.improved ? "  *" : "");
+      std::fflush(stdout);
+    };
+  }
+  auto result = train::train_from_history(request);
+  if (!result) {
+    print_error("train", result.error());
+    return kExitFailure;
+  }
+  const train::TrainResult& r = result.value();
+  if (auto saved = save_model(r.model, args.out); !saved) {
+    print_error("train", saved.error());
+    return kExitFailure;
+  }
+  const auto& t = r.test;
+  std::string without;
+  for (std::size_t m = 0; m < t.auroc_without.size(); ++m) {
+    without += fmt::format("{}{} {:.4f}", m ? ", " : "", r.model.schema.modalities[m].name,
+                           t.auroc_without[m]);
+  }
+  std::printf(
+      "train: %s model written to %s, id %s\n"
+      "  epochs %u (best %u), %.0f training examples/s, %.1f s in all\n"
+      "  validation AUROC %.4f AUPRC %.4f\n"
+      "  test (%llu examples, %llu positive): AUROC %.4f AUPRC %.4f; NEWS2 AUROC %.4f AUPRC "
+      "%.4f\n"
+      "  test AUROC without a modality: %s\n",
+      std::string(to_string(r.model.strategy())).c_str(), args.out.c_str(),
+      model_id(r.model).c_str(), r.summary.epochs_run, r.summary.best_epoch,
+      r.summary.examples_per_s, r.summary.seconds + r.record.replay_seconds,
+      r.summary.best_val_auroc, r.summary.best_val_auprc,
+      static_cast<unsigned long long>(t.examples), static_cast<unsigned long long>(t.positives),
+      t.auroc, t.auprc, t.news2_auroc, t.news2_auprc, without.c_str());
+  return kExitOk;
+}
+
+}  // namespace
 
 void register_train(CLI::App& app, int* exit_code) {
-  auto* cmd = app.add_subcommand("train", "(not yet available)");
-  cmd->callback([exit_code] { *exit_code = kExitFailure; });
+  auto args = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand(
+      "train",
+      "Fit a fusion model by replaying history through the engine.\n"
+      "Example: tfe train --history ward.tfelog --strategy attention --out attention.tfemodel");
+  cmd->add_option("--history", args->history, "History files (JSONL or binary log)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--config", args->config, "Config with [[modality]], [model] and [training]")
+      ->capture_default_str();
+  cmd->add_option("--strategy", args->strategy,
+                  "early, intermediate, late or attention (default: the config's [model])");
+  cmd->add_option("--out", args->out, "Model file to write")->required();
+  cmd->add_option("--seed", args->seed, "Seed of initial weights, shuffling and masking")
+      ->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Training threads (0: every core)")
+      ->capture_default_str();
+  cmd->add_flag("--no-masking", args->no_masking, "Train without modality masking");
+  cmd->add_option("--epochs", args->epochs, "Maximum epochs (default: [training] epochs)");
+  cmd->add_option("--stride", args->stride, "Keep every n-th tick per patient (default: config)");
+  cmd->add_flag("--quiet", args->quiet, "No progress lines, only the summary");
+  cmd->callback([args, exit_code] { *exit_code = run_train(*args); });
 }
 
 }  // namespace tfe::cli

@@ -1,0 +1,193 @@
+// The trainer: statistics fitting, calibration fits, masking draws, learning on a separable
+// example set, and bit-identical weights with 1 and 2 threads.
+
+#include "operators/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "tests/operators/fusion_test_support.h"
+
+namespace tfe {
+namespace {
+
+// Exact pairwise AUROC (ties count one half): small sets only.
+double pair_auroc(std::span<const double> s, std::span<const uint8_t> y) {
+  double wins = 0, pairs = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!y[i]) continue;
+    for (std::size_t j = 0; j < s.size(); ++j) {
+      if (y[j]) continue;
+      pairs += 1;
+      wins += s[i] > s[j] ? 1.0 : s[i] == s[j] ? 0.5 : 0.0;
+    }
+  }
+  return pairs > 0 ? wins / pairs : 0.5;
+}
+
+struct Fixture {
+  EngineConfig config = test::default_engine_config({3, 16, 0, 12});
+  ModelSchema schema = model_schema_from_config(config);
+  ExampleSet data{schema};
+};
+
+// 80 patients x 12 ticks: imaging direction and a vitals statistic carry the label; notes are
+// present on half of the ticks. Patients 0..55 train, 56..67 validation, the rest test.
+void fill(Fixture& f) {
+  test::TestRng rng(99);
+  for (uint32_t p = 0; p < 80; ++p) {
+    std::vector<float> image(12);
+    for (float& v : image) v = rng.uniform(-1.0f, 1.0f);
+    const uint32_t image_row = f.data.add_row(2, image);
+    for (uint32_t k = 0; k < 12; ++k) {
+      Example ex;
+      ex.patient = p;
+      ex.time_ms = 1'000'000 + k * 60'000;
+      ex.first_item = static_cast<uint32_t>(f.data.items.size());
+      ex.split = p < 56 ? Split::train : p < 68 ? Split::validation : Split::test;
+      const std::vector<float> vitals = test::random_vitals(rng, 2, 3);
+      f.data.items.push_back({30'000, f.data.add_row(0, vitals), 0});
+      if (k % 2 == 0) {
+        std::vector<float> note(16, 0.0f);
+        add_hashed_text_features(test::random_text(rng), note);
+        f.data.items.push_back({3'600'000, f.data.add_row(1, note), 1});
+      }
+      f.data.items.push_back({86'400'000, image_row, 2});
+      const float signal = image[0] + 0.3f * vitals[1];
+      ex.label = signal > 0.4f ? 1 : 0;
+      f.data.examples.push_back(ex);
+    }
+  }
+}
+
+ModelConfig small_arch(Strategy s) {
+  ModelConfig a;
+  a.strategy = s;
+  a.d_model = 8;
+  a.heads = 2;
+  a.hidden = {8};
+  a.encoder_hidden = 6;
+  a.time2vec_k = 2;
+  return a;
+}
+
+TrainHooks hooks() {
+  TrainHooks h;
+  h.auroc = pair_auroc;
+  h.auprc = pair_auroc;  // any rank metric will do for early stopping here
+  return h;
+}
+
+TEST(TrainerTest, FitStatisticsOnTrainingSplitOnly) {
+  Fixture f;
+  fill(f);
+  auto model = make_model_skeleton(small_arch(Strategy::late), f.schema);
+  ASSERT_TRUE(model);
+  fit_statistics(model.value(), f.data);
+  const ModalityLayout& ml = model.value().layout.modalities[0];
+  // Naive mean of statistic 1 (mean, channel 0, window 0) over train rows that saw a sample.
+  double sum = 0, n = 0;
+  for (std::size_t e = 0; e < f.data.examples.size(); ++e) {
+    if (f.data.examples[e].split != Split::train) continue;
+    const auto row = f.data.row(0, f.data.items_of(e)[0].row);
+    if (row[kWindowStatCount - 1] > 0) {
+      sum += row[1];
+      n += 1;
+    }
+  }
+  EXPECT_NEAR(model.value().stats.values()[ml.mean.offset + 1], sum / n, 1e-4);
+  EXPECT_GT(model.value().stats.values()[ml.std.offset + 1], 0.0f);
+  const ModalityLayout& text = model.value().layout.modalities[1];
+  for (uint32_t i = 0; i < 16; ++i) {
+    EXPECT_GE(model.value().stats.values()[text.idf.offset + i], 1.0f);
+  }
+}
+
+TEST(TrainerTest, PlattRecoversKnownCoefficients) {
+  test::TestRng rng(3);
+  std::vector<double> x;
+  std::vector<uint8_t> y;
+  for (int i = 0; i < 20'000; ++i) {
+    const double logit = rng.uniform(-4.0f, 4.0f);
+    const double p = 1.0 / (1.0 + std::exp(-(0.5 * logit - 1.0)));
+    x.push_back(logit);
+    y.push_back(rng.uniform(0.0f, 1.0f) < p ? 1 : 0);
+  }
+  const Calibration c = fit_platt(x, y);
+  EXPECT_NEAR(c.platt_a, 0.5, 0.05);
+  EXPECT_NEAR(c.platt_b, -1.0, 0.08);
+  const Calibration iso = fit_isotonic(x, y);
+  EXPECT_TRUE(validate(iso));
+  EXPECT_LT(iso.apply(-3.5), 0.1);
+  EXPECT_GT(iso.apply(3.5), 0.5);
+}
+
+TEST(TrainerTest, MaskingNeverDropsEverything) {
+  const std::vector<double> always = {1.0, 1.0, 1.0};
+  for (uint32_t e = 0; e < 500; ++e) {
+    const uint32_t keep = masking_keep(0b111, always, 1, 1, e);
+    EXPECT_EQ(std::popcount(keep), 1) << e;
+    EXPECT_EQ(keep & ~0b111u, 0u);
+  }
+  const std::vector<double> never = {0.0, 0.0, 0.0};
+  EXPECT_EQ(masking_keep(0b101, never, 1, 1, 7), 0b101u);
+  // About a quarter of present modalities dropped at p = 0.25.
+  const std::vector<double> quarter = {0.25, 0.25, 0.25};
+  int dropped = 0;
+  for (uint32_t e = 0; e < 4000; ++e)
+    dropped += 3 - std::popcount(masking_keep(0b111, quarter, 5, 2, e));
+  EXPECT_NEAR(dropped / 12000.0, 0.25, 0.03);
+  EXPECT_EQ(masking_keep(0b111, quarter, 5, 2, 17), masking_keep(0b111, quarter, 5, 2, 17));
+}
+
+class TrainerStrategyTest : public ::testing::TestWithParam<Strategy> {};
+
+TEST_P(TrainerStrategyTest, LearnsAndIsDeterministicAcrossThreads) {
+  Fixture f;
+  fill(f);
+  std::vector<std::vector<float>> weights;
+  for (uint32_t threads : {1u, 2u}) {
+    auto model = init_model(small_arch(GetParam()), f.config, 4);
+    ASSERT_TRUE(model);
+    TrainOptions o;
+    o.epochs = 12;
+    o.batch = 40;
+    o.learning_rate = 1e-2;
+    o.patience = 12;
+    o.masking = {0.25, 0.25, 0.25};
+    o.threads = threads;
+    auto summary = train_model(model.value(), f.data, o, hooks());
+    ASSERT_TRUE(summary) << summary.error().message;
+    EXPECT_GT(summary.value().best_val_auroc, 0.85) << to_string(GetParam());
+    const std::vector<uint32_t> test = f.data.indices(Split::test);
+    std::vector<double> logit(test.size());
+    std::vector<uint8_t> label(test.size());
+    for (std::size_t i = 0; i < test.size(); ++i) label[i] = f.data.examples[test[i]].label;
+    predict_logits(model.value(), f.data, test, 0, threads, logit);
+    EXPECT_GT(pair_auroc(logit, label), 0.8);
+    const auto w = model.value().weights.values();
+    weights.emplace_back(w.begin(), w.end());
+  }
+  EXPECT_EQ(weights[0], weights[1]);
+}
+
+TEST(TrainerTest, RejectsSplitsWithoutBothClasses) {
+  Fixture f;
+  fill(f);
+  for (Example& e : f.data.examples) {
+    if (e.split == Split::validation) e.label = 0;
+  }
+  auto model = init_model(small_arch(Strategy::late), f.config, 1);
+  ASSERT_TRUE(model);
+  auto summary = train_model(model.value(), f.data, TrainOptions{}, hooks());
+  ASSERT_FALSE(summary);
+  EXPECT_NE(summary.error().message.find("validation"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStrategies, TrainerStrategyTest, ::testing::ValuesIn(kAllStrategies),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+}  // namespace
+}  // namespace tfe

@@ -1,0 +1,201 @@
+// Training from history: the [training] config, the patient split, example recording through the
+// pipeline (labels, exclusion after the outcome, stride, pooled features), and `train` end to end
+// with identical model bytes on 1 and 2 threads.
+
+#include "tools/train/train.h"
+
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "connectors/event_files.h"
+#include "connectors/history_replay.h"
+#include "operators/model_file.h"
+#include "tools/synth/synth.h"
+
+namespace tfe::train {
+namespace {
+
+const std::string kProfiles = std::string(TFE_SOURCE_DIR) + "/configs/profiles";
+
+Result<TrainingConfig> parse(const std::string& text) {
+  return training_config_from_toml(toml::parse(text));
+}
+
+TEST(TrainingConfigTest, DefaultsAndKeys) {
+  auto d = parse("");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d.value().horizon_ms, 6 * 3'600'000);
+  EXPECT_EQ(d.value().stride, 1u);
+  EXPECT_DOUBLE_EQ(d.value().masking, 0.25);
+  auto c = parse(R"(
+[training]
+horizon = "4h"
+stride = 5
+train_fraction = 0.6
+validation_fraction = 0.2
+masking = 0.5
+epochs = 7
+batch = 64
+learning_rate = 0.01
+weight_decay = 0
+clip_norm = 2
+positive_weight = 3
+patience = 2
+[training.masking_by_modality]
+imaging = 0.75
+)");
+  ASSERT_TRUE(c) << c.error().message;
+  const TrainingConfig& t = c.value();
+  EXPECT_EQ(t.horizon_ms, 4 * 3'600'000);
+  EXPECT_EQ(t.stride, 5u);
+  EXPECT_DOUBLE_EQ(t.train_fraction, 0.6);
+  EXPECT_DOUBLE_EQ(t.masking_by.at("imaging"), 0.75);
+  EXPECT_EQ(t.optim.epochs, 7u);
+  EXPECT_EQ(t.optim.batch, 64u);
+  EXPECT_DOUBLE_EQ(t.optim.learning_rate, 0.01);
+  EXPECT_DOUBLE_EQ(t.optim.positive_weight, 3.0);
+  EXPECT_EQ(t.optim.patience, 2u);
+}
+
+TEST(TrainingConfigTest, ErrorsNameTheKey) {
+  auto unknown = parse("[training]\nepoch = 3\n");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("'epoch'"), std::string::npos);
+  auto fractions = parse("[training]\ntrain_fraction = 0.9\nvalidation_fraction = 0.2\n");
+  ASSERT_FALSE(fractions);
+  EXPECT_NE(fractions.error().message.find("train_fraction"), std::string::npos);
+  auto stride = parse("[training]\nstride = 0\n");
+  ASSERT_FALSE(stride);
+  EXPECT_NE(stride.error().message.find("stride"), std::string::npos);
+}
+
+TEST(TrainSplitTest, StableAndProportional) {
+  std::array<int, 3> n{};
+  for (int i = 0; i < 20'000; ++i) {
+    const std::string id = "patient-" + std::to_string(i);
+    const Split s = split_of(id, 0.7, 0.15);
+    EXPECT_EQ(s, split_of(id, 0.7, 0.15));
+    ++n[static_cast<int>(s)];
+  }
+  EXPECT_NEAR(n[0] / 20'000.0, 0.7, 0.015);
+  EXPECT_NEAR(n[1] / 20'000.0, 0.15, 0.015);
+  EXPECT_NEAR(n[2] / 20'000.0, 0.15, 0.015);
+}
+
+struct Cohort {
+  synth::Profile profile;
+  PatientRegistry registry;
+  std::vector<Event> events;
+};
+
+std::unique_ptr<Cohort> ward_cohort(uint32_t patients, double days, uint64_t seed) {
+  auto c = std::make_unique<Cohort>();
+  auto p = synth::load_profile("ward", kProfiles);
+  EXPECT_TRUE(p);
+  if (!p) return nullptr;
+  c->profile = std::move(p).value();
+  auto stats = synth::generate(c->profile, synth::GenerateOptions{patients, days, seed},
+                               c->registry, [&](const Event& e) { c->events.push_back(e); });
+  EXPECT_TRUE(stats);
+  sort_for_replay(c->events);
+  return c;
+}
+
+TEST(RecordExamplesTest, LabelsStrideAndPooledFeatures) {
+  auto cohort = ward_cohort(40, 1.0, 3);
+  ASSERT_NE(cohort, nullptr);
+  const EngineConfig& config = cohort->profile.engine;
+  std::vector<int64_t> outcome(cohort->registry.size(), INT64_MAX);
+  for (const Event& e : cohort->events) {
+    if (e.modality == kOutcomeModality) {
+      outcome[e.patient] = std::min(outcome[e.patient], e.event_time_ms);
+    }
+  }
+  TrainingConfig every;
+  ModelConfig arch;
+  arch.strategy = Strategy::attention;
+  auto all = record_examples(cohort->events, config, cohort->registry, arch, every);
+  ASSERT_TRUE(all) << all.error().message;
+  const ExampleSet& set = all.value().set;
+  ASSERT_GT(set.examples.size(), 1000u);
+  uint64_t positives = 0;
+  for (std::size_t e = 0; e < set.examples.size(); ++e) {
+    const Example& ex = set.examples[e];
+    if (e > 0) {
+      const Example& prev = set.examples[e - 1];
+      ASSERT_TRUE(prev.patient < ex.patient ||
+                  (prev.patient == ex.patient && prev.time_ms <= ex.time_ms));
+    }
+    const int64_t o = outcome[ex.patient];
+    ASSERT_LT(ex.time_ms, o) << "tick at or after the outcome";
+    const bool positive = o != INT64_MAX && o - ex.time_ms <= every.horizon_ms;
+    ASSERT_EQ(ex.label, positive ? 1 : 0);
+    positives += ex.label;
+    ASSERT_EQ(ex.split, split_of(cohort->registry.id(ex.patient), 0.7, 0.15));
+  }
+  EXPECT_GT(positives, 0u);
+  EXPECT_EQ(all.value().stats.examples, set.examples.size());
+  EXPECT_EQ(all.value().news2_risk.size(), set.examples.size());
+  // Notes and images are stored once per event, not once per tick.
+  EXPECT_LT(set.row_count(1) * 20, set.examples.size());
+  EXPECT_LT(set.row_count(2) * 20, set.examples.size() + 20);
+
+  TrainingConfig strided;
+  strided.stride = 10;
+  auto some = record_examples(cohort->events, config, cohort->registry, arch, strided);
+  ASSERT_TRUE(some);
+  const uint64_t n = some.value().set.examples.size();
+  EXPECT_GE(n * 10, set.examples.size());
+  EXPECT_LE(n * 10, set.examples.size() + 10 * cohort->registry.size());
+  EXPECT_EQ(some.value().stats.strided_out + n, set.examples.size());
+}
+
+TEST(TrainFromHistoryTest, SameModelBytesWithOneAndTwoThreads) {
+  auto cohort = ward_cohort(120, 1.0, 11);
+  ASSERT_NE(cohort, nullptr);
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("tfe_train_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string history = (dir / "ward.tfelog").string();
+  {
+    auto writer = open_event_writer(history, cohort->profile.engine.schema, cohort->registry);
+    ASSERT_TRUE(writer) << writer.error().message;
+    for (const Event& e : cohort->events) writer.value()->write(e);
+    ASSERT_TRUE(writer.value()->close());
+  }
+  std::vector<std::vector<uint8_t>> bytes;
+  for (uint32_t threads : {1u, 2u}) {
+    TrainRequest request;
+    request.history = {history};
+    request.engine = cohort->profile.engine;
+    request.arch.strategy = Strategy::attention;
+    request.training.stride = 5;
+    request.training.optim.epochs = 2;
+    request.training.optim.batch = 100;  // not a multiple of the gradient chunk
+    request.seed = 7;
+    request.threads = threads;
+    auto result = train_from_history(request);
+    ASSERT_TRUE(result) << result.error().message;
+    const TrainResult& r = result.value();
+    EXPECT_EQ(r.model.metadata.at("horizon_ms"), "21600000");
+    EXPECT_NE(r.model.metadata.at("split").find("train 0.7"), std::string::npos);
+    EXPECT_GT(r.summary.epochs_run, 0u);
+    EXPECT_GE(r.test.auroc, 0.0);
+    bytes.push_back(serialize_model(r.model));
+    // The written model loads and matches the config it was trained for.
+    const std::string out = (dir / ("model" + std::to_string(threads) + ".tfemodel")).string();
+    ASSERT_TRUE(save_model(r.model, out));
+    auto loaded = load_model(out);
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    EXPECT_TRUE(check_model_matches_config(loaded.value(), cohort->profile.engine));
+  }
+  EXPECT_EQ(bytes[0], bytes[1]);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tfe::train

@@ -1,0 +1,112 @@
+#pragma once
+// Training from history files: replays the history through the engine pipeline (the same path
+// that serves), records each scoring tick's snapshot as an example in raw feature form, labels it
+// by the outcome horizon, splits patients into train / validation / test by a stable hash, and
+// trains a fusion model (operators/trainer.h). Reused by `tfe train` and by profilers.
+//
+// Example rules (docs/training.md):
+//   - a tick at t is positive when the patient's first outcome o satisfies t < o <= t + horizon;
+//   - ticks at or after the first outcome are excluded (nothing is left to predict);
+//   - with stride n, only every n-th kept tick of each patient becomes an example;
+//   - split by patient: u = mix(patient_hash(id) ^ salt) in [0, 1); train below train_fraction,
+//     validation below train_fraction + validation_fraction, test above.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "engine/config.h"
+#include "engine/event.h"
+#include "engine/patient_registry.h"
+#include "engine/result.h"
+#include "operators/fusion_model.h"
+#include "operators/trainer.h"
+
+namespace tfe::train {
+
+// The [training] section of the TOML config; every key optional (defaults below).
+struct TrainingConfig {
+  int64_t horizon_ms = 6 * 3'600'000;  // horizon = "6h"
+  uint32_t stride = 1;                 // stride = 1: every tick
+  double train_fraction = 0.7;         // test: 1 - train - validation
+  double validation_fraction = 0.15;
+  double masking = 0.25;                     // drop probability of each present modality
+  std::map<std::string, double> masking_by;  // [training.masking_by_modality] name = p
+  TrainOptions optim;  // epochs, batch, learning_rate, weight_decay, clip_norm, positive_weight,
+                       // patience
+};
+
+// Reads [training] (defaults when absent). Unknown keys are errors naming the key.
+Result<TrainingConfig> training_config_from_toml(const toml::table& doc);
+
+// The split of a patient id under the given fractions (stable across machines and runs).
+Split split_of(std::string_view patient_id, double train_fraction, double validation_fraction);
+
+struct RecordStats {
+  uint64_t ticks = 0;          // scoring ticks the pipeline fired
+  uint64_t after_outcome = 0;  // ticks excluded: at or after the patient's outcome
+  uint64_t strided_out = 0;    // ticks skipped by the stride
+  uint64_t examples = 0;
+  uint64_t positives = 0;
+  std::array<uint64_t, 3> patients{};  // [split]: patients with at least one example
+  std::array<uint64_t, 3> examples_by_split{};
+  std::array<uint64_t, 3> positives_by_split{};
+  double replay_seconds = 0;
+};
+
+struct RecordedExamples {
+  ExampleSet set;
+  std::vector<float> news2_risk;  // [example]: the NEWS2 baseline on the same snapshot
+  RecordStats stats;
+};
+
+// Replays `events` (in replay order) through one pipeline and records the examples a model of
+// `arch` needs (history tokens for attention with history_k > 1).
+Result<RecordedExamples> record_examples(std::span<const Event> events, const EngineConfig& config,
+                                         const PatientRegistry& registry, const ModelConfig& arch,
+                                         const TrainingConfig& training);
+
+struct TestMetrics {
+  double auroc = 0, auprc = 0;              // the trained model, test split
+  double news2_auroc = 0, news2_auprc = 0;  // NEWS2 on the same test examples
+  std::vector<double> auroc_without;        // [modality]: test AUROC with that modality removed
+  std::vector<double> auprc_without;        // [modality]
+  uint64_t examples = 0, positives = 0;
+};
+
+struct TrainRequest {
+  std::vector<std::string> history;  // files (JSONL or binary log)
+  EngineConfig engine;
+  ModelConfig arch;
+  TrainingConfig training;
+  uint64_t seed = 1;
+  uint32_t threads = 0;
+  bool masking = true;
+  std::function<void(const std::string&)> log;       // progress lines (may be empty)
+  std::function<void(const EpochReport&)> on_epoch;  // may be empty
+};
+
+struct TrainResult {
+  FusionModel model;
+  TrainSummary summary;
+  RecordStats record;
+  TestMetrics test;
+  uint64_t events = 0;
+  uint64_t dead_letters = 0;
+};
+
+// The whole job: load, record, train, calibrate, evaluate on the test split, fill metadata.
+Result<TrainResult> train_from_history(const TrainRequest& request);
+
+// Evaluates a trained model on the test split of recorded examples.
+TestMetrics evaluate_test(const FusionModel& model, const RecordedExamples& examples,
+                          uint32_t threads);
+
+}  // namespace tfe::train
