@@ -1,17 +1,174 @@
 #include "tools/cli/replay_report.h"
 
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "connectors/dead_letter.h"
+#include "connectors/history_replay.h"
+#include "engine/duration.h"
+#include "engine/patient_registry.h"
 #include "tools/cli/command.h"
 #include "tools/cli/scorers.h"
+#include "tools/report/backtest.h"
 
 namespace tfe::cli {
+namespace {
 
-void add_replay_report_options(CLI::App& cmd, ReplayReportArgs& args) {
-  cmd.add_option("--report", args.dir, "Write a backtest report (report.html, report.json) to DIR");
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-int run_replay_report(const ReplayCommon&, const ReplayReportArgs&) {
-  print_error("replay", "--report is not available in this build");
-  return kExitFailure;
+// Scorer names must tell models apart in the report: a repeated name gets " (2)", " (3)", ...
+void make_names_unique(std::vector<report::BacktestScorer>& scorers) {
+  std::set<std::string> seen;
+  for (report::BacktestScorer& s : scorers) {
+    std::string name = s.name;
+    for (int k = 2; !seen.insert(name).second; ++k) name = fmt::format("{} ({})", s.name, k);
+    s.name = name;
+  }
+}
+
+}  // namespace
+
+void add_replay_report_options(CLI::App& cmd, ReplayReportArgs& args) {
+  cmd.add_option("--report", args.dir,
+                 "Backtest: write report.html and report.json to DIR (every --model and, with "
+                 "--strategy news2, NEWS2 side by side)")
+      ->option_text("DIR");
+  cmd.add_option("--horizon", args.horizon,
+                 "Report: label horizon (e.g. 6h); default: the models' training horizon, else 6h")
+      ->option_text("DURATION");
+  cmd.add_option("--bootstrap", args.bootstrap,
+                 "Report: bootstrap replicates over patients for the intervals (0: none)")
+      ->capture_default_str();
+  cmd.add_option("--seed", args.seed, "Report: bootstrap seed")->capture_default_str();
+  cmd.add_option("--threshold", args.thresholds,
+                 "Report: alert threshold on the risk, repeatable (default 0.1 0.2 0.3 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--alerts-per-day", args.alerts_per_day,
+                 "Report: also the threshold giving this many alerts per patient-day (0: none)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_flag("--no-stress", args.no_stress,
+               "Report: skip the stress tests (each modality masked, arrival delays scaled)");
+  cmd.add_option("--delay-factor", args.delay_factor,
+                 "Report: arrival delay multiplier of the delay stress test")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd.add_flag("--sequential", args.sequential,
+               "Report: one replay at a time (default: the scorers' replays run side by side)");
+}
+
+int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) {
+  constexpr const char* kCmd = "replay";
+  const auto start = Clock::now();
+  if (common.history.empty()) {
+    print_error(kCmd, "--report needs at least one --history file");
+    return kExitUsage;
+  }
+  if (common.models.empty() && !common.news2) {
+    print_error(kCmd, "--report needs at least one --model or --strategy news2");
+    return kExitUsage;
+  }
+  if (common.pace > 0) {
+    print_error(kCmd, "--report replays as fast as possible; leave out --pace");
+    return kExitUsage;
+  }
+  report::BacktestOptions options;
+  if (!args.horizon.empty()) {
+    auto horizon = parse_duration_ms(args.horizon);
+    if (!horizon || horizon.value() <= 0) {
+      print_error(kCmd,
+                  "--horizon: expected a positive duration such as 6h, got '" + args.horizon + "'");
+      return kExitUsage;
+    }
+    options.horizon_ms = horizon.value();
+  }
+  options.evaluation.bootstrap_replicates = args.bootstrap;
+  options.evaluation.seed = args.seed;
+  if (!args.thresholds.empty()) options.evaluation.thresholds = args.thresholds;
+  options.evaluation.target_alerts_per_patient_day = args.alerts_per_day;
+  options.stress = !args.no_stress;
+  options.delay_factor = args.delay_factor;
+  options.parallel_replays = !args.sequential;
+  options.log = [](const std::string& line) { std::fprintf(stderr, "report: %s\n", line.c_str()); };
+
+  auto config = load_engine_config(common.config_path);
+  if (!config) {
+    print_error(kCmd, config.error());
+    return kExitFailure;
+  }
+  if (common.shards > 0) config.value().shards = common.shards;
+
+  std::vector<report::BacktestScorer> scorers;
+  if (common.news2) {
+    auto named = news2_scorer(config.value());
+    if (!named) {
+      print_error(kCmd, named.error());
+      return kExitFailure;
+    }
+    scorers.push_back({named.value().label, named.value().scorer, named.value().horizon_ms});
+  }
+  for (const std::string& path : common.models) {
+    auto named = model_scorer(path, config.value());
+    if (!named) {
+      print_error(kCmd, named.error());
+      return kExitFailure;
+    }
+    scorers.push_back({named.value().label, named.value().scorer, named.value().horizon_ms});
+  }
+  make_names_unique(scorers);
+  if (auto horizon = report::label_horizon(scorers, options.horizon_ms); !horizon) {
+    print_error(kCmd, horizon.error());
+    return kExitUsage;
+  }
+
+  // The history once in memory; every scorer and stress variant replays it from there.
+  PatientRegistry registry;
+  DeadLetterSink dead;
+  const auto load_start = Clock::now();
+  auto history = load_history(common.history, config.value(), registry, dead);
+  if (!history) {
+    print_error(kCmd, history.error());
+    return kExitFailure;
+  }
+  const double load_seconds = seconds_since(load_start);
+  std::fprintf(stderr, "report: history %zu events, %zu patients, %llu dead letters, %.1f s\n",
+               history.value().events.size(), registry.size(),
+               static_cast<unsigned long long>(history.value().dead_letters), load_seconds);
+
+  report::BacktestStats stats;
+  auto built =
+      report::run_backtest(history.value(), registry, config.value(), scorers, options, &stats);
+  if (!built) {
+    print_error(kCmd, built.error());
+    return kExitFailure;
+  }
+  report::Report& report = built.value();
+  report.meta.generator = "tfe replay";
+  report.meta.histories = common.history;
+  const auto write_start = Clock::now();
+  if (auto written = report::write_report(report, args.dir); !written) {
+    print_error(kCmd, written.error());
+    return kExitFailure;
+  }
+  const double write_seconds = seconds_since(write_start);
+  const std::string html = (std::filesystem::path(args.dir) / "report.html").string();
+  std::printf(
+      "replay: report %s: %zu scorer%s, %llu runs, %llu events, %.1f M scores; load %.1f s, "
+      "replays %.1f s, metrics %.1f s, write %.1f s, total %.1f s\n",
+      html.c_str(), scorers.size(), scorers.size() == 1 ? "" : "s",
+      static_cast<unsigned long long>(stats.runs),
+      static_cast<unsigned long long>(stats.history_events), static_cast<double>(stats.ticks) / 1e6,
+      load_seconds, stats.replay_seconds, stats.metrics_seconds, write_seconds,
+      seconds_since(start));
+  return kExitOk;
 }
 
 }  // namespace tfe::cli

@@ -23,7 +23,15 @@ struct ReplayCommon {
 };
 
 struct ReplayReportArgs {
-  std::string dir;  // --report DIR; empty: no report
+  std::string dir;                 // --report DIR; empty: no report
+  std::string horizon;             // label horizon ("6h"); empty: the models', else 6h
+  uint32_t bootstrap = 200;        // bootstrap replicates (0: no intervals)
+  uint64_t seed = 1;               // bootstrap seed
+  std::vector<double> thresholds;  // empty: the report's defaults
+  double alerts_per_day = 2.0;     // target alerts per patient-day (0: none)
+  bool no_stress = false;          // skip the stress tests
+  double delay_factor = 2.0;       // arrival delay multiplier of the delay stress test
+  bool sequential = false;         // one replay at a time (default: one per scorer in parallel)
 };
 
 // Registers the report's own options (--report and what only the report uses) on `cmd`.

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The real backtest end to end: a synthetic ward cohort (`tfe synth`), two fusion models with random
+# weights (`tfe model init`), then `tfe replay --report` with both models and NEWS2. Checks the
+# content of report.json with jq (models, subgroups partitioning the ticks, stress tests, NEWS2
+# at chance without its only modality, timelines), that the page is there, that a second run with
+# sequential replays writes the same bytes, and the usage errors of --report.
+#
+# usage: report_replay.sh TFE_BINARY SOURCE_DIR
+#   The report stays in BUILD/Testing/report-replay/ (or $TFE_REPORT_REPLAY_OUT) for people to
+#   look at.
+set -euo pipefail
+
+fail() {
+  echo "report_replay: FAILED: $*" >&2
+  exit 1
+}
+
+(($# == 2)) || fail "usage: report_replay.sh TFE_BINARY SOURCE_DIR"
+tfe="$1"
+src="$2"
+build_dir="$(cd "$(dirname "$tfe")/.." && pwd)"
+out="${TFE_REPORT_REPLAY_OUT:-$build_dir/Testing/report-replay}"
+command -v jq >/dev/null || fail "jq is not installed (Debian package 'jq')"
+[[ -x "$tfe" ]] || fail "tfe binary not found at $tfe"
+
+rm -rf "$out"
+mkdir -p "$out"
+config="$src/configs/profiles/ward.toml"
+
+run() {
+  echo "+ $*" >>"$out/commands.log"
+  "$@" >>"$out/commands.log" 2>&1 || {
+    tail -20 "$out/commands.log" >&2
+    fail "command failed: $*"
+  }
+}
+
+# 1. History and models.
+run "$tfe" synth --profile "$config" --patients 200 --days 1 --seed 1 --out "$out/h.jsonl"
+run "$tfe" model init --config "$config" --strategy attention --seed 1 --out "$out/attention.tfemodel"
+run "$tfe" model init --config "$config" --strategy late --seed 2 --out "$out/late.tfemodel"
+
+# 2. The backtest.
+report_args=(--history "$out/h.jsonl" --config "$config" --model "$out/attention.tfemodel"
+  --model "$out/late.tfemodel" --strategy news2 --bootstrap 50 --seed 3 --threshold 0.2
+  --threshold 0.5 --alerts-per-day 3)
+run "$tfe" replay "${report_args[@]}" --report "$out/report"
+json="$out/report/report.json"
+[[ -s "$json" ]] || fail "report.json missing"
+[[ -s "$out/report/report.html" ]] || fail "report.html missing"
+grep -q '<svg' "$out/report/report.html" || fail "report.html holds no SVG chart"
+
+check() {
+  # check DESCRIPTION JQ_FILTER: the filter must print true.
+  local got
+  got="$(jq -e "$2" "$json" 2>&1)" || fail "$1 (jq: $2 -> $got)"
+  [[ "$got" == "true" ]] || fail "$1 (jq: $2 -> $got)"
+}
+
+check "format" '.format == "tfe-backtest-report" and .version == 1'
+check "history and cohort" '(.histories | length) == 1 and .patients == 200 and .events > 200000'
+check "modalities of the config" '.modalities == ["wearables", "notes", "imaging"]'
+check "default horizon 6h for models without one" '.horizon_ms == 21600000'
+check "options as given" \
+  '.options.bootstrap_replicates == 50 and .options.seed == 3 and .options.thresholds == [0.2, 0.5]
+   and .options.target_alerts_per_patient_day == 3'
+check "three scorers, NEWS2 first" \
+  '[.models[].name] == ["news2", "attention", "late"] and
+   [.models[].strategy] == ["news2", "attention", "late"]'
+check "models carry their ids" '[.models[1:][] | .model_id | length > 0] | all'
+check "every scorer has ticks and positives" \
+  '[.models[].overall | .ticks > 10000 and .positive_ticks > 0 and .positive_patients > 0] | all'
+check "same ticks for every scorer" '[.models[].overall.ticks] | unique | length == 1'
+check "AUROC in [0,1] with an interval" \
+  '[.models[].overall | .auroc >= 0 and .auroc <= 1 and .auroc_ci[0] <= .auroc_ci[1]
+    and .replicates_used > 0] | all'
+check "NEWS2 discriminates on this cohort" '.models[0].overall.auroc > 0.6'
+check "subgroups partition the ticks" \
+  '[.models[] | ([.subgroups[].ticks] | add) == .overall.ticks] | all'
+check "several availability subgroups, wearables + notes among them" \
+  '([.models[] | (.subgroups | length) >= 2] | all) and
+   ([.models[0].subgroups[].subgroup] | index("wearables + notes") != null)'
+check "alert policy: two fixed thresholds and the alert-rate one" \
+  '[.models[].overall.alert_policy | length == 3 and .[0].basis == "fixed"
+    and .[2].basis == "alert_rate"] | all'
+check "alert-rate threshold meets the target" \
+  '[.models[].overall.alert_policy[2].alerts_per_patient_day <= 3] | all'
+check "stress tests: each modality masked, then delays doubled" \
+  '[.models[] | [.stress[].name] == ["without wearables", "without notes", "without imaging",
+                                      "arrival delays x2"]] | all'
+check "NEWS2 without wearables is at chance" \
+  '.models[0].stress[0].auroc.stressed == 0.5 and .models[0].stress[0].auroc.delta < 0'
+check "stress deltas are stressed - baseline" \
+  '[.models[] | .overall.auroc as $a | .stress[] |
+    (.auroc.baseline - $a | fabs) < 1e-5 and
+    ((.auroc.stressed - .auroc.baseline) - .auroc.delta | fabs) < 1e-5] | all'
+check "timelines for sample patients, one trace per model" \
+  '(.timelines | length) >= 1 and ([.timelines[] | (.traces | length) == 3
+    and (.events | length) == 3 and .start_ms < .end_ms] | all)'
+check "no patient id in the report" '[.. | strings | test("^ward-")] | any | not'
+
+# 3. Deterministic: sequential replays write the same bytes.
+run "$tfe" replay "${report_args[@]}" --sequential --report "$out/report-sequential"
+cmp -s "$json" "$out/report-sequential/report.json" ||
+  fail "report.json differs between parallel and sequential replays"
+
+# 4. Usage errors: exit 2 and one line naming the problem.
+expect_usage() {
+  local what="$1"
+  shift
+  local rc=0
+  "$tfe" replay "$@" >"$out/usage.out" 2>"$out/usage.err" || rc=$?
+  ((rc == 2)) || fail "$what: exit $rc, expected 2"
+  grep -q '^tfe replay: ' "$out/usage.err" || fail "$what: no 'tfe replay:' error line"
+}
+expect_usage "no scorer" --history "$out/h.jsonl" --config "$config" --report "$out/r2"
+expect_usage "bad horizon" --history "$out/h.jsonl" --config "$config" --strategy news2 \
+  --horizon soon --report "$out/r2"
+
+rc=0
+"$tfe" replay --history "$out/missing.jsonl" --config "$config" --strategy news2 \
+  --report "$out/r3" >/dev/null 2>"$out/missing.err" || rc=$?
+((rc == 1)) || fail "missing history: exit $rc, expected 1"
+grep -q '^tfe replay: ' "$out/missing.err" || fail "missing history: no 'tfe replay:' error line"
+
+echo "report_replay: ok ($out/report/report.html)"

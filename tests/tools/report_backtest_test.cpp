@@ -1,0 +1,292 @@
+// The backtest driver: a synthetic ward history replayed through the engine with NEWS2 and a
+// fusion model, labelled, evaluated, stress-tested (history variants) and assembled into a report.
+
+#include "tools/report/backtest.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "operators/fusion_model.h"
+#include "operators/fusion_operator.h"
+#include "operators/news2.h"
+#include "tools/synth/synth.h"
+
+namespace tfe::report {
+namespace {
+
+constexpr int64_t kHour = 3'600'000;
+
+Event make_event(PatientIndex patient, ModalityIndex modality, int64_t event_ms,
+                 int64_t arrival_ms = 0, uint64_t seq = 0) {
+  Event e;
+  e.patient = patient;
+  e.modality = modality;
+  e.event_time_ms = event_ms;
+  e.arrival_time_ms = arrival_ms;
+  e.source_seq = seq;
+  return e;
+}
+
+struct Cohort {
+  EngineConfig config;
+  std::unique_ptr<PatientRegistry> registry = std::make_unique<PatientRegistry>();
+  History history;
+  std::vector<BacktestScorer> scorers;  // NEWS2, then an attention model with random weights
+};
+
+// 200 ward patients over one day, as `tfe synth --profile ward --patients 200 --days 1 --seed 3`.
+const Cohort& cohort() {
+  static const Cohort c = [] {
+    Cohort c;
+    auto profile = synth::load_profile("ward", std::string(TFE_SOURCE_DIR) + "/configs/profiles");
+    if (!profile) throw std::runtime_error(profile.error().message);
+    c.config = profile.value().engine;
+    auto stats = synth::generate(profile.value(), synth::GenerateOptions{200, 1, 3}, *c.registry,
+                                 [&](const Event& e) { c.history.events.push_back(e); });
+    if (!stats) throw std::runtime_error(stats.error().message);
+    sort_for_replay(c.history.events);
+    auto news2 = make_news2_scorer(c.config);
+    if (!news2) throw std::runtime_error(news2.error().message);
+    c.scorers.push_back({"news2", news2.value(), std::nullopt});
+    ModelConfig arch;
+    arch.strategy = Strategy::attention;
+    auto model = init_model(arch, c.config, 11);
+    if (!model) throw std::runtime_error(model.error().message);
+    auto op = FusionOperator::create(std::make_shared<const FusionModel>(std::move(model.value())),
+                                     c.config);
+    if (!op) throw std::runtime_error(op.error().message);
+    c.scorers.push_back({"attention", op.value(), std::nullopt});
+    return c;
+  }();
+  return c;
+}
+
+BacktestOptions quick_options() {
+  BacktestOptions options;
+  options.evaluation.bootstrap_replicates = 40;
+  options.evaluation.seed = 5;
+  return options;
+}
+
+const Report& backtest() {
+  static const Report report = [] {
+    const Cohort& c = cohort();
+    auto r = run_backtest(c.history, *c.registry, c.config, c.scorers, quick_options());
+    if (!r) throw std::runtime_error(r.error().message);
+    return std::move(r.value());
+  }();
+  return report;
+}
+
+TEST(BacktestVariants, HistoryOutcomesKeepTheFirstPerPatient) {
+  std::vector<Event> events(4);
+  events[0] = make_event(2, kOutcomeModality, 500);
+  events[1] = make_event(2, kOutcomeModality, 300);
+  events[2] = make_event(0, 0, 100);
+  events[3] = make_event(1, kOutcomeModality, 900);
+  const std::vector<OutcomeEvent> out = history_outcomes(events);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].patient, 1u);
+  EXPECT_EQ(out[0].time_ms, 900);
+  EXPECT_EQ(out[1].patient, 2u);
+  EXPECT_EQ(out[1].time_ms, 300);
+}
+
+TEST(BacktestVariants, MaskDropsOnlyThatModalityAndKeepsOrder) {
+  const Cohort& c = cohort();
+  for (ModalityIndex m = 0; m < c.config.schema.size(); ++m) {
+    const std::vector<Event> masked = mask_modality(c.history.events, m);
+    std::vector<uint64_t> expected;
+    for (const Event& e : c.history.events) {
+      if (e.modality != m) expected.push_back(e.source_seq);
+    }
+    std::vector<uint64_t> got;
+    for (const Event& e : masked) got.push_back(e.source_seq);
+    EXPECT_EQ(got, expected) << "modality " << int(m);
+    EXPECT_LT(masked.size(), c.history.events.size()) << "modality " << int(m) << " has events";
+  }
+}
+
+TEST(BacktestVariants, DelayScalingMovesArrivalsAndResorts) {
+  std::vector<Event> events(5);
+  events[0] = make_event(0, 0, 0, 10, 0);
+  events[1] = make_event(0, 1, 5, 12, 1);
+  events[2] = make_event(1, 0, 20, 15, 2);                // clock skew: kept
+  events[3] = make_event(1, kOutcomeModality, 0, 16, 3);  // outcome: untouched
+  events[4] = make_event(1, 0, 18, 18, 4);                // no delay
+  const std::vector<Event> scaled = scale_delays(events, 2.0);
+  ASSERT_EQ(scaled.size(), 5u);
+  const std::vector<std::pair<uint64_t, int64_t>> expected = {
+      {2, 15}, {3, 16}, {4, 18}, {0, 20}, {1, 19}};
+  std::vector<std::pair<uint64_t, int64_t>> got;
+  for (const Event& e : scaled) got.push_back({e.source_seq, e.arrival_time_ms});
+  std::sort(got.begin(), got.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second < b.second : a.first < b.first;
+  });
+  std::vector<std::pair<uint64_t, int64_t>> order;
+  for (const Event& e : scaled) order.push_back({e.source_seq, e.arrival_time_ms});
+  EXPECT_EQ(order, got) << "not in replay order";
+  std::map<uint64_t, int64_t> by_seq(order.begin(), order.end());
+  EXPECT_EQ(by_seq[0], 20);
+  EXPECT_EQ(by_seq[1], 19);
+  EXPECT_EQ(by_seq[2], 15);
+  EXPECT_EQ(by_seq[3], 16);
+  EXPECT_EQ(by_seq[4], 18);
+}
+
+TEST(BacktestVariants, DelayScalingMatchesSortForReplay) {
+  const Cohort& c = cohort();
+  const std::vector<Event> scaled = scale_delays(c.history.events, 2.0);
+  std::vector<Event> reference = c.history.events;
+  for (Event& e : reference) {
+    const int64_t delay = e.arrival_time_ms - e.event_time_ms;
+    if (e.modality != kOutcomeModality && delay > 0)
+      e.arrival_time_ms = e.event_time_ms + 2 * delay;
+  }
+  sort_for_replay(reference);
+  ASSERT_EQ(scaled.size(), reference.size());
+  for (std::size_t i = 0; i < scaled.size(); ++i) {
+    ASSERT_EQ(scaled[i].source_seq, reference[i].source_seq) << "position " << i;
+    ASSERT_EQ(scaled[i].arrival_time_ms, reference[i].arrival_time_ms) << "position " << i;
+  }
+}
+
+TEST(BacktestHorizon, OverrideAgreementDisagreementDefault) {
+  std::vector<BacktestScorer> scorers(3);
+  scorers[0].name = "a";
+  scorers[1].name = "b";
+  scorers[1].horizon_ms = 4 * kHour;
+  scorers[2].name = "c";
+  scorers[2].horizon_ms = 4 * kHour;
+  EXPECT_EQ(label_horizon(scorers, std::nullopt).value(), 4 * kHour);
+  EXPECT_EQ(label_horizon(scorers, 2 * kHour).value(), 2 * kHour);
+  scorers[2].horizon_ms = 8 * kHour;
+  auto disagree = label_horizon(scorers, std::nullopt);
+  ASSERT_FALSE(disagree);
+  EXPECT_NE(disagree.error().message.find("--horizon"), std::string::npos);
+  EXPECT_EQ(label_horizon(scorers, 8 * kHour).value(), 8 * kHour);
+  EXPECT_EQ(label_horizon(std::span(scorers).first(1), std::nullopt).value(), kDefaultHorizonMs);
+  EXPECT_FALSE(label_horizon(scorers, 0));
+}
+
+TEST(Backtest, RejectsNoScorersAndBadDelayFactor) {
+  const Cohort& c = cohort();
+  EXPECT_FALSE(run_backtest(c.history, *c.registry, c.config, {}, quick_options()));
+  BacktestOptions options = quick_options();
+  options.delay_factor = 0;
+  EXPECT_FALSE(run_backtest(c.history, *c.registry, c.config, c.scorers, options));
+}
+
+TEST(Backtest, CohortHasOutcomesAndEveryModality) {
+  const Cohort& c = cohort();
+  EXPECT_GT(history_outcomes(c.history.events).size(), 0u)
+      << "the test cohort must hold outcomes for labels";
+  std::vector<uint64_t> per_modality(c.config.schema.size());
+  for (const Event& e : c.history.events) {
+    if (e.modality < per_modality.size()) ++per_modality[e.modality];
+  }
+  for (std::size_t m = 0; m < per_modality.size(); ++m) EXPECT_GT(per_modality[m], 0u) << m;
+}
+
+// One backtest per test process (each test runs alone under ctest): every check of the full report
+// is here.
+TEST(Backtest, ReportHoldsEveryScorerSubgroupStressTestAndTimeline) {
+  const Cohort& c = cohort();
+  const Report& r = backtest();
+  EXPECT_EQ(r.meta.horizon_ms, kDefaultHorizonMs);
+  EXPECT_EQ(r.meta.tick_cadence_ms, c.config.tick_cadence_ms);
+  EXPECT_EQ(r.meta.patients, c.registry->size());
+  EXPECT_EQ(r.meta.events, c.history.events.size());
+  ASSERT_EQ(r.meta.modalities.size(), c.config.schema.size());
+  ASSERT_EQ(r.models.size(), 2u);
+  EXPECT_EQ(r.models[0].info.name, "news2");
+  EXPECT_EQ(r.models[0].info.strategy, "news2");
+  EXPECT_EQ(r.models[1].info.strategy, "attention");
+  EXPECT_FALSE(r.models[1].info.model_id.empty());
+  for (const ModelReport& m : r.models) {
+    const GroupMetrics& all = m.evaluation.overall;
+    EXPECT_GT(all.ticks, 1000u) << m.info.name;
+    EXPECT_GT(all.positive_ticks, 0u) << m.info.name;
+    EXPECT_FALSE(std::isnan(all.discrimination.auroc)) << m.info.name;
+    EXPECT_FALSE(std::isnan(all.discrimination.auroc_ci.lo)) << m.info.name;
+    EXPECT_LE(all.discrimination.auroc_ci.lo, all.discrimination.auroc_ci.hi);
+    ASSERT_GE(m.evaluation.subgroups.size(), 2u) << m.info.name;
+    uint64_t ticks = 0;
+    for (const GroupMetrics& g : m.evaluation.subgroups) ticks += g.ticks;
+    EXPECT_EQ(ticks, all.ticks) << "subgroups partition the ticks";
+    // Masks of every modality in turn, then the doubled delays.
+    ASSERT_EQ(m.stress.size(), c.config.schema.size() + 1) << m.info.name;
+    for (std::size_t s = 0; s < c.config.schema.size(); ++s) {
+      EXPECT_EQ(m.stress[s].kind, StressKind::mask_modality);
+      EXPECT_EQ(m.stress[s].modality, c.config.schema[static_cast<ModalityIndex>(s)].name);
+      EXPECT_DOUBLE_EQ(m.stress[s].comparison.auroc.baseline, all.discrimination.auroc);
+    }
+    EXPECT_EQ(m.stress.back().kind, StressKind::delay_scale);
+    EXPECT_EQ(m.stress.back().delay_factor, 2.0);
+  }
+  // Every scorer sees the same ticks: the engine, not the scorer, decides when to score.
+  EXPECT_EQ(r.models[0].evaluation.overall.ticks, r.models[1].evaluation.overall.ticks);
+
+  // NEWS2 reads only the vitals modality: masked, every tick has the same risk.
+  const StressResult& news2_without_vitals = r.models[0].stress[0];
+  ASSERT_EQ(news2_without_vitals.modality, "wearables");
+  EXPECT_DOUBLE_EQ(news2_without_vitals.comparison.auroc.stressed, 0.5);
+  EXPECT_LT(news2_without_vitals.comparison.auroc.delta, 0.0)
+      << "NEWS2 with vitals must beat chance here";
+  EXPECT_LT(news2_without_vitals.comparison.auroc.delta_ci.lo,
+            news2_without_vitals.comparison.auroc.delta_ci.hi);
+
+  // Timelines: one sample patient per subgroup, a trace per model, pseudonyms only.
+  ASSERT_FALSE(r.timelines.empty());
+  for (const Timeline& t : r.timelines) {
+    EXPECT_LT(t.start_ms, t.end_ms);
+    EXPECT_EQ(t.events.size(), r.meta.modalities.size());
+    ASSERT_EQ(t.traces.size(), r.models.size());
+    for (const RiskTrace& trace : t.traces) EXPECT_FALSE(trace.risk.empty()) << trace.model;
+    EXPECT_EQ(t.patient.find("ward-"), std::string::npos) << "patient ids never in the report";
+  }
+}
+
+TEST(Backtest, MaskedModalityIsNeverPresentInScores) {
+  const Cohort& c = cohort();
+  const std::vector<OutcomeEvent> outcomes = history_outcomes(c.history.events);
+  for (ModalityIndex m = 0; m < c.config.schema.size(); ++m) {
+    const std::vector<Event> masked = mask_modality(c.history.events, m);
+    auto table = score_events(masked, c.config, c.scorers[1].scorer, *c.registry, outcomes,
+                              kDefaultHorizonMs);
+    ASSERT_TRUE(table) << table.error().message;
+    ASSERT_FALSE(table.value().ticks.empty());
+    for (const ScoredTick& t : table.value().ticks) {
+      ASSERT_EQ(t.present_mask & (1u << m), 0u) << "modality " << int(m);
+    }
+  }
+}
+
+TEST(Backtest, ParallelAndSequentialReplaysGiveTheSameReport) {
+  // Without stress tests, to keep the test quick: every variant goes through the same replays.
+  const Cohort& c = cohort();
+  BacktestOptions options = quick_options();
+  options.stress = false;
+  BacktestStats stats;
+  auto parallel = run_backtest(c.history, *c.registry, c.config, c.scorers, options, &stats);
+  ASSERT_TRUE(parallel) << parallel.error().message;
+  options.parallel_replays = false;
+  auto sequential = run_backtest(c.history, *c.registry, c.config, c.scorers, options);
+  ASSERT_TRUE(sequential) << sequential.error().message;
+  EXPECT_EQ(report_json(sequential.value()), report_json(parallel.value()));
+  for (const ModelReport& m : parallel.value().models) EXPECT_TRUE(m.stress.empty());
+  EXPECT_FALSE(parallel.value().timelines.empty());
+  EXPECT_EQ(stats.runs, c.scorers.size());
+  EXPECT_EQ(stats.history_events, c.history.events.size());
+  EXPECT_GT(stats.ticks, 0u);
+}
+
+}  // namespace
+}  // namespace tfe::report

@@ -1,0 +1,309 @@
+// The report model's renderings: report.json (valid, stable, deterministic), report.html (one
+// self-contained page, every text escaped), the SVG chart helpers, and the demo report that the
+// browser test renders (written to $TFE_REPORT_DEMO_DIR when set).
+
+#include <gtest/gtest.h>
+
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tools/report/json_writer.h"
+#include "tools/report/report.h"
+#include "tools/report/svg.h"
+
+namespace tfe::report {
+namespace {
+
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t pos = text.find(needle); pos != std::string::npos;
+       pos = text.find(needle, pos + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
+// The demo report is computed once for all tests here (it runs the real metrics).
+const Report& demo() {
+  static const Report report = demo_report();
+  return report;
+}
+
+TEST(ReportJsonWriter, EscapesNestsAndWritesNullForNaN) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("text").value("quote \" backslash \\ newline \n tab \t bell \x07 utf8 \xc3\xa9");
+  w.key("nan").number(kNaN);
+  w.key("negative_zero").number(-0.0);
+  w.key("third").number(1.0 / 3.0, 4);
+  w.key("big").value(uint64_t{18446744073709551615ULL});
+  w.key("flag").value(true);
+  w.key("points").begin_array(true);
+  w.begin_array(true).number(0.5).number(1e-7).end_array();
+  w.end_array();
+  w.key("empty").begin_array().end_array();
+  w.end_object();
+  const std::string json = w.str();
+  EXPECT_NE(json.find(R"("quote \" backslash \\ newline \n tab \t bell \u0007 utf8 é")"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"nan\": null"), std::string::npos);
+  EXPECT_NE(json.find("\"negative_zero\": 0,"), std::string::npos);
+  EXPECT_NE(json.find("\"third\": 0.3333,"), std::string::npos);
+  EXPECT_NE(json.find("\"big\": 18446744073709551615"), std::string::npos);
+  EXPECT_NE(json.find("\"points\": [[0.5,1e-07]]"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"empty\": []"), std::string::npos);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;
+  std::string_view text;
+  ASSERT_EQ(doc["text"].get(text), simdjson::SUCCESS);
+  EXPECT_EQ(text, "quote \" backslash \\ newline \n tab \t bell \x07 utf8 \xc3\xa9");
+}
+
+TEST(ReportJson, DemoIsValidStableAndDeterministic) {
+  const std::string json = report_json(demo());
+  EXPECT_EQ(json, report_json(demo_report())) << "same inputs must give the same bytes";
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS);
+  // Top-level keys in their fixed order.
+  const std::vector<std::string_view> expected{
+      "format",          "version",  "title",  "generator", "histories", "modalities", "horizon_ms",
+      "tick_cadence_ms", "patients", "events", "options",   "models",    "timelines"};
+  std::vector<std::string_view> keys;
+  simdjson::dom::object root;
+  ASSERT_EQ(doc.get(root), simdjson::SUCCESS);
+  for (auto field : root) keys.push_back(field.key);
+  EXPECT_EQ(keys, expected);
+  simdjson::dom::array models;
+  ASSERT_EQ(doc["models"].get(models), simdjson::SUCCESS);
+  ASSERT_EQ(models.size(), 3u);
+  for (simdjson::dom::element model : models) {
+    double auroc = 0;
+    ASSERT_EQ(model["overall"]["auroc"].get(auroc), simdjson::SUCCESS);
+    EXPECT_GT(auroc, 0.5);
+    EXPECT_LE(auroc, 1.0);
+    simdjson::dom::array ci;
+    ASSERT_EQ(model["overall"]["auroc_ci"].get(ci), simdjson::SUCCESS);
+    EXPECT_EQ(ci.size(), 2u);
+    simdjson::dom::array subgroups;
+    ASSERT_EQ(model["subgroups"].get(subgroups), simdjson::SUCCESS);
+    EXPECT_GE(subgroups.size(), 4u);
+    simdjson::dom::array stress;
+    ASSERT_EQ(model["stress"].get(stress), simdjson::SUCCESS);
+    EXPECT_EQ(stress.size(), 4u);  // three masked modalities, delays doubled
+    simdjson::dom::array roc;
+    ASSERT_EQ(model["curves"]["roc"].get(roc), simdjson::SUCCESS);
+    EXPECT_GT(roc.size(), 20u);
+    EXPECT_LE(roc.size(), 302u);
+    simdjson::dom::array policy;
+    ASSERT_EQ(model["overall"]["alert_policy"].get(policy), simdjson::SUCCESS);
+    EXPECT_EQ(policy.size(), 5u);  // four fixed thresholds and the alert-rate one
+  }
+  simdjson::dom::array timelines;
+  ASSERT_EQ(doc["timelines"].get(timelines), simdjson::SUCCESS);
+  EXPECT_GE(timelines.size(), 4u);
+  for (simdjson::dom::element t : timelines) {
+    simdjson::dom::array events;
+    ASSERT_EQ(t["events"].get(events), simdjson::SUCCESS);
+    for (simdjson::dom::element lane : events) {
+      simdjson::dom::array times;
+      ASSERT_EQ(lane["times_ms"].get(times), simdjson::SUCCESS);
+      EXPECT_LE(times.size(), 1001u);  // dense lanes are thinned
+    }
+  }
+}
+
+TEST(ReportHtml, DemoPageIsSelfContainedAndEscaped) {
+  const std::string html = report_html(demo());
+  EXPECT_TRUE(html.starts_with("<!DOCTYPE html>"));
+  EXPECT_EQ(occurrences(html, "<script"), 0u);
+  for (const char* external : {"src=", "href=", "url(", "@import", "http:", "https:"}) {
+    EXPECT_EQ(occurrences(html, external), 0u) << external;
+  }
+  // ROC, PR, reliability; two subgroup charts; the stress chart; one per timeline.
+  const std::size_t charts = 3 + 2 + 1 + demo().timelines.size();
+  EXPECT_EQ(occurrences(html, "<svg"), charts);
+  EXPECT_EQ(occurrences(html, "</svg>"), charts);
+  // The model name "attention <x-attn>" appears only escaped.
+  EXPECT_EQ(occurrences(html, "<x-attn>"), 0u);
+  EXPECT_GT(occurrences(html, "attention &lt;x-attn&gt;"), 3u);
+  for (const char* id :
+       {"summary", "discrimination", "alerts", "subgroups", "stress", "timelines", "reading"}) {
+    EXPECT_NE(html.find(std::string("<section id=\"") + id + "\""), std::string::npos) << id;
+  }
+}
+
+TEST(ReportHtml, EmptyReportStillRenders) {
+  Report empty;
+  empty.meta.title = "nothing <yet>";
+  const std::string html = report_html(empty);
+  EXPECT_NE(html.find("<title>nothing &lt;yet&gt;</title>"), std::string::npos);
+  EXPECT_NE(html.find("No stress tests were run."), std::string::npos);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  EXPECT_EQ(parser.parse(report_json(empty)).get(doc), simdjson::SUCCESS);
+}
+
+// ---- SVG helpers
+// ----------------------------------------------------------------------------------------
+
+TEST(ReportSvg, EscapeFixedAndTicks) {
+  EXPECT_EQ(svg::escape("<a href='x'>\"&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;");
+  EXPECT_EQ(svg::fixed(kNaN, 3), "\u2013");
+  EXPECT_EQ(svg::fixed(-0.0001, 3), "0.000");
+  EXPECT_EQ(svg::fixed(0.12345, 2), "0.12");
+  const std::vector<double> unit = svg::nice_ticks(0, 1, 5);
+  ASSERT_EQ(unit.size(), 6u);
+  EXPECT_DOUBLE_EQ(unit[1], 0.2);
+  EXPECT_DOUBLE_EQ(unit.back(), 1.0);
+  const std::vector<double> around = svg::nice_ticks(-0.3, 0.1, 4);
+  EXPECT_NE(std::find(around.begin(), around.end(), 0.0), around.end());
+  EXPECT_GE(around.front(), -0.3);
+  const std::vector<double> hours = svg::nice_ticks(0, 24, 5);
+  EXPECT_DOUBLE_EQ(hours[1] - hours[0], 5.0);
+  EXPECT_EQ(svg::colour(0), svg::colour(8));
+}
+
+TEST(ReportSvg, ChartsDrawTheirElements) {
+  svg::LineChart line;
+  line.title = "t";
+  line.series.push_back({"a & b", {{0, 0}, {0.5, 0.7}, {1, 1}}, 0, false, true, true});
+  const std::string l = svg::line_chart(line);
+  EXPECT_EQ(occurrences(l, "<circle"), 3u);
+  EXPECT_EQ(occurrences(l, "<polyline"), 1u);
+  EXPECT_NE(l.find("a &amp; b"), std::string::npos);
+
+  svg::Heatmap heat;
+  heat.title = "h";
+  heat.rows = {"r1", "r2"};
+  heat.cols = {"c1", "c2", "c3"};
+  heat.values = {0, 0.5, 1, 0.25, kNaN, 0.75};
+  const std::string h = svg::heatmap(heat);
+  EXPECT_EQ(occurrences(h, "<rect"), 6u);
+  EXPECT_EQ(occurrences(h, "class=\"cell\""), 5u);  // the NaN cell is blank
+
+  svg::Histogram hist;
+  hist.title = "d";
+  hist.edges = {0, 1, 2, 3, 4};
+  hist.series = {{"x", {1, 4, 2, 0}, 0}, {"y", {2, 2, 2, 2}, 1}};
+  const std::string d = svg::histogram(hist);
+  EXPECT_EQ(occurrences(d, "fill-opacity"), 8u);
+
+  svg::BarChart bars;
+  bars.title = "b";
+  bars.value = {"", -0.2, 0.1, ""};
+  bars.series_names = {"one", "two"};
+  bars.rows = {{"g1", "row a", {-0.1, 0.05}, {-0.15, 0.0}, {-0.05, 0.08}},
+               {"g1", "row b", {kNaN, -0.02}, {}, {}},
+               {"g2", "row c", {0.01, 0.02}, {}, {}}};
+  const std::string b = svg::bar_chart(bars);
+  EXPECT_EQ(occurrences(b, "class=\"group\""), 2u);
+  EXPECT_EQ(occurrences(b, "<title>one"), 2u);  // the NaN bar is not drawn
+  EXPECT_EQ(occurrences(b, "<title>two"), 3u);
+
+  // A lane of 100,000 events draws at most one mark per horizontal unit.
+  svg::TimelineChart timeline;
+  timeline.plot.title = "tl";
+  timeline.plot.x = {"h", 0, 24, ""};
+  svg::Lane lane{"wearables", {}, 6};
+  for (int i = 0; i < 100000; ++i) lane.x.push_back(24.0 * i / 100000);
+  timeline.lanes.push_back(lane);
+  const std::string tl = svg::timeline_chart(timeline);
+  EXPECT_LE(occurrences(tl, "v12"), static_cast<std::size_t>(timeline.plot.width));
+  EXPECT_GT(occurrences(tl, "v12"), 100u);
+}
+
+TEST(ReportSvg, PageHasNoScriptAndAStrictPolicy) {
+  const std::string page = svg::page("a <b>", "<p>x</p>");
+  EXPECT_NE(page.find("<title>a &lt;b&gt;</title>"), std::string::npos);
+  EXPECT_NE(page.find("default-src 'none'"), std::string::npos);
+  EXPECT_NE(page.find("name=\"viewport\""), std::string::npos);
+  EXPECT_EQ(occurrences(page, "<script"), 0u);
+}
+
+// ---- model helpers
+// ----------------------------------------------------------------------------------------
+
+TEST(ReportModel, NamesOfSubgroupsAndStressTests) {
+  const std::vector<std::string> names{"wearables", "notes", "imaging"};
+  EXPECT_EQ(subgroup_name(0b101, names), "wearables + imaging");
+  EXPECT_EQ(subgroup_name(0, names), "no modality");
+  EXPECT_EQ(subgroup_name(GroupMetrics::kAllTicks, names), "all ticks");
+  EXPECT_EQ(subgroup_name(0b1010, names), "notes + modality 3");
+  StressResult mask;
+  mask.modality = "notes";
+  EXPECT_EQ(stress_name(mask), "without notes");
+  StressResult delay;
+  delay.kind = StressKind::delay_scale;
+  delay.delay_factor = 2;
+  EXPECT_EQ(stress_name(delay), "arrival delays x2");
+}
+
+TEST(ReportModel, CollectorRiskTraceAndThinning) {
+  TickCollector collector(2);
+  std::vector<ScoreRecord> scores(4);
+  const double risks[] = {0.1, 0.6, 0.7, 0.2};
+  for (int i = 0; i < 4; ++i) {
+    scores[i].patient = 1;
+    scores[i].score_time_ms = i * 60'000;
+    scores[i].risk = risks[i];
+    scores[i].modalities[0].present = true;
+    scores[i].modalities[1].present = i >= 2;
+    scores[i].modalities[2].present = true;  // beyond the schema: ignored
+  }
+  collector.emit(scores);
+  std::vector<ScoredTick> ticks = collector.take();
+  ASSERT_EQ(ticks.size(), 4u);
+  EXPECT_EQ(ticks[0].present_mask, 0b01u);
+  EXPECT_EQ(ticks[3].present_mask, 0b11u);
+  auto table = build_labels(ticks, {}, 2, 3'600'000, 60'000);
+  ASSERT_TRUE(table.has_value());
+  const RiskTrace trace = risk_trace(table.value(), 1, 0.5);
+  EXPECT_EQ(trace.risk.size(), 4u);
+  EXPECT_EQ(trace.alert_times_ms, std::vector<int64_t>{60'000});
+  EXPECT_TRUE(risk_trace(table.value(), 0, 0.5).risk.empty());
+
+  std::vector<int64_t> dense;
+  for (int64_t t = 0; t < 86'400'000; t += 1000) dense.push_back(t);
+  const std::vector<int64_t> thin = thin_times(dense, 1000);
+  EXPECT_LE(thin.size(), 1001u);
+  EXPECT_GE(thin.size(), 999u);
+  EXPECT_EQ(thin.front(), 0);
+  const std::vector<int64_t> few{5, 10, 20};
+  EXPECT_EQ(thin_times(few, 1000), few);
+}
+
+TEST(ReportFiles, WriteReportFailsOnAnUnwritableDirectory) {
+  const std::string file = testing::TempDir() + "/tfe_report_not_a_dir";
+  std::ofstream(file) << "x";
+  const auto result = write_report(Report{}, file + "/sub");
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, Errc::io);
+}
+
+// The browser test (tests/e2e/report_browser.sh) runs this with TFE_REPORT_DEMO_DIR set and opens
+// the page it writes.
+TEST(ReportDemo, WritesReportFiles) {
+  const char* env = std::getenv("TFE_REPORT_DEMO_DIR");
+  const std::string dir =
+      env != nullptr && *env != '\0' ? std::string(env) : testing::TempDir() + "/tfe_report_demo";
+  const auto written = write_demo_report(dir);
+  ASSERT_TRUE(written.has_value()) << written.error().message;
+  for (const char* name : {"report.json", "report.html"}) {
+    const auto path = std::filesystem::path(dir) / name;
+    ASSERT_TRUE(std::filesystem::exists(path)) << path;
+    EXPECT_GT(std::filesystem::file_size(path), 10'000u) << path;
+  }
+}
+
+}  // namespace
+}  // namespace tfe::report
