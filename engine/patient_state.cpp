@@ -26,16 +26,16 @@ struct PatientState::ModalityState {
   VitalsWindows windows;  // vitals with features
 
   int64_t* times() const { return reinterpret_cast<int64_t*>(ring.get()); }
-  float* item(const ModalityLayout& layout, uint32_t slot) const {
+  float* item(const ModalityStorage& layout, uint32_t slot) const {
     return reinterpret_cast<float*>(ring.get() + layout.history * sizeof(int64_t)) +
            std::size_t{slot} * layout.item_dim;
   }
-  uint32_t slot(const ModalityLayout& layout, uint32_t logical) const {
+  uint32_t slot(const ModalityStorage& layout, uint32_t logical) const {
     const uint32_t s = head + logical;
     return s >= layout.history ? s - layout.history : s;
   }
   int64_t latest_event_ms() const { return times()[head]; }
-  std::size_t ring_bytes(const ModalityLayout& layout) const {
+  std::size_t ring_bytes(const ModalityStorage& layout) const {
     return layout.history * (sizeof(int64_t) + std::size_t{layout.item_dim} * sizeof(float));
   }
   void release() {
@@ -48,7 +48,7 @@ struct PatientState::ModalityState {
   // Makes room for an event at `event_time_ms` in the newest-first ring and returns its slot, or
   // -1 when the ring is full of newer events. An event no older than the newest is the newest
   // (ties keep application order).
-  int64_t insert(const ModalityLayout& layout, int64_t event_time_ms) {
+  int64_t insert(const ModalityStorage& layout, int64_t event_time_ms) {
     if (!ring) ring = std::make_unique_for_overwrite<std::byte[]>(ring_bytes(layout));
     const uint32_t capacity = layout.history;
     int64_t* t = times();
@@ -87,7 +87,7 @@ Result<StateLayout> StateLayout::make(const EngineConfig& config, const ScorerSp
   for (std::size_t m = 0; m < schema.size(); ++m) {
     const ModalitySpec& modality = schema[static_cast<ModalityIndex>(m)];
     const ModalityNeeds& needs = spec.needs[m];
-    ModalityLayout l;
+    ModalityStorage l;
     l.kind = modality.kind;
     l.horizon_ms = modality.horizon_ms;
     l.history = std::max<uint32_t>({modality.history, needs.history, 1});
@@ -142,7 +142,7 @@ void PatientState::reset() { modalities_.reset(); }
 
 void PatientState::apply(const StateLayout& layout, const Event& event) {
   assert(active() && event.modality < layout.size() && "apply() needs a configured modality");
-  const ModalityLayout& l = layout[event.modality];
+  const ModalityStorage& l = layout[event.modality];
   ModalityState& s = modalities_[event.modality];
   const int64_t now = event.arrival_time_ms;
   if (s.count > 0 && now - s.latest_event_ms() > l.horizon_ms) s.release();
@@ -178,7 +178,7 @@ std::size_t PatientState::snapshot(const StateLayout& layout, PatientIndex patie
   assert(active() && "snapshot() of an evicted patient");
   std::size_t present = 0;
   for (std::size_t m = 0; m < layout.size(); ++m) {
-    const ModalityLayout& l = layout[m];
+    const ModalityStorage& l = layout[m];
     ModalityState& s = modalities_[m];
     ModalitySnapshot& out = scratch.modalities_[m];
     out = ModalitySnapshot{};

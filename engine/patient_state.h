@@ -35,7 +35,7 @@
 namespace tfe {
 
 // How one modality is stored, shared by every patient (from the config and the scorer's needs).
-struct ModalityLayout {
+struct ModalityStorage {
   ModalityKind kind = ModalityKind::vitals;
   int64_t horizon_ms = 0;
   uint32_t history = 1;   // history ring length: max(spec.history, needs.history), >= 1
@@ -61,13 +61,13 @@ class StateLayout {
   static Result<StateLayout> make(const EngineConfig& config, const ScorerSpec& spec);
 
   std::size_t size() const { return modalities_.size(); }
-  const ModalityLayout& operator[](std::size_t m) const { return modalities_[m]; }
+  const ModalityStorage& operator[](std::size_t m) const { return modalities_[m]; }
   // Scratch a snapshot needs: vitals feature floats and history items over all modalities.
   std::size_t scratch_floats() const { return scratch_floats_; }
   std::size_t scratch_history() const { return scratch_history_; }
 
  private:
-  std::vector<ModalityLayout> modalities_;
+  std::vector<ModalityStorage> modalities_;
   std::size_t scratch_floats_ = 0;
   std::size_t scratch_history_ = 0;
 };
