@@ -1,0 +1,50 @@
+#pragma once
+// Display helpers shared by the profile's terminal table and HTML page (internal).
+
+#include <cmath>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "tools/profile/profile.h"
+
+namespace tfe::profile::detail {
+
+// "350 ms", "12 s", "5.0 min", "2.1 h", "3.2 d"; an en dash for NaN.
+inline std::string human_ms(double ms) {
+  if (std::isnan(ms)) return "\u2013";
+  if (ms < 1'000) return fmt::format("{:.0f} ms", ms);
+  if (ms < 60'000) return fmt::format("{:.0f} s", ms / 1'000);
+  if (ms < 3'600'000) return fmt::format("{:.1f} min", ms / 60'000);
+  if (ms < 72 * 3'600'000.0) return fmt::format("{:.1f} h", ms / 3'600'000);
+  return fmt::format("{:.1f} d", ms / 86'400'000);
+}
+
+inline std::string num(double v, int decimals = 2) {
+  if (std::isnan(v)) return "\u2013";
+  return fmt::format("{:.{}f}", v, decimals);
+}
+
+// A condition's number: counts as integers, shares and ratios with three decimals.
+inline std::string evidence_num(double v) {
+  if (!std::isnan(v) && v >= 1 && v == std::floor(v) && v < 1e12) return fmt::format("{:.0f}", v);
+  return num(v, 3);
+}
+
+inline std::string stay_bin_label(const StayBin& bin) {
+  if (bin.to_ms == std::numeric_limits<int64_t>::max()) {
+    return fmt::format("{}+", human_ms(static_cast<double>(bin.from_ms)));
+  }
+  return fmt::format(
+      "{}\u2013{}",
+      bin.from_ms == 0 ? std::string("0") : human_ms(static_cast<double>(bin.from_ms)),
+      human_ms(static_cast<double>(bin.to_ms)));
+}
+
+inline std::string bucket_label(const AgeBucket& b) {
+  return fmt::format("{}\u2013{}", human_ms(static_cast<double>(b.from_ms)),
+                     human_ms(static_cast<double>(b.to_ms)));
+}
+
+}  // namespace tfe::profile::detail

@@ -1,0 +1,313 @@
+#pragma once
+// The deployment-reality profile: a history replayed through the engine's own pipeline, measured
+// on the three axes that decide which fusion strategy survives a deployment, and the decision
+// matrix applied to those numbers. Every definition and threshold is written out in
+// docs/profile.md.
+//
+//   availability     per modality: share of scoring ticks present, share of patients ever
+//                    present; availability subgroups (modalities present together); availability
+//                    over the stay (hours since the patient's first tick)
+//   dimensionality   raw and feature dimension per modality; effective dimension (principal
+//                    components for 95% of the variance, on a sample of ticks); largest/smallest
+//   temporal         inter-arrival and documentation delay per modality; AUROC of a
+//                    single-modality model by age bucket (timing signal); single versus pairwise
+//                    model with an interaction term (interaction)
+//   recommendation   the first decision row whose conditions hold, the numbers it fired on, and a
+//                    confidence: the share of bootstrap replicates over patients that pick the
+//                    same row
+//
+// Typical use:
+//   auto thresholds = thresholds_from_toml(doc);          // [profile_thresholds], else defaults
+//   auto profile = profile_history(history, registry, config, options);
+//   write_profile(profile.value(), dir);                  // dir/profile.json, dir/profile.html
+//   std::fputs(profile_table(profile.value()).c_str(), stdout);
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "connectors/history_replay.h"
+#include "engine/config.h"
+#include "engine/patient_registry.h"
+#include "engine/result.h"
+
+namespace tfe::profile {
+
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The decision matrix thresholds ([profile_thresholds] of the config; defaults below).
+struct Thresholds {
+  // Evidence: fewer patients or fewer patients with an outcome than this is thin evidence, and
+  // the recommendation falls back to late fusion.
+  uint32_t min_patients = 40;
+  uint32_t min_outcome_patients = 8;
+  // Late fusion: some modality is present at fewer than this share of ticks.
+  double missing_availability = 0.6;
+  // Early fusion: every modality present at this share of ticks or more, and at most this many
+  // patients (checked before attention: a small cohort cannot support learned attention).
+  double early_availability = 0.85;
+  uint32_t early_max_patients = 1000;
+  // Attention: the AUROC of some modality's own model differs by at least this between its age
+  // buckets, and the interaction model of some pair gains at least this AUROC over the additive
+  // (with the 5th bootstrap percentile of that gain above zero).
+  double timing_auroc_spread = 0.08;
+  double interaction_auroc_gain = 0.02;
+  // Intermediate fusion: largest / smallest effective dimension at least this.
+  double dimension_ratio = 8;
+};
+
+// Parses [profile_thresholds] of a config document (absent: defaults). Unknown keys and values
+// out of range are errors naming the key.
+Result<Thresholds> thresholds_from_toml(const toml::table& doc);
+
+struct ProfileOptions {
+  Thresholds thresholds;
+  int64_t horizon_ms = 6 * 3'600'000;  // label: an outcome within this after the tick
+  uint32_t sample_ticks = 4000;        // per class (positive / negative) in the model sample
+  uint32_t pca_ticks = 6000;           // train ticks per modality for the spectrum and the model
+  double variance_share = 0.95;        // effective dimension: components for this variance
+  double ridge = 1.0;        // single-modality models: ridge, as a multiple of the mean eigenvalue
+  uint32_t age_buckets = 4;  // quantile buckets of a modality's age
+  uint32_t min_bucket_ticks = 30;  // a bucket's AUROC needs this many positive and negative
+  uint32_t bootstrap = 200;        // replicates over patients for the confidence (0: none)
+  uint64_t seed = 1;
+  std::function<void(const std::string&)> log;  // one line per finished stage
+};
+
+// ---- the measured axes ------------------------------------------------------------------------
+
+struct ModalityAvailability {
+  std::string name;
+  double tick_share = kNaN;     // ticks with the modality present / ticks
+  double patient_share = kNaN;  // patients present at some tick / patients with ticks
+};
+
+struct Subgroup {
+  uint32_t present_mask = 0;  // bit m: modality m present
+  uint64_t ticks = 0;
+  double share = kNaN;  // of all ticks
+  uint32_t patients = 0;
+};
+
+// Availability over the stay: ticks bucketed by time since the patient's first tick.
+struct StayBin {
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;  // INT64_MAX for the last bin
+  uint64_t ticks = 0;
+  std::vector<double> share;  // [modalities] present share
+};
+
+struct Availability {
+  uint64_t ticks = 0;
+  uint32_t patients = 0;  // with at least one tick
+  std::vector<ModalityAvailability> modalities;
+  std::vector<Subgroup> subgroups;  // by ticks, descending (ties: mask ascending)
+  std::vector<StayBin> over_stay;
+};
+
+struct ModalityDimension {
+  std::string name;
+  std::string kind;
+  uint32_t raw_dim = 0;        // channels, hashed text buckets (+ upstream length), vector length
+  uint32_t feature_dim = 0;    // what the engine hands a scorer (vitals: window statistics)
+  uint32_t effective_dim = 0;  // components for variance_share of the variance (0: no sample)
+  uint32_t sample = 0;         // ticks the effective dimension was computed on
+};
+
+struct Dimensionality {
+  std::vector<ModalityDimension> modalities;
+  double ratio = kNaN;  // largest / smallest effective dimension (modalities with a sample)
+};
+
+struct Distribution {
+  uint64_t count = 0;
+  double median_ms = kNaN;
+  double p90_ms = kNaN;
+  double cv = kNaN;  // standard deviation / mean
+  // Histogram over log10(milliseconds): edges [bins + 1], counts [bins].
+  std::vector<double> log10_edges;
+  std::vector<double> counts;
+};
+
+struct AgeBucket {
+  int64_t from_ms = 0;  // age range [from, to)
+  int64_t to_ms = 0;
+  uint64_t ticks = 0;      // test ticks
+  uint64_t positives = 0;  // positive test ticks
+  double auroc = kNaN;     // NaN: too few positives or negatives
+};
+
+struct ModalityTiming {
+  std::string name;
+  Distribution inter_arrival;  // between consecutive arrivals of a patient's events
+  Distribution delay;          // arrival - event time
+  double auroc = kNaN;         // single-modality model on test ticks with the modality present
+  std::vector<AgeBucket> buckets;
+  double auroc_spread = kNaN;  // max - min bucket AUROC (NaN with fewer than two buckets)
+};
+
+struct PairInteraction {
+  uint32_t a = 0;  // modality indices
+  uint32_t b = 0;
+  uint64_t test_ticks = 0;
+  double auroc_a = kNaN;  // single-modality models on the pair's test ticks
+  double auroc_b = kNaN;
+  uint32_t gated = 0;               // the modality whose model is refitted per stratum of the other
+  double auroc_additive = kNaN;     // logistic on both scores (and the stratum)
+  double auroc_interaction = kNaN;  // ... with the gated modality's model fitted per stratum
+  double gain = kNaN;               // interaction - additive (the larger of both directions)
+};
+
+struct Temporal {
+  std::vector<ModalityTiming> modalities;
+  std::vector<PairInteraction> pairs;
+  double max_auroc_spread = kNaN;
+  double max_interaction_gain = kNaN;
+  // 5th percentile of the largest pair's gain over the bootstrap replicates (NaN without them).
+  double interaction_gain_lo = kNaN;
+  uint64_t sample_ticks = 0;  // model sample (both classes)
+  uint32_t train_patients = 0;
+  uint32_t test_patients = 0;
+};
+
+// ---- the decision -----------------------------------------------------------------------------
+
+enum class Strategy : uint8_t { early, intermediate, late, attention };
+std::string_view to_string(Strategy s);
+
+struct Condition {
+  std::string name;        // "notes present at ticks"
+  std::string comparison;  // ">=" or "<"
+  double value = kNaN;
+  double threshold = kNaN;
+  bool met = false;
+};
+
+struct DecisionRow {
+  std::string row;  // "thin evidence", "frequently missing", ...
+  Strategy strategy = Strategy::late;
+  std::vector<Condition> conditions;  // all must hold (thin evidence: any)
+  bool holds = false;
+};
+
+struct Recommendation {
+  Strategy strategy = Strategy::late;
+  std::size_t fired = 0;          // index into rows
+  std::vector<DecisionRow> rows;  // in precedence order
+  double confidence = kNaN;       // share of bootstrap replicates choosing the same row
+  std::string confidence_label;   // "high" (>= 0.8), "medium" (>= 0.6), "low"
+  uint32_t replicates = 0;
+  std::string summary;  // one sentence: the row and the numbers it fired on
+};
+
+// ---- the bake-off ------------------------------------------------------------------------------
+
+struct BakeoffStress {
+  std::string name;  // "without notes", "arrival delays x2"
+  double auroc_delta = kNaN;
+  double auprc_delta = kNaN;
+};
+
+struct BakeoffEntry {
+  Strategy strategy = Strategy::late;
+  std::string model_id;
+  double auroc = kNaN;  // test patients, all ticks
+  double auprc = kNaN;
+  // Subgroup AUROC / AUPRC weighted by how often the subgroup occurs in this deployment (its share
+  // of ticks in the profile), over subgroups where the metric is defined.
+  double weighted_auroc = kNaN;
+  double weighted_auprc = kNaN;
+  std::vector<BakeoffStress> stress;
+  double seconds = 0;  // training and scoring
+};
+
+struct Bakeoff {
+  std::vector<BakeoffEntry> entries;  // early, intermediate, late, attention
+  uint32_t test_patients = 0;
+  Strategy winner = Strategy::late;  // highest deployment-weighted AUROC
+  bool agrees = false;               // winner == the matrix's strategy
+  Strategy recommended = Strategy::late;
+  std::string verdict;  // agreement, or the disagreement and why, and the recommendation
+};
+
+struct DeploymentProfile {
+  std::vector<std::string> histories;
+  std::vector<std::string> modalities;
+  uint64_t events = 0;
+  uint32_t patients = 0;
+  uint32_t outcome_patients = 0;
+  int64_t horizon_ms = 0;
+  int64_t tick_cadence_ms = 0;
+  Thresholds thresholds;
+  Availability availability;
+  Dimensionality dimensionality;
+  Temporal temporal;
+  Recommendation recommendation;
+  std::optional<Bakeoff> bakeoff;
+  double seconds = 0;  // wall time of the profile
+};
+
+// Replays the history through the engine with a recording scorer, measures the three axes and
+// applies the decision matrix. Deterministic for a given history, config and options (whatever
+// the shard count). Errors: an empty history, invalid options.
+Result<DeploymentProfile> profile_history(const History& history, const PatientRegistry& registry,
+                                          const EngineConfig& config,
+                                          const ProfileOptions& options);
+
+// Trains all four strategies on the history (patient split, masking and every setting from the
+// config's [model] and [training], as `tfe train`), backtests them on the test patients (as
+// `tfe replay --report`, with the stress tests) and weighs subgroup metrics by this deployment's
+// subgroup frequencies. `doc` is the config document; `history` the loaded history of `paths`.
+Result<Bakeoff> run_bakeoff(const std::vector<std::string>& paths, const toml::table& doc,
+                            const History& history, const PatientRegistry& registry,
+                            const EngineConfig& config, const DeploymentProfile& profile,
+                            uint64_t seed, const std::function<void(const std::string&)>& log);
+
+// ---- output -----------------------------------------------------------------------------------
+
+std::string profile_table(const DeploymentProfile& p);  // terminal summary
+std::string profile_json(const DeploymentProfile& p);
+std::string profile_html(const DeploymentProfile& p);
+// Creates dir if needed, writes dir/profile.json and dir/profile.html.
+Result<void> write_profile(const DeploymentProfile& p, const std::string& dir);
+
+namespace detail {
+// Exposed for tests.
+
+// Components needed for `share` of the variance of the distinct rows of x ([n][d], row-major); with
+// `standardise` each column is scaled to unit variance first (constant columns dropped).
+uint32_t effective_dimension(std::span<const float> x, std::size_t n, std::size_t d, double share,
+                             bool standardise);
+
+// Ridge logistic regression (Newton steps); x [n][d] row-major, returns [d + 1] weights, the
+// intercept last (not penalised).
+std::vector<double> fit_logistic(std::span<const double> x, std::size_t n, std::size_t d,
+                                 std::span<const uint8_t> y, double ridge);
+
+// AUROC with ties counted one half, every item weighted (weights >= 0). NaN without positive or
+// without negative weight.
+double weighted_auroc(std::span<const double> score, std::span<const uint8_t> label,
+                      std::span<const double> weight);
+
+// The decision matrix on a set of evidence numbers.
+struct Evidence {
+  uint32_t patients = 0;
+  uint32_t outcome_patients = 0;
+  std::vector<double> tick_share;  // [modalities]
+  double dimension_ratio = kNaN;
+  double max_auroc_spread = kNaN;
+  double max_interaction_gain = kNaN;
+  double interaction_gain_lo = kNaN;  // must be > 0 for the interaction to count
+};
+Recommendation decide(const Evidence& evidence, std::span<const std::string> modalities,
+                      const Thresholds& thresholds);
+}  // namespace detail
+
+}  // namespace tfe::profile

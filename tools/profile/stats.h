@@ -1,0 +1,54 @@
+#pragma once
+// Internal numerics of the profiler (principal components, logistic models, weighted AUROC over a
+// fixed order). Not part of the public interface: tools/profile/profile.h.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace tfe::profile::detail {
+
+// A covariance spectrum (eigenvalues, descending).
+struct Pca {
+  std::vector<double> eigenvalues;
+  // Components for `share` of the total variance (0 when the variance is zero).
+  uint32_t effective(double share) const;
+};
+
+// Items in ascending score order, for repeated weighted AUROCs over one set.
+std::vector<uint32_t> score_order(std::span<const double> score);
+double weighted_auroc_ordered(std::span<const uint32_t> order, std::span<const double> score,
+                              std::span<const uint8_t> label, std::span<const double> weight);
+
+// Logistic regression logit for weights from fit_logistic: w[d] is the intercept.
+double logistic_logit(std::span<const double> w, std::span<const double> x);
+
+}  // namespace tfe::profile::detail
+
+namespace tfe::profile::detail {
+
+// One modality's sample: the spectrum of its (centred, optionally standardised) train rows, and a
+// ridge linear discriminant (least squares on the 0/1 label, ridge = ridge_rel x the mean
+// eigenvalue). fold: [n], 0 for test rows, 1 or 2 for train rows. Train rows get out-of-fold
+// scores (fitted on the other fold), test rows the fit on all train rows, so that models stacked
+// on these scores see honest scores everywhere.
+struct ModalityFit {
+  std::vector<double> eigenvalues;  // descending, of all train rows
+  std::vector<double> score;        // [n]
+  uint32_t effective(double share) const;
+};
+// x: [n][d] row-major; fold and y: [n]. At most max_train rows per fit.
+ModalityFit fit_modality(std::span<const float> x, std::size_t n, std::size_t d,
+                         std::span<const uint8_t> fold, std::span<const uint8_t> y,
+                         bool standardise, double ridge_rel, std::size_t max_train);
+
+}  // namespace tfe::profile::detail
+
+namespace tfe::profile::detail {
+
+// Eigenvalues (descending) of the covariance of the distinct rows of x ([n][d]), optionally
+// standardised; through the smaller of the d x d covariance and the m x m Gram matrix.
+std::vector<double> spectrum(std::span<const float> x, std::size_t n, std::size_t d,
+                             bool standardise);
+
+}  // namespace tfe::profile::detail
