@@ -27,6 +27,14 @@ constexpr uint64_t fnv1a64(std::span<const uint8_t> bytes, uint64_t h = kFnv64Of
   return h;
 }
 
+// SplitMix64's finaliser: a well-mixed 64-bit value from any input, for deterministic
+// pseudo-random draws keyed by (seed, example) without generator state.
+constexpr uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
 // 16 lower-case hex digits, most significant first.
 std::string hex64(uint64_t value);
 

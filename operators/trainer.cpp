@@ -12,19 +12,14 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "operators/hash.h"
+
 namespace tfe {
 
 namespace {
 
 // Examples per gradient chunk: fixed, so the reduction order never depends on the thread count.
 constexpr uint32_t kChunk = 32;
-
-uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 // Uniform in [0, 1) from 53 bits.
 double unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }

@@ -10,20 +10,6 @@
 
 namespace tfe::profile {
 
-std::string_view to_string(Strategy s) {
-  switch (s) {
-    case Strategy::early:
-      return "early";
-    case Strategy::intermediate:
-      return "intermediate";
-    case Strategy::late:
-      return "late";
-    case Strategy::attention:
-      return "attention";
-  }
-  return "late";
-}
-
 namespace {
 
 Error threshold_error(std::string_view key, std::string_view what) {

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "operators/encoders.h"
+#include "operators/hash.h"
 #include "tools/profile/stats.h"
 #include "tools/report/metrics.h"
 
@@ -40,13 +41,6 @@ constexpr double kLogLo = 2;
 constexpr double kLogHi = 10;
 constexpr std::size_t kLogBins = 32;
 constexpr double kRidge = 1.0;
-
-uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // Patients split for the timing and interaction models: a third to test, by the stable id hash.
 bool is_test_patient(uint64_t hash) { return mix64(hash ^ 0x7465737473706c69ull) % 3 == 0; }

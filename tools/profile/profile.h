@@ -37,6 +37,7 @@
 #include "engine/config.h"
 #include "engine/patient_registry.h"
 #include "engine/result.h"
+#include "operators/model_config.h"
 
 namespace tfe::profile {
 
@@ -179,8 +180,7 @@ struct Temporal {
 
 // ---- the decision -----------------------------------------------------------------------------
 
-enum class Strategy : uint8_t { early, intermediate, late, attention };
-std::string_view to_string(Strategy s);
+using ::tfe::Strategy;  // the fusion strategies of operators/model_config.h
 
 struct Condition {
   std::string name;        // "notes present at ticks"
