@@ -54,8 +54,8 @@ shutdown_grace = "30s"
 http = "127.0.0.1:0"
 
 [kafka.librdkafka]
-"session.timeout.ms" = "6000"
-"heartbeat.interval.ms" = "500"
+"session.timeout.ms" = "10000"
+"heartbeat.interval.ms" = "1000"
 EOF
 }
 
