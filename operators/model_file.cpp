@@ -140,6 +140,7 @@ class Reader {
   }
   void floats(std::span<float> out, std::string_view field) {
     if (!need(out.size() * sizeof(float), field)) return;
+    if (out.empty()) return;  // out.data() may be null: memcpy must not see it
     std::memcpy(out.data(), bytes_.data() + pos_, out.size() * sizeof(float));
     pos_ += out.size() * sizeof(float);
     for (std::size_t i = 0; i < out.size(); ++i) {
