@@ -18,6 +18,8 @@ constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 
 // One modality of one patient. The history ring is one block: [history] int64 event times, then
 // [history][item_dim] floats; logical item i (0 = newest) lives in slot (head + i) % history.
+// With VitalsFeatures::latest the block goes on with [latest_channels] int64 event times (8-byte
+// aligned) and [latest_channels] floats: each channel's newest reading.
 struct PatientState::ModalityState {
   std::unique_ptr<std::byte[]> ring;
   int64_t latest_arrival_ms = kNoTime;  // newest arrival applied
@@ -35,8 +37,20 @@ struct PatientState::ModalityState {
     return s >= layout.history ? s - layout.history : s;
   }
   int64_t latest_event_ms() const { return times()[head]; }
+  static std::size_t channels_offset(const ModalityStorage& layout) {
+    const std::size_t items =
+        layout.history * (sizeof(int64_t) + std::size_t{layout.item_dim} * sizeof(float));
+    return (items + alignof(int64_t) - 1) & ~(alignof(int64_t) - 1);
+  }
   std::size_t ring_bytes(const ModalityStorage& layout) const {
-    return layout.history * (sizeof(int64_t) + std::size_t{layout.item_dim} * sizeof(float));
+    return channels_offset(layout) +
+           std::size_t{layout.latest_channels} * (sizeof(int64_t) + sizeof(float));
+  }
+  int64_t* channel_times(const ModalityStorage& layout) const {
+    return reinterpret_cast<int64_t*>(ring.get() + channels_offset(layout));
+  }
+  float* channel_values(const ModalityStorage& layout) const {
+    return reinterpret_cast<float*>(channel_times(layout) + layout.latest_channels);
   }
   void release() {
     ring.reset();
@@ -49,7 +63,10 @@ struct PatientState::ModalityState {
   // -1 when the ring is full of newer events. An event no older than the newest is the newest
   // (ties keep application order).
   int64_t insert(const ModalityStorage& layout, int64_t event_time_ms) {
-    if (!ring) ring = std::make_unique_for_overwrite<std::byte[]>(ring_bytes(layout));
+    if (!ring) {
+      ring = std::make_unique_for_overwrite<std::byte[]>(ring_bytes(layout));
+      std::fill_n(channel_times(layout), layout.latest_channels, kNoTime);
+    }
     const uint32_t capacity = layout.history;
     int64_t* t = times();
     if (count == 0 || event_time_ms >= t[head]) {
@@ -99,11 +116,24 @@ Result<StateLayout> StateLayout::make(const EngineConfig& config, const ScorerSp
     }
     if (needs.features) {
       if (modality.kind == ModalityKind::vitals) {
-        l.item_dim = static_cast<uint32_t>(modality.channels.size());
-        l.windows.windows_ms = config.windows_ms;
-        l.windows.channels = static_cast<uint32_t>(modality.channels.size());
-        l.windows.max_samples = config.max_window_samples;
-        l.snapshot_dim = static_cast<uint32_t>(l.windows.feature_count());
+        const auto channels = static_cast<uint32_t>(modality.channels.size());
+        l.item_dim = channels;
+        l.vitals_features = needs.vitals;
+        if (needs.vitals == VitalsFeatures::latest) {
+          if (needs.latest_within_ms < 0) {
+            return make_error(
+                Errc::invalid_argument,
+                fmt::format("modality '{}': latest_within_ms is negative", modality.name));
+          }
+          l.latest_channels = channels;
+          l.latest_within_ms = needs.latest_within_ms;
+          l.snapshot_dim = channels;
+        } else {
+          l.windows.windows_ms = config.windows_ms;
+          l.windows.channels = channels;
+          l.windows.max_samples = config.max_window_samples;
+          l.snapshot_dim = static_cast<uint32_t>(l.windows.feature_count());
+        }
       } else {
         l.encoder = needs.encoder;
         if (l.encoder && l.encoder->dim() == 0) {
@@ -168,7 +198,18 @@ void PatientState::apply(const StateLayout& layout, const Event& event) {
       std::fill(out, out + l.item_dim, 0.0f);
     }
   }
-  if (l.kind == ModalityKind::vitals && l.features) {
+  if (l.latest_channels > 0) {
+    // Ties in event time: the later applied reading is the newer, as in the history ring.
+    int64_t* times = s.channel_times(l);
+    float* values = s.channel_values(l);
+    const uint32_t mask = event.vitals.present_mask;
+    for (uint32_t c = 0; c < l.latest_channels; ++c) {
+      if ((mask >> c & 1u) && event.event_time_ms >= times[c]) {
+        times[c] = event.event_time_ms;
+        values[c] = event.vitals.values[c];
+      }
+    }
+  } else if (l.kind == ModalityKind::vitals && l.features) {
     s.windows.add(l.windows, now, event.event_time_ms, event.vitals);
   }
 }
@@ -194,10 +235,20 @@ std::size_t PatientState::snapshot(const StateLayout& layout, PatientIndex patie
     out.age_ms = std::max<int64_t>(0, t_ms - latest);
     if (l.features) {
       if (l.kind == ModalityKind::vitals) {
-        s.windows.evict(l.windows, t_ms);
         std::span<float> features(scratch.features_.data() + l.scratch_feature_offset,
                                   l.snapshot_dim);
-        s.windows.write_features(l.windows, features);
+        if (l.latest_channels > 0) {
+          const int64_t* times = s.channel_times(l);
+          const float* values = s.channel_values(l);
+          for (uint32_t c = 0; c < l.latest_channels; ++c) {
+            features[c] = times[c] != kNoTime && t_ms - times[c] <= l.latest_within_ms
+                              ? values[c]
+                              : std::numeric_limits<float>::quiet_NaN();
+          }
+        } else {
+          s.windows.evict(l.windows, t_ms);
+          s.windows.write_features(l.windows, features);
+        }
         out.features = features;
       } else {
         out.features = std::span<const float>(s.item(l, s.head), l.item_dim);
@@ -214,6 +265,14 @@ std::size_t PatientState::snapshot(const StateLayout& layout, PatientIndex patie
   scratch.snapshot_.patient = patient;
   scratch.snapshot_.time_ms = t_ms;
   return present;
+}
+
+void PatientState::prefetch_header(const StateLayout& layout) const {
+  if (!modalities_) return;
+  // The array spans several cache lines (and new[] puts its length in front of it).
+  const auto* first = reinterpret_cast<const std::byte*>(modalities_.get()) - sizeof(std::size_t);
+  const std::size_t bytes = layout.size() * sizeof(ModalityState) + sizeof(std::size_t);
+  for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(first + offset);
 }
 
 void PatientState::prefetch_state(const StateLayout& layout, std::size_t modality) const {

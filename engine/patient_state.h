@@ -3,12 +3,13 @@
 //
 // Per modality a patient holds the newest event time and arrival, a bounded history ring (the
 // last `history` events in event-time order, with their encoded features when the scorer needs
-// them) and, for vitals, incremental window statistics (window_stats.h). "Newest" is by event
-// time (equal times: the later applied). A snapshot at t reports, per modality, presence (the
-// newest event's age t - event_time is at most the freshness horizon), age (0 for an event
-// stamped ahead of t), features and history, newest first. Features of text/embedding: the
-// encoder's output cached when the event was applied, else the raw vector (zeros for a text event
-// without its optional upstream embedding).
+// them) and, for vitals, either incremental window statistics (window_stats.h) or, when the
+// scorer reads only current values (VitalsFeatures::latest), each channel's newest reading.
+// "Newest" is by event time (equal times: the later applied). A snapshot at t reports, per
+// modality, presence (the newest event's age t - event_time is at most the freshness horizon), age
+// (0 for an event stamped ahead of t), features and history, newest first. Features of
+// text/embedding: the encoder's output cached when the event was applied, else the raw vector
+// (zeros for a text event without its optional upstream embedding).
 //
 // Leakage rule: the state only ever holds events that were applied, and the caller applies an
 // event only once the engine time has reached its arrival_time (see pipeline.h): a snapshot at t
@@ -46,8 +47,13 @@ struct ModalityStorage {
   uint32_t item_dim = 0;
   uint32_t raw_dim = 0;  // spec.dim (text: upstream embedding length, 0 for none)
   std::shared_ptr<const ModalityEncoder> encoder;
-  VitalsWindowsShape windows;  // vitals with features
-  // Floats of ModalitySnapshot::features: windows.feature_count() for vitals, item_dim otherwise.
+  // Vitals with features: window statistics (windows) or each channel's latest reading.
+  VitalsFeatures vitals_features = VitalsFeatures::window_stats;
+  VitalsWindowsShape windows;    // VitalsFeatures::window_stats
+  uint32_t latest_channels = 0;  // VitalsFeatures::latest: channels tracked
+  int64_t latest_within_ms = 0;  // VitalsFeatures::latest: oldest reading reported
+  // Floats of ModalitySnapshot::features: windows.feature_count() or latest_channels for vitals,
+  // item_dim otherwise.
   uint32_t snapshot_dim = 0;
   // Where this modality's vitals features and history items go in a SnapshotScratch.
   std::size_t scratch_feature_offset = 0;
@@ -112,9 +118,7 @@ class PatientState {
   // prefetch_state() (which reads what the first one fetched) a few iterations ahead of
   // apply()/snapshot(). modality: the one an event will touch, or kAllModalities for a tick.
   static constexpr std::size_t kAllModalities = ~std::size_t{0};
-  void prefetch_header() const {
-    if (modalities_) __builtin_prefetch(modalities_.get());
-  }
+  void prefetch_header(const StateLayout& layout) const;
   void prefetch_state(const StateLayout& layout, std::size_t modality) const;
 
   // Heap bytes held by this patient's state (allocator-rounded), excluding sizeof(*this).

@@ -200,7 +200,7 @@ class Shard {
     std::size_t keep = 0;
     const std::size_t n = active_.size();
     for (std::size_t k = 0; k < n; ++k) {
-      if (k + kPrefetchHeader < n) states_[active_[k + kPrefetchHeader]].prefetch_header();
+      if (k + kPrefetchHeader < n) states_[active_[k + kPrefetchHeader]].prefetch_header(layout_);
       if (k + kPrefetchState < n) {
         states_[active_[k + kPrefetchState]].prefetch_state(layout_, PatientState::kAllModalities);
       }
@@ -216,7 +216,7 @@ class Shard {
   }
 
   void prefetch_header(const Event& e) const {
-    if (e.patient < states_.size()) states_[e.patient].prefetch_header();
+    if (e.patient < states_.size()) states_[e.patient].prefetch_header(layout_);
   }
   void prefetch_state(const Event& e) const {
     if (e.patient < states_.size() && e.modality < layout_.size()) {

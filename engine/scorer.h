@@ -25,24 +25,36 @@ class ModalityEncoder {
   virtual void encode(const Event& event, std::span<float> out) const = 0;
 };
 
+// What the features of a vitals modality are.
+enum class VitalsFeatures : uint8_t {
+  // [windows][channels][kWindowStatCount] window statistics (see window_stats.h).
+  window_stats,
+  // [channels]: each channel's newest reading whose age at the snapshot is at most
+  // ModalityNeeds::latest_within_ms, NaN when there is none. Costs a value and a time per channel
+  // instead of the window rings and sums, for scorers that read only the current value (NEWS2).
+  latest,
+};
+
 // What a scorer needs from each modality.
 struct ModalityNeeds {
   bool features = false;  // keep and encode features (false: presence and age only)
-  uint32_t history = 1;   // events exposed in ModalitySnapshot::history (K)
+  VitalsFeatures vitals = VitalsFeatures::window_stats;  // vitals modalities with features
+  int64_t latest_within_ms = 0;                          // VitalsFeatures::latest only, >= 0
+  uint32_t history = 1;  // events exposed in ModalitySnapshot::history (K)
   // Encoder for text/embedding modalities; null means the raw vector (embedding, or the
   // upstream embedding of a text event). Ignored for vitals, whose features are window stats.
   std::shared_ptr<const ModalityEncoder> encoder;
 };
 
 struct ScorerSpec {
-  std::string strategy;        // "news2", "early", "intermediate", "late", "attention"
-  std::string model_name;      // human name
-  std::string model_id;        // content hash of the model file ("" for built-in scorers)
+  std::string strategy;              // "news2", "early", "intermediate", "late", "attention"
+  std::string model_name;            // human name
+  std::string model_id;              // content hash of the model file ("" for built-in scorers)
   std::vector<ModalityNeeds> needs;  // [schema.size()]
 };
 
 struct ScoreOutput {
-  double risk = 0;   // calibrated probability
+  double risk = 0;  // calibrated probability
   double logit = 0;
   std::array<float, kMaxModalities> weight{};  // attention weight or late-fusion contribution
 };

@@ -27,14 +27,11 @@ class News2Scorer final : public Scorer {
     std::optional<uint8_t> o2, consciousness;
   };
 
-  News2Scorer(ScorerSpec spec, ModalityIndex vitals, Channels channels, std::size_t window,
-              std::size_t channel_count, std::size_t window_count)
+  News2Scorer(ScorerSpec spec, ModalityIndex vitals, Channels channels, std::size_t channel_count)
       : spec_(std::move(spec)),
         vitals_(vitals),
         channels_(channels),
-        window_(window),
-        channel_count_(channel_count),
-        feature_count_(window_count * channel_count * kWindowStatCount) {}
+        channel_count_(channel_count) {}
 
   const ScorerSpec& spec() const override { return spec_; }
   std::unique_ptr<ScorerState> make_state() const override {
@@ -48,7 +45,7 @@ class News2Scorer final : public Scorer {
     if (vitals_ < snapshot.modalities.size()) {
       const ModalitySnapshot& m = snapshot.modalities[vitals_];
       // A feature vector of another shape cannot be read: every parameter then counts as missing.
-      if (m.present && m.features.size() == feature_count_) {
+      if (m.present && m.features.size() == channel_count_) {
         present = true;
         const auto f = m.features;
         obs.respiration_rate = latest(f, channels_.rr);
@@ -67,20 +64,14 @@ class News2Scorer final : public Scorer {
   }
 
  private:
-  // The last value of a channel within the shortest window; NaN when the window has no sample.
-  float latest(std::span<const float> f, uint8_t channel) const {
-    const std::size_t base = (window_ * channel_count_ + channel) * kWindowStatCount;
-    const float count = f[base + static_cast<std::size_t>(WindowStat::count)];
-    if (!(count > 0.0f)) return News2Observations::kMissing;
-    return f[base + static_cast<std::size_t>(WindowStat::last)];
-  }
+  // The channel's newest reading within the shortest window (VitalsFeatures::latest); NaN,
+  // which every parameter's points treat as missing, when there is none.
+  static float latest(std::span<const float> f, uint8_t channel) { return f[channel]; }
 
   ScorerSpec spec_;
   ModalityIndex vitals_;
   Channels channels_;
-  std::size_t window_;         // index of the shortest window in the feature layout
-  std::size_t channel_count_;  // channels of the vitals modality
-  std::size_t feature_count_;  // [windows][channels][kWindowStatCount]
+  std::size_t channel_count_;  // channels of the vitals modality: the feature vector's size
 };
 
 }  // namespace
@@ -201,8 +192,7 @@ Result<std::shared_ptr<const Scorer>> make_news2_scorer(const EngineConfig& conf
   if (!channels.consciousness)
     channels.consciousness = schema.find_channel(*vitals, "consciousness");
 
-  const auto shortest = std::min_element(config.windows_ms.begin(), config.windows_ms.end());
-  const auto window = static_cast<std::size_t>(shortest - config.windows_ms.begin());
+  const int64_t shortest = *std::min_element(config.windows_ms.begin(), config.windows_ms.end());
 
   ScorerSpec scorer_spec;
   scorer_spec.strategy = "news2";
@@ -213,11 +203,14 @@ Result<std::shared_ptr<const Scorer>> make_news2_scorer(const EngineConfig& conf
     need.features = false;
     need.history = 0;
   }
-  scorer_spec.needs[*vitals].features = true;
+  // Only current values: the engine keeps each channel's newest reading, not window statistics.
+  ModalityNeeds& need = scorer_spec.needs[*vitals];
+  need.features = true;
+  need.vitals = VitalsFeatures::latest;
+  need.latest_within_ms = shortest;
 
-  return std::shared_ptr<const Scorer>(
-      std::make_shared<News2Scorer>(std::move(scorer_spec), *vitals, channels, window,
-                                    spec.channels.size(), config.windows_ms.size()));
+  return std::shared_ptr<const Scorer>(std::make_shared<News2Scorer>(
+      std::move(scorer_spec), *vitals, channels, spec.channels.size()));
 }
 
 }  // namespace tfe

@@ -1,13 +1,14 @@
 #pragma once
 // NEWS2: the Royal College of Physicians' National Early Warning Score 2 (2017) as a scorer.
 //
-// Inputs: the first vitals modality of the schema only (window statistics; every other modality
-//   is ignored and not kept). Required channels: rr, spo2, sbp, hr (pulse), temp. Optional:
-//   o2 (supplemental oxygen, 0 = air, 1 = oxygen) and avpu or consciousness (0 = alert; any
-//   value >= 0.5 = new confusion, voice, pain or unresponsive). Without them the documented
-//   defaults apply: air, alert.
-// Value per channel: the `last` statistic of the shortest configured window; a channel with no
-//   sample in that window (count 0) is a missing parameter and scores 0.
+// Inputs: the first vitals modality of the schema only (each channel's newest reading,
+//   VitalsFeatures::latest; every other modality is ignored and not kept). Required channels: rr,
+//   spo2, sbp, hr (pulse), temp. Optional: o2 (supplemental oxygen, 0 = air, 1 = oxygen) and avpu
+//   or consciousness (0 = alert; any value >= 0.5 = new confusion, voice, pain or unresponsive).
+//   Without them the documented defaults apply: air, alert.
+// Value per channel: the newest reading within the shortest configured window (the `last`
+//   window statistic, without keeping windows); a channel with no reading that recent is a
+//   missing parameter and scores 0.
 // Charting: values are rounded as a chart records them before banding (rr, spo2, sbp, pulse to
 //   whole numbers; temperature to 0.1 degC).
 // Output: risk = logistic(logit), logit = (aggregate - 5) / 1.5, strictly monotone in the

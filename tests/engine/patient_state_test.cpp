@@ -228,6 +228,84 @@ TEST(PatientState, EventStampedAheadOfTheSnapshotHasAgeZero) {
   EXPECT_EQ(scratch.snapshot().modalities[0].history[0].age_ms, 0);
 }
 
+// A scorer that only declares needs (the state tests never score).
+class NeedsOnly final : public Scorer {
+ public:
+  explicit NeedsOnly(std::vector<ModalityNeeds> needs) { spec_.needs = std::move(needs); }
+  const ScorerSpec& spec() const override { return spec_; }
+  std::unique_ptr<ScorerState> make_state() const override {
+    return std::make_unique<ScorerState>();
+  }
+  void score(const Snapshot&, ScorerState&, ScoreOutput&) const override {}
+
+ private:
+  ScorerSpec spec_;
+};
+
+// VitalsFeatures::latest must give exactly the `last` window statistic of a window as long as
+// its `within` (NaN where that window's count is 0), on readings with missing channels, gaps
+// beyond the horizon, equal event times and out-of-order arrivals.
+TEST(PatientState, LatestReadingsEqualTheLastWindowStatistic) {
+  const EngineConfig config = test::test_config();
+  std::vector<ModalityNeeds> windowed(3), latest(3);
+  windowed[0].features = true;
+  latest[0].features = true;
+  latest[0].vitals = VitalsFeatures::latest;
+  latest[0].latest_within_ms = config.windows_ms[0];
+  const NeedsOnly windowed_scorer(windowed), latest_scorer(latest);
+  const StateLayout wl = layout_for(config, windowed_scorer);
+  const StateLayout ll = layout_for(config, latest_scorer);
+  ASSERT_EQ(ll[0].snapshot_dim, 6u);
+  PatientState ws(wl), ls(ll);
+  SnapshotScratch wscratch(wl), lscratch(ll);
+
+  uint64_t rng = 12345;
+  auto next = [&](uint64_t n) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (rng >> 33) % n;
+  };
+  int64_t now = 10 * kHour;
+  std::size_t compared = 0, missing = 0;
+  for (int step = 0; step < 4000; ++step) {
+    // Mostly a reading every 10-70 s; sometimes a gap longer than the horizon.
+    now += next(20) == 0 ? 20 * kMinute : static_cast<int64_t>(10 + next(60)) * kSecond;
+    const int64_t event_time =
+        next(8) == 0 ? now - static_cast<int64_t>(next(8)) * kMinute : now - 2 * kSecond;
+    std::vector<std::pair<int, float>> values;
+    for (int c = 0; c < 6; ++c) {
+      if (next(3) != 0) values.emplace_back(c, static_cast<float>(next(1000)) / 8.0f);
+    }
+    const Event e = test::vitals_event(1, event_time, now, values);
+    ws.apply(wl, e);
+    ls.apply(ll, e);
+    if (next(2) == 0) continue;
+    const int64_t t = now + static_cast<int64_t>(next(3)) * kMinute;
+    const std::size_t wp = ws.snapshot(wl, 1, t, wscratch);
+    ASSERT_EQ(ls.snapshot(ll, 1, t, lscratch), wp) << "step " << step;
+    if (wp == 0) continue;
+    const auto wf = wscratch.snapshot().modalities[0].features;
+    const auto lf = lscratch.snapshot().modalities[0].features;
+    ASSERT_EQ(lf.size(), 6u);
+    for (std::size_t c = 0; c < 6; ++c) {
+      const float count = wf[vitals_feature_index(wl[0].windows, 0, c, WindowStat::count)];
+      if (count > 0) {
+        EXPECT_EQ(lf[c], wf[vitals_feature_index(wl[0].windows, 0, c, WindowStat::last)])
+            << "step " << step << " channel " << c;
+        ++compared;
+      } else {
+        EXPECT_TRUE(std::isnan(lf[c])) << "step " << step << " channel " << c;
+        ++missing;
+      }
+    }
+    now = t;
+  }
+  // Both branches were exercised many times.
+  EXPECT_GT(compared, 1000u);
+  EXPECT_GT(missing, 100u);
+  // A value and a time per channel instead of the window rings and sums.
+  EXPECT_LT(ls.state_bytes(ll), ws.state_bytes(wl));
+}
+
 TEST(StateLayout, RejectsNeedsThatDoNotMatchTheSchema) {
   const EngineConfig config = test::test_config();
   const test::SumScorer scorer(2);

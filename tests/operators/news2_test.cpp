@@ -4,6 +4,7 @@
 #include "operators/news2.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -190,29 +191,15 @@ EngineConfig make_config(std::vector<std::string> channels) {
   return config;
 }
 
-// Features [windows][channels][kWindowStatCount]: `last` set per channel in the short window
-// (count 1 where a value is given), and a different decoy value in the long window.
+// Features as NEWS2 declares them (VitalsFeatures::latest): [channels], each channel's newest
+// reading within the shortest window, NaN where there is none.
 struct SnapshotBuilder {
-  std::size_t channels;
   std::vector<float> features;
   std::vector<ModalitySnapshot> modalities;
 
   explicit SnapshotBuilder(std::size_t channel_count)
-      : channels(channel_count),
-        features(2 * channel_count * kWindowStatCount, 0.0f),
-        modalities(3) {
-    for (std::size_t c = 0; c < channels; ++c) {
-      float* longw = &features[(0 * channels + c) * kWindowStatCount];
-      longw[static_cast<int>(WindowStat::last)] = 999;  // must never be read
-      longw[static_cast<int>(WindowStat::count)] = 10;
-    }
-  }
-  void set(std::size_t channel, float last) {
-    float* shortw = &features[(1 * channels + channel) * kWindowStatCount];
-    shortw[static_cast<int>(WindowStat::last)] = last;
-    shortw[static_cast<int>(WindowStat::mean)] = -50;  // the scorer uses last, not mean
-    shortw[static_cast<int>(WindowStat::count)] = 3;
-  }
+      : features(channel_count, std::numeric_limits<float>::quiet_NaN()), modalities(3) {}
+  void set(std::size_t channel, float last) { features[channel] = last; }
   Snapshot snapshot() {
     modalities[1].present = true;
     modalities[1].features = features;
@@ -232,6 +219,8 @@ TEST(News2Scorer, DeclaresOnlyVitalsFeatures) {
   ASSERT_EQ(spec.needs.size(), 3u);
   EXPECT_FALSE(spec.needs[0].features);
   EXPECT_TRUE(spec.needs[1].features);
+  EXPECT_EQ(spec.needs[1].vitals, VitalsFeatures::latest);
+  EXPECT_EQ(spec.needs[1].latest_within_ms, 300'000);  // the shortest window
   EXPECT_FALSE(spec.needs[2].features);
 }
 
@@ -260,7 +249,7 @@ TEST(News2Scorer, EmptyWindowAndAbsentModalityScoreZero) {
   ASSERT_TRUE(scorer) << scorer.error().message;
   auto state = scorer.value()->make_state();
   SnapshotBuilder b(6);
-  b.set(2, 30);  // rr: 3; every other channel has count 0 in the short window
+  b.set(2, 30);  // rr: 3; every other channel has no reading in the short window
   ScoreOutput out;
   scorer.value()->score(b.snapshot(), *state, out);
   EXPECT_DOUBLE_EQ(out.logit, news2_logit(3));
