@@ -283,7 +283,10 @@ class Shard {
       record.logit = result.logit;
       for (std::size_t m = 0; m < snapshot.modalities.size(); ++m) {
         const ModalitySnapshot& ms = snapshot.modalities[m];
-        record.modalities[m] = ModalityScoreInfo{ms.present, ms.age_ms, result.weight[m]};
+        ModalityScoreInfo& info = record.modalities[m];
+        info.age_ms = ms.age_ms;
+        info.weight = result.weight[m];
+        info.present = ms.present;
       }
     }
     return true;

@@ -9,10 +9,11 @@
 
 namespace tfe {
 
+// Laid out largest first: 16 bytes, and a score record is written per tick.
 struct ModalityScoreInfo {
-  bool present = false;
   int64_t age_ms = 0;
   float weight = 0;
+  bool present = false;
 };
 
 struct ScoreRecord {

@@ -21,9 +21,9 @@ ScoreRecord sample_score(PatientIndex p) {
   s.score_time_ms = 1'700'000'060'000;
   s.risk = 0.1;
   s.logit = -2.1972245773362196;
-  s.modalities[0] = {true, 1000, 1.0f};
-  s.modalities[1] = {false, 0, 0.0f};
-  s.modalities[2] = {true, 86'400'000, 0.25f};
+  s.modalities[0] = {.age_ms = 1000, .weight = 1.0f, .present = true};
+  s.modalities[1] = {.age_ms = 0, .weight = 0.0f, .present = false};
+  s.modalities[2] = {.age_ms = 86'400'000, .weight = 0.25f, .present = true};
   return s;
 }
 
