@@ -16,13 +16,13 @@ namespace tfe {
 struct EngineConfig {
   ModalitySchema schema;
   std::vector<int64_t> windows_ms{300'000, 900'000};  // vitals window statistics
-  int64_t tick_cadence_ms = 60'000;    // scoring ticks on this grid of engine time
-  bool tick_on_event = true;           // also tick when a non-vitals event arrives
-  int64_t allowed_lateness_ms = 0;     // a tick at t fires once the clock passes t + this
-  uint32_t shards = 1;                 // state shards (each single-threaded)
-  int64_t max_event_skew_ms = 300'000; // event_time may exceed arrival_time by at most this
-  uint32_t max_record_bytes = 1 << 20; // larger records are dead-lettered
-  uint32_t max_window_samples = 4096;  // per vitals window ring; beyond it the oldest drop early
+  int64_t tick_cadence_ms = 60'000;                   // scoring ticks on this grid of engine time
+  bool tick_on_event = true;                          // also tick when a non-vitals event arrives
+  int64_t allowed_lateness_ms = 0;      // a tick at t fires once the clock passes t + this
+  uint32_t shards = 1;                  // state shards (each single-threaded)
+  int64_t max_event_skew_ms = 300'000;  // event_time may exceed arrival_time by at most this
+  uint32_t max_record_bytes = 1 << 20;  // larger records are dead-lettered
+  uint32_t max_window_samples = 4096;   // per vitals window ring; beyond it the oldest drop early
 };
 
 // [engine] and [[modality]] from a parsed TOML document.

@@ -20,14 +20,14 @@ struct VitalsReading {
 
 struct Event {
   PatientIndex patient = 0;
-  ModalityIndex modality = 0;  // kOutcomeModality for outcome events
-  int64_t event_time_ms = 0;   // when it happened clinically
-  int64_t arrival_time_ms = 0; // when the engine could first know it
-  uint64_t source_seq = 0;     // order within the source: ties in arrival time keep it
-  VitalsReading vitals;        // kind vitals
-  std::string text;            // kind text (may be empty)
+  ModalityIndex modality = 0;    // kOutcomeModality for outcome events
+  int64_t event_time_ms = 0;     // when it happened clinically
+  int64_t arrival_time_ms = 0;   // when the engine could first know it
+  uint64_t source_seq = 0;       // order within the source: ties in arrival time keep it
+  VitalsReading vitals;          // kind vitals
+  std::string text;              // kind text (may be empty)
   std::vector<float> embedding;  // kind text (optional) or embedding
-  std::string label;           // outcome events
+  std::string label;             // outcome events
 };
 
 }  // namespace tfe

@@ -30,10 +30,10 @@ struct ModalitySpec {
   ModalityKind kind = ModalityKind::vitals;
   std::string topic;                  // Kafka topic carrying this modality
   std::vector<std::string> channels;  // vitals only, at most kMaxChannels
-  uint32_t dim = 0;                   // embedding: vector length; text: upstream embedding length (0: none)
-  int64_t horizon_ms = 0;             // freshness horizon: older state is evicted
-  int64_t cadence_ms = 0;             // expected interval between events (for profiling and pacing)
-  uint32_t history = 4;               // events kept in the per-modality history ring
+  uint32_t dim = 0;        // embedding: vector length; text: upstream embedding length (0: none)
+  int64_t horizon_ms = 0;  // freshness horizon: older state is evicted
+  int64_t cadence_ms = 0;  // expected interval between events (for profiling and pacing)
+  uint32_t history = 4;    // events kept in the per-modality history ring
   // Encoder options (read by operators/).
   uint32_t text_hash_dim = 256;  // text: hashed word/bigram feature dimension
   bool l2_normalize = true;      // text/embedding vectors

@@ -108,6 +108,7 @@ Result<StateLayout> StateLayout::make(const EngineConfig& config, const ScorerSp
     l.kind = modality.kind;
     l.horizon_ms = modality.horizon_ms;
     l.history = std::max<uint32_t>({modality.history, needs.history, 1});
+    l.expose_history = needs.history > 0;
     l.features = needs.features;
     l.raw_dim = modality.dim;
     if (l.history > std::numeric_limits<uint16_t>::max()) {
@@ -254,6 +255,7 @@ std::size_t PatientState::snapshot(const StateLayout& layout, PatientIndex patie
         out.features = std::span<const float>(s.item(l, s.head), l.item_dim);
       }
     }
+    if (!l.expose_history) continue;
     HistoryItem* items = scratch.history_.data() + l.scratch_history_offset;
     for (uint32_t i = 0; i < s.count; ++i) {
       const uint32_t slot = s.slot(l, i);

@@ -39,8 +39,9 @@ namespace tfe {
 struct ModalityStorage {
   ModalityKind kind = ModalityKind::vitals;
   int64_t horizon_ms = 0;
-  uint32_t history = 1;   // history ring length: max(spec.history, needs.history), >= 1
-  bool features = false;  // ScorerSpec::needs[m].features
+  uint32_t history = 1;        // history ring length: max(spec.history, needs.history), >= 1
+  bool expose_history = true;  // needs.history > 0: snapshots list the ring's items
+  bool features = false;       // ScorerSpec::needs[m].features
   // Floats kept per history item: vitals the raw reading [channels] (NaN where not measured),
   // text/embedding the encoder output [encoder->dim()] or the raw vector [spec.dim]. 0 without
   // features.

@@ -15,14 +15,14 @@ namespace tfe {
 
 struct PipelineStats {
   uint64_t events_applied = 0;
-  uint64_t late_events = 0;       // arrived behind the released clock; applied on arrival
+  uint64_t late_events = 0;  // arrived behind the released clock; applied on arrival
   uint64_t outcome_events = 0;
-  uint64_t ticks = 0;             // snapshots scored
+  uint64_t ticks = 0;  // snapshots scored
   uint64_t scores_emitted = 0;
   uint64_t patients_evicted = 0;
   uint64_t active_patients = 0;
-  uint64_t state_bytes = 0;       // heap bytes held by all patient state
-  int64_t clock_ms = 0;           // released engine time
+  uint64_t state_bytes = 0;  // heap bytes held by all patient state
+  int64_t clock_ms = 0;      // released engine time
 };
 
 class Pipeline {

@@ -40,7 +40,8 @@ struct ModalityNeeds {
   bool features = false;  // keep and encode features (false: presence and age only)
   VitalsFeatures vitals = VitalsFeatures::window_stats;  // vitals modalities with features
   int64_t latest_within_ms = 0;                          // VitalsFeatures::latest only, >= 0
-  uint32_t history = 1;  // events exposed in ModalitySnapshot::history (K)
+  // Events exposed in ModalitySnapshot::history (K); 0: none (presence, age and features only).
+  uint32_t history = 1;
   // Encoder for text/embedding modalities; null means the raw vector (embedding, or the
   // upstream embedding of a text event). Ignored for vitals, whose features are window stats.
   std::shared_ptr<const ModalityEncoder> encoder;

@@ -14,26 +14,27 @@ enum class WindowStat : uint8_t { last, mean, std, min, max, slope, count };
 inline constexpr std::size_t kWindowStatCount = 7;
 
 struct HistoryItem {
-  int64_t age_ms = 0;           // snapshot time - event_time of this event
+  int64_t age_ms = 0;               // snapshot time - event_time of this event
   std::span<const float> features;  // encoded features of this event (see ModalityEncoder)
 };
 
 struct ModalitySnapshot {
-  bool present = false;         // any state within the freshness horizon
-  int64_t age_ms = 0;           // snapshot time - event_time of the latest event
-  int64_t event_time_ms = 0;    // of the latest event
+  bool present = false;       // any state within the freshness horizon
+  int64_t age_ms = 0;         // snapshot time - event_time of the latest event
+  int64_t event_time_ms = 0;  // of the latest event
   // Encoded features of the modality's latest state (vitals: window statistics, see
   // vitals_feature_layout(); text/embedding: the encoder's cached output). Empty when absent.
   std::span<const float> features;
   // Up to the modality's history length of most recent events, newest first (features of
-  // vitals history items are the raw reading, NaN where a channel was not measured).
+  // vitals history items are the raw reading, NaN where a channel was not measured); empty
+  // when the scorer declared a history of 0.
   std::span<const HistoryItem> history;
 };
 
 struct Snapshot {
   PatientIndex patient = 0;
-  int64_t time_ms = 0;                          // score time t
-  std::span<const ModalitySnapshot> modalities; // [schema.size()]
+  int64_t time_ms = 0;                           // score time t
+  std::span<const ModalitySnapshot> modalities;  // [schema.size()]
 };
 
 }  // namespace tfe

@@ -252,6 +252,7 @@ TEST(PatientState, LatestReadingsEqualTheLastWindowStatistic) {
   latest[0].features = true;
   latest[0].vitals = VitalsFeatures::latest;
   latest[0].latest_within_ms = config.windows_ms[0];
+  latest[0].history = 0;  // no history items wanted: the snapshot lists none
   const NeedsOnly windowed_scorer(windowed), latest_scorer(latest);
   const StateLayout wl = layout_for(config, windowed_scorer);
   const StateLayout ll = layout_for(config, latest_scorer);
@@ -286,6 +287,8 @@ TEST(PatientState, LatestReadingsEqualTheLastWindowStatistic) {
     const auto wf = wscratch.snapshot().modalities[0].features;
     const auto lf = lscratch.snapshot().modalities[0].features;
     ASSERT_EQ(lf.size(), 6u);
+    EXPECT_FALSE(wscratch.snapshot().modalities[0].history.empty());
+    EXPECT_TRUE(lscratch.snapshot().modalities[0].history.empty());
     for (std::size_t c = 0; c < 6; ++c) {
       const float count = wf[vitals_feature_index(wl[0].windows, 0, c, WindowStat::count)];
       if (count > 0) {
