@@ -60,4 +60,17 @@ for l in open(sys.argv[1]):
 PY
 # The log names positions, never record contents.
 if grep -q "ward-0000" "$work/replay.log"; then fail "the log holds a patient id"; fi
-echo "replay_bad_records: ok ($inserted bad records, scores unchanged)"
+
+# The backtest path writes the same dead letters.
+"$TFE" replay --history "$work/mixed.jsonl" --strategy news2 --report "$work/report" --no-stress \
+  --bootstrap 0 --dead-letters "$work/report-dead.jsonl" >/dev/null 2>&1 ||
+  fail "replay --report of the mixed history failed"
+cmp -s "$work/dead.jsonl" "$work/report-dead.jsonl" ||
+  fail "replay --report wrote different dead letters than replay --out"
+# An option only the report uses is a usage error without --report, not silently ignored.
+status=0
+"$TFE" replay --history "$work/clean.jsonl" --strategy news2 --bootstrap 5 \
+  >/dev/null 2>"$work/usage.log" || status=$?
+((status == 2)) || fail "--bootstrap without --report exited with $status, expected 2"
+grep -q -- "--report" "$work/usage.log" || fail "the usage error does not name --report"
+echo "replay_bad_records: ok ($inserted bad records, scores unchanged, same dead letters in a report)"

@@ -22,7 +22,6 @@ struct ReplayArgs {
   std::string strategy;
   std::string pace = "max";
   std::string out;
-  std::string dead_letters;
   std::string brokers;
   bool to_kafka = false;
 };
@@ -33,11 +32,6 @@ class CountingSink final : public ScoreSink {
   uint64_t count = 0;
 };
 
-Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const std::string& path) {
-  if (path.empty()) return std::make_unique<DeadLetterSink>();
-  return DeadLetterSink::open(path);
-}
-
 int publish_to_kafka(const ReplayArgs& args) {
   KafkaOverrides overrides;
   if (!args.brokers.empty()) overrides.brokers = args.brokers;
@@ -46,7 +40,7 @@ int publish_to_kafka(const ReplayArgs& args) {
     print_error("replay", service.error());
     return kExitFailure;
   }
-  auto dead = open_dead_letters(args.dead_letters);
+  auto dead = open_dead_letters(args.common.dead_letters);
   if (!dead) {
     print_error("replay", dead.error());
     return kExitFailure;
@@ -88,7 +82,7 @@ int replay_to_scores(const ReplayArgs& args, EngineConfig config) {
     print_error("replay", scorer.error());
     return kExitFailure;
   }
-  auto dead = open_dead_letters(args.dead_letters);
+  auto dead = open_dead_letters(args.common.dead_letters);
   if (!dead) {
     print_error("replay", dead.error());
     return kExitFailure;
@@ -195,7 +189,8 @@ void register_replay(CLI::App& app, int* exit_code) {
   cmd->add_option("--strategy", args->strategy, "Built-in scorer: news2");
   cmd->add_option("--model", args->common.models, "Fusion model file(s) (from tfe train)");
   cmd->add_option("--out", args->out, "Write scores as JSONL to this file");
-  cmd->add_option("--dead-letters", args->dead_letters, "Write bad records to this JSONL file");
+  cmd->add_option("--dead-letters", args->common.dead_letters,
+                  "Write bad records to this JSONL file");
   cmd->add_option("--shards", args->common.shards, "State shards (default: from the config)")
       ->check(CLI::Range(1u, 256u));
   cmd->add_option("--pace", args->pace,

@@ -36,11 +36,18 @@ void make_names_unique(std::vector<report::BacktestScorer>& scorers) {
 
 }  // namespace
 
+Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const std::string& path) {
+  if (path.empty()) return std::make_unique<DeadLetterSink>();
+  return DeadLetterSink::open(path);
+}
+
 void add_replay_report_options(CLI::App& cmd, ReplayReportArgs& args) {
-  cmd.add_option("--report", args.dir,
-                 "Backtest: write report.html and report.json to DIR (every --model and, with "
-                 "--strategy news2, NEWS2 side by side)")
-      ->option_text("DIR");
+  CLI::Option* report =
+      cmd.add_option("--report", args.dir,
+                     "Backtest: write report.html and report.json to DIR (every --model and, with "
+                     "--strategy news2, NEWS2 side by side)")
+          ->option_text("DIR");
+  const std::size_t first_report_only = cmd.get_options().size();
   cmd.add_option("--horizon", args.horizon,
                  "Report: label horizon (e.g. 6h); default: the models' training horizon, else 6h")
       ->option_text("DURATION");
@@ -63,6 +70,9 @@ void add_replay_report_options(CLI::App& cmd, ReplayReportArgs& args) {
       ->check(CLI::PositiveNumber);
   cmd.add_flag("--sequential", args.sequential,
                "Report: one replay at a time (default: the scorers' replays run side by side)");
+  // Silently ignoring them would let a user believe they shaped a run they did not.
+  const std::vector<CLI::Option*> options = cmd.get_options();
+  for (std::size_t i = first_report_only; i < options.size(); ++i) options[i]->needs(report);
 }
 
 int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) {
@@ -131,11 +141,20 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
 
   // The history once in memory; every scorer and stress variant replays it from there.
   PatientRegistry registry;
-  DeadLetterSink dead;
+  auto dead = open_dead_letters(common.dead_letters);
+  if (!dead) {
+    print_error(kCmd, dead.error());
+    return kExitFailure;
+  }
   const auto load_start = Clock::now();
-  auto history = load_history(common.history, config.value(), registry, dead);
+  auto history = load_history(common.history, config.value(), registry, *dead.value());
+  Result<void> closed_dead = dead.value()->close();
   if (!history) {
     print_error(kCmd, history.error());
+    return kExitFailure;
+  }
+  if (!closed_dead) {
+    print_error(kCmd, closed_dead.error());
     return kExitFailure;
   }
   const double load_seconds = seconds_since(load_start);

@@ -10,6 +10,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "connectors/dead_letter.h"
+#include "engine/result.h"
+
 namespace tfe::cli {
 
 // Options every replay mode shares, filled by cmd_replay.cpp.
@@ -20,6 +23,7 @@ struct ReplayCommon {
   bool news2 = false;               // --strategy news2
   uint32_t shards = 0;              // 0: from the config
   double pace = 0;                  // 0: as fast as possible
+  std::string dead_letters;         // --dead-letters FILE; empty: bad records are only counted
 };
 
 struct ReplayReportArgs {
@@ -34,7 +38,11 @@ struct ReplayReportArgs {
   bool sequential = false;         // one replay at a time (default: one per scorer in parallel)
 };
 
-// Registers the report's own options (--report and what only the report uses) on `cmd`.
+// The dead-letter sink of every replay mode: ReplayCommon::dead_letters, or counting only.
+Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const std::string& path);
+
+// Registers the report's own options on `cmd`: --report, and options that only the report uses,
+// which are usage errors without it.
 void add_replay_report_options(CLI::App& cmd, ReplayReportArgs& args);
 
 // Runs the backtest and writes DIR/report.html and DIR/report.json. Returns an exit code.
