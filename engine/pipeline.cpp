@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -85,7 +86,7 @@ class Shard {
   // tick of their own. Scores go to out() (cleared first).
   void run(std::span<const Event> events, const std::vector<uint32_t>* selection, int64_t tick_end,
            int64_t fired_until, bool emitting) {
-    out_.clear();
+    out_count_ = 0;
     emitting_ = emitting;
     const std::size_t n = selection ? selection->size() : events.size();
     auto at = [&](std::size_t i) -> const Event& {
@@ -133,7 +134,7 @@ class Shard {
     return work;
   }
 
-  const std::vector<ScoreRecord>& out() const { return out_; }
+  std::span<const ScoreRecord> out() const { return {out_.data(), out_count_}; }
   uint64_t events_applied() const { return events_applied_; }
   uint64_t outcome_events() const { return outcome_events_; }
   uint64_t ticks() const { return ticks_; }
@@ -276,7 +277,9 @@ class Shard {
     scorer_.score(snapshot, *scorer_state_, result);
     ++ticks_;
     if (emitting_) {
-      ScoreRecord& record = out_.emplace_back();
+      // Slots are reused: a tick writes only the schema's modalities, the rest stay zero.
+      if (out_count_ == out_.size()) out_.emplace_back();
+      ScoreRecord& record = out_[out_count_++];
       record.patient = p;
       record.score_time_ms = t;
       record.risk = result.risk;
@@ -306,7 +309,8 @@ class Shard {
   int64_t next_grid_ms_ = kNoTime;     // next grid tick, meaningful while active_ is non-empty
   std::vector<EventTick> pending_;     // event ticks not yet fired, by time
   std::size_t pending_head_ = 0;
-  std::vector<ScoreRecord> out_;
+  std::vector<ScoreRecord> out_;  // [out_count_] this run's scores, then reusable slots
+  std::size_t out_count_ = 0;
 
   uint64_t events_applied_ = 0;
   uint64_t outcome_events_ = 0;
@@ -394,14 +398,14 @@ struct Pipeline::Impl {
     };
     heap.clear();
     for (uint32_t s = 0; s < shards.size(); ++s) {
-      const auto& out = shards[s]->out();
+      const auto out = shards[s]->out();
       if (!out.empty()) heap.push_back({out[0].score_time_ms, out[0].patient, s, 0});
     }
     std::make_heap(heap.begin(), heap.end(), later);
     while (!heap.empty()) {
       std::pop_heap(heap.begin(), heap.end(), later);
       MergeCursor& c = heap.back();
-      const auto& out = shards[c.shard]->out();
+      const auto out = shards[c.shard]->out();
       merged.push_back(out[c.next]);
       if (++c.next < out.size()) {
         c.time_ms = out[c.next].score_time_ms;
@@ -414,7 +418,7 @@ struct Pipeline::Impl {
     emit(merged);
   }
 
-  void emit(const std::vector<ScoreRecord>& scores) {
+  void emit(std::span<const ScoreRecord> scores) {
     if (!emitting || scores.empty()) return;
     sink.emit(scores);
     scores_emitted += scores.size();
