@@ -283,7 +283,18 @@ void PatientState::prefetch_state(const StateLayout& layout, std::size_t modalit
   const std::size_t last = modality == kAllModalities ? layout.size() : modality + 1;
   for (std::size_t m = first; m < last; ++m) {
     const ModalityState& s = modalities_[m];
-    if (s.ring) __builtin_prefetch(s.ring.get());
+    if (s.ring) {
+      __builtin_prefetch(s.ring.get());
+      // Each channel's latest reading sits after the history items, often on the next lines.
+      const ModalityStorage& l = layout[m];
+      if (l.latest_channels > 0) {
+        const auto* first = reinterpret_cast<const std::byte*>(s.channel_times(l));
+        const auto* last =
+            reinterpret_cast<const std::byte*>(s.channel_values(l) + l.latest_channels) - 1;
+        __builtin_prefetch(first);
+        __builtin_prefetch(last);
+      }
+    }
     s.windows.prefetch();
   }
 }
