@@ -186,35 +186,81 @@ void fit_statistics(FusionModel& model, const ExampleSet& data) {
   }
 }
 
+namespace {
+
+// Mean log loss of sigmoid(a x + b) over (logit, label).
+double platt_loss(std::span<const double> logit, std::span<const uint8_t> label, double a,
+                  double b) {
+  double sum = 0;
+  for (std::size_t i = 0; i < logit.size(); ++i) sum += bce(a * logit[i] + b, label[i] != 0);
+  return sum / static_cast<double>(std::max<std::size_t>(logit.size(), 1));
+}
+
+// Smallest slope kept: a calibration must never reverse the model's order. A validation split
+// on which the logits rank no better than chance gets a nearly flat map instead.
+constexpr double kMinPlattSlope = 1e-3;
+
+}  // namespace
+
 Calibration fit_platt(std::span<const double> logit, std::span<const uint8_t> label) {
-  // Newton's method on the mean log loss of sigmoid(a x + b), with a tiny ridge for stability.
+  // Newton's method on the mean log loss of sigmoid(a x + b), with a tiny ridge for stability
+  // and a backtracking line search. From the identity start a full Newton step overshoots when
+  // the validation logits sit far from zero (e.g. around -6): the curvature there is tiny, the
+  // step huge, and undamped iterations diverge, ending at a negative slope that turns the
+  // ranking upside down. Each accepted step lowers the (convex) loss, so the fit converges.
   double a = 1.0, b = 0.0;
   const double n = static_cast<double>(std::max<std::size_t>(logit.size(), 1));
-  for (int iter = 0; iter < 100; ++iter) {
-    double ga = 0, gb = 0, haa = 1e-6, hab = 0, hbb = 1e-6;
-    for (std::size_t i = 0; i < logit.size(); ++i) {
-      const double x = logit[i];
-      const double p = 1.0 / (1.0 + std::exp(-(a * x + b)));
-      const double r = p - (label[i] ? 1.0 : 0.0);
-      const double w = std::max(p * (1 - p), 1e-12);
-      ga += r * x;
-      gb += r;
-      haa += w * x * x;
-      hab += w * x;
-      hbb += w;
+  double loss = platt_loss(logit, label, a, b);
+  // With fit_slope false only b moves (the slope held at kMinPlattSlope).
+  const auto newton = [&](bool fit_slope) {
+    for (int iter = 0; iter < 100; ++iter) {
+      double ga = 0, gb = 0, haa = 1e-6, hab = 0, hbb = 1e-6;
+      for (std::size_t i = 0; i < logit.size(); ++i) {
+        const double x = logit[i];
+        const double p = 1.0 / (1.0 + std::exp(-(a * x + b)));
+        const double r = p - (label[i] ? 1.0 : 0.0);
+        const double w = std::max(p * (1 - p), 1e-12);
+        ga += r * x;
+        gb += r;
+        haa += w * x * x;
+        hab += w * x;
+        hbb += w;
+      }
+      ga /= n;
+      gb /= n;
+      haa /= n;
+      hab /= n;
+      hbb /= n;
+      double da = 0, db = gb / hbb;
+      if (fit_slope) {
+        const double det = haa * hbb - hab * hab;
+        if (!(std::fabs(det) > 1e-18)) break;
+        da = (hbb * ga - hab * gb) / det;
+        db = (haa * gb - hab * ga) / det;
+      }
+      // Halve the step until the loss falls (Armijo condition on the Newton decrement).
+      const double decrease = ga * da + gb * db;
+      double t = 1.0;
+      bool accepted = false;
+      for (int halvings = 0; halvings < 60; ++halvings, t *= 0.5) {
+        const double trial = platt_loss(logit, label, a - t * da, b - t * db);
+        if (std::isfinite(trial) && trial <= loss - 1e-4 * t * decrease) {
+          a -= t * da;
+          b -= t * db;
+          loss = trial;
+          accepted = true;
+          break;
+        }
+      }
+      if (!accepted || t * (std::fabs(da) + std::fabs(db)) < 1e-10) break;
     }
-    ga /= n;
-    gb /= n;
-    haa /= n;
-    hab /= n;
-    hbb /= n;
-    const double det = haa * hbb - hab * hab;
-    if (!(std::fabs(det) > 1e-18)) break;
-    const double da = (hbb * ga - hab * gb) / det;
-    const double db = (haa * gb - hab * ga) / det;
-    a -= da;
-    b -= db;
-    if (std::fabs(da) + std::fabs(db) < 1e-10) break;
+  };
+  newton(true);
+  if (!(a >= kMinPlattSlope)) {
+    a = kMinPlattSlope;
+    b = 0.0;
+    loss = platt_loss(logit, label, a, b);
+    newton(false);
   }
   Calibration c = initial_calibration(CalibrationMethod::platt);
   if (std::isfinite(a) && std::isfinite(b)) {

@@ -126,7 +126,8 @@ uint32_t masking_keep(uint32_t present, const std::vector<double>& p, uint64_t s
 // Fits vitals mean/std and text IDF on the training split (docs/training.md).
 void fit_statistics(FusionModel& model, const ExampleSet& data);
 
-// Platt scaling: sigmoid(a * logit + b) by Newton's method on the log loss.
+// Platt scaling: sigmoid(a * logit + b) by damped Newton on the log loss; a >= 1e-3 (never
+// reverses the order of the logits).
 Calibration fit_platt(std::span<const double> logit, std::span<const uint8_t> label);
 // Isotonic: pool-adjacent-violators over logits sorted ascending.
 Calibration fit_isotonic(std::span<const double> logit, std::span<const uint8_t> label);

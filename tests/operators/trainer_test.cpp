@@ -124,6 +124,53 @@ TEST(TrainerTest, PlattRecoversKnownCoefficients) {
   EXPECT_GT(iso.apply(3.5), 0.5);
 }
 
+// Validation logits far below zero (a class-weighted, strongly decayed model): the curvature at
+// the identity start is tiny and a full Newton step overshoots; undamped, the fit diverged to a
+// negative slope, the calibrated risk ranked ticks in reverse and backtests scored below chance.
+TEST(TrainerTest, PlattConvergesWhenLogitsSitFarFromZero) {
+  test::TestRng rng(5);
+  std::vector<double> x;
+  std::vector<uint8_t> y;
+  double positives = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    const double logit = rng.uniform(-12.0f, -1.0f);
+    const double p = 1.0 / (1.0 + std::exp(-(0.25 * logit - 1.6)));
+    x.push_back(logit);
+    y.push_back(rng.uniform(0.0f, 1.0f) < p ? 1 : 0);
+    positives += y.back();
+  }
+  const Calibration c = fit_platt(x, y);
+  EXPECT_NEAR(c.platt_a, 0.25, 0.04);
+  EXPECT_NEAR(c.platt_b, -1.6, 0.25);
+  double mean_risk = 0;
+  for (double v : x) mean_risk += c.apply(v);
+  EXPECT_NEAR(mean_risk / static_cast<double>(x.size()), positives / static_cast<double>(x.size()),
+              0.005);
+  // The calibrated risk ranks as the logits do.
+  std::vector<double> risk;
+  for (double v : x) risk.push_back(c.apply(v));
+  std::vector<double> xs(x.begin(), x.begin() + 2000), rs(risk.begin(), risk.begin() + 2000);
+  std::vector<uint8_t> ys(y.begin(), y.begin() + 2000);
+  EXPECT_GT(pair_auroc(xs, ys), 0.6);
+  EXPECT_NEAR(pair_auroc(rs, ys), pair_auroc(xs, ys), 1e-9);
+}
+
+// Logits that rank validation ticks in reverse: the fit keeps a small positive slope rather
+// than flipping the model's order.
+TEST(TrainerTest, PlattNeverReversesTheOrder) {
+  test::TestRng rng(6);
+  std::vector<double> x;
+  std::vector<uint8_t> y;
+  for (int i = 0; i < 5'000; ++i) {
+    const double logit = rng.uniform(-4.0f, 4.0f);
+    x.push_back(logit);
+    y.push_back(rng.uniform(0.0f, 1.0f) < 1.0 / (1.0 + std::exp(logit)) ? 1 : 0);
+  }
+  const Calibration c = fit_platt(x, y);
+  EXPECT_GT(c.platt_a, 0.0f);
+  EXPECT_LT(c.apply(-1.0), c.apply(1.0));
+}
+
 TEST(TrainerTest, MaskingNeverDropsEverything) {
   const std::vector<double> always = {1.0, 1.0, 1.0};
   for (uint32_t e = 0; e < 500; ++e) {

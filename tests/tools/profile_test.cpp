@@ -371,6 +371,8 @@ TEST(ProfileBakeoff, TrainsAndBacktestsAllFourStrategies) {
     EXPECT_FALSE(std::isnan(e.weighted_auroc)) << to_string(e.strategy);
     EXPECT_EQ(e.stress.size(), 4u);  // each modality masked, delays scaled
     EXPECT_FALSE(e.model_id.empty());
+    // The backtest of the test patients scores what training measured on them.
+    EXPECT_NEAR(e.auroc, e.training_test_auroc, 0.005) << to_string(e.strategy);
   }
   EXPECT_EQ(b.value().agrees, b.value().winner == p.value().recommendation.strategy);
   EXPECT_NE(b.value().verdict.find(std::string(to_string(p.value().recommendation.strategy))),

@@ -83,6 +83,7 @@ Result<Bakeoff> run_bakeoff(const std::vector<std::string>& paths, const toml::t
     BakeoffEntry entry;
     entry.strategy = from_operator(s);
     entry.model_id = model_id(*model);
+    entry.training_test_auroc = trained.value().test.auroc;
     entry.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     out.entries.push_back(entry);
     scorers.push_back({std::string(to_string(s)), op.value(), profile.horizon_ms});

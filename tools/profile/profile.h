@@ -224,6 +224,9 @@ struct BakeoffEntry {
   // of ticks in the profile), over subgroups where the metric is defined.
   double weighted_auroc = kNaN;
   double weighted_auprc = kNaN;
+  // Training's own AUROC on the test split's recorded examples (logits): the same patients and
+  // ticks as the backtest, so the two agree unless serving and training part ways.
+  double training_test_auroc = kNaN;
   std::vector<BakeoffStress> stress;
   double seconds = 0;  // training and scoring
 };

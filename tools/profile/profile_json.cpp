@@ -211,6 +211,7 @@ std::string profile_json(const DeploymentProfile& p) {
       w.key("auprc").number(e.auprc);
       w.key("weighted_auroc").number(e.weighted_auroc);
       w.key("weighted_auprc").number(e.weighted_auprc);
+      w.key("training_test_auroc").number(e.training_test_auroc);
       w.key("stress").begin_array();
       for (const BakeoffStress& st : e.stress) {
         w.begin_object();

@@ -91,7 +91,7 @@ std::string profile_table(const DeploymentProfile& p) {
     line("");
     line(fmt::format(
         "bake-off ({} test patients)      AUROC   AUPRC  weighted AUROC  weighted AUPRC  "
-        "worst stress (AUROC change)",
+        "training AUROC  worst stress (AUROC change)",
         b.test_patients));
     for (const BakeoffEntry& e : b.entries) {
       const BakeoffStress* worst = nullptr;
@@ -101,10 +101,11 @@ std::string profile_table(const DeploymentProfile& p) {
           worst = &st;
         }
       }
-      line(fmt::format(
-          "  {:<30} {:>6} {:>7} {:>15} {:>15}  {}", to_string(e.strategy), num(e.auroc, 3),
-          num(e.auprc, 3), num(e.weighted_auroc, 3), num(e.weighted_auprc, 3),
-          worst ? fmt::format("{} {}", worst->name, num(worst->auroc_delta, 3)) : "-"));
+      line(
+          fmt::format("  {:<30} {:>6} {:>7} {:>15} {:>15} {:>15}  {}", to_string(e.strategy),
+                      num(e.auroc, 3), num(e.auprc, 3), num(e.weighted_auroc, 3),
+                      num(e.weighted_auprc, 3), num(e.training_test_auroc, 3),
+                      worst ? fmt::format("{} {}", worst->name, num(worst->auroc_delta, 3)) : "-"));
     }
     line(fmt::format("bake-off: {}", b.verdict));
   }

@@ -14,6 +14,7 @@
 #include "connectors/dead_letter.h"
 #include "connectors/history_replay.h"
 #include "engine/duration.h"
+#include "engine/snapshot.h"
 #include "operators/fusion_operator.h"
 #include "operators/news2.h"
 #include "tools/report/metrics.h"
@@ -82,6 +83,19 @@ class RecorderState final : public ScorerState {
  public:
   std::shared_ptr<ShardRecord> record;
   std::unique_ptr<ScorerState> news2;
+  std::array<ModalitySnapshot, kMaxModalities> news2_modalities{};  // the baseline's view
+  std::vector<float> news2_values;                                  // its current values
+};
+
+// A vitals modality whose current values the baseline reads (VitalsFeatures::latest) while the
+// recorder's snapshot carries window statistics: the values are the 'last' statistic of the
+// shortest window (the newest reading within it; NaN when it has none), the same reading the
+// engine would hand the baseline.
+struct LatestView {
+  std::size_t modality = 0;
+  std::size_t window = 0;  // index of the shortest window
+  uint32_t channels = 0;
+  std::size_t offset = 0;  // into RecorderState::news2_values
 };
 
 // The recording scorer: consumes what a raw-form FusionOperator of the same architecture
@@ -89,12 +103,14 @@ class RecorderState final : public ScorerState {
 class Recorder final : public Scorer {
  public:
   Recorder(ScorerSpec spec, ModelSchema schema, uint32_t history_k,
-           std::shared_ptr<const Scorer> news2, std::vector<int64_t> outcome,
-           std::vector<Split> split, int64_t horizon_ms, uint32_t stride)
+           std::shared_ptr<const Scorer> news2, std::vector<LatestView> news2_latest,
+           std::vector<int64_t> outcome, std::vector<Split> split, int64_t horizon_ms,
+           uint32_t stride)
       : spec_(std::move(spec)),
         schema_(std::move(schema)),
         history_k_(history_k),
         news2_(std::move(news2)),
+        news2_latest_(std::move(news2_latest)),
         outcome_(std::move(outcome)),
         split_(std::move(split)),
         horizon_ms_(horizon_ms),
@@ -109,6 +125,9 @@ class Recorder final : public Scorer {
     state->record = std::make_shared<ShardRecord>();
     state->record->set = ExampleSet(schema_);
     if (news2_) state->news2 = news2_->make_state();
+    std::size_t values = 0;
+    for (const LatestView& v : news2_latest_) values = std::max(values, v.offset + v.channels);
+    state->news2_values.assign(values, 0.0f);
     std::lock_guard lock(mutex_);
     shards_.push_back(state->record);
     return state;
@@ -160,7 +179,7 @@ class Recorder final : public Scorer {
     float baseline = std::numeric_limits<float>::quiet_NaN();
     if (news2_) {
       ScoreOutput o;
-      news2_->score(snapshot, *st.news2, o);
+      news2_->score(news2_view(snapshot, st), *st.news2, o);
       baseline = static_cast<float>(o.risk);
     }
     r.news2.push_back(baseline);
@@ -172,6 +191,29 @@ class Recorder final : public Scorer {
   }
 
  private:
+  // The snapshot as the baseline declared it: current values instead of window statistics.
+  Snapshot news2_view(const Snapshot& snapshot, RecorderState& st) const {
+    if (news2_latest_.empty()) return snapshot;
+    const std::size_t n = std::min(snapshot.modalities.size(), st.news2_modalities.size());
+    std::copy_n(snapshot.modalities.begin(), n, st.news2_modalities.begin());
+    for (const LatestView& v : news2_latest_) {
+      if (v.modality >= n) continue;
+      ModalitySnapshot& ms = st.news2_modalities[v.modality];
+      const std::size_t stats = std::size_t{v.channels} * kWindowStatCount;
+      if (!ms.present || ms.features.size() < (v.window + 1) * stats) continue;
+      float* values = st.news2_values.data() + v.offset;
+      for (uint32_t c = 0; c < v.channels; ++c) {
+        const std::size_t base = (v.window * v.channels + c) * kWindowStatCount;
+        const float count = ms.features[base + static_cast<std::size_t>(WindowStat::count)];
+        values[c] = count > 0.0f ? ms.features[base + static_cast<std::size_t>(WindowStat::last)]
+                                 : std::numeric_limits<float>::quiet_NaN();
+      }
+      ms.features = std::span<const float>(values, v.channels);
+    }
+    return Snapshot{snapshot.patient, snapshot.time_ms,
+                    std::span<const ModalitySnapshot>(st.news2_modalities.data(), n)};
+  }
+
   static uint32_t row_for(ExampleSet& set, ShardRecord::Memo& memo, std::size_t m,
                           int64_t event_time, std::span<const float> f) {
     auto& recent = memo.recent[m];
@@ -190,6 +232,7 @@ class Recorder final : public Scorer {
   ModelSchema schema_;
   uint32_t history_k_;
   std::shared_ptr<const Scorer> news2_;
+  std::vector<LatestView> news2_latest_;
   std::vector<int64_t> outcome_;  // [patient]: first outcome time
   std::vector<Split> split_;      // [patient]
   int64_t horizon_ms_;
@@ -305,11 +348,31 @@ Result<RecordedExamples> record_examples(std::span<const Event> events, const En
                         training.validation_fraction);
   }
   auto news2 = make_news2_scorer(config);
+  // The recorder's snapshot carries window statistics for every vitals modality; where the
+  // baseline asks for current values, the recorder derives them (LatestView).
+  std::vector<LatestView> latest;
+  if (news2) {
+    const std::vector<ModalityNeeds>& needs = news2.value()->spec().needs;
+    const std::size_t shortest = static_cast<std::size_t>(
+        std::min_element(config.windows_ms.begin(), config.windows_ms.end()) -
+        config.windows_ms.begin());
+    std::size_t offset = 0;
+    for (std::size_t m = 0; m < needs.size() && m < config.schema.size(); ++m) {
+      const ModalitySpec& spec = config.schema[static_cast<ModalityIndex>(m)];
+      if (spec.kind != ModalityKind::vitals || !needs[m].features ||
+          needs[m].vitals != VitalsFeatures::latest || config.windows_ms.empty()) {
+        continue;
+      }
+      const auto channels = static_cast<uint32_t>(spec.channels.size());
+      latest.push_back(LatestView{m, shortest, channels, offset});
+      offset += channels;
+    }
+  }
   const uint32_t history_k = arch.strategy == Strategy::attention ? arch.history_k : 1;
   auto recorder = std::make_shared<Recorder>(
       raw_op.value()->spec(), shape_model->schema, history_k,
-      news2 ? news2.value() : std::shared_ptr<const Scorer>{}, std::move(outcome), std::move(split),
-      training.horizon_ms, training.stride);
+      news2 ? news2.value() : std::shared_ptr<const Scorer>{}, std::move(latest),
+      std::move(outcome), std::move(split), training.horizon_ms, training.stride);
   NullSink sink;
   replay_events(events, config, recorder, registry, sink);
 
