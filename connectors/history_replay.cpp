@@ -115,7 +115,7 @@ Result<uint64_t> drain(EventSource& source, DeadLetterSink& dead, OnEvent&& on_e
       continue;
     }
     if (!on_event(event)) break;
-    event = Event{};
+    reset_event(event);
   }
   return dead_letters;
 }
