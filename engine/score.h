@@ -32,4 +32,15 @@ class ScoreSink {
   virtual void flush() {}
 };
 
+// Counts scores and keeps none: for runs that only measure, or whose scorer records what it
+// needs from the snapshots itself (training, profiling).
+class CountingScoreSink final : public ScoreSink {
+ public:
+  void emit(std::span<const ScoreRecord> scores) override { count_ += scores.size(); }
+  uint64_t count() const { return count_; }
+
+ private:
+  uint64_t count_ = 0;
+};
+
 }  // namespace tfe

@@ -26,12 +26,6 @@ struct ReplayArgs {
   bool to_kafka = false;
 };
 
-class CountingSink final : public ScoreSink {
- public:
-  void emit(std::span<const ScoreRecord> scores) override { count += scores.size(); }
-  uint64_t count = 0;
-};
-
 int publish_to_kafka(const ReplayArgs& args) {
   KafkaOverrides overrides;
   if (!args.brokers.empty()) overrides.brokers = args.brokers;
@@ -88,7 +82,7 @@ int replay_to_scores(const ReplayArgs& args, EngineConfig config) {
     return kExitFailure;
   }
   PatientRegistry registry;
-  CountingSink counter;
+  CountingScoreSink counter;
   std::unique_ptr<JsonlScoreSink> file;
   if (!args.out.empty()) {
     auto opened =
@@ -122,7 +116,7 @@ int replay_to_scores(const ReplayArgs& args, EngineConfig config) {
       return kExitFailure;
     }
   }
-  const uint64_t scores = file ? file->scores_written() : counter.count;
+  const uint64_t scores = file ? file->scores_written() : counter.count();
   const double seconds = stats.value().seconds > 0 ? stats.value().seconds : 1e-9;
   std::printf(
       "replay: %s, %u shards: %llu events in %.2f s (%.0f events/s), %llu scores (%.0f "

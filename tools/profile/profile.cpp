@@ -218,11 +218,6 @@ class RecordingScorer final : public Scorer {
   Recording& recording_;
 };
 
-class NullSink final : public ScoreSink {
- public:
-  void emit(std::span<const ScoreRecord>) override {}
-};
-
 RawFeatureShape shape_of(const ModalitySpec& spec, const EngineConfig& config) {
   RawFeatureShape shape;
   shape.kind = spec.kind;
@@ -552,7 +547,7 @@ Result<DeploymentProfile> profile_history(const History& history, const PatientR
     rec.offset[m + 1] = rec.offset[m] + feature_dim[m];
   }
   auto scorer = std::make_shared<RecordingScorer>(std::move(spec), rec);
-  NullSink sink;
+  CountingScoreSink sink;
   const ReplayStats replay = replay_events(history.events, config, scorer, registry, sink);
   log(fmt::format("replay: {} events, {} ticks in {:.1f} s", replay.events, replay.pipeline.ticks,
                   replay.seconds));

@@ -60,12 +60,6 @@ Result<uint32_t> read_count(const toml::node& node, std::string_view key, uint32
   return static_cast<uint32_t>(*v);
 }
 
-// Discards scores: training reads snapshots, not scores.
-class NullSink final : public ScoreSink {
- public:
-  void emit(std::span<const ScoreRecord>) override {}
-};
-
 // Examples recorded by one shard (one thread); merged in (patient, time) order afterwards.
 struct ShardRecord {
   ExampleSet set;
@@ -373,7 +367,7 @@ Result<RecordedExamples> record_examples(std::span<const Event> events, const En
       raw_op.value()->spec(), shape_model->schema, history_k,
       news2 ? news2.value() : std::shared_ptr<const Scorer>{}, std::move(latest),
       std::move(outcome), std::move(split), training.horizon_ms, training.stride);
-  NullSink sink;
+  CountingScoreSink sink;  // training reads snapshots, not scores
   replay_events(events, config, recorder, registry, sink);
 
   // Merge the shards in (patient, time) order; rows are renumbered by each shard's offset.
