@@ -12,19 +12,13 @@ namespace {
 using test::kMinute;
 using test::kSecond;
 
-// Counts scores without keeping them.
-class CountingSink final : public ScoreSink {
- public:
-  void emit(std::span<const ScoreRecord> scores) override { count += scores.size(); }
-  std::size_t count = 0;
-};
-
 TEST(PipelineAllocations, VitalsSteadyStateAllocatesNothing) {
   const EngineConfig config = test::test_config(1);
   PatientRegistry registry;
   constexpr PatientIndex kPatients = 50;
-  for (PatientIndex p = 0; p < kPatients; ++p) registry.intern(std::string("p").append(std::to_string(p)));
-  CountingSink sink;
+  for (PatientIndex p = 0; p < kPatients; ++p)
+    registry.intern(std::string("p").append(std::to_string(p)));
+  CountingScoreSink sink;
   Pipeline pipeline(config, std::make_shared<test::SumScorer>(3), registry, sink);
 
   // Events are made up front: building them allocates, applying them must not.
@@ -52,12 +46,12 @@ TEST(PipelineAllocations, VitalsSteadyStateAllocatesNothing) {
   run_minutes(0, 1);
   EXPECT_GT(test::stop_counting(), static_cast<uint64_t>(kPatients));
   run_minutes(1, 40);  // warm up: rings and buffers reach their steady size
-  const std::size_t scores_before = sink.count;
+  const std::size_t scores_before = sink.count();
   // ...and none once every ring and buffer has its steady size.
   test::start_counting();
   run_minutes(40, 100);
   EXPECT_EQ(test::stop_counting(), 0u);
-  EXPECT_GE(sink.count - scores_before, 60u * kPatients);
+  EXPECT_GE(sink.count() - scores_before, 60u * kPatients);
 }
 
 }  // namespace
