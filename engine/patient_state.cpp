@@ -22,7 +22,6 @@ constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 // aligned) and [latest_channels] floats: each channel's newest reading.
 struct PatientState::ModalityState {
   std::unique_ptr<std::byte[]> ring;
-  int64_t latest_arrival_ms = kNoTime;  // newest arrival applied
   uint16_t head = 0;
   uint16_t count = 0;     // items held; 0: absent, nothing allocated
   VitalsWindows windows;  // vitals with features
@@ -54,7 +53,6 @@ struct PatientState::ModalityState {
   }
   void release() {
     ring.reset();
-    latest_arrival_ms = kNoTime;
     head = 0;
     count = 0;
     windows.clear();
@@ -181,7 +179,6 @@ void PatientState::apply(const StateLayout& layout, const Event& event) {
   if (now - event.event_time_ms > l.horizon_ms) return;
 
   const int64_t slot = s.insert(l, event.event_time_ms);
-  s.latest_arrival_ms = std::max(s.latest_arrival_ms, now);
   if (slot >= 0 && l.item_dim > 0) {
     float* out = s.item(l, static_cast<uint32_t>(slot));
     if (l.kind == ModalityKind::vitals) {
