@@ -42,13 +42,20 @@ EngineConfig ward_config(uint32_t shards = 1) {
   return config;
 }
 
-// Reads a handful of window statistics, as an early-warning score does; needs vitals only.
+// Reads five vitals values, as an early-warning score does; needs vitals only: window
+// statistics (reading each channel's `last` of the first window), or with `latest` only each
+// channel's newest reading (VitalsFeatures::latest, what NEWS2 declares).
 class VitalsOnlyScorer final : public Scorer {
  public:
-  VitalsOnlyScorer() {
+  explicit VitalsOnlyScorer(bool latest) : stride_(latest ? 1 : kWindowStatCount) {
     spec_.strategy = "bench";
     spec_.needs.resize(3);
     spec_.needs[0].features = true;
+    if (latest) {
+      spec_.needs[0].vitals = VitalsFeatures::latest;
+      spec_.needs[0].latest_within_ms = 5 * kMinute;
+      spec_.needs[0].history = 0;
+    }
   }
   const ScorerSpec& spec() const override { return spec_; }
   std::unique_ptr<ScorerState> make_state() const override {
@@ -58,7 +65,7 @@ class VitalsOnlyScorer final : public Scorer {
     const auto& vitals = snapshot.modalities[0];
     double total = 0;
     if (vitals.present) {
-      for (std::size_t c = 0; c < 5; ++c) total += vitals.features[c * kWindowStatCount];
+      for (std::size_t c = 0; c < 5; ++c) total += vitals.features[c * stride_];
     }
     out.logit = total;
     out.risk = total > 0 ? 0.5 : 0.0;
@@ -67,6 +74,7 @@ class VitalsOnlyScorer final : public Scorer {
 
  private:
   ScorerSpec spec_;
+  std::size_t stride_;
 };
 
 class NullSink final : public ScoreSink {
@@ -111,19 +119,24 @@ std::vector<Event> ward_events(uint32_t patients, uint32_t minutes, uint32_t see
   return events;
 }
 
-const StateLayout& ward_layout() {
-  static const StateLayout layout = [] {
-    VitalsOnlyScorer scorer;
-    return StateLayout::make(ward_config(), scorer.spec()).value();
-  }();
-  return layout;
+const StateLayout& ward_layout(bool latest) {
+  static const StateLayout windowed =
+      StateLayout::make(ward_config(), VitalsOnlyScorer(false).spec()).value();
+  static const StateLayout current =
+      StateLayout::make(ward_config(), VitalsOnlyScorer(true).spec()).value();
+  return latest ? current : windowed;
 }
 
+const char* mode_label(bool latest) { return latest ? "latest values" : "window statistics"; }
+
 // One vitals event applied to one patient's state (evict + ring append + window sums + min/max
-// chains), over range(0) patients in arrival order.
+// chains; range(1) = 1: each channel's newest reading only), over range(0) patients in arrival
+// order.
 void BM_VitalsStateUpdate(benchmark::State& state) {
   const auto patients = static_cast<uint32_t>(state.range(0));
-  const StateLayout& layout = ward_layout();
+  const bool latest = state.range(1) != 0;
+  state.SetLabel(mode_label(latest));
+  const StateLayout& layout = ward_layout(latest);
   std::vector<PatientState> states;
   for (uint32_t p = 0; p < patients; ++p) states.emplace_back(layout);
   // Pre-generated readings (cycled with shifted times) keep generation out of the measurement.
@@ -150,12 +163,15 @@ void BM_VitalsStateUpdate(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.counters["bytes_per_patient"] = static_cast<double>(bytes) / patients;
 }
-BENCHMARK(BM_VitalsStateUpdate)->Arg(1)->Arg(10'000);
+BENCHMARK(BM_VitalsStateUpdate)->ArgsProduct({{1, 10'000}, {0, 1}});
 
-// Building the snapshot (eviction and 2 x 6 x 7 window statistics) of a ward patient.
+// Building the snapshot (eviction and 2 x 6 x 7 window statistics, or range(1) = 1: 6 current
+// values) of a ward patient.
 void BM_SnapshotBuild(benchmark::State& state) {
   const auto patients = static_cast<uint32_t>(state.range(0));
-  const StateLayout& layout = ward_layout();
+  const bool latest = state.range(1) != 0;
+  state.SetLabel(mode_label(latest));
+  const StateLayout& layout = ward_layout(latest);
   std::vector<PatientState> states;
   for (uint32_t p = 0; p < patients; ++p) states.emplace_back(layout);
   for (const Event& e : ward_events(patients, 20, 7)) states[e.patient].apply(layout, e);
@@ -172,18 +188,22 @@ void BM_SnapshotBuild(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.counters["bytes_per_patient"] = static_cast<double>(bytes) / patients;
 }
-BENCHMARK(BM_SnapshotBuild)->Arg(1)->Arg(10'000);
+BENCHMARK(BM_SnapshotBuild)->ArgsProduct({{1, 10'000}, {0, 1}});
 
 // The engine's share of a replay: push, reorder buffer, shard run, one tick per patient-minute
 // with snapshot and scoring, record assembly and emission (no decoding, no output formatting).
-// range(0) patients, range(1) shards; advance every 4096 events.
+// range(0) patients, range(1) shards, range(2) = 1: the scorer reads current values only;
+// advance every 4096 events.
 void BM_PipelineWard(benchmark::State& state) {
   const auto patients = static_cast<uint32_t>(state.range(0));
   const auto shards = static_cast<uint32_t>(state.range(1));
+  const bool latest = state.range(2) != 0;
+  state.SetLabel(mode_label(latest));
   PatientRegistry registry;
   for (uint32_t p = 0; p < patients; ++p) registry.intern("patient-" + std::to_string(p));
   NullSink sink;
-  Pipeline pipeline(ward_config(shards), std::make_shared<VitalsOnlyScorer>(), registry, sink);
+  Pipeline pipeline(ward_config(shards), std::make_shared<VitalsOnlyScorer>(latest), registry,
+                    sink);
   // Sixteen minutes of readings, cycled with shifted times; each push copies one (as a decoder
   // hands over a fresh event).
   const std::vector<Event> events = ward_events(patients, 16, 3);
@@ -215,10 +235,12 @@ void BM_PipelineWard(benchmark::State& state) {
       static_cast<double>(std::max<uint64_t>(stats.active_patients, 1));
 }
 BENCHMARK(BM_PipelineWard)
-    ->Args({100, 1})
-    ->Args({1000, 1})
-    ->Args({10'000, 1})
-    ->Args({10'000, 2})
+    ->Args({100, 1, 0})
+    ->Args({1000, 1, 0})
+    ->Args({10'000, 1, 0})
+    ->Args({10'000, 2, 0})
+    ->Args({1000, 1, 1})
+    ->Args({10'000, 1, 1})
     ->UseRealTime();
 
 }  // namespace
