@@ -83,7 +83,6 @@ Result<void> KafkaOutput::flush(int timeout_ms) {
 }
 
 void KafkaOutput::begin_barrier() {
-  if (barrier_open_) return;
   barrier_open_ = true;
   barrier_stamp_ = last_stamp_ - 2;  // the last stamp handed out
   barrier_remaining_ = in_flight();

@@ -48,7 +48,9 @@ class KafkaOutput {
   // Waits up to timeout_ms for every message in flight to be acknowledged.
   Result<void> flush(int timeout_ms);
 
-  // Starts a barrier over the messages now in flight (no-op if one is open).
+  // Starts a barrier over the messages now in flight, replacing one still open (a snapshot given
+  // up, as on a rebalance, must not let the next one through before its own scores are
+  // acknowledged).
   void begin_barrier();
   bool barrier_open() const { return barrier_open_; }
   // True once every message in flight at begin_barrier() is acknowledged (closes the barrier).

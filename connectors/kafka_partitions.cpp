@@ -73,6 +73,20 @@ void PartitionTable::on_end(std::size_t topic, int32_t partition, int64_t end_of
   if (s.restoring) update_restore(s, topic * static_cast<std::size_t>(partitions_) + partition);
 }
 
+void PartitionTable::extend_grace(int64_t since_ms, int64_t ms) {
+  if (ms <= 0) return;
+  for (PartitionSlot& s : slots_) {
+    if (s.assigned && s.caught_up && s.caught_up_at_ms <= since_ms) {
+      s.caught_up_at_ms = s.caught_up_at_ms > INT64_MAX - ms ? INT64_MAX : s.caught_up_at_ms + ms;
+    }
+  }
+}
+
+void PartitionTable::restart_grace(std::size_t topic, int32_t partition, int64_t now_ms) {
+  PartitionSlot& s = slot(topic, partition);
+  if (s.caught_up) s.caught_up_at_ms = std::max(s.caught_up_at_ms, now_ms);
+}
+
 std::optional<int64_t> PartitionTable::clock(int64_t now_ms) const {
   bool any_arrival = false;
   bool any_behind = false;

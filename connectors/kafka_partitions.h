@@ -13,7 +13,10 @@
 // for `grace_ms` of wall time. Records of different partitions are fetched independently, so a
 // partition can look caught up for a moment while its next record is already on the way; the
 // grace keeps the clock from running past it (and that record from becoming late). A partition
-// quiet for longer than the grace no longer holds anything back.
+// quiet for longer than the grace no longer holds anything back. Only wall time during which the
+// partition could have been fetched counts: time the process did not run (stopped, starved of
+// CPU) is taken off with extend_grace(), and a partition resumed after a pause starts its grace
+// again (restart_grace()).
 //
 // Offsets: an event is applied once the pipeline's released time (clock - allowed lateness) has
 // reached its arrival time; a partition's commit offset is its first offset not yet applied.
@@ -100,6 +103,13 @@ class PartitionTable {
       }
     }
   }
+
+  // Wall time that does not count toward the grace of the partitions caught up at or before
+  // `since_ms`: they were not fetched meanwhile (the process did not run), so their end may have
+  // moved unseen.
+  void extend_grace(int64_t since_ms, int64_t ms);
+  // A caught-up partition that was paused (not fetched) starts its grace again at now_ms.
+  void restart_grace(std::size_t topic, int32_t partition, int64_t now_ms);
 
   // The live clock at wall time now_ms (see above); nullopt while a partition holds it entirely or
   // nothing arrived.

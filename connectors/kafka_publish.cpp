@@ -38,6 +38,16 @@ Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& boot
     }
     auto r = admin.value().create_topics(missing, kTimeoutMs);
     if (!r) return r.error();
+    // A created topic may take a moment to appear in the metadata brokers answer with: wait for
+    // it (the check below says what is wrong if it never does).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+    for (const auto& t : missing) {
+      for (;;) {
+        auto n = admin.value().partition_count(t.name, kTimeoutMs);
+        if ((n && n.value() > 0) || std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
   }
   int32_t count = -1;
   std::string first;

@@ -58,6 +58,10 @@ constexpr int kMetadataTimeoutMs = 10'000;
 constexpr int kLookupTimeoutMs = 30'000;
 constexpr std::size_t kMaxBatch = 1024;
 constexpr int kPollTimeoutMs = 100;
+// Longer than a turn of the loop normally takes (a poll plus a batch): wall time beyond it between
+// two turns passed while the process did not run (stopped, starved of CPU), and does not count
+// toward the grace of caught-up partitions.
+constexpr int64_t kTurnMs = 500;
 // The loop is considered stalled (GET /healthz answers 503) after this long without a turn.
 constexpr int64_t kStallMs = 120'000;
 
@@ -250,10 +254,11 @@ class Service {
   std::vector<Event> released_;  // scratch of advance_to()
   PartitionTable table_;
   int32_t partitions_ = 0;
-  std::set<int32_t> owned_;             // partitions of the leading topic owned
-  std::optional<int64_t> cap_;          // restore clock: the clock stays at or below it
-  bool restore_all_committed_ = false;  // every owned partition had a committed offset
-  std::optional<int64_t> last_clock_;   // last value passed to advance()
+  std::set<int32_t> owned_;              // partitions of the leading topic owned
+  std::optional<int64_t> cap_;           // restore clock: the clock stays at or below it
+  bool restore_all_committed_ = false;   // every owned partition had a committed offset
+  std::optional<int64_t> last_clock_;    // last value passed to advance()
+  std::optional<int64_t> last_turn_ms_;  // wall time of the last advance_clock()
   SteadyClock::time_point restore_started_;
   uint64_t restore_events_base_ = 0;
   uint64_t late_base_ = 0;  // late events of previous pipelines
@@ -643,8 +648,11 @@ void Service::finish_restore_if_done() {
     return;
   }
   kafka::TopicPartitions resume;
+  const int64_t now = wall_ms();
   for (const auto& [t, p] : paused_) {
     table_.slot(t, p).paused = false;
+    // Not fetched while paused: its end may have moved unseen.
+    table_.restart_grace(t, p, now);
     resume.emplace_back(kafka_.modality_topics[t], p);
   }
   paused_.clear();
@@ -744,13 +752,22 @@ void Service::handle(const rd_kafka_message_t& m) {
 
 void Service::advance_clock() {
   if (!pipeline_) return;
+  // After a gap (the process stopped or starved of CPU, typically what makes a group session
+  // expire), a partition that looked caught up before it was not fetched meanwhile: records
+  // produced to it during the gap are still unseen, and letting its grace run out over the gap
+  // would make them late. The gap does not count toward its grace.
+  const int64_t now = wall_ms();
+  if (last_turn_ms_ && now - *last_turn_ms_ > kTurnMs) {
+    table_.extend_grace(*last_turn_ms_, now - *last_turn_ms_ - kTurnMs);
+  }
+  last_turn_ms_ = now;
   // A partition that reached its end is not caught up any more once records beyond it are known
   // (they may sit in the local fetch queue behind other partitions' records).
   table_.refresh_caught_up([&](std::size_t t, int32_t p) -> int64_t {
     const auto marks = consumer_->cached_watermarks(kafka_.modality_topics[t], p);
     return marks ? marks->second : -1;
   });
-  std::optional<int64_t> clock = table_.clock(wall_ms());
+  std::optional<int64_t> clock = table_.clock(now);
   if (!clock) return;
   if (cap_) clock = std::min(*clock, *cap_);
   if (last_clock_ && *clock <= *last_clock_) return;

@@ -116,7 +116,8 @@ it_serve() {
   SERVE_HTTP=""
   local i
   for i in $(seq 1 300); do
-    SERVE_HTTP="$(sed -n 's/.*http on \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)"
+    # (the log may not exist yet: the background process opens it)
+    SERVE_HTTP="$(sed -n 's/.*http on \([0-9.]*:[0-9]*\).*/\1/p' "$log" 2>/dev/null | head -n 1 || true)"
     [[ -n "$SERVE_HTTP" ]] && break
     kill -0 "$SERVE_PID" 2>/dev/null || it_fail "tfe serve ($name) exited at start: $(tail -n 3 "$log")"
     sleep 0.1
