@@ -48,12 +48,8 @@ for signal in TERM KILL; do
   it_wait_scores "$want" 300
   grep -q "restore done" "$WORK/serve-second$signal.log" ||
     it_fail "the restarted service did not restore its state from the topics"
-  it_stop "$SERVE_PID" TERM
-  ((STOP_RC == 0)) || it_fail "the restarted tfe serve exited with status $STOP_RC after SIGTERM"
+  it_stop_cleanly "$SERVE_PID"
 
-  it_consume_scores "$WORK/kafka-$signal.jsonl"
-  it_compare_scores "$WORK/file-scores.jsonl" "$WORK/kafka-$signal.jsonl" "$limit"
-  repeats=$(($(wc -l <"$WORK/kafka-$signal.jsonl") - $(it_distinct_keys "$WORK/kafka-$signal.jsonl")))
-  it_log "SIG$signal: $repeats scores emitted twice (identical repeats)"
+  it_check_score_topic "$WORK/kafka-$signal.jsonl" "$limit" "SIG$signal"
 done
 echo "$TEST: ok"

@@ -151,6 +151,22 @@ it_stop() {
   { wait "$1"; } 2>/dev/null || STOP_RC=$?
 }
 
+# it_stop_cleanly PID: SIGTERM, then the exit status must be 0.
+it_stop_cleanly() {
+  it_stop "$1" TERM
+  ((STOP_RC == 0)) || it_fail "tfe serve exited with status $STOP_RC after SIGTERM (expected 0)"
+}
+
+# it_check_score_topic OUT LIMIT [LABEL]: reads the score topic into OUT, compares it with
+# $WORK/file-scores.jsonl before LIMIT (it_compare_scores) and logs how many scores came twice.
+it_check_score_topic() {
+  local out="$1" limit="$2" label="${3:-}"
+  it_consume_scores "$out"
+  it_compare_scores "$WORK/file-scores.jsonl" "$out" "$limit"
+  local repeats=$(($(wc -l <"$out") - $(it_distinct_keys "$out")))
+  it_log "${label:+$label: }$repeats scores emitted twice (identical repeats)"
+}
+
 # it_consume_scores OUT: every message of the score topic so far, one JSON per line.
 it_consume_scores() {
   timeout 120 kcat -b "$BROKER" -C -t "$SCORE_TOPIC" -o beginning -e -q >"$1" ||
