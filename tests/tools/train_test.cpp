@@ -221,7 +221,7 @@ TEST(TrainFromHistoryTest, SameModelBytesWithOneAndTwoThreads) {
 // negative slope and the backtest ranked the test patients upside down (AUROC below 0.5).
 // Likewise the NEWS2 baseline recorded with each example is the NEWS2 the service scores.
 TEST(TrainFromHistoryTest, BacktestOfTheTestSplitMatchesTrainingTestMetrics) {
-  auto cohort = make_cohort("icu_timing", 100, 1.0, 7);
+  auto cohort = make_cohort("icu_timing", 40, 0.5, 7);
   ASSERT_NE(cohort, nullptr);
   const auto dir =
       std::filesystem::temp_directory_path() / ("tfe_train_serve_" + std::to_string(::getpid()));
