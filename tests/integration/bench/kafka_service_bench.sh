@@ -2,8 +2,10 @@
 # Figures of the Kafka service against a real broker (docs/performance.md, "Kafka service"); not a
 # test: it asserts only that each run completes. Three measures, each repeated RUNS times:
 #
-#   throughput  a 2,000-patient, 1-day ward history (2.1 M events) is published to the topics
-#               first; then a fresh `tfe serve` (new consumer group) consumes it from the start.
+#   throughput  a 2,000-patient, 1-day ward history (2.1 M events; TFE_BENCH_PROFILE=icu: a
+#               40-patient, 1-day icu history with one wearable reading a second, about 3 M
+#               events) is published to the topics first; then a fresh `tfe serve` (new consumer
+#               group) consumes it from the start.
 #               Sustained events/s = events consumed / time from the first to the last, sampled
 #               from /metrics every 0.2 s. Scored with NEWS2 and with an attention model (untrained
 #               weights: the same cost as trained ones) at a 60 s cadence.
@@ -17,7 +19,8 @@
 # usage: kafka_service_bench.sh TFE_BINARY SOURCE_DIR [RUNS] [RATE]
 #        (TFE_KAFKA_BOOTSTRAP=host:port; RUNS default 3; RATE default: half the median attention
 #        throughput measured here; TFE_BENCH_PARTS="throughput latency restore" by default;
-#        TFE_BENCH_LINGER="1ms" sets the producer linger of the latency runs, default 5ms)
+#        TFE_BENCH_LINGER="1ms" sets the producer linger of the latency runs, default 5ms;
+#        TFE_BENCH_PROFILE=icu: the throughput history, default ward)
 set -euo pipefail
 TEST=kafka_service_bench
 TFE="${1:?usage: $TEST.sh TFE_BINARY SOURCE_DIR [RUNS] [RATE]}"
@@ -107,7 +110,13 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 ward="$SRC/configs/profiles/ward.toml"
 "$TFE" model init --strategy attention --config "$SRC/configs/default.toml" --seed 1 \
   --out "$WORK/attention.tfemodel" >/dev/null || it_fail "tfe model init failed"
-"$TFE" synth --profile "$ward" --patients 2000 --days 1 --seed 1 --out "$WORK/tp.tfelog" >/dev/null
+case "${TFE_BENCH_PROFILE:-ward}" in
+  ward) tp_profile="$ward" tp_patients=2000 ;;
+  icu) tp_profile="$SRC/configs/profiles/icu.toml" tp_patients=40 ;;
+  *) it_fail "TFE_BENCH_PROFILE takes ward or icu" ;;
+esac
+"$TFE" synth --profile "$tp_profile" --patients "$tp_patients" --days 1 --seed 1 \
+  --out "$WORK/tp.tfelog" >/dev/null
 "$TFE" synth --profile "$ward" --patients 2000 --days 0.25 --seed 2 --out "$WORK/lat.tfelog" >"$WORK/synth-lat.log"
 "$TFE" synth --profile "$ward" --patients 10000 --days 0.125 --seed 3 --out "$WORK/restore.tfelog" >/dev/null
 echo "$TEST: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
