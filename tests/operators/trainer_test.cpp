@@ -105,16 +105,24 @@ TEST(TrainerTest, FitStatisticsOnTrainingSplitOnly) {
   }
 }
 
-TEST(TrainerTest, PlattRecoversKnownCoefficients) {
-  test::TestRng rng(3);
+// n logits uniform in [lo, hi) with labels drawn from sigmoid(a * logit + b).
+struct LabelledLogits {
   std::vector<double> x;
   std::vector<uint8_t> y;
-  for (int i = 0; i < 20'000; ++i) {
-    const double logit = rng.uniform(-4.0f, 4.0f);
-    const double p = 1.0 / (1.0 + std::exp(-(0.5 * logit - 1.0)));
-    x.push_back(logit);
-    y.push_back(rng.uniform(0.0f, 1.0f) < p ? 1 : 0);
+};
+LabelledLogits platt_sample(uint64_t seed, int n, float lo, float hi, double a, double b) {
+  test::TestRng rng(seed);
+  LabelledLogits s;
+  for (int i = 0; i < n; ++i) {
+    const double logit = rng.uniform(lo, hi);
+    s.x.push_back(logit);
+    s.y.push_back(rng.uniform(0.0f, 1.0f) < 1.0 / (1.0 + std::exp(-(a * logit + b))) ? 1 : 0);
   }
+  return s;
+}
+
+TEST(TrainerTest, PlattRecoversKnownCoefficients) {
+  const auto [x, y] = platt_sample(3, 20'000, -4.0f, 4.0f, 0.5, -1.0);
   const Calibration c = fit_platt(x, y);
   EXPECT_NEAR(c.platt_a, 0.5, 0.05);
   EXPECT_NEAR(c.platt_b, -1.0, 0.08);
@@ -128,17 +136,9 @@ TEST(TrainerTest, PlattRecoversKnownCoefficients) {
 // the identity start is tiny and a full Newton step overshoots; undamped, the fit diverged to a
 // negative slope, the calibrated risk ranked ticks in reverse and backtests scored below chance.
 TEST(TrainerTest, PlattConvergesWhenLogitsSitFarFromZero) {
-  test::TestRng rng(5);
-  std::vector<double> x;
-  std::vector<uint8_t> y;
+  const auto [x, y] = platt_sample(5, 20'000, -12.0f, -1.0f, 0.25, -1.6);
   double positives = 0;
-  for (int i = 0; i < 20'000; ++i) {
-    const double logit = rng.uniform(-12.0f, -1.0f);
-    const double p = 1.0 / (1.0 + std::exp(-(0.25 * logit - 1.6)));
-    x.push_back(logit);
-    y.push_back(rng.uniform(0.0f, 1.0f) < p ? 1 : 0);
-    positives += y.back();
-  }
+  for (uint8_t label : y) positives += label;
   const Calibration c = fit_platt(x, y);
   EXPECT_NEAR(c.platt_a, 0.25, 0.04);
   EXPECT_NEAR(c.platt_b, -1.6, 0.25);
@@ -158,14 +158,7 @@ TEST(TrainerTest, PlattConvergesWhenLogitsSitFarFromZero) {
 // Logits that rank validation ticks in reverse: the fit keeps a small positive slope rather
 // than flipping the model's order.
 TEST(TrainerTest, PlattNeverReversesTheOrder) {
-  test::TestRng rng(6);
-  std::vector<double> x;
-  std::vector<uint8_t> y;
-  for (int i = 0; i < 5'000; ++i) {
-    const double logit = rng.uniform(-4.0f, 4.0f);
-    x.push_back(logit);
-    y.push_back(rng.uniform(0.0f, 1.0f) < 1.0 / (1.0 + std::exp(logit)) ? 1 : 0);
-  }
+  const auto [x, y] = platt_sample(6, 5'000, -4.0f, 4.0f, -1.0, 0.0);
   const Calibration c = fit_platt(x, y);
   EXPECT_GT(c.platt_a, 0.0f);
   EXPECT_LT(c.apply(-1.0), c.apply(1.0));
