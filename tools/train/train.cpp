@@ -87,7 +87,7 @@ class RecorderState final : public ScorerState {
 // engine would hand the baseline.
 struct LatestView {
   std::size_t modality = 0;
-  std::size_t window = 0;  // index of the shortest window
+  std::size_t window = 0;  // index of the window as long as latest_within_ms
   uint32_t channels = 0;
   std::size_t offset = 0;  // into RecorderState::news2_values
 };
@@ -347,18 +347,21 @@ Result<RecordedExamples> record_examples(std::span<const Event> events, const En
   std::vector<LatestView> latest;
   if (news2) {
     const std::vector<ModalityNeeds>& needs = news2.value()->spec().needs;
-    const std::size_t shortest = static_cast<std::size_t>(
-        std::min_element(config.windows_ms.begin(), config.windows_ms.end()) -
-        config.windows_ms.begin());
     std::size_t offset = 0;
     for (std::size_t m = 0; m < needs.size() && m < config.schema.size(); ++m) {
       const ModalitySpec& spec = config.schema[static_cast<ModalityIndex>(m)];
       if (spec.kind != ModalityKind::vitals || !needs[m].features ||
-          needs[m].vitals != VitalsFeatures::latest || config.windows_ms.empty()) {
+          needs[m].vitals != VitalsFeatures::latest) {
         continue;
       }
+      // The window as long as the baseline's horizon for current values: its `last` statistic
+      // is exactly that value.
+      const auto window =
+          std::find(config.windows_ms.begin(), config.windows_ms.end(), needs[m].latest_within_ms);
+      if (window == config.windows_ms.end()) continue;
       const auto channels = static_cast<uint32_t>(spec.channels.size());
-      latest.push_back(LatestView{m, shortest, channels, offset});
+      latest.push_back(LatestView{m, static_cast<std::size_t>(window - config.windows_ms.begin()),
+                                  channels, offset});
       offset += channels;
     }
   }
