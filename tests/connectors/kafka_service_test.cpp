@@ -169,6 +169,23 @@ bool wait_until_serving(const std::string& address, std::chrono::seconds timeout
   return false;
 }
 
+// The value of an unlabelled counter or gauge on the instance's /metrics page, or -1 without it.
+double metric_value(const std::string& address, const std::string& name) {
+  const auto metrics = http_get(address, "/metrics").second;
+  const auto pos = metrics.find("\n" + name + " ");
+  return pos == std::string::npos ? -1.0 : std::stod(metrics.substr(pos + name.size() + 2));
+}
+
+// Waits until the instance at `address` has emitted at least one score.
+bool wait_until_scoring(const std::string& address, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (metric_value(address, "tfe_scores_emitted_total") > 0) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return false;
+}
+
 // Slows consumption down (small fetches, slow broker answers) so that faults land mid-stream.
 // Everything is published before the service starts: no partition reaches its end early, so the
 // live clock never runs ahead of data still to come.
@@ -195,7 +212,8 @@ TEST(KafkaService, SecondInstanceTakesPartitionsAndTheFirstTakesThemBack) {
     // b joins; the partitions split between the two; b restores its share.
     ASSERT_TRUE(wait_until_serving(b.http_address(), 60s))
         << "the second instance got no partitions";
-    std::this_thread::sleep_for(1s);
+    // Slow fetches and a sanitizer build can take seconds to reach the next tick: wait for one.
+    EXPECT_TRUE(wait_until_scoring(b.http_address(), 60s)) << "the second instance scored nothing";
     b.stop();  // leaves the group: a takes everything back and restores it
     ASSERT_TRUE(b.result()) << b.result().error().message;
     EXPECT_GE(b.result().value().restores, 1u);
