@@ -23,6 +23,8 @@ namespace {
 constexpr int64_t kMaxWindowMs = 7LL * 24 * 3600 * 1000;
 constexpr std::size_t kMaxWindows = 8;
 constexpr uint32_t kMaxShards = 256;
+// One offset per second of an hour-long cadence at most: more phases than that buy nothing.
+constexpr uint32_t kMaxTickPhases = 3600;
 constexpr uint32_t kMaxHistory = 1024;
 constexpr uint32_t kMaxDim = 1u << 20;
 constexpr std::size_t kMaxNameBytes = 64;
@@ -81,10 +83,11 @@ Result<int64_t> read_duration(const toml::node& node, std::string_view field, bo
 }
 
 Result<void> read_engine_section(const toml::table& engine, EngineConfig& config) {
-  auto keys = check_keys(engine,
-                         {"windows", "tick_cadence", "tick_on_event", "allowed_lateness", "shards",
-                          "max_event_skew", "max_record_bytes", "max_window_samples"},
-                         "[engine]");
+  auto keys =
+      check_keys(engine,
+                 {"windows", "tick_cadence", "tick_phases", "tick_on_event", "allowed_lateness",
+                  "shards", "max_event_skew", "max_record_bytes", "max_window_samples"},
+                 "[engine]");
   if (!keys) return keys.error();
 
   if (const auto* node = engine.get("windows")) {
@@ -118,6 +121,16 @@ Result<void> read_engine_section(const toml::table& engine, EngineConfig& config
     auto ms = read_duration(*node, "engine.tick_cadence", false);
     if (!ms) return ms.error();
     config.tick_cadence_ms = ms.value();
+  }
+  if (const auto* node = engine.get("tick_phases")) {
+    auto value = read_integer(*node, "engine.tick_phases", 1, kMaxTickPhases);
+    if (!value) return value.error();
+    config.tick_phases = static_cast<uint32_t>(value.value());
+  }
+  if (config.tick_cadence_ms % config.tick_phases != 0) {
+    return config_error(fmt::format(
+        "engine.tick_phases: {} does not divide the tick cadence ({} ms) into whole milliseconds",
+        config.tick_phases, config.tick_cadence_ms));
   }
   if (const auto* node = engine.get("tick_on_event")) {
     auto value = read_bool(*node, "engine.tick_on_event");

@@ -17,7 +17,11 @@ struct EngineConfig {
   ModalitySchema schema;
   std::vector<int64_t> windows_ms{300'000, 900'000};  // vitals window statistics
   int64_t tick_cadence_ms = 60'000;                   // scoring ticks on this grid of engine time
-  bool tick_on_event = true;                          // also tick when a non-vitals event arrives
+  // Patients spread over this many evenly spaced offsets within the cadence (by their stable
+  // hash), so that a live service emits a steady stream instead of every score at once. 1: every
+  // patient ticks at the same grid times. Divides tick_cadence_ms.
+  uint32_t tick_phases = 1;
+  bool tick_on_event = true;            // also tick when a non-vitals event arrives
   int64_t allowed_lateness_ms = 0;      // a tick at t fires once the clock passes t + this
   uint32_t shards = 1;                  // state shards (each single-threaded)
   int64_t max_event_skew_ms = 300'000;  // event_time may exceed arrival_time by at most this

@@ -3,12 +3,13 @@
 //
 // Ordering (the leakage rule): within a shard, events are applied in (arrival_time, source_seq)
 // order and a tick at t fires after every event with arrival_time <= t and before any with
-// arrival_time > t. Ticks: the grid t = k * tick_cadence (epoch-aligned) for every active patient,
-// plus, with tick_on_event, a tick at the arrival of each non-vitals event (merged with the grid
-// tick when it falls on the grid). A tick at t fires once the released time (clock - allowed
-// lateness) has passed t; finish() fires the ticks at the released time itself. A patient becomes
-// active with its first event; a tick at which none of its modalities is present emits nothing
-// and evicts it.
+// arrival_time > t. Ticks: every active patient on its grid t = k * tick_cadence + phase * step
+// (epoch-aligned; step = tick_cadence / tick_phases, phase from the patient's stable hash, so with
+// one phase every patient shares the grid), plus, with tick_on_event, a tick at the arrival of each
+// non-vitals event (merged with the patient's grid tick when it falls on it). A tick at t fires
+// once the released time (clock - allowed lateness) has passed t; finish() fires the ticks at the
+// released time itself. A patient becomes active with its first event; a tick at which none of
+// its modalities is present emits nothing and evicts it.
 //
 // Determinism: each patient lives in one shard (patient_hash % shards) and its state depends only
 // on its own events, so the scores do not depend on the shard count; each shard emits in (time,
@@ -46,10 +47,10 @@ int64_t floor_div(int64_t a, int64_t b) {
 }
 
 // The first grid time >= t.
-int64_t grid_at_or_after(int64_t t, int64_t cadence_ms) {
+int64_t grid_at_or_after(int64_t t, int64_t step_ms) {
   if (t == kNoTime) return kNoTime;
-  const int64_t k = floor_div(t, cadence_ms);
-  return k * cadence_ms == t ? t : (k + 1) * cadence_ms;
+  const int64_t k = floor_div(t, step_ms);
+  return k * step_ms == t ? t : (k + 1) * step_ms;
 }
 
 bool arrives_before(const Event& a, const Event& b) {
@@ -72,14 +73,24 @@ struct MergeCursor {
 // One shard: the state of the patients routed to it, their tick schedule and the scorer's
 // per-shard state. Only ever used by one thread at a time.
 class Shard {
+  // The active patients of one phase.
+  struct PhaseList {
+    std::vector<PatientIndex> active;   // ascending
+    std::vector<PatientIndex> joining;  // activated below active.back(), merged before a tick
+  };
+
  public:
-  Shard(const EngineConfig& config, const StateLayout& layout, const Scorer& scorer)
+  Shard(const EngineConfig& config, const StateLayout& layout, const Scorer& scorer,
+        const PatientRegistry& registry)
       : layout_(layout),
         scorer_(scorer),
+        registry_(registry),
         scorer_state_(scorer.make_state()),
         scratch_(layout),
-        cadence_ms_(config.tick_cadence_ms),
-        tick_on_event_(config.tick_on_event) {}
+        phases_(config.tick_phases),
+        step_ms_(config.tick_cadence_ms / config.tick_phases),
+        tick_on_event_(config.tick_on_event),
+        phase_lists_(config.tick_phases) {}
 
   // Applies events (all, or those at `selection` indices), in arrival order, and fires the
   // ticks with time < tick_end in between. Events arriving before `fired_until` (late ones) get no
@@ -108,7 +119,7 @@ class Shard {
         apply(at(i), fired_until);
       }
       if (was_idle && !idle()) {
-        next_grid_ms_ = grid_at_or_after(std::max(arrival, fired_until), cadence_ms_);
+        next_grid_ms_ = grid_at_or_after(std::max(arrival, fired_until), step_ms_);
       }
     }
   }
@@ -120,7 +131,7 @@ class Shard {
     }
     compact_pending();
     if (!idle()) {
-      next_grid_ms_ = std::max(next_grid_ms_, grid_at_or_after(fired_until, cadence_ms_));
+      next_grid_ms_ = std::max(next_grid_ms_, grid_at_or_after(fired_until, step_ms_));
     }
   }
 
@@ -128,8 +139,8 @@ class Shard {
   std::size_t tick_work(int64_t tick_end) const {
     std::size_t work = pending_.size() - pending_head_;
     if (!idle() && tick_end > next_grid_ms_) {
-      const int64_t ticks = (tick_end - next_grid_ms_ + cadence_ms_ - 1) / cadence_ms_;
-      work += active() * static_cast<std::size_t>(std::min<int64_t>(ticks, 1 << 20));
+      const int64_t steps = (tick_end - next_grid_ms_ + step_ms_ - 1) / step_ms_;
+      work += active() * static_cast<std::size_t>(std::min<int64_t>(steps, 1 << 20)) / phases_;
     }
     return work;
   }
@@ -139,13 +150,15 @@ class Shard {
   uint64_t outcome_events() const { return outcome_events_; }
   uint64_t ticks() const { return ticks_; }
   uint64_t evicted() const { return evicted_; }
-  std::size_t active() const { return active_.size() + joining_.size(); }
+  std::size_t active() const { return active_count_; }
 
   std::size_t state_bytes() const {
-    std::size_t bytes = states_.capacity() * sizeof(PatientState) +
-                        (active_.capacity() + joining_.capacity()) * sizeof(PatientIndex);
-    for (PatientIndex p : active_) bytes += states_[p].state_bytes(layout_);
-    for (PatientIndex p : joining_) bytes += states_[p].state_bytes(layout_);
+    std::size_t bytes = states_.capacity() * sizeof(PatientState);
+    for (const PhaseList& list : phase_lists_) {
+      bytes += (list.active.capacity() + list.joining.capacity()) * sizeof(PatientIndex);
+      for (PatientIndex p : list.active) bytes += states_[p].state_bytes(layout_);
+      for (PatientIndex p : list.joining) bytes += states_[p].state_bytes(layout_);
+    }
     return bytes;
   }
 
@@ -161,18 +174,20 @@ class Shard {
     PatientState& state = states_[p];
     if (!state.active()) {
       state = PatientState(layout_);
+      ++active_count_;
       // New patients mostly have the highest index yet (ids are interned in arrival order).
-      if (active_.empty() || p > active_.back()) {
-        active_.push_back(p);
+      PhaseList& list = phase_lists_[phase_of_patient(p)];
+      if (list.active.empty() || p > list.active.back()) {
+        list.active.push_back(p);
       } else {
-        joining_.push_back(p);
+        list.joining.push_back(p);
       }
     }
     state.apply(layout_, event);
     ++events_applied_;
     const int64_t a = event.arrival_time_ms;
     if (tick_on_event_ && layout_[event.modality].kind != ModalityKind::vitals &&
-        a >= fired_until && grid_at_or_after(a, cadence_ms_) != a) {
+        a >= fired_until && !on_own_grid(p, a)) {
       pending_.push_back(EventTick{a, p});  // arrivals come in order: pending_ stays sorted by time
     }
   }
@@ -184,36 +199,75 @@ class Shard {
           pending_head_ < pending_.size() ? pending_[pending_head_].time_ms : kEndOfTime;
       const int64_t t = std::min(grid, event);
       if (t >= limit) break;
-      if (grid <= event) {
-        fire_grid(grid);
-        next_grid_ms_ = grid + cadence_ms_;
-      } else {
-        fire_event_ticks(event);
-      }
+      fire_at(t, grid == t);
+      if (grid == t) next_grid_ms_ = grid + step_ms_;
     }
     compact_pending();
   }
 
-  // Scores every active patient at grid time t, in patient order; evicts those with nothing
-  // present.
-  void fire_grid(int64_t t) {
-    merge_joining();
+  // Scores, in patient order, the patients whose grid tick falls on t (when on_grid) and those
+  // with an event tick at t; evicts those with nothing present. The two sets are disjoint: an
+  // event on its patient's own grid never becomes an event tick.
+  void fire_at(int64_t t, bool on_grid) {
+    std::size_t end = pending_head_;
+    while (end < pending_.size() && pending_[end].time_ms == t) ++end;
+    const auto first = pending_.begin() + static_cast<std::ptrdiff_t>(pending_head_);
+    const auto last = pending_.begin() + static_cast<std::ptrdiff_t>(end);
+    std::sort(first, last,
+              [](const EventTick& a, const EventTick& b) { return a.patient < b.patient; });
+    pending_head_ = end;
+
+    PhaseList* list = on_grid ? &phase_list_at(t) : nullptr;
+    if (list) merge_joining(*list);
+    PatientIndex* grid = list ? list->active.data() : nullptr;
+    const std::size_t n = list ? list->active.size() : 0;
     std::size_t keep = 0;
-    const std::size_t n = active_.size();
-    for (std::size_t k = 0; k < n; ++k) {
-      if (k + kPrefetchHeader < n) states_[active_[k + kPrefetchHeader]].prefetch_header(layout_);
-      if (k + kPrefetchState < n) {
-        states_[active_[k + kPrefetchState]].prefetch_state(layout_, PatientState::kAllModalities);
+    auto event = first;
+    for (std::size_t k = 0; k < n || event != last;) {
+      if (event == last || (k < n && grid[k] < event->patient)) {
+        if (k + kPrefetchHeader < n) states_[grid[k + kPrefetchHeader]].prefetch_header(layout_);
+        if (k + kPrefetchState < n) {
+          states_[grid[k + kPrefetchState]].prefetch_state(layout_, PatientState::kAllModalities);
+        }
+        const PatientIndex p = grid[k++];
+        if (tick(p, t)) {
+          grid[keep++] = p;
+        } else {
+          evict(p);
+        }
+        continue;
       }
-      const PatientIndex p = active_[k];
-      if (tick(p, t)) {
-        active_[keep++] = p;
-      } else {
-        states_[p].reset();
-        ++evicted_;
+      const PatientIndex p = (event++)->patient;
+      while (event != last && event->patient == p) ++event;  // one tick per patient and time
+      if (!states_[p].active()) continue;
+      if (!tick(p, t)) {
+        evict(p);
+        PhaseList& own = phase_lists_[phase_of_patient(p)];
+        merge_joining(own);
+        own.active.erase(std::lower_bound(own.active.begin(), own.active.end(), p));
       }
     }
-    active_.resize(keep);
+    if (list) list->active.resize(keep);
+  }
+
+  void evict(PatientIndex p) {
+    states_[p].reset();
+    --active_count_;
+    ++evicted_;
+  }
+
+  // The patient's phase: which step of the cadence its grid ticks fall on.
+  uint32_t phase_of_patient(PatientIndex p) const {
+    // The high half of the hash: shard routing uses the low bits.
+    return phases_ == 1 ? 0 : static_cast<uint32_t>((registry_.hash(p) >> 32) % phases_);
+  }
+  PhaseList& phase_list_at(int64_t t) {
+    const int64_t step = floor_div(t, step_ms_) % static_cast<int64_t>(phases_);
+    return phase_lists_[static_cast<std::size_t>(step < 0 ? step + phases_ : step)];
+  }
+  bool on_own_grid(PatientIndex p, int64_t t) {
+    return grid_at_or_after(t, step_ms_) == t &&
+           &phase_list_at(t) == &phase_lists_[phase_of_patient(p)];
   }
 
   void prefetch_header(const Event& e) const {
@@ -225,40 +279,17 @@ class Shard {
     }
   }
 
-  bool idle() const { return active_.empty() && joining_.empty(); }
+  bool idle() const { return active_count_ == 0; }
 
-  // Returning patients (an index below the newest active one) join the sorted active list in
-  // one merge before the next tick instead of one insertion each.
-  void merge_joining() {
-    if (joining_.empty()) return;
-    std::sort(joining_.begin(), joining_.end());
-    const auto middle = static_cast<std::ptrdiff_t>(active_.size());
-    active_.insert(active_.end(), joining_.begin(), joining_.end());
-    std::inplace_merge(active_.begin(), active_.begin() + middle, active_.end());
-    joining_.clear();
-  }
-
-  void fire_event_ticks(int64_t t) {
-    merge_joining();
-    std::size_t end = pending_head_;
-    while (end < pending_.size() && pending_[end].time_ms == t) ++end;
-    auto first = pending_.begin() + static_cast<std::ptrdiff_t>(pending_head_);
-    auto last = pending_.begin() + static_cast<std::ptrdiff_t>(end);
-    std::sort(first, last,
-              [](const EventTick& a, const EventTick& b) { return a.patient < b.patient; });
-    PatientIndex previous = 0;
-    for (auto it = first; it != last; ++it) {
-      const PatientIndex p = it->patient;
-      if (it != first && p == previous) continue;
-      previous = p;
-      if (!states_[p].active()) continue;
-      if (!tick(p, t)) {
-        states_[p].reset();
-        ++evicted_;
-        active_.erase(std::lower_bound(active_.begin(), active_.end(), p));
-      }
-    }
-    pending_head_ = end;
+  // Returning patients (an index below the newest active one of their phase) join its sorted
+  // list in one merge before its next tick instead of one insertion each.
+  static void merge_joining(PhaseList& list) {
+    if (list.joining.empty()) return;
+    std::sort(list.joining.begin(), list.joining.end());
+    const auto middle = static_cast<std::ptrdiff_t>(list.active.size());
+    list.active.insert(list.active.end(), list.joining.begin(), list.joining.end());
+    std::inplace_merge(list.active.begin(), list.active.begin() + middle, list.active.end());
+    list.joining.clear();
   }
 
   void compact_pending() {
@@ -297,17 +328,19 @@ class Shard {
 
   const StateLayout& layout_;
   const Scorer& scorer_;
+  const PatientRegistry& registry_;
   std::unique_ptr<ScorerState> scorer_state_;
   SnapshotScratch scratch_;
-  const int64_t cadence_ms_;
+  const uint32_t phases_;
+  const int64_t step_ms_;  // tick_cadence / tick_phases
   const bool tick_on_event_;
   bool emitting_ = true;
 
-  std::vector<PatientState> states_;   // [PatientIndex]; inactive where not routed here
-  std::vector<PatientIndex> active_;   // ascending
-  std::vector<PatientIndex> joining_;  // activated below active_.back(), merged before a tick
-  int64_t next_grid_ms_ = kNoTime;     // next grid tick, meaningful while active_ is non-empty
-  std::vector<EventTick> pending_;     // event ticks not yet fired, by time
+  std::vector<PatientState> states_;    // [PatientIndex]; inactive where not routed here
+  std::vector<PhaseList> phase_lists_;  // [phase]
+  std::size_t active_count_ = 0;
+  int64_t next_grid_ms_ = kNoTime;  // next grid step, meaningful while a patient is active
+  std::vector<EventTick> pending_;  // event ticks not yet fired, by time
   std::size_t pending_head_ = 0;
   std::vector<ScoreRecord> out_;  // [out_count_] this run's scores, then reusable slots
   std::size_t out_count_ = 0;
@@ -320,6 +353,9 @@ class Shard {
 
 StateLayout make_layout(const EngineConfig& config, const Scorer& scorer) {
   if (config.tick_cadence_ms <= 0) throw std::invalid_argument("tick cadence must be > 0");
+  if (config.tick_phases == 0 || config.tick_cadence_ms % config.tick_phases != 0) {
+    throw std::invalid_argument("tick phases must divide the tick cadence");
+  }
   if (config.shards == 0) throw std::invalid_argument("shard count must be > 0");
   auto layout = StateLayout::make(config, scorer.spec());
   if (!layout) throw std::invalid_argument(layout.error().message);
@@ -337,7 +373,7 @@ struct Pipeline::Impl {
         sink(sink_in),
         layout(make_layout(config, *scorer)) {
     for (uint32_t s = 0; s < config.shards; ++s) {
-      shards.push_back(std::make_unique<Shard>(config, layout, *scorer));
+      shards.push_back(std::make_unique<Shard>(config, layout, *scorer, registry));
     }
     selections.resize(config.shards);
   }

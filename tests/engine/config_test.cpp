@@ -83,6 +83,7 @@ TEST(EngineConfig, DefaultFileHasTheThreeModalities) {
   const EngineConfig& c = config.value();
   EXPECT_EQ(c.windows_ms, (std::vector<int64_t>{300'000, 900'000}));
   EXPECT_EQ(c.tick_cadence_ms, 60'000);
+  EXPECT_EQ(c.tick_phases, 60u);
   EXPECT_TRUE(c.tick_on_event);
   EXPECT_EQ(c.allowed_lateness_ms, 0);
   EXPECT_EQ(c.max_event_skew_ms, 300'000);
@@ -115,11 +116,25 @@ TEST(EngineConfig, DefaultFileHasTheThreeModalities) {
   EXPECT_EQ(c.schema.max_horizon_ms(), 30LL * 86'400'000);
 }
 
+TEST(EngineConfig, TickPhasesMustDivideTheCadence) {
+  auto config = parse(std::string("[engine]\ntick_cadence = \"1m\"\ntick_phases = 60\n") + kVitals);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config.value().tick_phases, 60u);
+  auto uneven = parse(std::string("[engine]\ntick_cadence = 1000\ntick_phases = 7\n") + kVitals);
+  ASSERT_FALSE(uneven);
+  EXPECT_NE(uneven.error().message.find("engine.tick_phases"), std::string::npos)
+      << uneven.error().message;
+  auto zero = parse(std::string("[engine]\ntick_phases = 0\n") + kVitals);
+  ASSERT_FALSE(zero);
+  EXPECT_NE(zero.error().message.find("engine.tick_phases"), std::string::npos);
+}
+
 TEST(EngineConfig, OtherSectionsAreIgnoredAndDefaultsApply) {
   auto config = parse(
       std::string("[kafka]\nbrokers = \"embedded\"\nanything = 1\n[model]\nx = 2\n") + kVitals);
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config.value().tick_cadence_ms, 60'000);
+  EXPECT_EQ(config.value().tick_phases, 1u);
   const ModalitySpec& vit = config.value().schema[0];
   EXPECT_EQ(vit.topic, "tfe.vit");
   EXPECT_EQ(vit.history, 4u);

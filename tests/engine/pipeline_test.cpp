@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -335,32 +336,88 @@ TEST(Pipeline, LeakageRuleLateArrivingEventNeverChangesEarlierScores) {
 
 class PipelineDeterminism : public ::testing::TestWithParam<uint32_t> {};
 
+EngineConfig phased_config(uint32_t shards, uint32_t phases) {
+  EngineConfig config = test::test_config(shards);
+  config.tick_phases = phases;
+  return config;
+}
+
 TEST_P(PipelineDeterminism, SameScoresWhateverTheShardsAndBatches) {
   const std::vector<Event> events = random_cohort(GetParam(), 40, 8 * kHour);
-  const RunResult reference = run(test::test_config(1), events, 1);
-  ASSERT_GT(reference.records.size(), 10'000u);
-  EXPECT_GT(reference.stats.outcome_events, 0u);
-  EXPECT_GT(reference.stats.patients_evicted, 0u);
-  for (auto [shards, batch] :
-       {std::pair<uint32_t, std::size_t>{4, 1}, {4, 97}, {3, 5000}, {1, 1'000'000}, {8, 13}}) {
-    const RunResult other = run(test::test_config(shards), events, batch);
-    std::string why;
-    EXPECT_TRUE(test::same_records(reference.records, other.records, &why))
-        << shards << " shards, batch " << batch << ": " << why;
-    EXPECT_EQ(reference.stats.ticks, other.stats.ticks);
-    EXPECT_EQ(reference.stats.patients_evicted, other.stats.patients_evicted);
-    EXPECT_EQ(reference.stats.events_applied, other.stats.events_applied);
-  }
-  for (std::size_t i = 1; i < reference.records.size(); ++i) {
-    const ScoreRecord& x = reference.records[i - 1];
-    const ScoreRecord& y = reference.records[i];
-    ASSERT_TRUE(x.score_time_ms < y.score_time_ms ||
-                (x.score_time_ms == y.score_time_ms && x.patient < y.patient))
-        << "scores out of canonical order at " << i;
+  for (const uint32_t phases : {1u, 60u}) {
+    const RunResult reference = run(phased_config(1, phases), events, 1);
+    ASSERT_GT(reference.records.size(), 10'000u);
+    EXPECT_GT(reference.stats.outcome_events, 0u);
+    EXPECT_GT(reference.stats.patients_evicted, 0u);
+    for (auto [shards, batch] :
+         {std::pair<uint32_t, std::size_t>{4, 1}, {4, 97}, {3, 5000}, {1, 1'000'000}, {8, 13}}) {
+      const RunResult other = run(phased_config(shards, phases), events, batch);
+      std::string why;
+      EXPECT_TRUE(test::same_records(reference.records, other.records, &why))
+          << phases << " phases, " << shards << " shards, batch " << batch << ": " << why;
+      EXPECT_EQ(reference.stats.ticks, other.stats.ticks);
+      EXPECT_EQ(reference.stats.patients_evicted, other.stats.patients_evicted);
+      EXPECT_EQ(reference.stats.events_applied, other.stats.events_applied);
+    }
+    for (std::size_t i = 1; i < reference.records.size(); ++i) {
+      const ScoreRecord& x = reference.records[i - 1];
+      const ScoreRecord& y = reference.records[i];
+      ASSERT_TRUE(x.score_time_ms < y.score_time_ms ||
+                  (x.score_time_ms == y.score_time_ms && x.patient < y.patient))
+          << phases << " phases: scores out of canonical order at " << i;
+    }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, PipelineDeterminism, ::testing::Values(1u, 2u, 3u));
+
+// With phases, a patient's ticks are those of the shared grid shifted by its own offset: the
+// same as a one-phase run of that patient alone with every time shifted back by the offset.
+TEST(Pipeline, PhasesShiftEachPatientsGridByItsOwnOffset) {
+  constexpr uint32_t kPhases = 60;
+  const int64_t step = test::test_config().tick_cadence_ms / kPhases;
+  const std::vector<Event> events = random_cohort(4, 40, 6 * kHour);
+  const RunResult phased = run(phased_config(1, kPhases), events, 1);
+
+  std::set<int64_t> offsets;
+  std::size_t off_grid_event_ticks = 0;
+  for (PatientIndex p = 0; p < 40; ++p) {
+    const int64_t offset =
+        static_cast<int64_t>((patient_hash("patient-" + std::to_string(p)) >> 32) % kPhases) * step;
+    offsets.insert(offset);
+    std::vector<Event> alone;
+    int64_t last_arrival = 0;
+    for (Event e : events) {
+      if (e.patient != p) continue;
+      last_arrival = std::max(last_arrival, e.arrival_time_ms);
+      e.event_time_ms -= offset;
+      e.arrival_time_ms -= offset;
+      alone.push_back(e);
+    }
+    const RunResult shifted = run(test::test_config(), alone, 1);
+    // Compare up to the patient's last arrival: the cohort's clock runs on after it.
+    std::vector<ScoreRecord> want, got;
+    for (ScoreRecord r : shifted.records) {
+      r.score_time_ms += offset;
+      if (r.score_time_ms <= last_arrival) want.push_back(r);
+    }
+    for (const ScoreRecord& r : phased.records) {
+      if (r.patient != p || r.score_time_ms > last_arrival) continue;
+      got.push_back(r);
+      if ((r.score_time_ms - offset) % test::test_config().tick_cadence_ms != 0) {
+        ++off_grid_event_ticks;
+      }
+    }
+    ASSERT_EQ(got.size(), want.size()) << "patient " << p;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].score_time_ms, want[i].score_time_ms) << "patient " << p << ", tick " << i;
+      EXPECT_NEAR(got[i].logit, want[i].logit, 1e-9 * (1 + std::abs(want[i].logit)))
+          << "patient " << p << ", tick " << i;
+    }
+  }
+  EXPECT_GT(offsets.size(), 20u) << "patients spread over the phases";
+  EXPECT_GT(off_grid_event_ticks, 0u) << "notes and images still tick on arrival";
+}
 
 TEST(Pipeline, RejectsAScorerWhoseNeedsDoNotMatchTheSchema) {
   PatientRegistry registry;

@@ -20,6 +20,7 @@
 #        (TFE_KAFKA_BOOTSTRAP=host:port; RUNS default 3; RATE default: half the median attention
 #        throughput measured here; TFE_BENCH_PARTS="throughput latency restore" by default;
 #        TFE_BENCH_LINGER="1ms" sets the producer linger of the latency runs, default 5ms;
+#        TFE_BENCH_PHASES=N sets [engine] tick_phases of every run, default configs/default.toml's;
 #        TFE_BENCH_PROFILE=icu: the throughput history, default ward)
 set -euo pipefail
 TEST=kafka_service_bench
@@ -30,6 +31,13 @@ RATE="${4:-}"
 source "$SRC/tests/integration/lib/service.bash"
 it_setup
 command -v python3 >/dev/null || it_fail "python3 not found"
+
+# bench_config FILE PREFIX GROUP: it_write_config with the TFE_BENCH_PHASES override.
+bench_config() {
+  it_write_config "$@"
+  [[ -z "${TFE_BENCH_PHASES:-}" ]] || sed -i "s/^tick_phases = .*/tick_phases = $TFE_BENCH_PHASES/" "$1"
+  grep -q "^tick_phases = ${TFE_BENCH_PHASES:-}" "$1" || it_fail "no tick_phases line to set in $1"
+}
 
 # it_serve with a scorer of choice: serve NAME CONFIG SCORER_ARGS...
 serve() {
@@ -126,7 +134,7 @@ declare -A rates
 # ---- throughput ----
 if [[ "$parts" == *" throughput "* ]]; then
 cfg="$WORK/tp.toml"
-it_write_config "$cfg" "${PREFIX}tp-" "g-${PREFIX}tp"
+bench_config "$cfg" "${PREFIX}tp-" "g-${PREFIX}tp"
 "$TFE" replay --history "$WORK/tp.tfelog" --to-kafka --config "$cfg" >"$WORK/publish-tp.log" 2>&1 ||
   it_fail "publish failed: $(tail -n 2 "$WORK/publish-tp.log")"
 published="$(sed -n 's/^replay: \([0-9]*\) events published to Kafka.*/\1/p' "$WORK/publish-tp.log")"
@@ -160,7 +168,7 @@ pace="$(awk -v r="$rate" -v n="$lat_events" 'BEGIN { printf "%.0f", r / (n / (0.
 echo "$TEST: latency: $lat_events events paced at ${pace}x (about $rate events/s)"
 for run in $(seq 1 "$RUNS"); do
   cfg="$WORK/lat-$run.toml"
-  it_write_config "$cfg" "${PREFIX}lat$run-" "g-${PREFIX}lat$run"
+  bench_config "$cfg" "${PREFIX}lat$run-" "g-${PREFIX}lat$run"
   [[ -z "${TFE_BENCH_LINGER:-}" ]] || sed -i "s/^partitions = .*/&\nlinger = \"$TFE_BENCH_LINGER\"/" "$cfg"
   serve "lat-$run" "$cfg" --model "$WORK/attention.tfemodel"
   it_wait_metric "$SERVE_HTTP" tfe_ready 1 60
@@ -180,7 +188,7 @@ fi
 # ---- restore of 10,000 patients ----
 if [[ "$parts" == *" restore "* ]]; then
 cfg="$WORK/restore.toml"
-it_write_config "$cfg" "${PREFIX}rs-" "g-${PREFIX}rs"
+bench_config "$cfg" "${PREFIX}rs-" "g-${PREFIX}rs"
 "$TFE" replay --history "$WORK/restore.tfelog" --to-kafka --config "$cfg" >"$WORK/publish-rs.log" 2>&1 ||
   it_fail "publish failed: $(tail -n 2 "$WORK/publish-rs.log")"
 n="$(sed -n 's/^replay: \([0-9]*\) events published to Kafka.*/\1/p' "$WORK/publish-rs.log")"
