@@ -21,6 +21,7 @@
 #        throughput measured here; TFE_BENCH_PARTS="throughput latency restore" by default;
 #        TFE_BENCH_LINGER="1ms" sets the producer linger of the latency runs, default 5ms;
 #        TFE_BENCH_PHASES=N sets [engine] tick_phases of every run, default configs/default.toml's;
+#        TFE_BENCH_LAT_PATIENTS / TFE_BENCH_LAT_DAYS: the latency history, default 2000 x 0.25;
 #        TFE_BENCH_PROFILE=icu: the throughput history, default ward)
 set -euo pipefail
 TEST=kafka_service_bench
@@ -125,7 +126,9 @@ case "${TFE_BENCH_PROFILE:-ward}" in
 esac
 "$TFE" synth --profile "$tp_profile" --patients "$tp_patients" --days 1 --seed 1 \
   --out "$WORK/tp.tfelog" >/dev/null
-"$TFE" synth --profile "$ward" --patients 2000 --days 0.25 --seed 2 --out "$WORK/lat.tfelog" >"$WORK/synth-lat.log"
+lat_patients="${TFE_BENCH_LAT_PATIENTS:-2000}"
+lat_days="${TFE_BENCH_LAT_DAYS:-0.25}"
+"$TFE" synth --profile "$ward" --patients "$lat_patients" --days "$lat_days" --seed 2 --out "$WORK/lat.tfelog" >"$WORK/synth-lat.log"
 "$TFE" synth --profile "$ward" --patients 10000 --days 0.125 --seed 3 --out "$WORK/restore.tfelog" >/dev/null
 echo "$TEST: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 
@@ -163,8 +166,8 @@ fi
 rate="$RATE"
 # Events the paced replay publishes (outcomes have no topic).
 lat_events="$(sed -n 's/.*: \([0-9]*\) events (.* \([0-9]*\) outcomes).*/\1 \2/p' "$WORK/synth-lat.log" | awk '{ print $1 - $2 }')"
-# History span of 6 h: the pace that gives `rate` events/s.
-pace="$(awk -v r="$rate" -v n="$lat_events" 'BEGIN { printf "%.0f", r / (n / (0.25 * 86400)) }')"
+# The pace over the history span that gives `rate` events/s.
+pace="$(awk -v r="$rate" -v n="$lat_events" -v d="$lat_days" 'BEGIN { printf "%.0f", r / (n / (d * 86400)) }')"
 echo "$TEST: latency: $lat_events events paced at ${pace}x (about $rate events/s)"
 for run in $(seq 1 "$RUNS"); do
   cfg="$WORK/lat-$run.toml"
