@@ -42,6 +42,45 @@ TEST(KafkaPartitions, CaughtUpPartitionHoldsForTheGrace) {
   EXPECT_EQ(table.clock(12'500), 900);
 }
 
+TEST(KafkaPartitions, TimeTheProcessDidNotRunDoesNotCountTowardTheGrace) {
+  PartitionTable table(2, 1, /*grace_ms=*/2000);
+  table.reset({{0, 0}, {1, 0}});
+  table.on_message(0, 0, 0, 500, false);
+  table.on_message(1, 0, 0, 900, false);
+  table.on_end(0, 0, 1, /*now_ms=*/10'000);
+  // The loop stalled for 5 s right after: the partition could not be fetched meanwhile.
+  table.extend_grace(/*since_ms=*/10'000, 5000);
+  EXPECT_EQ(table.clock(12'500), 500) << "the stall is not taken from the grace";
+  EXPECT_EQ(table.clock(16'900), 500);
+  EXPECT_EQ(table.clock(17'000), 900) << "2 s of fetchable time after the end";
+  // A partition that reached its end after the stall began keeps its own start.
+  table.on_message(0, 0, 1, 2000, false);
+  table.on_end(0, 0, 2, 15'000);
+  table.on_message(1, 0, 1, 950, false);
+  table.on_end(1, 0, 2, 20'000);
+  table.extend_grace(/*since_ms=*/19'000, 3000);
+  EXPECT_EQ(table.clock(21'999), 950) << "partition (1,0) within its own grace";
+  EXPECT_EQ(table.clock(22'000), 2000) << "not extended: released 2 s after its end";
+  table.extend_grace(0, 0);  // nothing to extend: no change
+  EXPECT_EQ(table.clock(22'000), 2000);
+}
+
+TEST(KafkaPartitions, AResumedPartitionStartsItsGraceAgain) {
+  PartitionTable table(2, 1, /*grace_ms=*/2000);
+  table.reset({{0, 0}, {1, 0}});
+  table.on_message(0, 0, 0, 500, false);
+  table.on_message(1, 0, 0, 900, false);
+  table.on_end(0, 0, 1, /*now_ms=*/1000);
+  EXPECT_EQ(table.clock(3000), 900) << "past the grace";
+  // Paused during a restore and resumed at 8 s: its end may have moved unseen.
+  table.restart_grace(0, 0, 8000);
+  EXPECT_EQ(table.clock(9000), 500) << "holds again for a grace from the resume";
+  EXPECT_EQ(table.clock(10'000), 900);
+  // A partition that is not caught up has no grace to restart.
+  table.restart_grace(1, 0, 10'000);
+  EXPECT_EQ(table.clock(10'000), 900);
+}
+
 TEST(KafkaPartitions, CommitOffsetIsTheFirstUnappliedRecord) {
   PartitionTable table(1, 1);
   table.reset({{0, 0}});
