@@ -24,15 +24,12 @@ int run_convert(const ConvertArgs& args) {
     print_error("convert", config.error());
     return kExitFailure;
   }
-  std::unique_ptr<DeadLetterSink> dead = std::make_unique<DeadLetterSink>();
-  if (!args.dead_letters.empty()) {
-    auto opened = DeadLetterSink::open(args.dead_letters);
-    if (!opened) {
-      print_error("convert", opened.error());
-      return kExitFailure;
-    }
-    dead = std::move(opened.value());
+  auto opened = open_dead_letters(args.dead_letters);
+  if (!opened) {
+    print_error("convert", opened.error());
+    return kExitFailure;
   }
+  DeadLetterSink* dead = opened.value().get();
   auto stats = convert_events(args.in, args.out, config.value().schema,
                               DecodeLimits::from(config.value()), *dead);
   if (auto closed = dead->close(); !closed) {

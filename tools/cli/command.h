@@ -18,5 +18,6 @@ void register_model(CLI::App& app, int* exit_code);
 void register_serve(CLI::App& app, int* exit_code);
 void register_train(CLI::App& app, int* exit_code);
 void register_profile(CLI::App& app, int* exit_code);
+void register_import(CLI::App& app, int* exit_code);
 
 }  // namespace tfe::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   tfe::cli::register_serve(app, &exit_code);
   tfe::cli::register_train(app, &exit_code);
   tfe::cli::register_profile(app, &exit_code);
+  tfe::cli::register_import(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -36,11 +36,6 @@ void make_names_unique(std::vector<report::BacktestScorer>& scorers) {
 
 }  // namespace
 
-Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const std::string& path) {
-  if (path.empty()) return std::make_unique<DeadLetterSink>();
-  return DeadLetterSink::open(path);
-}
-
 void add_replay_report_options(CLI::App& cmd, ReplayReportArgs& args) {
   CLI::Option* report =
       cmd.add_option("--report", args.dir,

@@ -38,9 +38,6 @@ struct ReplayReportArgs {
   bool sequential = false;         // one replay at a time (default: one per scorer in parallel)
 };
 
-// The dead-letter sink of every replay mode: ReplayCommon::dead_letters, or counting only.
-Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const std::string& path);
-
 // Registers the report's own options on `cmd`: --report, and options that only the report uses,
 // which are usage errors without it.
 void add_replay_report_options(CLI::App& cmd, ReplayReportArgs& args);

@@ -18,6 +18,11 @@ Result<EngineConfig> load_engine_config(const std::string& path) {
   return config;
 }
 
+Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const std::string& path) {
+  if (path.empty()) return std::make_unique<DeadLetterSink>();
+  return DeadLetterSink::open(path);
+}
+
 Result<NamedScorer> news2_scorer(const EngineConfig& config) {
   auto scorer = make_news2_scorer(config);
   if (!scorer) return scorer.error();

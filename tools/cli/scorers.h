@@ -1,12 +1,13 @@
 #pragma once
-// What several subcommands share: the engine config from a TOML file, and scorers by name
-// (NEWS2 or a model file), each with a one-line error on failure.
+// What several subcommands share: the engine config from a TOML file, scorers by name (NEWS2 or a
+// model file) and the dead-letter sink, each with a one-line error on failure.
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "connectors/dead_letter.h"
 #include "engine/config.h"
 #include "engine/result.h"
 #include "engine/scorer.h"
@@ -25,6 +26,9 @@ struct NamedScorer {
 Result<NamedScorer> news2_scorer(const EngineConfig& config);
 // Loads and validates a model file against the config's modalities.
 Result<NamedScorer> model_scorer(const std::string& path, const EngineConfig& config);
+
+// The file given with --dead-letters, or a sink that only counts and logs when none is given.
+Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const std::string& path);
 
 // Prints "tfe <command>: <message>" on stderr.
 void print_error(const char* command, const Error& error);

@@ -1,0 +1,821 @@
+#include "connectors/csv_import.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <system_error>
+
+#include <simdjson.h>
+
+#include "connectors/event_files.h"
+
+namespace tfe {
+
+namespace {
+
+// CSV reading is a small RFC 4180 state machine rather than libcsv: the import needs each
+// record's first line, byte offset and exact bytes for dead letters, and a bound on a record's
+// size (a stray quote must not swallow the file into memory); libcsv's field callbacks give none
+// of these, so it would save little code and add a dependency.
+class CsvRecordReader {
+ public:
+  enum class Status : uint8_t { record, malformed, too_large, end };
+
+  struct Record {
+    std::vector<std::string> fields;
+    std::vector<bool> quoted;  // [fields.size()]: the field was quoted
+    std::string raw;           // the record's bytes, without the final line break
+    uint64_t raw_bytes = 0;    // size of the record (raw may be cut at max_record_bytes)
+    uint64_t line = 0;         // 1-based line where the record starts
+    int64_t offset = 0;        // byte offset where the record starts
+    std::string message;       // malformed: what is wrong
+  };
+
+  CsvRecordReader(std::istream& in, uint32_t max_record_bytes)
+      : in_(in), max_record_bytes_(max_record_bytes), buffer_(64 * 1024) {}
+
+  // Reads the next record into `record` (reusing its buffers); blank lines are skipped.
+  Result<Status> next(Record& record);
+
+ private:
+  // Next byte, or -1 at end of input; -2 after a read error.
+  int get() {
+    if (pos_ == size_ && !refill()) return failed_ ? -2 : -1;
+    ++offset_;
+    return static_cast<unsigned char>(buffer_[pos_++]);
+  }
+  int peek() {
+    if (pos_ == size_ && !refill()) return -1;
+    return static_cast<unsigned char>(buffer_[pos_]);
+  }
+  bool refill() {
+    if (eof_) return false;
+    in_.read(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+    size_ = static_cast<std::size_t>(in_.gcount());
+    pos_ = 0;
+    if (in_.bad()) failed_ = true;
+    if (!in_) eof_ = true;
+    return size_ > 0;
+  }
+
+  std::istream& in_;
+  uint32_t max_record_bytes_;
+  std::vector<char> buffer_;
+  std::size_t pos_ = 0;
+  std::size_t size_ = 0;
+  bool eof_ = false;
+  bool failed_ = false;
+  bool started_ = false;
+  uint64_t line_ = 1;
+  int64_t offset_ = 0;
+};
+
+Result<CsvRecordReader::Status> CsvRecordReader::next(Record& record) {
+  if (!started_) {
+    started_ = true;
+    // A UTF-8 byte order mark, as spreadsheet exports write, is not part of the first column.
+    // The first refill holds the file's first 64 KiB, so the mark is whole in the buffer.
+    if (peek() >= 0 && size_ >= 3 && buffer_[0] == '\xEF' && buffer_[1] == '\xBB' &&
+        buffer_[2] == '\xBF') {
+      pos_ = 3;
+      offset_ = 3;
+    }
+  }
+  enum class State : uint8_t { field_start, unquoted, quoted, after_quote };
+  while (true) {
+    record.fields.clear();
+    record.quoted.clear();
+    record.raw.clear();
+    record.raw_bytes = 0;
+    record.message.clear();
+    record.line = line_;
+    record.offset = offset_;
+    bool too_large = false;
+    bool malformed = false;
+    std::string field;
+    bool field_quoted = false;
+    State state = State::field_start;
+    bool any = false;  // bytes consumed for this record
+    auto keep = [&](char c) {
+      ++record.raw_bytes;
+      if (too_large) return;
+      if (record.raw_bytes > max_record_bytes_) {
+        too_large = true;
+        record.raw.clear();
+        record.raw.shrink_to_fit();
+        field.clear();
+        return;
+      }
+      record.raw.push_back(c);
+    };
+    auto end_field = [&] {
+      if (!too_large) {
+        record.fields.push_back(std::move(field));
+        record.quoted.push_back(field_quoted);
+      }
+      field.clear();
+      field_quoted = false;
+      state = State::field_start;
+    };
+    auto append = [&](char c) {
+      if (!too_large) field.push_back(c);
+    };
+    while (true) {
+      const int c = get();
+      if (c == -2) return make_error(Errc::io, "read error");
+      if (c == -1) {
+        if (!any) return Status::end;
+        if (state == State::quoted) {
+          malformed = true;
+          record.message = "quoted field not closed before the end of the file";
+        }
+        end_field();
+        break;
+      }
+      any = true;
+      const char ch = static_cast<char>(c);
+      if (ch == '\n') ++line_;
+      if (state != State::quoted && (ch == '\n' || (ch == '\r' && peek() == '\n'))) {
+        if (ch == '\r') {
+          get();
+          ++line_;
+        }
+        end_field();
+        break;
+      }
+      keep(ch);
+      switch (state) {
+        case State::field_start:
+          if (ch == '"') {
+            state = State::quoted;
+            field_quoted = true;
+          } else if (ch == ',') {
+            end_field();
+          } else {
+            append(ch);
+            state = State::unquoted;
+          }
+          break;
+        case State::unquoted:
+          // A quote inside an unquoted field is kept as a character (lenient, as most readers).
+          if (ch == ',') {
+            end_field();
+          } else {
+            append(ch);
+          }
+          break;
+        case State::quoted:
+          if (ch == '"') {
+            if (peek() == '"') {
+              keep(static_cast<char>(get()));
+              append('"');
+            } else {
+              state = State::after_quote;
+            }
+          } else {
+            append(ch);
+          }
+          break;
+        case State::after_quote:
+          if (ch == ',') {
+            end_field();
+          } else {
+            if (!malformed) record.message = "characters after the closing quote of a field";
+            malformed = true;
+            append(ch);
+            state = State::unquoted;
+          }
+          break;
+      }
+    }
+    if (too_large) return Status::too_large;
+    if (malformed) return Status::malformed;
+    // A blank line (nothing but spaces) is no record.
+    if (record.fields.size() == 1 && !record.quoted[0] &&
+        record.fields[0].find_first_not_of(" \t\r") == std::string::npos) {
+      continue;
+    }
+    return Status::record;
+  }
+}
+
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r");
+  return s.substr(first, last - first + 1);
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+
+DecodeError fail(DecodeReason reason, std::string message) {
+  return DecodeError{reason, std::move(message)};
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+int days_in_month(int64_t y, int64_t m) {
+  static constexpr std::array<int, 12> kDays{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : kDays[static_cast<std::size_t>(m - 1)];
+}
+
+// Reads exactly `n` digits at s[pos..]; advances pos.
+bool digits(std::string_view s, std::size_t& pos, std::size_t n, int64_t& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + (c - '0');
+  }
+  pos += n;
+  return true;
+}
+
+// ISO 8601 date-time with a zone (Z or +-HH:MM), or integer epoch milliseconds.
+std::optional<DecodeError> parse_time(std::string_view s, std::string_view column,
+                                      DecodeReason range_reason, int64_t& out) {
+  const std::string field = std::string(column);
+  if (s.empty()) return fail(DecodeReason::missing_field, "field '" + field + "' is empty");
+  const bool integer =
+      s.find_first_not_of("0123456789", s[0] == '-' ? 1 : 0) == std::string_view::npos && s != "-";
+  if (integer) {
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (ec == std::errc::result_out_of_range) {
+      return fail(range_reason, "field '" + field + "' is before 1970 or after 9999");
+    }
+    if (ec != std::errc() || end != s.data() + s.size()) {
+      return fail(DecodeReason::wrong_type, "field '" + field + "' is not a time");
+    }
+    return std::nullopt;
+  }
+  const auto bad = [&] {
+    return fail(DecodeReason::wrong_type,
+                "field '" + field +
+                    "' is neither epoch milliseconds nor an ISO 8601 time with a zone "
+                    "(YYYY-MM-DDTHH:MM:SS[.fff]Z)");
+  };
+  std::size_t pos = 0;
+  int64_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, ms = 0;
+  if (!digits(s, pos, 4, year) || pos >= s.size() || s[pos++] != '-' || !digits(s, pos, 2, month) ||
+      pos >= s.size() || s[pos++] != '-' || !digits(s, pos, 2, day) || pos >= s.size() ||
+      (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ')) {
+    return bad();
+  }
+  ++pos;
+  if (!digits(s, pos, 2, hour) || pos >= s.size() || s[pos++] != ':' ||
+      !digits(s, pos, 2, minute)) {
+    return bad();
+  }
+  if (pos < s.size() && s[pos] == ':') {
+    ++pos;
+    if (!digits(s, pos, 2, second)) return bad();
+    if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+      ++pos;
+      // Fractional seconds: any number of digits, truncated to milliseconds.
+      std::size_t n = 0;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+        if (n < 3) ms = ms * 10 + (s[pos] - '0');
+        ++n;
+        ++pos;
+      }
+      if (n == 0) return bad();
+      for (std::size_t i = n; i < 3; ++i) ms *= 10;
+    }
+  }
+  int64_t zone_minutes = 0;
+  if (pos >= s.size()) {
+    return fail(DecodeReason::wrong_type,
+                "field '" + field + "' has no time zone (a UTC time ends with Z)");
+  }
+  if (s[pos] == 'Z' || s[pos] == 'z') {
+    ++pos;
+  } else if (s[pos] == '+' || s[pos] == '-') {
+    const int64_t sign = s[pos] == '-' ? -1 : 1;
+    ++pos;
+    int64_t zh = 0, zm = 0;
+    if (!digits(s, pos, 2, zh)) return bad();
+    if (pos < s.size() && s[pos] == ':') ++pos;
+    if (!digits(s, pos, 2, zm) || zh > 23 || zm > 59) return bad();
+    zone_minutes = sign * (zh * 60 + zm);
+  } else {
+    return bad();
+  }
+  if (pos != s.size()) return bad();
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+      minute > 59 || second > 59) {
+    return fail(DecodeReason::wrong_type, "field '" + field + "' is not a valid date and time");
+  }
+  const int64_t minutes =
+      days_from_civil(year, month, day) * 1440 + hour * 60 + minute - zone_minutes;
+  out = (minutes * 60 + second) * 1000 + ms;
+  return std::nullopt;
+}
+
+// A number as the JSON decoder reads it: a double, then narrowed to float.
+std::optional<DecodeError> parse_float(std::string_view s, const std::string& field, float& out) {
+  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+  double d = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (ec == std::errc::result_out_of_range) {
+    return fail(DecodeReason::non_finite_value, "field '" + field + "' is not a finite float");
+  }
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+    return fail(DecodeReason::wrong_type, "field '" + field + "' is not a number");
+  }
+  out = static_cast<float>(d);
+  if (!std::isfinite(d) || !std::isfinite(out)) {
+    return fail(DecodeReason::non_finite_value, "field '" + field + "' is not a finite float");
+  }
+  return std::nullopt;
+}
+
+// Floats separated by spaces and/or commas, optionally inside [ ].
+std::optional<DecodeError> parse_floats(std::string_view s, std::vector<float>& out) {
+  out.clear();
+  s = trim(s);
+  if (!s.empty() && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    const std::size_t start = s.find_first_not_of(" \t\r\n,", pos);
+    if (start == std::string_view::npos) break;
+    std::size_t stop = s.find_first_of(" \t\r\n,", start);
+    if (stop == std::string_view::npos) stop = s.size();
+    float f = 0;
+    if (auto err = parse_float(s.substr(start, stop - start),
+                               "value[" + std::to_string(out.size()) + "]", f)) {
+      return err;
+    }
+    out.push_back(f);
+    pos = stop;
+  }
+  return std::nullopt;
+}
+
+constexpr std::string_view kOutcomeName = "outcome";
+
+enum Column : uint8_t {
+  kPatientId,
+  kEventTime,
+  kArrivalTime,
+  kModality,
+  kVariable,
+  kValue,
+  kText,
+  kColumnCount
+};
+constexpr std::array<std::string_view, kColumnCount> kColumnNames{
+    "patient_id", "event_time", "arrival_time", "modality", "variable", "value", "text"};
+
+std::array<std::string*, kColumnCount> column_headers(CsvColumns& c) {
+  return {&c.patient_id, &c.event_time, &c.arrival_time, &c.modality,
+          &c.variable,   &c.value,      &c.text};
+}
+
+}  // namespace
+
+Result<void> set_csv_column(CsvColumns& columns, std::string_view rename) {
+  const auto eq = rename.find('=');
+  if (eq == std::string_view::npos) {
+    return make_error(Errc::invalid_argument,
+                      "column rename '" + std::string(rename) + "' is not NAME=HEADER");
+  }
+  const std::string_view name = trim(rename.substr(0, eq));
+  const std::string_view header = trim(rename.substr(eq + 1));
+  if (header.empty()) {
+    return make_error(Errc::invalid_argument,
+                      "column rename '" + std::string(rename) + "' has an empty HEADER");
+  }
+  auto headers = column_headers(columns);
+  for (std::size_t i = 0; i < kColumnCount; ++i) {
+    if (name == kColumnNames[i]) {
+      *headers[i] = std::string(header);
+      return ok();
+    }
+  }
+  return make_error(Errc::invalid_argument,
+                    "column rename names no column '" + std::string(name) +
+                        "' (columns: patient_id, event_time, arrival_time, modality, variable, "
+                        "value, text)");
+}
+
+struct CsvImporter::Impl {
+  Impl(const ModalitySchema& schema, PatientRegistry& registry, DecodeLimits limits,
+       DeadLetterSink& dead_letters, CsvColumns columns)
+      : schema(schema),
+        registry(registry),
+        limits(limits),
+        dead_letters(dead_letters),
+        columns(std::move(columns)) {}
+
+  // Adjacent vitals rows of one key, collected into one reading.
+  struct Reading {
+    bool open = false;
+    std::string patient_id;
+    ModalityIndex modality = 0;
+    int64_t event_time_ms = 0;
+    int64_t arrival_time_ms = 0;
+    uint64_t first_line = 0;
+    uint64_t last_line = 0;
+    int64_t offset = 0;
+    uint64_t rows = 0;  // rows accepted into the reading (a dead-lettered row is not)
+    std::string raw;    // the rows' bytes, joined by '\n' (cut at max_record_bytes)
+    uint64_t raw_bytes = 0;
+    std::array<uint64_t, kMaxChannels> channel_line{};  // row that gave each channel
+    VitalsReading vitals;
+  };
+
+  Result<void> read(std::istream& in, const std::string& source);
+  Result<std::array<int, kColumnCount>> read_header(const CsvRecordReader::Record& header,
+                                                    const std::string& source);
+  void row(const CsvRecordReader::Record& record, const std::array<int, kColumnCount>& index,
+           const std::string& source);
+  void flush_reading(const std::string& source);
+  void keep(Event& event, std::string_view patient_id);
+  void dead_letter(const std::string& source, uint64_t line, int64_t offset, DecodeError error,
+                   std::string_view raw, uint64_t raw_bytes);
+
+  const ModalitySchema& schema;
+  PatientRegistry& registry;
+  DecodeLimits limits;
+  DeadLetterSink& dead_letters;
+  CsvColumns columns;
+  CsvImportStats stats;
+  std::vector<Event> events;
+  Reading reading;
+  Event scratch{};
+};
+
+void CsvImporter::Impl::dead_letter(const std::string& source, uint64_t line, int64_t offset,
+                                    DecodeError error, std::string_view raw, uint64_t raw_bytes) {
+  DeadLetter dead;
+  dead.source = source;
+  dead.line = line;
+  dead.offset = offset;
+  dead.reason = error.reason;
+  dead.message = std::move(error.message);
+  dead.raw_bytes = raw_bytes;
+  if (raw_bytes <= limits.max_record_bytes) dead.raw.assign(raw);
+  dead_letters.write(dead);
+  ++stats.dead_letters;
+  ++stats.dead_letter_counts[static_cast<std::size_t>(dead.reason)];
+}
+
+void CsvImporter::Impl::keep(Event& event, std::string_view patient_id) {
+  event.patient = registry.intern(patient_id);
+  events.push_back(event);
+  ++stats.events;
+}
+
+Result<std::array<int, kColumnCount>> CsvImporter::Impl::read_header(
+    const CsvRecordReader::Record& header, const std::string& source) {
+  const std::string where = source + ":" + std::to_string(header.line) + ": ";
+  std::array<int, kColumnCount> index;
+  index.fill(-1);
+  auto headers = column_headers(columns);
+  std::vector<std::string> unknown;
+  for (std::size_t f = 0; f < header.fields.size(); ++f) {
+    const std::string_view name = trim(header.fields[f]);
+    bool found = false;
+    for (std::size_t c = 0; c < kColumnCount; ++c) {
+      if (!iequal(name, *headers[c])) continue;
+      if (index[c] >= 0) {
+        return make_error(Errc::parse,
+                          where + "column '" + std::string(name) + "' appears twice in the header");
+      }
+      index[c] = static_cast<int>(f);
+      found = true;
+    }
+    if (!found) unknown.emplace_back(name);
+  }
+  if (!unknown.empty()) {
+    std::string list;
+    for (const auto& u : unknown) list += (list.empty() ? "'" : ", '") + u + "'";
+    return make_error(Errc::parse,
+                      where + "unknown column" + (unknown.size() > 1 ? "s " : " ") + list +
+                          " (known: patient_id, event_time, arrival_time, modality, variable, "
+                          "value, text; rename with --column NAME=HEADER)");
+  }
+  for (Column c : {kPatientId, kEventTime, kModality}) {
+    if (index[c] < 0) {
+      return make_error(Errc::parse, where + "the header has no column '" + *headers[c] + "'");
+    }
+  }
+  return index;
+}
+
+void CsvImporter::Impl::flush_reading(const std::string& source) {
+  if (!reading.open) return;
+  reading.open = false;
+  // Every row of the reading was dead-lettered on its own: nothing left to reject.
+  if (reading.rows == 0) return;
+  Event& event = scratch;
+  reset_event(event);
+  event.modality = reading.modality;
+  event.event_time_ms = reading.event_time_ms;
+  event.arrival_time_ms = reading.arrival_time_ms;
+  event.vitals = reading.vitals;
+  event.source_seq = reading.first_line;
+  if (auto err = check_event(event, schema, limits)) {
+    if (reading.last_line != reading.first_line) {
+      err->message += " (reading of lines " + std::to_string(reading.first_line) + "-" +
+                      std::to_string(reading.last_line) + ")";
+    }
+    dead_letter(source, reading.first_line, reading.offset, std::move(*err), reading.raw,
+                reading.raw_bytes);
+    return;
+  }
+  keep(event, reading.patient_id);
+}
+
+void CsvImporter::Impl::row(const CsvRecordReader::Record& record,
+                            const std::array<int, kColumnCount>& index, const std::string& source) {
+  auto field = [&](Column c) -> std::string_view {
+    return index[c] < 0 ? std::string_view{} : std::string_view(record.fields[index[c]]);
+  };
+  auto reject = [&](DecodeError error) {
+    dead_letter(source, record.line, record.offset, std::move(error), record.raw, record.raw_bytes);
+  };
+  // Key fields: a row whose key cannot be read ends the reading before it.
+  const std::string_view patient_id = trim(field(kPatientId));
+  const std::string_view modality_name = trim(field(kModality));
+  ModalityIndex modality = kOutcomeModality;
+  int64_t event_time_ms = 0;
+  int64_t arrival_time_ms = 0;
+  std::optional<DecodeError> key_error;
+  if (!valid_utf8(patient_id)) {
+    key_error = fail(DecodeReason::invalid_utf8, "field 'patient_id' is not valid UTF-8");
+  } else if (auto err = check_patient_id(patient_id)) {
+    key_error = std::move(err);
+  } else if (modality_name.empty()) {
+    key_error = fail(DecodeReason::missing_field, "field 'modality' is empty");
+  } else if (modality_name != kOutcomeName) {
+    if (const auto m = schema.find(modality_name)) {
+      modality = *m;
+    } else {
+      key_error =
+          fail(DecodeReason::unknown_modality, "field 'modality' names no configured modality");
+    }
+  }
+  if (!key_error) {
+    key_error = parse_time(trim(field(kEventTime)), "event_time",
+                           DecodeReason::event_time_out_of_range, event_time_ms);
+  }
+  if (!key_error) {
+    const std::string_view arrival = trim(field(kArrivalTime));
+    if (arrival.empty()) {
+      arrival_time_ms = event_time_ms;
+    } else {
+      key_error = parse_time(arrival, "arrival_time", DecodeReason::arrival_time_out_of_range,
+                             arrival_time_ms);
+    }
+  }
+  if (key_error) {
+    flush_reading(source);
+    reject(std::move(*key_error));
+    return;
+  }
+
+  const bool vitals = modality != kOutcomeModality && schema[modality].kind == ModalityKind::vitals;
+  if (vitals) {
+    if (!reading.open || reading.patient_id != patient_id || reading.modality != modality ||
+        reading.event_time_ms != event_time_ms || reading.arrival_time_ms != arrival_time_ms) {
+      flush_reading(source);
+      reading.open = true;
+      reading.patient_id.assign(patient_id);
+      reading.modality = modality;
+      reading.event_time_ms = event_time_ms;
+      reading.arrival_time_ms = arrival_time_ms;
+      reading.first_line = record.line;
+      reading.offset = record.offset;
+      reading.rows = 0;
+      reading.raw.clear();
+      reading.raw_bytes = 0;
+      reading.vitals.present_mask = 0;
+    }
+    const ModalitySpec& spec = schema[modality];
+    const std::string_view variable = trim(field(kVariable));
+    if (variable.empty()) {
+      reject(fail(DecodeReason::missing_field, "field 'variable' is empty (a vitals channel)"));
+      return;
+    }
+    const auto channel = schema.find_channel(modality, variable);
+    if (!channel) {
+      reject(fail(DecodeReason::empty_values,
+                  "field 'variable' names no channel of modality '" + spec.name + "'"));
+      return;
+    }
+    const std::string field_name = "value (" + spec.channels[*channel] + ")";
+    const uint32_t bit = uint32_t{1} << *channel;
+    const std::string_view value = trim(field(kValue));
+    float number = 0;
+    if (!value.empty()) {
+      if (auto err = parse_float(value, field_name, number)) {
+        reject(std::move(*err));
+        return;
+      }
+      if (reading.vitals.present_mask & bit) {
+        reject(fail(DecodeReason::malformed_record,
+                    "channel '" + spec.channels[*channel] + "' given twice in one reading (line " +
+                        std::to_string(reading.channel_line[*channel]) + ")"));
+        return;
+      }
+    }
+    // An empty value is a channel not measured, as a JSON null: the row joins the reading and
+    // adds nothing (a reading with no measured channel is empty_values).
+    if (!value.empty()) {
+      reading.vitals.present_mask |= bit;
+      reading.vitals.values[*channel] = number;
+      reading.channel_line[*channel] = record.line;
+    }
+    ++reading.rows;
+    reading.last_line = record.line;
+    if (reading.raw_bytes > 0) ++reading.raw_bytes;
+    reading.raw_bytes += record.raw_bytes;
+    if (reading.raw_bytes <= limits.max_record_bytes) {
+      if (!reading.raw.empty()) reading.raw.push_back('\n');
+      reading.raw += record.raw;
+    }
+    return;
+  }
+
+  flush_reading(source);
+  Event& event = scratch;
+  reset_event(event);
+  event.modality = modality;
+  event.event_time_ms = event_time_ms;
+  event.arrival_time_ms = arrival_time_ms;
+  event.source_seq = record.line;
+  if (modality == kOutcomeModality) {
+    const std::string_view label = trim(field(kVariable));
+    if (!valid_utf8(label)) {
+      reject(fail(DecodeReason::invalid_utf8, "field 'variable' (label) is not valid UTF-8"));
+      return;
+    }
+    event.label.assign(label);
+  } else {
+    const ModalitySpec& spec = schema[modality];
+    if (spec.kind == ModalityKind::text) {
+      const std::string_view text = field(kText);
+      if (!valid_utf8(text)) {
+        reject(fail(DecodeReason::invalid_utf8, "field 'text' is not valid UTF-8"));
+        return;
+      }
+      event.text.assign(text);
+    }
+    const std::string_view value = field(kValue);
+    if (spec.kind == ModalityKind::embedding && trim(value).empty()) {
+      reject(fail(DecodeReason::missing_field, "field 'value' (the embedding) is empty"));
+      return;
+    }
+    if (auto err = parse_floats(value, event.embedding)) {
+      reject(std::move(*err));
+      return;
+    }
+  }
+  if (auto err = check_event(event, schema, limits)) {
+    reject(std::move(*err));
+    return;
+  }
+  keep(event, patient_id);
+}
+
+Result<void> CsvImporter::Impl::read(std::istream& in, const std::string& source) {
+  CsvRecordReader reader(in, limits.max_record_bytes);
+  CsvRecordReader::Record record;
+  std::optional<std::array<int, kColumnCount>> index;
+  std::size_t header_fields = 0;
+  while (true) {
+    auto status = reader.next(record);
+    if (!status) return make_error(Errc::io, source + ": " + status.error().message);
+    if (status.value() == CsvRecordReader::Status::end) break;
+    if (!index) {
+      if (status.value() != CsvRecordReader::Status::record) {
+        return make_error(Errc::parse, source + ":" + std::to_string(record.line) +
+                                           ": the header row is not valid CSV");
+      }
+      auto header = read_header(record, source);
+      if (!header) return std::move(header).error();
+      index = header.value();
+      header_fields = record.fields.size();
+      continue;
+    }
+    ++stats.rows;
+    switch (status.value()) {
+      case CsvRecordReader::Status::record:
+        break;
+      case CsvRecordReader::Status::malformed:
+        flush_reading(source);
+        dead_letter(source, record.line, record.offset,
+                    fail(DecodeReason::malformed_record, std::move(record.message)), record.raw,
+                    record.raw_bytes);
+        continue;
+      case CsvRecordReader::Status::too_large:
+        flush_reading(source);
+        dead_letter(source, record.line, record.offset,
+                    fail(DecodeReason::record_too_large, "row exceeds max_record_bytes"), {},
+                    record.raw_bytes);
+        continue;
+      case CsvRecordReader::Status::end:
+        break;
+    }
+    if (record.fields.size() != header_fields) {
+      flush_reading(source);
+      dead_letter(source, record.line, record.offset,
+                  fail(DecodeReason::malformed_record,
+                       "row has " + std::to_string(record.fields.size()) +
+                           " fields, the header has " + std::to_string(header_fields)),
+                  record.raw, record.raw_bytes);
+      continue;
+    }
+    row(record, *index, source);
+  }
+  flush_reading(source);
+  if (!index) return make_error(Errc::parse, source + ": no header row (the file is empty)");
+  return ok();
+}
+
+CsvImporter::CsvImporter(const ModalitySchema& schema, PatientRegistry& registry,
+                         DecodeLimits limits, DeadLetterSink& dead_letters, CsvColumns columns)
+    : impl_(std::make_unique<Impl>(schema, registry, limits, dead_letters, std::move(columns))) {}
+
+CsvImporter::~CsvImporter() = default;
+
+Result<void> CsvImporter::read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return make_error(Errc::io, path + ": is a directory, not a CSV file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(Errc::io, path + ": cannot open for reading");
+  return read(in, path);
+}
+
+Result<void> CsvImporter::read(std::istream& in, const std::string& source) {
+  return impl_->read(in, source);
+}
+
+std::vector<Event> CsvImporter::take_events() {
+  std::vector<Event> events = std::move(impl_->events);
+  impl_->events.clear();
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    return a.arrival_time_ms < b.arrival_time_ms;
+  });
+  for (std::size_t i = 0; i < events.size(); ++i) events[i].source_seq = i + 1;
+  return events;
+}
+
+const CsvImportStats& CsvImporter::stats() const { return impl_->stats; }
+
+Result<CsvImportStats> import_csv(const std::vector<std::string>& paths, const std::string& out,
+                                  const ModalitySchema& schema, DecodeLimits limits,
+                                  DeadLetterSink& dead_letters, const CsvColumns& columns,
+                                  const CsvImportProgress& on_file) {
+  if (paths.empty()) return make_error(Errc::invalid_argument, "no CSV files given");
+  if (auto f = event_file_format(out); !f) return std::move(f).error();
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(path, out, ec)) {
+      return make_error(Errc::invalid_argument, out + ": output is an input file");
+    }
+  }
+  PatientRegistry registry;
+  CsvImporter importer(schema, registry, limits, dead_letters, columns);
+  for (const std::string& path : paths) {
+    if (auto r = importer.read_file(path); !r) return std::move(r).error();
+    if (on_file) on_file(path, importer.stats());
+  }
+  const std::vector<Event> events = importer.take_events();
+  auto writer = open_event_writer(out, schema, registry);
+  if (!writer) return std::move(writer).error();
+  for (const Event& event : events) writer.value()->write(event);
+  if (auto r = writer.value()->close(); !r) return std::move(r).error();
+  CsvImportStats stats = importer.stats();
+  stats.events = writer.value()->events_written();
+  return stats;
+}
+
+}  // namespace tfe
