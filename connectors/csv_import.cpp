@@ -13,6 +13,8 @@
 #include <simdjson.h>
 
 #include "connectors/event_files.h"
+#include "connectors/history_replay.h"
+#include "engine/civil_time.h"
 
 namespace tfe {
 
@@ -226,16 +228,6 @@ DecodeError fail(DecodeReason reason, std::string message) {
   return DecodeError{reason, std::move(message)};
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 int days_in_month(int64_t y, int64_t m) {
   static constexpr std::array<int, 12> kDays{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -329,9 +321,8 @@ std::optional<DecodeError> parse_time(std::string_view s, std::string_view colum
       minute > 59 || second > 59) {
     return fail(DecodeReason::wrong_type, "field '" + field + "' is not a valid date and time");
   }
-  const int64_t minutes =
-      days_from_civil(year, month, day) * 1440 + hour * 60 + minute - zone_minutes;
-  out = (minutes * 60 + second) * 1000 + ms;
+  out = epoch_ms_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day), hour,
+                            minute, second, ms, zone_minutes);
   return std::nullopt;
 }
 
@@ -486,6 +477,7 @@ void CsvImporter::Impl::dead_letter(const std::string& source, uint64_t line, in
 
 void CsvImporter::Impl::keep(Event& event, std::string_view patient_id) {
   event.patient = registry.intern(patient_id);
+  event.source_seq = events.size();  // read order over every file: ties in arrival keep it
   events.push_back(event);
   ++stats.events;
 }
@@ -538,7 +530,6 @@ void CsvImporter::Impl::flush_reading(const std::string& source) {
   event.event_time_ms = reading.event_time_ms;
   event.arrival_time_ms = reading.arrival_time_ms;
   event.vitals = reading.vitals;
-  event.source_seq = reading.first_line;
   if (auto err = check_event(event, schema, limits)) {
     if (reading.last_line != reading.first_line) {
       err->message += " (reading of lines " + std::to_string(reading.first_line) + "-" +
@@ -668,7 +659,6 @@ void CsvImporter::Impl::row(const CsvRecordReader::Record& record,
   event.modality = modality;
   event.event_time_ms = event_time_ms;
   event.arrival_time_ms = arrival_time_ms;
-  event.source_seq = record.line;
   if (modality == kOutcomeModality) {
     const std::string_view label = trim(field(kVariable));
     if (!valid_utf8(label)) {
@@ -781,9 +771,7 @@ Result<void> CsvImporter::read(std::istream& in, const std::string& source) {
 std::vector<Event> CsvImporter::take_events() {
   std::vector<Event> events = std::move(impl_->events);
   impl_->events.clear();
-  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
-    return a.arrival_time_ms < b.arrival_time_ms;
-  });
+  sort_for_replay(events);
   for (std::size_t i = 0; i < events.size(); ++i) events[i].source_seq = i + 1;
   return events;
 }

@@ -217,7 +217,7 @@ class Shard {
               [](const EventTick& a, const EventTick& b) { return a.patient < b.patient; });
     pending_head_ = end;
 
-    PhaseList* list = on_grid ? &phase_list_at(t) : nullptr;
+    PhaseList* list = on_grid ? &phase_lists_[phase_at(t)] : nullptr;
     if (list) merge_joining(*list);
     PatientIndex* grid = list ? list->active.data() : nullptr;
     const std::size_t n = list ? list->active.size() : 0;
@@ -261,13 +261,13 @@ class Shard {
     // The high half of the hash: shard routing uses the low bits.
     return phases_ == 1 ? 0 : static_cast<uint32_t>((registry_.hash(p) >> 32) % phases_);
   }
-  PhaseList& phase_list_at(int64_t t) {
-    const int64_t step = floor_div(t, step_ms_) % static_cast<int64_t>(phases_);
-    return phase_lists_[static_cast<std::size_t>(step < 0 ? step + phases_ : step)];
+  // The phase whose grid ticks fall on step time t.
+  uint32_t phase_at(int64_t t) const {
+    const int64_t phase = floor_div(t, step_ms_) % static_cast<int64_t>(phases_);
+    return static_cast<uint32_t>(phase < 0 ? phase + phases_ : phase);
   }
-  bool on_own_grid(PatientIndex p, int64_t t) {
-    return grid_at_or_after(t, step_ms_) == t &&
-           &phase_list_at(t) == &phase_lists_[phase_of_patient(p)];
+  bool on_own_grid(PatientIndex p, int64_t t) const {
+    return grid_at_or_after(t, step_ms_) == t && phase_at(t) == phase_of_patient(p);
   }
 
   void prefetch_header(const Event& e) const {

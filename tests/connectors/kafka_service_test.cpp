@@ -154,21 +154,6 @@ std::pair<unsigned, std::string> http_get(const std::string& address, const std:
   return {res.result_int(), res.body()};
 }
 
-// Waits until the instance at `address` owns partitions and has finished restoring them.
-bool wait_until_serving(const std::string& address, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const auto metrics = http_get(address, "/metrics").second;
-    const auto pos = metrics.find("\ntfe_assigned_partitions ");
-    if (pos != std::string::npos && metrics.compare(pos + 25, 2, "0\n") != 0 &&
-        http_get(address, "/readyz").first == 200) {
-      return true;
-    }
-    std::this_thread::sleep_for(200ms);
-  }
-  return false;
-}
-
 // The value of an unlabelled counter or gauge on the instance's /metrics page, or -1 without it.
 double metric_value(const std::string& address, const std::string& name) {
   const auto metrics = http_get(address, "/metrics").second;
@@ -176,14 +161,21 @@ double metric_value(const std::string& address, const std::string& name) {
   return pos == std::string::npos ? -1.0 : std::stod(metrics.substr(pos + name.size() + 2));
 }
 
-// Waits until the instance at `address` has emitted at least one score.
-bool wait_until_scoring(const std::string& address, std::chrono::seconds timeout) {
+// Polls `done` every 200 ms until it holds or `timeout` passes.
+template <class Done>
+bool wait_until(std::chrono::seconds timeout, Done&& done) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (metric_value(address, "tfe_scores_emitted_total") > 0) return true;
+    if (done()) return true;
     std::this_thread::sleep_for(200ms);
   }
   return false;
+}
+
+// The instance at `address` owns partitions and has finished restoring them.
+bool serving(const std::string& address) {
+  return metric_value(address, "tfe_assigned_partitions") > 0 &&
+         http_get(address, "/readyz").first == 200;
 }
 
 // Slows consumption down (small fetches, slow broker answers) so that faults land mid-stream.
@@ -210,10 +202,12 @@ TEST(KafkaService, SecondInstanceTakesPartitionsAndTheFirstTakesThemBack) {
   {
     test::ServiceRunner b(options);
     // b joins; the partitions split between the two; b restores its share.
-    ASSERT_TRUE(wait_until_serving(b.http_address(), 60s))
+    ASSERT_TRUE(wait_until(60s, [&] { return serving(b.http_address()); }))
         << "the second instance got no partitions";
     // Slow fetches and a sanitizer build can take seconds to reach the next tick: wait for one.
-    EXPECT_TRUE(wait_until_scoring(b.http_address(), 60s)) << "the second instance scored nothing";
+    EXPECT_TRUE(wait_until(60s, [&] {
+      return metric_value(b.http_address(), "tfe_scores_emitted_total") > 0;
+    })) << "the second instance scored nothing";
     b.stop();  // leaves the group: a takes everything back and restores it
     ASSERT_TRUE(b.result()) << b.result().error().message;
     EXPECT_GE(b.result().value().restores, 1u);

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/civil_time.h"
 #include "engine/duration.h"
 #include "tools/synth/synth.h"
 
@@ -17,16 +18,6 @@ namespace tfe::synth {
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
-
-// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 // Reads one table, checking that every key is known, with errors that name source and table.
 class TableReader {
@@ -133,11 +124,9 @@ class TableReader {
 Result<int64_t> read_start(const toml::node* n, const std::string& source) {
   if (!n) return int64_t{1'704'067'200'000};  // 2024-01-01T00:00:00Z
   if (auto dt = n->value<toml::date_time>()) {
-    const int64_t days = days_from_civil(dt->date.year, dt->date.month, dt->date.day);
-    int64_t ms = days * kDayMs + dt->time.hour * 3'600'000LL + dt->time.minute * 60'000LL +
-                 dt->time.second * 1'000LL + dt->time.nanosecond / 1'000'000;
-    if (dt->offset) ms -= dt->offset->minutes * 60'000LL;
-    return ms;
+    return epoch_ms_from_civil(dt->date.year, dt->date.month, dt->date.day, dt->time.hour,
+                               dt->time.minute, dt->time.second, dt->time.nanosecond / 1'000'000,
+                               dt->offset ? dt->offset->minutes : 0);
   }
   if (n->is_integer()) return *n->value<int64_t>();
   return make_error(Errc::config, fmt::format("{}: [profile] start: expected a date-time such as "
