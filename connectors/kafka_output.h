@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "connectors/kafka_producer.h"
 #include "connectors/score_json.h"
@@ -84,13 +85,21 @@ class KafkaOutput {
   int64_t barrier_stamp_ = 0;
   uint64_t barrier_remaining_ = 0;
   std::optional<Error> failure_;
+  // The clock reading shared by a run of acknowledgements (see on_delivery).
+  int64_t clock_ns_ = 0;
+  uint32_t acks_on_clock_ = 0;
+  uint32_t acks_per_clock_read_ = 1;
 };
 
 // The latest score JSON of each patient, for GET /v1/patients/{id}/score. Written by the engine
 // thread, read by the HTTP thread.
 class LatestScores {
  public:
-  void put(std::string_view patient_id, int64_t score_time_ms, std::string_view json);
+  // The scores of one emitted batch (jsons[i] is scores[i] formatted), under one lock. Patients
+  // are found by their index in `registry` first, by id only the first time (or after a prune or
+  // a new registry), so a score costs no hashing.
+  void put(std::span<const ScoreRecord> scores, std::span<const std::string_view> jsons,
+           const PatientRegistry& registry);
   std::optional<std::string> get(std::string_view patient_id) const;
   // Drops patients whose latest score is older than `before_ms`.
   void prune(int64_t before_ms);
@@ -106,8 +115,13 @@ class LatestScores {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> scores_;
+  Map scores_;
+  // Map nodes by patient index of the registry last written with (nodes never move; a node's
+  // key is checked before use, so a stale or reused index can never write another patient).
+  std::vector<Map::value_type*> by_index_;
+  const PatientRegistry* indexed_registry_ = nullptr;
 };
 
 class KafkaScoreSink final : public ScoreSink {
@@ -130,7 +144,9 @@ class KafkaScoreSink final : public ScoreSink {
   LatestScores* latest_;
   std::function<bool()> keep_waiting_;
   const PatientRegistry* registry_ = nullptr;
-  std::string buffer_;
+  std::string buffer_;             // the batch's score JSONs, back to back
+  std::vector<std::size_t> ends_;  // where each one ends in buffer_
+  std::vector<std::string_view> jsons_;
   uint64_t emitted_ = 0;
   std::optional<Error> error_;
 };

@@ -58,6 +58,7 @@ void PartitionTable::on_message(std::size_t topic, int32_t partition, int64_t of
 void PartitionTable::on_event(std::size_t topic, int32_t partition, int64_t offset, Event&& event) {
   const int64_t arrival = event.arrival_time_ms;
   PartitionSlot& s = slot(topic, partition);
+  if (s.events.full()) s.events.set_capacity(std::max<std::size_t>(64, 2 * s.events.capacity()));
   s.events.push_back(std::move(event));
   on_message(topic, partition, offset, arrival, false);
   s.pending.back().has_event = true;

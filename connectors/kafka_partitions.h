@@ -31,6 +31,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/circular_buffer.hpp>
+
 #include "engine/event.h"
 
 namespace tfe {
@@ -51,8 +53,10 @@ struct PartitionSlot {
     bool has_event;      // its Event waits in `events`
   };
   std::deque<Pending> pending;  // consumed, not yet applied, in offset order
-  std::deque<Event> events;     // the events of `pending` entries with has_event, same order
-  int64_t restore_end = -1;     // replay without emitting until this offset (exclusive); -1: none
+  // The events of `pending` entries with has_event, same order. A ring that keeps its capacity:
+  // a deque of 192-byte events allocated and freed a block every second event.
+  boost::circular_buffer<Event> events = boost::circular_buffer<Event>();
+  int64_t restore_end = -1;  // replay without emitting until this offset (exclusive); -1: none
   bool restoring = false;
   uint64_t consumed = 0;  // messages consumed since (re)start
 };

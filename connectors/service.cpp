@@ -27,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -252,6 +253,12 @@ class Service {
   std::unique_ptr<Pipeline> pipeline_;
   Event event_;
   std::vector<Event> released_;  // scratch of advance_to()
+  struct ReleaseKey {
+    int64_t arrival_ms;
+    uint64_t source_seq;
+    uint32_t index;  // into released_
+  };
+  std::vector<ReleaseKey> release_order_;  // scratch of advance_to()
   PartitionTable table_;
   int32_t partitions_ = 0;
   std::set<int32_t> owned_;              // partitions of the leading topic owned
@@ -379,7 +386,12 @@ Result<void> Service::create_clients() {
                                    {"auto.offset.reset", "earliest"},
                                    {"enable.partition.eof", "true"},
                                    // The embedded broker's fetches crawl with the default wait.
-                                   {"fetch.wait.max.ms", kafka_.embedded() ? "5" : "100"}});
+                                   {"fetch.wait.max.ms", kafka_.embedded() ? "5" : "100"},
+                                   // librdkafka 2.0 stops fetching for a fixed second once its
+                                   // local queue holds this many messages; the default (100,000)
+                                   // is less than a second of a catching-up service's intake, so
+                                   // it sat idle for part of every second.
+                                   {"queued.min.messages", "300000"}});
   consumer.insert(consumer.end(), kafka_.librdkafka.begin(), kafka_.librdkafka.end());
   kafka::ConsumerCallbacks callbacks;
   callbacks.on_rebalance = [this](kafka::RebalanceKind kind, const kafka::TopicPartitions& parts) {
@@ -779,11 +791,18 @@ void Service::advance_to(int64_t clock) {
   // all of them in this advance and holds none between advances.
   released_.clear();
   table_.release(saturating_sub(clock, options_.engine.allowed_lateness_ms), &released_);
-  std::stable_sort(released_.begin(), released_.end(), [](const Event& a, const Event& b) {
-    return a.arrival_time_ms != b.arrival_time_ms ? a.arrival_time_ms < b.arrival_time_ms
-                                                  : a.source_seq < b.source_seq;
-  });
-  for (Event& e : released_) pipeline_->push(std::move(e));
+  // Sorted by key, not by moving events: a stable sort of the events themselves allocated a
+  // buffer of them on every advance. The index keeps equal keys in release order.
+  release_order_.clear();
+  for (uint32_t i = 0; i < released_.size(); ++i) {
+    release_order_.push_back({released_[i].arrival_time_ms, released_[i].source_seq, i});
+  }
+  std::sort(release_order_.begin(), release_order_.end(),
+            [](const ReleaseKey& a, const ReleaseKey& b) {
+              return std::tie(a.arrival_ms, a.source_seq, a.index) <
+                     std::tie(b.arrival_ms, b.source_seq, b.index);
+            });
+  for (const ReleaseKey& k : release_order_) pipeline_->push(std::move(released_[k.index]));
   pipeline_->advance(clock);
   last_clock_ = clock;
 }

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace tfe {
 namespace {
 
@@ -97,6 +100,36 @@ TEST(KafkaPartitions, CommitOffsetIsTheFirstUnappliedRecord) {
   EXPECT_EQ(table.commit_offset(0, 0), 13);
   table.on_message(0, 0, 13, kNoArrival, true);
   EXPECT_EQ(table.commit_offset(0, 0), 14) << "a dead letter with nothing pending is done at once";
+}
+
+TEST(KafkaPartitions, ReleasesBufferedEventsInOffsetOrderAcrossManyBuffersWorth) {
+  // More events than the buffer's first capacity, released in pieces while more arrive, so the
+  // buffer grows while it wraps around.
+  PartitionTable table(1, 1);
+  table.reset({{0, 0}});
+  std::vector<Event> released;
+  int64_t next_offset = 0;
+  auto consume = [&](int n) {
+    for (int i = 0; i < n; ++i, ++next_offset) {
+      Event e;
+      e.arrival_time_ms = 1000 + next_offset;
+      e.source_seq = static_cast<uint64_t>(next_offset);
+      e.text = "note " + std::to_string(next_offset);  // a payload that must move with it
+      table.on_event(0, 0, next_offset, std::move(e));
+    }
+  };
+  consume(50);
+  table.release(1000 + 29, &released);  // offsets 0..29
+  consume(500);
+  table.release(1000 + 399, &released);
+  consume(1000);
+  table.release(1000 + 1549, &released);
+  ASSERT_EQ(released.size(), 1550u);
+  for (std::size_t i = 0; i < released.size(); ++i) {
+    ASSERT_EQ(released[i].source_seq, i);
+    ASSERT_EQ(released[i].text, "note " + std::to_string(i));
+  }
+  EXPECT_EQ(table.commit_offset(0, 0), 1550);
 }
 
 TEST(KafkaPartitions, EmptyCaughtUpPartitionCommitsItsEnd) {

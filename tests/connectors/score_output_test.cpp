@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "connectors/kafka_output.h"
 #include "connectors/score_json.h"
 #include "connectors/score_jsonl.h"
 #include "tests/connectors/test_schema.h"
@@ -77,6 +78,55 @@ TEST(ScoreJsonTest, UnwritablePathIsAnError) {
   ASSERT_FALSE(sink);
   EXPECT_EQ(sink.error().code, Errc::io);
   EXPECT_NE(sink.error().message.find("/nonexistent-dir/x.jsonl"), std::string::npos);
+}
+
+ScoreRecord score_at(PatientIndex p, int64_t time_ms) {
+  ScoreRecord s = sample_score(p);
+  s.score_time_ms = time_ms;
+  return s;
+}
+
+TEST(LatestScoresTest, KeepsTheNewestScoreOfEachPatientAcrossBatchesAndRegistries) {
+  LatestScores latest;
+  PatientRegistry first;
+  const PatientIndex a = first.intern("A");
+  const PatientIndex b = first.intern("B");
+  const std::vector<ScoreRecord> batch1{score_at(a, 100), score_at(b, 100), score_at(a, 160)};
+  const std::vector<std::string_view> json1{"a100", "b100", "a160"};
+  latest.put(batch1, json1, first);
+  EXPECT_EQ(latest.get("A"), "a160");
+  EXPECT_EQ(latest.get("B"), "b100");
+  EXPECT_EQ(latest.get("C"), std::nullopt);
+
+  // An older score (a repeat after a restore, say) does not replace a newer one.
+  const std::vector<ScoreRecord> batch2{score_at(a, 120)};
+  const std::vector<std::string_view> json2{"a120"};
+  latest.put(batch2, json2, first);
+  EXPECT_EQ(latest.get("A"), "a160");
+
+  // A new registry (a new pipeline after a rebalance) numbers patients differently: index 0 is
+  // now B, and its score must not land on A.
+  PatientRegistry second;
+  const PatientIndex b2 = second.intern("B");
+  const PatientIndex c2 = second.intern("C");
+  ASSERT_EQ(b2, a);
+  const std::vector<ScoreRecord> batch3{score_at(b2, 220), score_at(c2, 220)};
+  const std::vector<std::string_view> json3{"b220", "c220"};
+  latest.put(batch3, json3, second);
+  EXPECT_EQ(latest.get("A"), "a160");
+  EXPECT_EQ(latest.get("B"), "b220");
+  EXPECT_EQ(latest.get("C"), "c220");
+  EXPECT_EQ(latest.size(), 3u);
+
+  // Pruned patients come back with their next score.
+  latest.prune(200);
+  EXPECT_EQ(latest.get("A"), std::nullopt);
+  EXPECT_EQ(latest.size(), 2u);
+  const std::vector<ScoreRecord> batch4{score_at(a, 300)};
+  const std::vector<std::string_view> json4{"a300"};
+  latest.put(batch4, json4, first);
+  EXPECT_EQ(latest.get("A"), "a300");
+  EXPECT_EQ(latest.get("B"), "b220");
 }
 
 }  // namespace
