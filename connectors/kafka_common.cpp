@@ -99,13 +99,10 @@ TopicPartitions from_list(const rd_kafka_topic_partition_list_t* list) {
   return out;
 }
 
-Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
-  // A topic handle restricts the metadata request to this topic (and does not create it).
-  std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> handle(
-      rd_kafka_topic_new(rk, topic.c_str(), nullptr), &rd_kafka_topic_destroy);
-  if (!handle) return kafka_error(rd_kafka_last_error(), fmt::format("topic '{}'", topic));
+Result<TopicLeadership> topic_leadership(rd_kafka_t* rk, rd_kafka_topic_t* handle,
+                                         const std::string& topic, int timeout_ms) {
   const rd_kafka_metadata_t* md = nullptr;
-  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, handle.get(), &md, timeout_ms);
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, handle, &md, timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return kafka_error(err, fmt::format("metadata of topic '{}'", topic));
   }
@@ -114,13 +111,27 @@ Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int ti
   for (int i = 0; i < md->topic_cnt; ++i) {
     const auto& t = md->topics[i];
     if (topic != t.topic) continue;
-    if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return 0;
+    if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return TopicLeadership{};
     if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return kafka_error(t.err, fmt::format("metadata of topic '{}'", topic));
     }
-    return t.partition_cnt;
+    TopicLeadership out{t.partition_cnt, t.partition_cnt > 0};
+    for (int p = 0; p < t.partition_cnt; ++p) {
+      out.every_partition_led = out.every_partition_led && t.partitions[p].leader >= 0;
+    }
+    return out;
   }
-  return 0;
+  return TopicLeadership{};
+}
+
+Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  // A topic handle restricts the metadata request to this topic (and does not create it).
+  std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> handle(
+      rd_kafka_topic_new(rk, topic.c_str(), nullptr), &rd_kafka_topic_destroy);
+  if (!handle) return kafka_error(rd_kafka_last_error(), fmt::format("topic '{}'", topic));
+  auto leadership = topic_leadership(rk, handle.get(), topic, timeout_ms);
+  if (!leadership) return leadership.error();
+  return leadership.value().partitions;
 }
 
 }  // namespace detail

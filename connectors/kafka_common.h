@@ -90,6 +90,13 @@ TopicPartitions from_list(const rd_kafka_topic_partition_list_t* list);
 
 // Partition count of `topic` from the cluster's metadata; 0 when the topic does not exist.
 Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms);
+// A topic's partition count (0: no such topic) and whether each partition has a leader.
+struct TopicLeadership {
+  int32_t partitions = 0;
+  bool every_partition_led = false;
+};
+Result<TopicLeadership> topic_leadership(rd_kafka_t* rk, rd_kafka_topic_t* handle,
+                                         const std::string& topic, int timeout_ms);
 
 }  // namespace detail
 

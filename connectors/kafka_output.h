@@ -44,6 +44,10 @@ class KafkaOutput {
                        std::span<const kafka::Header> headers, bool is_score,
                        const std::function<bool()>& keep_waiting);
 
+  // See KafkaProducer::await_topic.
+  Result<void> await_topic(const std::string& topic, int timeout_ms) {
+    return producer_->await_topic(topic, timeout_ms);
+  }
   // Serves acknowledgements without blocking (or up to timeout_ms for the first).
   void poll(int timeout_ms = 0);
   // Waits up to timeout_ms for every message in flight to be acknowledged.

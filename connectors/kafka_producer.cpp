@@ -2,7 +2,10 @@
 
 #include "connectors/kafka_producer.h"
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -115,6 +118,27 @@ Result<void> KafkaProducer::produce_wait(const Message& message,
       return kafka_error(err, fmt::format("produce to '{}' (gave up waiting)", message.topic));
     }
     rd_kafka_poll(rk_.get(), step_ms);
+  }
+}
+
+Result<void> KafkaProducer::await_topic(const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = state_->topic(rk_.get(), topic);
+  if (rkt == nullptr) return kafka_error(rd_kafka_last_error(), fmt::format("topic '{}'", topic));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    auto leadership = detail::topic_leadership(rk_.get(), rkt, topic,
+                                               static_cast<int>(std::max<int64_t>(left, 1)));
+    if (leadership && leadership.value().every_partition_led) return ok();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      if (!leadership) return leadership.error();
+      return make_error(Errc::io, fmt::format("kafka: topic '{}' has no leader for every "
+                                              "partition after {} ms",
+                                              topic, timeout_ms));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 

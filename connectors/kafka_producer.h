@@ -55,6 +55,10 @@ class KafkaProducer {
                             int step_ms = 100);
 
   // Serves delivery reports; waits up to timeout_ms for the first. Returns the number served.
+  // Waits, up to timeout_ms, until the producer knows a leader for every partition of `topic`:
+  // its first messages then go out at once instead of waiting for metadata (and, on a topic
+  // just created, for its partitions to get leaders).
+  Result<void> await_topic(const std::string& topic, int timeout_ms);
   int poll(int timeout_ms);
   // Waits up to timeout_ms for every queued message to be delivered (or fail).
   Result<void> flush(int timeout_ms);

@@ -59,6 +59,7 @@ constexpr int kMetadataTimeoutMs = 10'000;
 constexpr int kLookupTimeoutMs = 30'000;
 constexpr std::size_t kMaxBatch = 1024;
 constexpr int kPollTimeoutMs = 100;
+constexpr int kAwaitTopicMs = 10'000;
 // Longer than a turn of the loop normally takes (a poll plus a batch): wall time beyond it between
 // two turns passed while the process did not run (stopped, starved of CPU), and does not count
 // toward the grace of caught-up partitions.
@@ -374,6 +375,14 @@ Result<void> Service::create_clients() {
   auto output = KafkaOutput::create(producer, metrics_.latency);
   if (!output) return output.error();
   output_ = std::move(output).value();
+  // Before consuming (and before /readyz says ready): otherwise the first second of scores waits
+  // for the producer to learn where the score topic's partitions are, longer on topics just
+  // created. A broker that does not answer in time is not fatal: scores then wait in the queue.
+  for (const std::string& topic : {kafka_.score_topic, kafka_.dead_letter_topic}) {
+    if (auto r = output_->await_topic(topic, kAwaitTopicMs); !r) {
+      spdlog::warn("{}; going on (its messages wait until it has)", r.error().message);
+    }
+  }
   sink_ = std::make_unique<KafkaScoreSink>(*output_, kafka_.score_topic,
                                            ScoreJsonFormat(schema_, options_.scorer->spec()),
                                            &latest_, [] { return true; });

@@ -339,6 +339,24 @@ TEST(KafkaClient, PartitionCountComesFromMetadata) {
   EXPECT_EQ(seven.value(), 7);
 }
 
+TEST(KafkaClient, ProducerAwaitsTheLeadersOfATopicOrSaysWhichTopicHasNone) {
+  auto broker = start_broker();
+  ASSERT_TRUE(broker->create_topic("scores", 3));
+  auto producer = KafkaProducer::create(producer_props(*broker), {});
+  ASSERT_TRUE(producer);
+  auto ready = producer.value().await_topic("scores", 10'000);
+  EXPECT_TRUE(ready) << ready.error().message;
+
+  // With the only broker down no metadata comes: the wait ends at its timeout with an error.
+  auto other = KafkaProducer::create(producer_props(*broker), {});
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(broker->set_broker_down(1));
+  auto down = other.value().await_topic("scores", 1'000);
+  ASSERT_FALSE(down);
+  EXPECT_NE(down.error().message.find("scores"), std::string::npos) << down.error().message;
+  ASSERT_TRUE(broker->set_broker_up(1));
+}
+
 TEST(KafkaClient, BadPropertyIsAConfigError) {
   auto producer = KafkaProducer::create({{"no.such.property", "1"}}, {});
   ASSERT_FALSE(producer);
