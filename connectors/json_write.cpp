@@ -69,6 +69,12 @@ void append_float(std::string& out, float v) {
     out.append("-0.0");
     return;
   }
+  if (std::fabs(v) < 1000.0f && v == std::trunc(v)) {
+    // Small whole numbers (weights of 0 and 1, most of all): the shortest text is the integer's,
+    // and it reads back exactly; no need for the round trip below.
+    append_int(out, static_cast<int64_t>(v));
+    return;
+  }
   char buf[48];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   // The decoder parses numbers as doubles and narrows them. A shortest float text within half a

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -225,6 +226,17 @@ TEST(JsonWriteTest, FloatsReadBackExactlyThroughTheDoublePath) {
   s.clear();
   json::append_float(s, std::nanf(""));
   EXPECT_EQ(s, "null");
+}
+
+TEST(JsonWriteTest, SmallWholeFloatsAreWrittenAsTheShortestFloatText) {
+  for (int i = -1000; i <= 1000; ++i) {
+    const float f = static_cast<float>(i);
+    char buf[48];
+    const auto r = std::to_chars(buf, buf + sizeof buf, f);
+    std::string s;
+    json::append_float(s, f);
+    ASSERT_EQ(s, std::string(buf, r.ptr)) << i;
+  }
 }
 
 TEST(JsonWriteTest, StringEscapesAndBase64) {

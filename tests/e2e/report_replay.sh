@@ -99,10 +99,18 @@ check "timelines for sample patients, one trace per model" \
     and (.events | length) == 3 and .start_ms < .end_ms] | all)'
 check "no patient id in the report" '[.. | strings | test("^ward-")] | any | not'
 
-# 3. Deterministic: sequential replays write the same bytes.
+# 3. Deterministic: sequential replays write the same bytes, and so do one shard per replay
+# (the default with a fusion model is one per core).
+cores="$(nproc)"
+grep -q "^report: $cores shards\? per replay" "$out/commands.log" ||
+  fail "a report with a model does not replay with one shard per core ($cores)"
 run "$tfe" replay "${report_args[@]}" --sequential --report "$out/report-sequential"
 cmp -s "$json" "$out/report-sequential/report.json" ||
   fail "report.json differs between parallel and sequential replays"
+run "$tfe" replay "${report_args[@]}" --shards 1 --report "$out/report-one-shard"
+grep -q "^report: 1 shard per replay" "$out/commands.log" || fail "--shards 1 was not applied"
+cmp -s "$json" "$out/report-one-shard/report.json" ||
+  fail "report.json differs between one shard and one per core"
 
 # 4. Usage errors: exit 2 and one line naming the problem.
 expect_usage() {
