@@ -38,6 +38,11 @@ Result<std::unique_ptr<KafkaOutput>> KafkaOutput::create(const kafka::Properties
   out->producer_.emplace(std::move(producer).value());
   out->latency_ = latency;
   out->acks_per_clock_read_ = kAcksPerClockRead;
+  // Made once, not per message: it only runs while the producer's queue is full.
+  out->wait_step_ = [self] {
+    self->acks_on_clock_ = 0;  // the producer polls next: a fresh reading for its acks
+    return (*self->keep_waiting_now_)();
+  };
   return out;
 }
 
@@ -56,13 +61,8 @@ Result<void> KafkaOutput::produce(std::string_view topic, std::string_view key,
   last_stamp_ += 2;
   kafka::Message m{topic, key,     value,
                    0,     headers, static_cast<uint64_t>(stamp) | (is_score ? kScoreBit : 0)};
-  auto r = producer_->produce_wait(
-      m,
-      [&] {
-        acks_on_clock_ = 0;  // the producer polls next: a fresh reading for its acks
-        return keep_waiting();
-      },
-      50);
+  keep_waiting_now_ = &keep_waiting;
+  auto r = producer_->produce_wait(m, wait_step_, 50);
   if (!r) return r;
   // Acknowledgements are served on this thread: during a burst of scores (a tick of every
   // patient) serve them as it goes, so that their latency is observed when they come.

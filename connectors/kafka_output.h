@@ -93,6 +93,10 @@ class KafkaOutput {
   int64_t clock_ns_ = 0;
   uint32_t acks_on_clock_ = 0;
   uint32_t acks_per_clock_read_ = 1;
+  // What produce_wait() calls before each poll while the queue is full: restarts the clock
+  // reading, then asks the caller's keep_waiting (of the produce() in progress).
+  std::function<bool()> wait_step_;
+  const std::function<bool()>* keep_waiting_now_ = nullptr;
 };
 
 // The latest score JSON of each patient, for GET /v1/patients/{id}/score. Written by the engine

@@ -8,6 +8,14 @@
 #include <fmt/format.h>
 
 namespace tfe {
+namespace {
+
+// Events buffered per partition: a ring's first capacity (doubling as it fills), and the most it
+// keeps once empty.
+constexpr std::size_t kEventRingFirst = 64;
+constexpr std::size_t kEventRingKept = 4096;
+
+}  // namespace
 
 PartitionTable::PartitionTable(std::size_t topics, int32_t partitions, int64_t grace_ms)
     : topics_(topics),
@@ -58,7 +66,9 @@ void PartitionTable::on_message(std::size_t topic, int32_t partition, int64_t of
 void PartitionTable::on_event(std::size_t topic, int32_t partition, int64_t offset, Event&& event) {
   const int64_t arrival = event.arrival_time_ms;
   PartitionSlot& s = slot(topic, partition);
-  if (s.events.full()) s.events.set_capacity(std::max<std::size_t>(64, 2 * s.events.capacity()));
+  if (s.events.full()) {
+    s.events.set_capacity(std::max(kEventRingFirst, 2 * s.events.capacity()));
+  }
   s.events.push_back(std::move(event));
   on_message(topic, partition, offset, arrival, false);
   s.pending.back().has_event = true;
@@ -119,6 +129,10 @@ void PartitionTable::release(int64_t released_ms, std::vector<Event>* out) {
         s.events.pop_front();
       }
       s.pending.pop_front();
+    }
+    // A ring grown by a backlog gives its memory back once the backlog is gone.
+    if (s.events.empty() && s.events.capacity() > kEventRingKept) {
+      s.events.set_capacity(kEventRingKept);
     }
   }
 }

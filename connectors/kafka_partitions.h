@@ -53,8 +53,9 @@ struct PartitionSlot {
     bool has_event;      // its Event waits in `events`
   };
   std::deque<Pending> pending;  // consumed, not yet applied, in offset order
-  // The events of `pending` entries with has_event, same order. A ring that keeps its capacity:
-  // a deque of 192-byte events allocated and freed a block every second event.
+  // The events of `pending` entries with has_event, same order. A ring that keeps its capacity
+  // while in use (a deque of 192-byte events allocated and freed a block every second event),
+  // and shrinks once emptied after a backlog.
   boost::circular_buffer<Event> events = boost::circular_buffer<Event>();
   int64_t restore_end = -1;  // replay without emitting until this offset (exclusive); -1: none
   bool restoring = false;

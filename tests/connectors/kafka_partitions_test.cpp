@@ -130,6 +130,13 @@ TEST(KafkaPartitions, ReleasesBufferedEventsInOffsetOrderAcrossManyBuffersWorth)
     ASSERT_EQ(released[i].text, "note " + std::to_string(i));
   }
   EXPECT_EQ(table.commit_offset(0, 0), 1550);
+
+  // A backlog's buffer is given back once released.
+  consume(100'000);
+  EXPECT_GE(table.slot(0, 0).events.capacity(), 100'000u);
+  table.release(1000 + next_offset, &released);
+  ASSERT_EQ(released.size(), 101'550u);
+  EXPECT_LE(table.slot(0, 0).events.capacity(), 4096u);
 }
 
 TEST(KafkaPartitions, EmptyCaughtUpPartitionCommitsItsEnd) {
