@@ -1,5 +1,6 @@
 // The backtest driver: a synthetic ward history replayed through the engine with NEWS2 and a
-// fusion model, labelled, evaluated, stress-tested (history variants) and assembled into a report.
+// fusion model, labelled, evaluated, stress-tested (masked rescoring, delayed history) and assembled
+// into a report.
 
 #include "tools/report/backtest.h"
 
@@ -97,21 +98,6 @@ TEST(BacktestVariants, HistoryOutcomesKeepTheFirstPerPatient) {
   EXPECT_EQ(out[0].time_ms, 900);
   EXPECT_EQ(out[1].patient, 2u);
   EXPECT_EQ(out[1].time_ms, 300);
-}
-
-TEST(BacktestVariants, MaskDropsOnlyThatModalityAndKeepsOrder) {
-  const Cohort& c = cohort();
-  for (ModalityIndex m = 0; m < c.config.schema.size(); ++m) {
-    const std::vector<Event> masked = mask_modality(c.history.events, m);
-    std::vector<uint64_t> expected;
-    for (const Event& e : c.history.events) {
-      if (e.modality != m) expected.push_back(e.source_seq);
-    }
-    std::vector<uint64_t> got;
-    for (const Event& e : masked) got.push_back(e.source_seq);
-    EXPECT_EQ(got, expected) << "modality " << int(m);
-    EXPECT_LT(masked.size(), c.history.events.size()) << "modality " << int(m) << " has events";
-  }
 }
 
 TEST(BacktestVariants, DelayScalingMovesArrivalsAndResorts) {
@@ -254,19 +240,99 @@ TEST(Backtest, ReportHoldsEveryScorerSubgroupStressTestAndTimeline) {
   }
 }
 
-TEST(Backtest, MaskedModalityIsNeverPresentInScores) {
+// The reference: scores every snapshot with one modality marked absent, the plain way.
+class AbsentModalityScorer final : public Scorer {
+ public:
+  AbsentModalityScorer(std::shared_ptr<const Scorer> inner, ModalityIndex masked)
+      : inner_(std::move(inner)), masked_(masked) {}
+  const ScorerSpec& spec() const override { return inner_->spec(); }
+  std::unique_ptr<ScorerState> make_state() const override { return inner_->make_state(); }
+  void score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const override {
+    std::vector<ModalitySnapshot> modalities(snapshot.modalities.begin(),
+                                             snapshot.modalities.end());
+    modalities.at(masked_) = ModalitySnapshot{};
+    inner_->score(Snapshot{snapshot.patient, snapshot.time_ms, modalities}, state, out);
+  }
+
+ private:
+  std::shared_ptr<const Scorer> inner_;
+  ModalityIndex masked_;
+};
+
+TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
   const Cohort& c = cohort();
   const std::vector<OutcomeEvent> outcomes = history_outcomes(c.history.events);
-  for (ModalityIndex m = 0; m < c.config.schema.size(); ++m) {
-    const std::vector<Event> masked = mask_modality(c.history.events, m);
-    auto table = score_events(masked, c.config, c.scorers[1].scorer, *c.registry, outcomes,
-                              kDefaultHorizonMs);
-    ASSERT_TRUE(table) << table.error().message;
-    ASSERT_FALSE(table.value().ticks.empty());
-    for (const ScoredTick& t : table.value().ticks) {
-      ASSERT_EQ(t.present_mask & (1u << m), 0u) << "modality " << int(m);
+  for (const BacktestScorer& scorer : c.scorers) {
+    MaskedRisks masked;
+    auto baseline = score_events(c.history.events, c.config, scorer.scorer, *c.registry,
+                                 outcomes, kDefaultHorizonMs, nullptr, &masked);
+    ASSERT_TRUE(baseline) << baseline.error().message;
+    EXPECT_GE(masked.size(), baseline.value().ticks.size())
+        << "every tick is recorded (ticks after an outcome too)";
+    for (ModalityIndex m = 0; m < c.config.schema.size(); ++m) {
+      auto table = masked.table(baseline.value(), m);
+      ASSERT_TRUE(table) << table.error().message;
+      auto reference =
+          score_events(c.history.events, c.config,
+                       std::make_shared<AbsentModalityScorer>(scorer.scorer, m), *c.registry,
+                       outcomes, kDefaultHorizonMs);
+      ASSERT_TRUE(reference) << reference.error().message;
+      // The reference scores every baseline tick; a tick whose only present modality is masked
+      // has nothing left to score and is left out of the masked run.
+      std::vector<ScoredTick> expected;
+      for (ScoredTick t : reference.value().ticks) {
+        if (t.present_mask == (1u << m)) continue;
+        t.present_mask &= ~(1u << m);
+        expected.push_back(t);
+      }
+      const std::vector<ScoredTick>& got = table.value().ticks;
+      ASSERT_EQ(got.size(), expected.size()) << scorer.name << ", modality " << int(m);
+      ASSERT_FALSE(got.empty());
+      std::size_t changed = 0;
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        ASSERT_EQ(got[k].patient, expected[k].patient) << k;
+        ASSERT_EQ(got[k].score_time_ms, expected[k].score_time_ms) << k;
+        ASSERT_EQ(got[k].present_mask, expected[k].present_mask) << k;
+        ASSERT_EQ(got[k].label, expected[k].label) << k;
+        ASSERT_EQ(got[k].risk, expected[k].risk) << scorer.name << ", modality " << int(m);
+        ASSERT_EQ(got[k].present_mask & (1u << m), 0u) << "the masked modality is never present";
+      }
+      for (std::size_t k = 0, b = 0; k < got.size(); ++k) {
+        while (baseline.value().ticks[b].patient != got[k].patient ||
+               baseline.value().ticks[b].score_time_ms != got[k].score_time_ms) {
+          ++b;
+        }
+        if (baseline.value().ticks[b].risk != got[k].risk) ++changed;
+      }
+      // NEWS2 reads the wearables only; the attention model reads every modality.
+      if (scorer.name == "attention" || m == 0) {
+        EXPECT_GT(changed, 0u) << scorer.name << ": masking modality " << int(m)
+                               << " changed no score";
+      } else {
+        EXPECT_EQ(changed, 0u) << scorer.name << " does not read modality " << int(m);
+      }
     }
   }
+}
+
+TEST(Backtest, MaskedRisksRefuseATableOfAnotherRunOrAModalityOutOfRange) {
+  MaskedRisks masked(2, {{0, 1000}, {1, 1000}}, {0.1, 0.2, 0.3, kNaN});
+  auto other = make_tick_table({ScoredTick{0, 3, 1000, 0.5, false}, ScoredTick{1, 1, 2000, 0.5}},
+                               {kNoOutcome, kNoOutcome}, kDefaultHorizonMs);
+  ASSERT_TRUE(other) << other.error().message;
+  auto refused = masked.table(other.value(), 0);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("different runs"), std::string::npos);
+  EXPECT_FALSE(masked.table(other.value(), 2)) << "only 2 modalities recorded";
+
+  auto same = make_tick_table({ScoredTick{0, 3, 1000, 0.5, false}, ScoredTick{1, 1, 1000, 0.4}},
+                              {kNoOutcome, kNoOutcome}, kDefaultHorizonMs);
+  ASSERT_TRUE(same) << same.error().message;
+  auto without_second = masked.table(same.value(), 1);
+  ASSERT_TRUE(without_second) << without_second.error().message;
+  ASSERT_EQ(without_second.value().ticks.size(), 1u) << "patient 1 had only that modality";
+  EXPECT_EQ(without_second.value().ticks[0].risk, 0.2);
+  EXPECT_EQ(without_second.value().ticks[0].present_mask, 1u);
 }
 
 TEST(Backtest, ParallelAndSequentialReplaysGiveTheSameReport) {

@@ -535,6 +535,40 @@ TEST(ReportMetrics, CompareAgainstItselfAndAWorseRun) {
   EXPECT_FALSE(compare(base, other, options).has_value());
 }
 
+// A prepared baseline reuses its own bootstrap side when the stressed run brings no new patient
+// (here: the stressed run lacks patient 0), and resamples both runs otherwise (the roles swapped).
+// Both must give the same comparison, negated.
+TEST(ReportMetrics, PreparedBaselineGivesTheComparisonOfFreshResamples) {
+  const TickTable base = random_table(8, 40, 15, 10, 0.3);
+  TickTable fewer = base;
+  std::mt19937_64 rng(7);
+  for (ScoredTick& t : fewer.ticks) {
+    t.risk = std::clamp(t.risk + static_cast<double>(uniform_below(rng, 40)) / 100 - 0.2, 0.0, 1.0);
+  }
+  std::erase_if(fewer.ticks, [](const ScoredTick& t) { return t.patient == 0; });
+  EvaluationOptions options;
+  options.bootstrap_replicates = 60;
+  const ComparisonBaseline prepared(base, options);
+  auto reused = compare(prepared, fewer);
+  ASSERT_TRUE(reused.has_value());
+  EXPECT_EQ(compare(prepared, fewer).value().auroc.delta_ci.lo, reused.value().auroc.delta_ci.lo)
+      << "a prepared baseline serves any number of comparisons";
+  auto swapped = compare(fewer, base, options);
+  ASSERT_TRUE(swapped.has_value());
+  for (const auto& [a, b] : {std::pair{reused.value().auroc, swapped.value().auroc},
+                             std::pair{reused.value().auprc, swapped.value().auprc}}) {
+    EXPECT_NE(a.delta, 0.0);
+    EXPECT_EQ(a.delta, -b.delta);
+    EXPECT_EQ(a.baseline, b.stressed);
+    EXPECT_NEAR(a.delta_ci.lo, -b.delta_ci.hi, 1e-12);
+    EXPECT_NEAR(a.delta_ci.hi, -b.delta_ci.lo, 1e-12);
+    EXPECT_LT(a.delta_ci.lo, a.delta_ci.hi);
+  }
+  TickTable other = base;
+  other.outcome_time_ms.push_back(kNoOutcome);
+  EXPECT_FALSE(compare(prepared, other).has_value());
+}
+
 TEST(ReportMetrics, SamplePatientsPreferOutcomesThenMostTicks) {
   std::vector<ScoredTick> ticks{
       {0, 1, 0, 0.1, false}, {0, 1, kMin, 0.1, false}, {0, 1, 2 * kMin, 0.1, false},

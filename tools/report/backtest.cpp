@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <mutex>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -46,7 +47,128 @@ double timeline_threshold(const Evaluation& evaluation, const EvaluationOptions&
 
 std::string millions(uint64_t n) { return fmt::format("{:.2f} M", static_cast<double>(n) / 1e6); }
 
+// What one shard's MaskingScorer recorded, in the shard's tick order (time, then patient).
+struct ShardMasks {
+  std::vector<MaskedRisks::Tick> ticks;
+  std::vector<double> risks;  // [ticks.size() * n_modalities]
+};
+
+class MaskingState final : public ScorerState {
+ public:
+  std::unique_ptr<ScorerState> inner;
+  std::shared_ptr<ShardMasks> record;
+};
+
+// Consumes and produces what the wrapped scorer does; also scores each tick once per present
+// modality with that modality marked absent, and records those risks for its shard.
+class MaskingScorer final : public Scorer {
+ public:
+  MaskingScorer(std::shared_ptr<const Scorer> inner, std::size_t n_modalities)
+      : inner_(std::move(inner)), n_modalities_(std::min(n_modalities, kMaxModalities)) {}
+
+  const ScorerSpec& spec() const override { return inner_->spec(); }
+
+  std::unique_ptr<ScorerState> make_state() const override {
+    auto state = std::make_unique<MaskingState>();
+    state->inner = inner_->make_state();
+    state->record = std::make_shared<ShardMasks>();
+    std::lock_guard lock(mutex_);
+    shards_.push_back(state->record);
+    return state;
+  }
+
+  void score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const override {
+    auto& st = static_cast<MaskingState&>(state);
+    inner_->score(snapshot, *st.inner, out);
+    ShardMasks& r = *st.record;
+    r.ticks.push_back({snapshot.patient, snapshot.time_ms});
+    const std::size_t n = std::min(n_modalities_, snapshot.modalities.size());
+    std::size_t present = 0;
+    for (std::size_t m = 0; m < n; ++m) present += snapshot.modalities[m].present ? 1 : 0;
+    std::array<ModalitySnapshot, kMaxModalities> masked{};
+    std::copy_n(snapshot.modalities.begin(), n, masked.begin());
+    for (std::size_t m = 0; m < n_modalities_; ++m) {
+      if (m >= n || !snapshot.modalities[m].present) {
+        r.risks.push_back(out.risk);  // nothing to mask: the tick's own score
+        continue;
+      }
+      if (present == 1) {
+        r.risks.push_back(kNaN);  // nothing would be left to score
+        continue;
+      }
+      masked[m] = ModalitySnapshot{};
+      ScoreOutput o;
+      inner_->score(Snapshot{snapshot.patient, snapshot.time_ms, std::span(masked.data(), n)},
+                    *st.inner, o);
+      r.risks.push_back(o.risk);
+      masked[m] = snapshot.modalities[m];
+    }
+  }
+
+  // Every shard's records in (patient, time) order. A patient is scored by one shard only, in
+  // time order, so a stable bucket pass by patient suffices.
+  MaskedRisks collect(std::size_t n_patients) const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::size_t> start(n_patients + 1, 0);
+    std::size_t total = 0;
+    for (const auto& shard : shards_) {
+      total += shard->ticks.size();
+      for (const MaskedRisks::Tick& t : shard->ticks) ++start[t.patient + 1];
+    }
+    for (std::size_t p = 1; p < start.size(); ++p) start[p] += start[p - 1];
+    std::vector<MaskedRisks::Tick> ticks(total);
+    std::vector<double> risks(total * n_modalities_);
+    for (const auto& shard : shards_) {
+      for (std::size_t i = 0; i < shard->ticks.size(); ++i) {
+        const std::size_t to = start[shard->ticks[i].patient]++;
+        ticks[to] = shard->ticks[i];
+        std::copy_n(shard->risks.begin() + static_cast<std::ptrdiff_t>(i * n_modalities_),
+                    n_modalities_, risks.begin() + static_cast<std::ptrdiff_t>(to * n_modalities_));
+      }
+    }
+    return MaskedRisks(static_cast<uint32_t>(n_modalities_), std::move(ticks), std::move(risks));
+  }
+
+ private:
+  std::shared_ptr<const Scorer> inner_;
+  std::size_t n_modalities_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::shared_ptr<ShardMasks>> shards_;
+};
+
 }  // namespace
+
+MaskedRisks::MaskedRisks(uint32_t n_modalities, std::vector<Tick> ticks, std::vector<double> risks)
+    : n_modalities_(n_modalities), ticks_(std::move(ticks)), risks_(std::move(risks)) {}
+
+Result<TickTable> MaskedRisks::table(const TickTable& baseline, ModalityIndex m) const {
+  if (m >= n_modalities_) {
+    return make_error(Errc::invalid_argument,
+                      fmt::format("report: no masked risks of modality {}", int(m)));
+  }
+  const auto before = [](const Tick& a, const ScoredTick& b) {
+    return a.patient != b.patient ? a.patient < b.patient : a.score_time_ms < b.score_time_ms;
+  };
+  std::vector<ScoredTick> ticks;
+  ticks.reserve(baseline.ticks.size());
+  std::size_t j = 0;
+  for (const ScoredTick& t : baseline.ticks) {
+    while (j < ticks_.size() && before(ticks_[j], t)) ++j;
+    if (j == ticks_.size() || ticks_[j].patient != t.patient ||
+        ticks_[j].score_time_ms != t.score_time_ms) {
+      return make_error(Errc::invalid_argument,
+                        "report: a baseline tick has no masked risks (tables of different runs)");
+    }
+    const double risk = risks_[j * n_modalities_ + m];
+    if (std::isnan(risk)) continue;
+    ScoredTick masked = t;
+    masked.risk = risk;
+    masked.present_mask &= ~(1u << m);
+    ticks.push_back(masked);
+  }
+  return make_tick_table(std::move(ticks), baseline.outcome_time_ms, baseline.horizon_ms,
+                         baseline.tick_cadence_ms);
+}
 
 std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events) {
   std::unordered_map<uint32_t, int64_t> first;
@@ -60,15 +182,6 @@ std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events) {
   for (const auto& [patient, time] : first) out.push_back({patient, time});
   std::sort(out.begin(), out.end(),
             [](const OutcomeEvent& a, const OutcomeEvent& b) { return a.patient < b.patient; });
-  return out;
-}
-
-std::vector<Event> mask_modality(std::span<const Event> events, ModalityIndex modality) {
-  std::vector<Event> out;
-  out.reserve(events.size());
-  for (const Event& e : events) {
-    if (e.modality != modality) out.push_back(e);
-  }
   return out;
 }
 
@@ -128,10 +241,16 @@ Result<TickTable> score_events(std::span<const Event> events, const EngineConfig
                                std::shared_ptr<const Scorer> scorer,
                                const PatientRegistry& registry,
                                std::span<const OutcomeEvent> outcomes, int64_t horizon_ms,
-                               ReplayStats* stats) {
+                               ReplayStats* stats, MaskedRisks* masked) {
   TickCollector sink(config.schema.size());
+  std::shared_ptr<const MaskingScorer> masking;
+  if (masked) {
+    masking = std::make_shared<MaskingScorer>(std::move(scorer), config.schema.size());
+    scorer = masking;
+  }
   ReplayStats replay = replay_events(events, config, std::move(scorer), registry, sink);
   if (stats) *stats = replay;
+  if (masking) *masked = masking->collect(registry.size());
   return build_labels(sink.take(), outcomes, static_cast<uint32_t>(registry.size()), horizon_ms,
                       config.tick_cadence_ms);
 }
@@ -162,17 +281,20 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   int64_t history_end_ms = std::numeric_limits<int64_t>::min();
   for (const Event& e : events) history_end_ms = std::max(history_end_ms, e.arrival_time_ms);
 
-  // Replays every scorer over `variant`; each table goes to `use` (from the calling thread).
+  // Replays every scorer over `variant`; each table goes to `use` (from the calling thread). With
+  // `masked`, each replay also records its ticks' masked risks there ([n]).
   const auto replay_all = [&](std::span<const Event> variant, const std::string& what,
-                              auto&& use) -> Result<void> {
+                              std::vector<MaskedRisks>* masked, auto&& use) -> Result<void> {
     const auto start = Clock::now();
     std::vector<std::optional<Result<TickTable>>> tables(n);
     std::vector<ReplayStats> replay(n);
+    if (masked) masked->assign(n, MaskedRisks{});
     for_each_scorer(n, options.parallel_replays, [&](std::size_t i) {
       // A failure stays a value of its slot: nothing thrown leaves a worker thread.
       try {
         tables[i].emplace(score_events(variant, config, scorers[i].scorer, registry, outcomes,
-                                       horizon.value(), &replay[i]));
+                                       horizon.value(), &replay[i],
+                                       masked ? &(*masked)[i] : nullptr));
       } catch (const std::exception& e) {
         tables[i].emplace(make_error(Errc::config, std::string("replay failed: ") + e.what()));
       }
@@ -183,8 +305,15 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     uint64_t ticks = 0;
     for (const ReplayStats& r : replay) ticks += r.pipeline.scores_emitted;
     stats.ticks += ticks;
-    log(fmt::format("replay {} ({} scorer{}): {} events, {} scores, {:.1f} s", what, n,
-                    n == 1 ? "" : "s", millions(variant.size()), millions(ticks), seconds));
+    uint64_t masked_scores = 0;
+    if (masked) {
+      for (const MaskedRisks& m : *masked) masked_scores += m.size() * config.schema.size();
+    }
+    stats.masked_scores += masked_scores;
+    log(fmt::format("replay {} ({} scorer{}): {} events, {} scores{}, {:.1f} s", what, n,
+                    n == 1 ? "" : "s", millions(variant.size()), millions(ticks),
+                    masked ? fmt::format(" (and each modality masked)") : std::string(),
+                    seconds));
     const auto metrics_start = Clock::now();
     for (std::size_t i = 0; i < n; ++i) {
       if (!*tables[i]) {
@@ -210,57 +339,104 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
 
   // Baselines: evaluated, and kept for the stress comparisons and timelines.
   std::vector<TickTable> baselines(n);
-  report.models.resize(n);
-  auto base = replay_all(events, "history", [&](std::size_t i, TickTable table) -> Result<void> {
-    const ScorerSpec& spec = scorers[i].scorer->spec();
-    ModelReport& model = report.models[i];
-    model.info = {scorers[i].name, spec.strategy, spec.model_id};
-    const auto start = Clock::now();
-    model.evaluation = evaluate(table, options.evaluation);
-    log(fmt::format("evaluate {}: {} ticks, {} subgroups, {:.1f} s", scorers[i].name,
-                    millions(table.ticks.size()), model.evaluation.subgroups.size(),
-                    seconds_since(start)));
-    baselines[i] = std::move(table);
-    return ok();
-  });
+  std::vector<MaskedRisks> masked;
+  auto base = replay_all(events, "history", options.stress ? &masked : nullptr,
+                         [&](std::size_t i, TickTable table) -> Result<void> {
+                           baselines[i] = std::move(table);
+                           return ok();
+                         });
   if (!base) return base.error();
+  report.models.resize(n);
+  {
+    const auto start = Clock::now();
+    std::vector<double> seconds(n);
+    std::vector<std::string> failed(n);
+    for_each_scorer(n, options.parallel_replays, [&](std::size_t i) {
+      const auto own_start = Clock::now();
+      try {
+        report.models[i].evaluation = evaluate(baselines[i], options.evaluation);
+      } catch (const std::exception& e) {
+        failed[i] = e.what();
+      }
+      seconds[i] = seconds_since(own_start);
+    });
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!failed[i].empty()) {
+        return make_error(Errc::config, scorers[i].name + ": evaluation failed: " + failed[i]);
+      }
+      const ScorerSpec& spec = scorers[i].scorer->spec();
+      report.models[i].info = {scorers[i].name, spec.strategy, spec.model_id};
+      log(fmt::format("evaluate {}: {} ticks, {} subgroups, {:.1f} s", scorers[i].name,
+                      millions(baselines[i].ticks.size()),
+                      report.models[i].evaluation.subgroups.size(), seconds[i]));
+    }
+    stats.metrics_seconds += seconds_since(start);
+  }
 
   if (options.stress) {
-    const auto stress_with = [&](std::span<const Event> variant, const StressResult& kind,
-                                 const std::string& what) -> Result<void> {
+    std::vector<std::optional<ComparisonBaseline>> prepared(n);
+    // Each scorer's stressed table against its prepared baseline, side by side; results are
+    // added in scorer order.
+    const auto compare_all = [&](const StressResult& kind,
+                                 auto&& stressed_table) -> Result<void> {
       const auto start = Clock::now();
-      auto done = replay_all(variant, what, [&](std::size_t i, TickTable table) -> Result<void> {
-        // Delayed evidence keeps the clock running past the history's end; those extra ticks
-        // would compare time the baseline never scored.
-        std::erase_if(table.ticks,
-                      [&](const ScoredTick& t) { return t.score_time_ms > history_end_ms; });
-        auto comparison = compare(baselines[i], table, options.evaluation);
-        if (!comparison) return comparison.error();
-        StressResult result = kind;
-        result.comparison = comparison.value();
-        report.models[i].stress.push_back(std::move(result));
-        return ok();
+      std::vector<std::optional<Result<StressComparison>>> results(n);
+      for_each_scorer(n, options.parallel_replays, [&](std::size_t i) {
+        try {
+          if (!prepared[i]) prepared[i].emplace(baselines[i], options.evaluation);
+          Result<TickTable> table = stressed_table(i);
+          if (!table) {
+            results[i].emplace(table.error());
+            return;
+          }
+          results[i].emplace(compare(*prepared[i], table.value()));
+        } catch (const std::exception& e) {
+          results[i].emplace(make_error(Errc::config, std::string("comparison failed: ") + e.what()));
+        }
       });
-      if (done) log(fmt::format("stress '{}': {:.1f} s", what, seconds_since(start)));
-      return done;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!*results[i]) return results[i]->error();
+        StressResult result = kind;
+        result.comparison = results[i]->value();
+        report.models[i].stress.push_back(std::move(result));
+      }
+      const double seconds = seconds_since(start);
+      stats.metrics_seconds += seconds;
+      log(fmt::format("stress '{}': compared in {:.1f} s", stress_name(kind), seconds));
+      return ok();
     };
     for (std::size_t m = 0; m < config.schema.size(); ++m) {
-      const auto start = Clock::now();
-      const std::vector<Event> variant = mask_modality(events, static_cast<ModalityIndex>(m));
-      stats.replay_seconds += seconds_since(start);
       StressResult kind;
       kind.kind = StressKind::mask_modality;
       kind.modality = config.schema[static_cast<ModalityIndex>(m)].name;
-      auto done = stress_with(variant, kind, stress_name(kind));
+      auto done = compare_all(kind, [&](std::size_t i) {
+        return masked[i].table(baselines[i], static_cast<ModalityIndex>(m));
+      });
       if (!done) return done.error();
     }
+    masked.clear();
+
     const auto start = Clock::now();
-    const std::vector<Event> variant = scale_delays(events, options.delay_factor);
+    std::vector<Event> delayed = scale_delays(events, options.delay_factor);
+    // Delayed evidence would keep the clock running past the history's end: time the baseline
+    // never scored. The replay stops at the last arrival of the history.
+    std::erase_if(delayed, [&](const Event& e) { return e.arrival_time_ms > history_end_ms; });
     stats.replay_seconds += seconds_since(start);
     StressResult kind;
     kind.kind = StressKind::delay_scale;
     kind.delay_factor = options.delay_factor;
-    auto done = stress_with(variant, kind, stress_name(kind));
+    std::vector<TickTable> delayed_tables(n);
+    auto replayed = replay_all(delayed, stress_name(kind), nullptr,
+                               [&](std::size_t i, TickTable table) -> Result<void> {
+                                 delayed_tables[i] = std::move(table);
+                                 return ok();
+                               });
+    if (!replayed) return replayed.error();
+    delayed.clear();
+    delayed.shrink_to_fit();
+    auto done = compare_all(kind, [&](std::size_t i) -> Result<TickTable> {
+      return std::move(delayed_tables[i]);
+    });
     if (!done) return done.error();
   }
 

@@ -3,12 +3,12 @@
 // own replay, then labelled, evaluated and stress-tested into a Report (see report.h, and
 // docs/report.md for every definition). `tfe replay --report` and the profiler both run it.
 //
-// Stress variants are built from the history once each and replayed with every scorer: each
-// configured modality masked in turn (its events dropped) and every arrival delay scaled
-// (arrival' = event + factor * (arrival - event), then re-sorted into replay order). A stressed
-// run's ticks after the history's last arrival are dropped (delays keep its clock running longer,
-// and the baseline never scored that time). Only one variant's events and the baseline tick
-// tables are held at a time.
+// Stress tests: each configured modality masked in turn costs no replay: while the baseline
+// replay scores a tick, it also scores the same snapshot with each present modality marked absent
+// (MaskedRisks), so a masked run has exactly the baseline's ticks. Scaled arrival delays (arrival'
+// = event + factor * (arrival - event), re-sorted into replay order) change what the engine knows
+// when, so that variant is replayed, up to the history's last arrival (the baseline never scored
+// later time). Only the delayed events and the baseline tick tables are held at a time.
 
 #include <cstdint>
 #include <functional>
@@ -57,15 +57,13 @@ struct BacktestStats {
   uint64_t history_events = 0;
   uint64_t runs = 0;           // replays (scorers x variants)
   uint64_t ticks = 0;          // scored ticks over all runs
+  uint64_t masked_scores = 0;  // scores of ticks with a modality masked (no replay of their own)
   double replay_seconds = 0;   // wall time in replays (and building variants)
   double metrics_seconds = 0;  // labelling, evaluation, comparisons, timelines
 };
 
 // The first outcome per patient among the history's outcome events (by event time).
 std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events);
-
-// The history without one modality's events (outcomes kept), still in replay order.
-std::vector<Event> mask_modality(std::span<const Event> events, ModalityIndex modality);
 
 // Every configured modality's arrival delay multiplied by `factor` (arrival' = event +
 // factor * (arrival - event)); a negative delay (a clock ahead of the source's) is kept as it is,
@@ -77,14 +75,43 @@ std::vector<Event> scale_delays(std::span<const Event> events, double factor);
 Result<int64_t> label_horizon(std::span<const BacktestScorer> scorers,
                               std::optional<int64_t> horizon_ms);
 
+// The risks of a run's ticks with each modality masked in turn, recorded by score_events while the
+// baseline scored them: the scorer saw the tick's snapshot with that modality's presence cleared
+// (no features, no history), everything else unchanged.
+class MaskedRisks {
+ public:
+  struct Tick {
+    uint32_t patient = 0;
+    int64_t score_time_ms = 0;
+  };
+  MaskedRisks() = default;
+  // ticks sorted by (patient, time), unique; risks [ticks.size() * n_modalities], NaN where the
+  // masked modality was the only one present (the engine scores no patient with nothing present).
+  MaskedRisks(uint32_t n_modalities, std::vector<Tick> ticks, std::vector<double> risks);
+
+  // The baseline table of the same run with modality m masked: each tick's risk is its masked
+  // risk and m's presence bit is cleared; ticks where m was the only present modality are left
+  // out. Labels and outcomes are the baseline's. Errors: m out of range, a baseline tick that was
+  // never recorded (a table from another run).
+  Result<TickTable> table(const TickTable& baseline, ModalityIndex m) const;
+
+  uint64_t size() const { return ticks_.size(); }
+
+ private:
+  uint32_t n_modalities_ = 0;
+  std::vector<Tick> ticks_;
+  std::vector<double> risks_;
+};
+
 // Replays `events` (in replay order) with one scorer and labels the scores. The registry must hold
-// every patient of the events; its size is the table's patient count.
+// every patient of the events; its size is the table's patient count. With `masked`, every tick is
+// also scored with each modality masked in turn, into *masked.
 // Errors: those of build_labels (a risk outside [0, 1], a bad horizon or cadence).
 Result<TickTable> score_events(std::span<const Event> events, const EngineConfig& config,
                                std::shared_ptr<const Scorer> scorer,
                                const PatientRegistry& registry,
                                std::span<const OutcomeEvent> outcomes, int64_t horizon_ms,
-                               ReplayStats* stats = nullptr);
+                               ReplayStats* stats = nullptr, MaskedRisks* masked = nullptr);
 
 // The whole backtest of a loaded history. Errors: no scorers, an invalid option (horizon,
 // cadence), disagreeing horizons. `meta.histories` and `meta.generator` are left for the caller.

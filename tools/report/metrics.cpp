@@ -807,30 +807,73 @@ Evaluation evaluate(const TickTable& table, const EvaluationOptions& options) {
   return out;
 }
 
-Result<StressComparison> compare(const TickTable& baseline, const TickTable& stressed,
-                                 const EvaluationOptions& options) {
-  if (baseline.n_patients() != stressed.n_patients()) {
-    return make_error(Errc::invalid_argument,
-                      "report: a stressed run must index the same patients as its baseline (" +
-                          std::to_string(stressed.n_patients()) + " vs " +
-                          std::to_string(baseline.n_patients()) + ")");
-  }
-  const RankedSet base_set = ranked_all(baseline);
+namespace {
+Error patients_differ(const TickTable& baseline, const TickTable& stressed) {
+  return make_error(Errc::invalid_argument,
+                    "report: a stressed run must index the same patients as its baseline (" +
+                        std::to_string(stressed.n_patients()) + " vs " +
+                        std::to_string(baseline.n_patients()) + ")");
+}
+}  // namespace
+
+struct ComparisonBaseline::Impl {
+  const TickTable* table = nullptr;
+  EvaluationOptions options;
+  RankedSet set;
+  Ranked point;
+  std::vector<uint32_t> eligible;  // patients with baseline ticks
+  std::vector<Ranked> replicates;  // [bootstrap_replicates], drawn from `eligible`
+};
+
+ComparisonBaseline::ComparisonBaseline(const TickTable& table, const EvaluationOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& b = *impl_;
+  b.table = &table;
+  b.options = options;
+  b.set = ranked_all(table);
+  b.point = ranked_metrics(b.set, table.n_patients());
+  const uint32_t reps = options.bootstrap_replicates;
+  if (reps == 0) return;
+  const TickTable* tables[] = {&table};
+  b.eligible = patients_with_ticks(tables, table.n_patients());
+  b.replicates.resize(reps);
+  for_each_replicate_block(reps, options.seed, b.eligible, table.n_patients(),
+                           [&](uint32_t first, uint32_t count, const ReplicateBlock& block) {
+                             const std::array<Ranked, kLanes> r = ranked_metrics(b.set, block);
+                             std::copy_n(r.begin(), count, b.replicates.begin() + first);
+                           });
+}
+
+ComparisonBaseline::~ComparisonBaseline() = default;
+ComparisonBaseline::ComparisonBaseline(ComparisonBaseline&&) noexcept = default;
+ComparisonBaseline& ComparisonBaseline::operator=(ComparisonBaseline&&) noexcept = default;
+
+Result<StressComparison> compare(const ComparisonBaseline& prepared, const TickTable& stressed) {
+  const ComparisonBaseline::Impl& b = *prepared.impl_;
+  const TickTable& baseline = *b.table;
+  if (baseline.n_patients() != stressed.n_patients()) return patients_differ(baseline, stressed);
   const RankedSet stress_set = ranked_all(stressed);
-  const Ranked base = ranked_metrics(base_set, baseline.n_patients());
   const Ranked stress = ranked_metrics(stress_set, stressed.n_patients());
   StressComparison out;
-  out.auroc = {base.auroc, stress.auroc, stress.auroc - base.auroc, {}};
-  out.auprc = {base.auprc, stress.auprc, stress.auprc - base.auprc, {}};
-  const uint32_t reps = options.bootstrap_replicates;
+  out.auroc = {b.point.auroc, stress.auroc, stress.auroc - b.point.auroc, {}};
+  out.auprc = {b.point.auprc, stress.auprc, stress.auprc - b.point.auprc, {}};
+  const uint32_t reps = b.options.bootstrap_replicates;
   if (reps == 0) return out;
   const TickTable* tables[] = {&baseline, &stressed};
   const std::vector<uint32_t> eligible = patients_with_ticks(tables, baseline.n_patients());
+  // The replicates draw from the patients of either run: when the stressed run adds none, the
+  // baseline's side of each replicate is the one prepared.
+  const bool reuse = eligible == b.eligible;
   std::vector<double> roc(reps);
   std::vector<double> pr(reps);
-  for_each_replicate_block(reps, options.seed, eligible, baseline.n_patients(),
+  for_each_replicate_block(reps, b.options.seed, eligible, baseline.n_patients(),
                            [&](uint32_t first, uint32_t count, const ReplicateBlock& block) {
-                             const std::array<Ranked, kLanes> rb = ranked_metrics(base_set, block);
+                             std::array<Ranked, kLanes> rb{};
+                             if (reuse) {
+                               std::copy_n(b.replicates.begin() + first, count, rb.begin());
+                             } else {
+                               rb = ranked_metrics(b.set, block);
+                             }
                              const std::array<Ranked, kLanes> rs =
                                  ranked_metrics(stress_set, block);
                              for (uint32_t l = 0; l < count; ++l) {
@@ -838,9 +881,16 @@ Result<StressComparison> compare(const TickTable& baseline, const TickTable& str
                                pr[first + l] = rs[l].auprc - rb[l].auprc;
                              }
                            });
-  out.auroc.delta_ci = percentile_interval(std::move(roc), options.confidence);
-  out.auprc.delta_ci = percentile_interval(std::move(pr), options.confidence);
+  out.auroc.delta_ci = percentile_interval(std::move(roc), b.options.confidence);
+  out.auprc.delta_ci = percentile_interval(std::move(pr), b.options.confidence);
   return out;
+}
+
+Result<StressComparison> compare(const TickTable& baseline, const TickTable& stressed,
+                                 const EvaluationOptions& options) {
+  // Checked before the baseline is ranked for nothing.
+  if (baseline.n_patients() != stressed.n_patients()) return patients_differ(baseline, stressed);
+  return compare(ComparisonBaseline(baseline, options), stressed);
 }
 
 // ---- alert helpers

@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -193,6 +194,26 @@ struct StressComparison {
 
 Result<StressComparison> compare(const TickTable& baseline, const TickTable& stressed,
                                  const EvaluationOptions& options);
+
+// A baseline prepared once for several comparisons: its ranking, and its metrics in every bootstrap
+// replicate drawn from its own patients. A comparison whose stressed run has no patient the
+// baseline lacks (a masked rescoring of the same ticks) then ranks and resamples only the stressed
+// run. Results are those of compare(table, stressed, options). The table must outlive it.
+class ComparisonBaseline {
+ public:
+  ComparisonBaseline(const TickTable& table, const EvaluationOptions& options);
+  ~ComparisonBaseline();
+  ComparisonBaseline(ComparisonBaseline&&) noexcept;
+  ComparisonBaseline& operator=(ComparisonBaseline&&) noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  friend Result<StressComparison> compare(const ComparisonBaseline& baseline,
+                                          const TickTable& stressed);
+};
+
+Result<StressComparison> compare(const ComparisonBaseline& baseline, const TickTable& stressed);
 
 // ---- helpers shared with the report
 // ---------------------------------------------------------------
