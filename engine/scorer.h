@@ -73,6 +73,13 @@ class Scorer {
   virtual std::unique_ptr<ScorerState> make_state() const = 0;
   // Must not allocate on the heap in steady state.
   virtual void score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const = 0;
+  // Ablation: scores the snapshot as score() does into `out`, then, for each modality
+  // m < masked.size(), the risk of the same snapshot with m marked absent (ModalitySnapshot{}):
+  // the tick's own risk where m is absent, NaN where m is its only present modality (nothing
+  // would be left to score). The default scores every variant through score(); a scorer may
+  // reuse work, as long as each masked[m] equals score() of that masked snapshot exactly.
+  virtual void score_masked(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
+                            std::span<double> masked) const;
 };
 
 }  // namespace tfe

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <limits>
 
 #include <Eigen/Core>
 
@@ -271,6 +272,7 @@ Workspace::Workspace(const FusionModel& model) {
   mlp_pre.assign(rows * mlp_width, 0.0f);
   mlp_post.assign(rows * mlp_width, 0.0f);
   scratch.assign(std::size_t{a.hidden[0]} + 2 * std::size_t{mlp_width}, 0.0f);
+  saved_timing.assign(timing.size(), 0.0f);
 }
 
 namespace {
@@ -390,6 +392,23 @@ void fuse_attention(const FusionModel& model, const DerivedWeights& derived, Wor
   out.logit = run_mlp(w, L.head, ws.context.data(), ws.mlp_pre.data(), ws.mlp_post.data());
 }
 
+void fuse(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
+          ScoreOutput& out) {
+  switch (model.strategy()) {
+    case Strategy::early:
+    case Strategy::intermediate:
+      fuse_additive(model, derived, ws, out);
+      break;
+    case Strategy::late:
+      fuse_late(model, derived, ws, out);
+      break;
+    case Strategy::attention:
+      fuse_attention(model, derived, ws, out);
+      break;
+  }
+  out.risk = model.calibration.apply(out.logit);
+}
+
 }  // namespace
 
 void forward(const FusionModel& model, const DerivedWeights& derived, const Snapshot& snapshot,
@@ -437,19 +456,45 @@ void forward(const FusionModel& model, const DerivedWeights& derived, const Snap
                   std::span<float>(ws.timing).subspan(std::size_t{t} * L.timing_dim, L.timing_dim));
     }
   }
-  switch (model.strategy()) {
-    case Strategy::early:
-    case Strategy::intermediate:
-      fuse_additive(model, derived, ws, out);
-      break;
-    case Strategy::late:
-      fuse_late(model, derived, ws, out);
-      break;
-    case Strategy::attention:
-      fuse_attention(model, derived, ws, out);
-      break;
+  fuse(model, derived, ws, out);
+}
+
+void forward_masked(const FusionModel& model, const DerivedWeights& derived,
+                    const Snapshot& snapshot, Workspace& ws, double risk,
+                    std::span<double> masked) {
+  const std::size_t T = model.layout.timing_dim;
+  const uint32_t n = ws.n_tokens;
+  std::copy_n(ws.token_modality.begin(), n, ws.saved_modality.begin());
+  std::copy_n(ws.token_tau.begin(), n, ws.saved_tau.begin());
+  std::copy_n(ws.token_stage.begin(), n, ws.saved_stage.begin());
+  std::copy_n(ws.timing.begin(), n * T, ws.saved_timing.begin());
+  std::size_t present = 0;
+  for (const ModalitySnapshot& ms : snapshot.modalities) present += ms.present ? 1 : 0;
+  for (std::size_t m = 0; m < masked.size(); ++m) {
+    if (m >= snapshot.modalities.size() || !snapshot.modalities[m].present) {
+      masked[m] = risk;
+      continue;
+    }
+    if (present == 1) {
+      masked[m] = std::numeric_limits<double>::quiet_NaN();
+      continue;
+    }
+    // The tokens of the other modalities, in their order: the rows forward() would have built.
+    uint32_t k = 0;
+    for (uint32_t t = 0; t < n; ++t) {
+      if (ws.saved_modality[t] == m) continue;
+      ws.token_modality[k] = ws.saved_modality[t];
+      ws.token_tau[k] = ws.saved_tau[t];
+      ws.token_stage[k] = ws.saved_stage[t];
+      std::copy_n(ws.saved_timing.begin() + static_cast<std::ptrdiff_t>(t * T), T,
+                  ws.timing.begin() + static_cast<std::ptrdiff_t>(k * T));
+      ++k;
+    }
+    ws.n_tokens = k;
+    ScoreOutput o;
+    fuse(model, derived, ws, o);
+    masked[m] = o.risk;
   }
-  out.risk = model.calibration.apply(out.logit);
 }
 
 }  // namespace tfe

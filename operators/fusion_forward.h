@@ -99,7 +99,12 @@ struct Workspace {
   std::array<float, kMaxTokens> token_weight{};
   // early/intermediate explanation scratch (occlusion passes): [H1] + [mlp_width] x 2.
   std::vector<float> scratch;
-  uint32_t capacity = 0;  // token slots allocated
+  // forward_masked: the full pass's tokens while masked passes reuse them.
+  std::array<uint8_t, kMaxTokens> saved_modality{};
+  std::array<float, kMaxTokens> saved_tau{};
+  std::array<const float*, kMaxTokens> saved_stage{};
+  std::vector<float> saved_timing;  // [..][timing_dim]
+  uint32_t capacity = 0;            // token slots allocated
 };
 
 // One forward pass. out.logit = fused logit, out.risk = calibrated probability, out.weight[m] =
@@ -107,5 +112,13 @@ struct Workspace {
 // present the logit is the model's prior (the fusion of nothing: bias-only) and weights are 0.
 void forward(const FusionModel& model, const DerivedWeights& derived, const Snapshot& snapshot,
              FeatureForm form, Workspace& ws, ScoreOutput& out);
+
+// After forward() of `snapshot` with `ws` (whose risk was `risk`): masked[m], for each
+// m < masked.size(), is the risk of the snapshot with modality m marked absent, as
+// Scorer::score_masked defines it. A token depends on its own modality alone, so each masked pass
+// reruns only the fusion over the remaining tokens, and equals forward() of the masked snapshot
+// bit for bit. Leaves `ws` holding the last pass run.
+void forward_masked(const FusionModel& model, const DerivedWeights& derived,
+                    const Snapshot& snapshot, Workspace& ws, double risk, std::span<double> masked);
 
 }  // namespace tfe

@@ -117,6 +117,13 @@ void FusionOperator::score(const Snapshot& snapshot, ScorerState& state, ScoreOu
   forward(*model_, *derived_, snapshot, form_, static_cast<FusionState&>(state).ws, out);
 }
 
+void FusionOperator::score_masked(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
+                                  std::span<double> masked) const {
+  Workspace& ws = static_cast<FusionState&>(state).ws;
+  forward(*model_, *derived_, snapshot, form_, ws, out);
+  forward_masked(*model_, *derived_, snapshot, ws, out.risk, masked);
+}
+
 void FusionOperator::score_batch(std::span<const Snapshot> snapshots, ScorerState& state,
                                  std::span<ScoreOutput> out) const {
   Workspace& ws = static_cast<FusionState&>(state).ws;

@@ -1,9 +1,10 @@
-// score() and score_batch() allocate nothing on the heap, for every strategy.
+// score(), score_batch() and score_masked() allocate nothing on the heap, for every strategy.
 
 #include "tests/support/alloc_counter.h"
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <vector>
 
 #include "operators/fusion_operator.h"
@@ -50,9 +51,11 @@ TEST(FusionAllocation, ScoreAllocatesNothing) {
           snaps.push_back(form == FeatureForm::staged ? c.staged_snapshot() : c.raw_snapshot());
         }
         std::vector<ScoreOutput> outs(snaps.size());
+        std::array<double, 3> masked{};
         test::start_counting();
         for (const Snapshot& snap : snaps) op.value()->score(snap, *state, outs[0]);
         op.value()->score_batch(snaps, *state, outs);
+        for (const Snapshot& snap : snaps) op.value()->score_masked(snap, *state, outs[0], masked);
         const uint64_t n = test::stop_counting();
         EXPECT_EQ(n, 0u) << to_string(s) << " K=" << k
                          << (form == FeatureForm::staged ? " staged" : " raw");

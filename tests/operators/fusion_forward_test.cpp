@@ -113,6 +113,55 @@ TEST_P(FusionForwardTest, BatchEqualsSingleScoresBitForBit) {
   }
 }
 
+// The generic ablation: each variant scored from scratch through score().
+void plain_masked(const Scorer& op, const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
+                  std::span<double> masked) {
+  op.Scorer::score_masked(snapshot, state, out, masked);
+}
+
+TEST_P(FusionForwardTest, MaskedScoresEqualScoringTheMaskedSnapshotBitForBit) {
+  const Variant& v = GetParam();
+  const EngineConfig config = test::default_engine_config(v.dims);
+  auto model = test::random_model(v.arch, config, 23);
+  for (FeatureForm form : {FeatureForm::staged, FeatureForm::raw}) {
+    auto op = FusionOperator::create(model, config, form);
+    auto staged = FusionOperator::create(model, config, FeatureForm::staged);
+    ASSERT_TRUE(op && staged);
+    auto state = op.value()->make_state();
+    test::TestRng rng(31);
+    uint32_t changed = 0, left_out = 0;
+    for (int i = 0; i < 40; ++i) {
+      const test::SnapshotCase c = test::random_case(
+          rng, *staged.value(), {rng.chance(0.7f), rng.chance(0.5f), rng.chance(0.6f)},
+          v.history_items);
+      const Snapshot snapshot =
+          form == FeatureForm::staged ? c.staged_snapshot() : c.raw_snapshot();
+      std::array<double, 3> reused{}, plain{};
+      ScoreOutput a, b, single;
+      op.value()->score_masked(snapshot, *state, a, reused);
+      plain_masked(*op.value(), snapshot, *state, b, plain);
+      op.value()->score(snapshot, *state, single);
+      EXPECT_EQ(a.risk, single.risk) << "the tick's own score is score()'s";
+      EXPECT_EQ(a.logit, single.logit);
+      EXPECT_EQ(a.weight, single.weight);
+      for (std::size_t m = 0; m < 3; ++m) {
+        if (std::isnan(plain[m])) {
+          EXPECT_TRUE(std::isnan(reused[m])) << "case " << i << ", modality " << m;
+          ++left_out;
+          continue;
+        }
+        EXPECT_EQ(reused[m], plain[m]) << "case " << i << ", modality " << m;
+        if (!c.present[m]) {
+          EXPECT_EQ(reused[m], a.risk) << "nothing masked";
+        }
+        if (reused[m] != a.risk) ++changed;
+      }
+    }
+    EXPECT_GT(changed, 0u) << "masking must change some scores";
+    EXPECT_GT(left_out, 0u) << "cases with a single modality present";
+  }
+}
+
 std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
   return std::string(to_string(info.param.arch.strategy)) + "_" + info.param.name;
 }

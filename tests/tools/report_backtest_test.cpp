@@ -1,6 +1,6 @@
 // The backtest driver: a synthetic ward history replayed through the engine with NEWS2 and a
-// fusion model, labelled, evaluated, stress-tested (masked rescoring, delayed history) and assembled
-// into a report.
+// fusion model, labelled, evaluated, stress-tested (masked rescoring, delayed history) and
+// assembled into a report.
 
 #include "tools/report/backtest.h"
 
@@ -264,18 +264,17 @@ TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
   const std::vector<OutcomeEvent> outcomes = history_outcomes(c.history.events);
   for (const BacktestScorer& scorer : c.scorers) {
     MaskedRisks masked;
-    auto baseline = score_events(c.history.events, c.config, scorer.scorer, *c.registry,
-                                 outcomes, kDefaultHorizonMs, nullptr, &masked);
+    auto baseline = score_events(c.history.events, c.config, scorer.scorer, *c.registry, outcomes,
+                                 kDefaultHorizonMs, nullptr, &masked);
     ASSERT_TRUE(baseline) << baseline.error().message;
     EXPECT_GE(masked.size(), baseline.value().ticks.size())
         << "every tick is recorded (ticks after an outcome too)";
     for (ModalityIndex m = 0; m < c.config.schema.size(); ++m) {
       auto table = masked.table(baseline.value(), m);
       ASSERT_TRUE(table) << table.error().message;
-      auto reference =
-          score_events(c.history.events, c.config,
-                       std::make_shared<AbsentModalityScorer>(scorer.scorer, m), *c.registry,
-                       outcomes, kDefaultHorizonMs);
+      auto reference = score_events(c.history.events, c.config,
+                                    std::make_shared<AbsentModalityScorer>(scorer.scorer, m),
+                                    *c.registry, outcomes, kDefaultHorizonMs);
       ASSERT_TRUE(reference) << reference.error().message;
       // The reference scores every baseline tick; a tick whose only present modality is masked
       // has nothing left to score and is left out of the masked run.

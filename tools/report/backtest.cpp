@@ -59,8 +59,8 @@ class MaskingState final : public ScorerState {
   std::shared_ptr<ShardMasks> record;
 };
 
-// Consumes and produces what the wrapped scorer does; also scores each tick once per present
-// modality with that modality marked absent, and records those risks for its shard.
+// Consumes and produces what the wrapped scorer does; also records, for its shard, each tick's
+// risks with each modality masked in turn (Scorer::score_masked).
 class MaskingScorer final : public Scorer {
  public:
   MaskingScorer(std::shared_ptr<const Scorer> inner, std::size_t n_modalities)
@@ -79,30 +79,10 @@ class MaskingScorer final : public Scorer {
 
   void score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const override {
     auto& st = static_cast<MaskingState&>(state);
-    inner_->score(snapshot, *st.inner, out);
     ShardMasks& r = *st.record;
     r.ticks.push_back({snapshot.patient, snapshot.time_ms});
-    const std::size_t n = std::min(n_modalities_, snapshot.modalities.size());
-    std::size_t present = 0;
-    for (std::size_t m = 0; m < n; ++m) present += snapshot.modalities[m].present ? 1 : 0;
-    std::array<ModalitySnapshot, kMaxModalities> masked{};
-    std::copy_n(snapshot.modalities.begin(), n, masked.begin());
-    for (std::size_t m = 0; m < n_modalities_; ++m) {
-      if (m >= n || !snapshot.modalities[m].present) {
-        r.risks.push_back(out.risk);  // nothing to mask: the tick's own score
-        continue;
-      }
-      if (present == 1) {
-        r.risks.push_back(kNaN);  // nothing would be left to score
-        continue;
-      }
-      masked[m] = ModalitySnapshot{};
-      ScoreOutput o;
-      inner_->score(Snapshot{snapshot.patient, snapshot.time_ms, std::span(masked.data(), n)},
-                    *st.inner, o);
-      r.risks.push_back(o.risk);
-      masked[m] = snapshot.modalities[m];
-    }
+    r.risks.resize(r.risks.size() + n_modalities_);
+    inner_->score_masked(snapshot, *st.inner, out, std::span(r.risks).last(n_modalities_));
   }
 
   // Every shard's records in (patient, time) order. A patient is scored by one shard only, in
@@ -312,8 +292,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     stats.masked_scores += masked_scores;
     log(fmt::format("replay {} ({} scorer{}): {} events, {} scores{}, {:.1f} s", what, n,
                     n == 1 ? "" : "s", millions(variant.size()), millions(ticks),
-                    masked ? fmt::format(" (and each modality masked)") : std::string(),
-                    seconds));
+                    masked ? " (and each modality masked)" : "", seconds));
     const auto metrics_start = Clock::now();
     for (std::size_t i = 0; i < n; ++i) {
       if (!*tables[i]) {
@@ -377,8 +356,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     std::vector<std::optional<ComparisonBaseline>> prepared(n);
     // Each scorer's stressed table against its prepared baseline, side by side; results are
     // added in scorer order.
-    const auto compare_all = [&](const StressResult& kind,
-                                 auto&& stressed_table) -> Result<void> {
+    const auto compare_all = [&](const StressResult& kind, auto&& stressed_table) -> Result<void> {
       const auto start = Clock::now();
       std::vector<std::optional<Result<StressComparison>>> results(n);
       for_each_scorer(n, options.parallel_replays, [&](std::size_t i) {
@@ -391,7 +369,8 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
           }
           results[i].emplace(compare(*prepared[i], table.value()));
         } catch (const std::exception& e) {
-          results[i].emplace(make_error(Errc::config, std::string("comparison failed: ") + e.what()));
+          results[i].emplace(
+              make_error(Errc::config, std::string("comparison failed: ") + e.what()));
         }
       });
       for (std::size_t i = 0; i < n; ++i) {
@@ -434,9 +413,8 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     if (!replayed) return replayed.error();
     delayed.clear();
     delayed.shrink_to_fit();
-    auto done = compare_all(kind, [&](std::size_t i) -> Result<TickTable> {
-      return std::move(delayed_tables[i]);
-    });
+    auto done = compare_all(
+        kind, [&](std::size_t i) -> Result<TickTable> { return std::move(delayed_tables[i]); });
     if (!done) return done.error();
   }
 
