@@ -315,7 +315,11 @@ TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
 }
 
 TEST(Backtest, MaskedRisksRefuseATableOfAnotherRunOrAModalityOutOfRange) {
-  MaskedRisks masked(2, {{0, 1000}, {1, 1000}}, {0.1, 0.2, 0.3, kNaN});
+  // Columns: modality 0 masked, modality 1 masked.
+  const MaskedRisks masked(
+      std::make_shared<const TickRisks>(2, std::vector<TickRisks::Tick>{{0, 1000}, {1, 1000}},
+                                        std::vector<double>{0.1, 0.2, 0.3, kNaN}),
+      0, 2);
   auto other = make_tick_table({ScoredTick{0, 3, 1000, 0.5, false}, ScoredTick{1, 1, 2000, 0.5}},
                                {kNoOutcome, kNoOutcome}, kDefaultHorizonMs);
   ASSERT_TRUE(other) << other.error().message;
@@ -332,6 +336,88 @@ TEST(Backtest, MaskedRisksRefuseATableOfAnotherRunOrAModalityOutOfRange) {
   ASSERT_EQ(without_second.value().ticks.size(), 1u) << "patient 1 had only that modality";
   EXPECT_EQ(without_second.value().ticks[0].risk, 0.2);
   EXPECT_EQ(without_second.value().ticks[0].present_mask, 1u);
+}
+
+std::shared_ptr<const Scorer> fusion_scorer(const Cohort& c, Strategy strategy, uint32_t history_k,
+                                            uint64_t seed) {
+  ModelConfig arch;
+  arch.strategy = strategy;
+  arch.history_k = history_k;
+  auto model = init_model(arch, c.config, seed);
+  if (!model) throw std::runtime_error(model.error().message);
+  auto op = FusionOperator::create(std::make_shared<const FusionModel>(std::move(model.value())),
+                                   c.config);
+  if (!op) throw std::runtime_error(op.error().message);
+  return op.value();
+}
+
+void expect_same_ticks(const TickTable& got, const TickTable& want, const std::string& what) {
+  ASSERT_EQ(got.ticks.size(), want.ticks.size()) << what;
+  ASSERT_FALSE(got.ticks.empty()) << what;
+  for (std::size_t k = 0; k < got.ticks.size(); ++k) {
+    const ScoredTick& a = got.ticks[k];
+    const ScoredTick& b = want.ticks[k];
+    ASSERT_TRUE(a.patient == b.patient && a.score_time_ms == b.score_time_ms &&
+                a.present_mask == b.present_mask && a.label == b.label)
+        << what << ", tick " << k;
+    ASSERT_EQ(a.risk, b.risk) << what << ", tick " << k;
+  }
+  EXPECT_EQ(got.outcome_time_ms, want.outcome_time_ms) << what;
+}
+
+TEST(ScorerGroup, ScorersShareAStateOnlyWhenTheirNeedsAgree) {
+  const Cohort& c = cohort();
+  const auto late = fusion_scorer(c, Strategy::late, 1, 4);
+  auto mixed =
+      ScorerGroup::create({c.scorers[0].scorer, c.scorers[1].scorer}, c.config.schema, false);
+  ASSERT_FALSE(mixed) << "NEWS2 reads current vitals values, the fusion model window statistics";
+  EXPECT_NE(mixed.error().message.find("vitals"), std::string::npos) << mixed.error().message;
+  auto fusion = ScorerGroup::create({c.scorers[1].scorer, late}, c.config.schema, true);
+  ASSERT_TRUE(fusion) << fusion.error().message;
+  EXPECT_EQ(fusion.value()->size(), 2u);
+  EXPECT_EQ(fusion.value()->stride(), 1 + c.config.schema.size());
+  EXPECT_FALSE(ScorerGroup::create({}, c.config.schema, false));
+
+  std::vector<BacktestScorer> scorers = c.scorers;
+  scorers.push_back({"late", late, std::nullopt});
+  scorers.push_back({"news2 again", c.scorers[0].scorer, std::nullopt});
+  const auto groups = share_groups(scorers, c.config.schema);
+  const std::vector<std::vector<std::size_t>> expected = {{0, 3}, {1, 2}};
+  EXPECT_EQ(groups, expected);
+}
+
+// One replay for several models gives each the tables (and masked tables) of its own replay, bit
+// for bit: its own view of the shared snapshot (history length, its slice of the encoded notes
+// and images) is what it would have seen alone.
+TEST(Backtest, AGroupReplayGivesEachScorerTheTablesOfItsOwnReplay) {
+  const Cohort& c = cohort();
+  const std::vector<std::shared_ptr<const Scorer>> scorers = {
+      fusion_scorer(c, Strategy::attention, 6, 21),  // a longer history than the config keeps
+      fusion_scorer(c, Strategy::late, 1, 22), c.scorers[1].scorer,
+      fusion_scorer(c, Strategy::early, 1, 23)};
+  const std::vector<OutcomeEvent> outcomes = history_outcomes(c.history.events);
+  std::vector<MaskedRisks> masked;
+  auto together = score_events(c.history.events, c.config, scorers, *c.registry, outcomes,
+                               kDefaultHorizonMs, nullptr, &masked);
+  ASSERT_TRUE(together) << together.error().message;
+  ASSERT_EQ(together.value().size(), scorers.size());
+  ASSERT_EQ(masked.size(), scorers.size());
+  for (std::size_t s = 0; s < scorers.size(); ++s) {
+    MaskedRisks own_masked;
+    auto alone = score_events(c.history.events, c.config, scorers[s], *c.registry, outcomes,
+                              kDefaultHorizonMs, nullptr, &own_masked);
+    ASSERT_TRUE(alone) << alone.error().message;
+    const std::string name = "scorer " + std::to_string(s);
+    expect_same_ticks(together.value()[s], alone.value(), name);
+    for (ModalityIndex m = 0; m < c.config.schema.size(); ++m) {
+      auto got = masked[s].table(together.value()[s], m);
+      auto want = own_masked.table(alone.value(), m);
+      ASSERT_TRUE(got && want);
+      expect_same_ticks(got.value(), want.value(), name + " without modality " + std::to_string(m));
+    }
+  }
+  EXPECT_NE(together.value()[0].ticks[100].risk, together.value()[1].ticks[100].risk)
+      << "different models, different risks";
 }
 
 TEST(Backtest, ParallelAndSequentialReplaysGiveTheSameReport) {

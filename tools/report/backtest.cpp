@@ -47,107 +47,18 @@ double timeline_threshold(const Evaluation& evaluation, const EvaluationOptions&
 
 std::string millions(uint64_t n) { return fmt::format("{:.2f} M", static_cast<double>(n) / 1e6); }
 
-// What one shard's MaskingScorer recorded, in the shard's tick order (time, then patient).
-struct ShardMasks {
-  std::vector<MaskedRisks::Tick> ticks;
-  std::vector<double> risks;  // [ticks.size() * n_modalities]
-};
-
-class MaskingState final : public ScorerState {
- public:
-  std::unique_ptr<ScorerState> inner;
-  std::shared_ptr<ShardMasks> record;
-};
-
-// Consumes and produces what the wrapped scorer does; also records, for its shard, each tick's
-// risks with each modality masked in turn (Scorer::score_masked).
-class MaskingScorer final : public Scorer {
- public:
-  MaskingScorer(std::shared_ptr<const Scorer> inner, std::size_t n_modalities)
-      : inner_(std::move(inner)), n_modalities_(std::min(n_modalities, kMaxModalities)) {}
-
-  const ScorerSpec& spec() const override { return inner_->spec(); }
-
-  std::unique_ptr<ScorerState> make_state() const override {
-    auto state = std::make_unique<MaskingState>();
-    state->inner = inner_->make_state();
-    state->record = std::make_shared<ShardMasks>();
-    std::lock_guard lock(mutex_);
-    shards_.push_back(state->record);
-    return state;
-  }
-
-  void score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const override {
-    auto& st = static_cast<MaskingState&>(state);
-    ShardMasks& r = *st.record;
-    r.ticks.push_back({snapshot.patient, snapshot.time_ms});
-    r.risks.resize(r.risks.size() + n_modalities_);
-    inner_->score_masked(snapshot, *st.inner, out, std::span(r.risks).last(n_modalities_));
-  }
-
-  // Every shard's records in (patient, time) order. A patient is scored by one shard only, in
-  // time order, so a stable bucket pass by patient suffices.
-  MaskedRisks collect(std::size_t n_patients) const {
-    std::lock_guard lock(mutex_);
-    std::vector<std::size_t> start(n_patients + 1, 0);
-    std::size_t total = 0;
-    for (const auto& shard : shards_) {
-      total += shard->ticks.size();
-      for (const MaskedRisks::Tick& t : shard->ticks) ++start[t.patient + 1];
-    }
-    for (std::size_t p = 1; p < start.size(); ++p) start[p] += start[p - 1];
-    std::vector<MaskedRisks::Tick> ticks(total);
-    std::vector<double> risks(total * n_modalities_);
-    for (const auto& shard : shards_) {
-      for (std::size_t i = 0; i < shard->ticks.size(); ++i) {
-        const std::size_t to = start[shard->ticks[i].patient]++;
-        ticks[to] = shard->ticks[i];
-        std::copy_n(shard->risks.begin() + static_cast<std::ptrdiff_t>(i * n_modalities_),
-                    n_modalities_, risks.begin() + static_cast<std::ptrdiff_t>(to * n_modalities_));
-      }
-    }
-    return MaskedRisks(static_cast<uint32_t>(n_modalities_), std::move(ticks), std::move(risks));
-  }
-
- private:
-  std::shared_ptr<const Scorer> inner_;
-  std::size_t n_modalities_;
-  mutable std::mutex mutex_;
-  mutable std::vector<std::shared_ptr<ShardMasks>> shards_;
-};
-
 }  // namespace
 
-MaskedRisks::MaskedRisks(uint32_t n_modalities, std::vector<Tick> ticks, std::vector<double> risks)
-    : n_modalities_(n_modalities), ticks_(std::move(ticks)), risks_(std::move(risks)) {}
+MaskedRisks::MaskedRisks(std::shared_ptr<const TickRisks> risks, uint32_t first_column,
+                         uint32_t n_modalities)
+    : risks_(std::move(risks)), first_column_(first_column), n_modalities_(n_modalities) {}
 
 Result<TickTable> MaskedRisks::table(const TickTable& baseline, ModalityIndex m) const {
-  if (m >= n_modalities_) {
+  if (!risks_ || m >= n_modalities_) {
     return make_error(Errc::invalid_argument,
                       fmt::format("report: no masked risks of modality {}", int(m)));
   }
-  const auto before = [](const Tick& a, const ScoredTick& b) {
-    return a.patient != b.patient ? a.patient < b.patient : a.score_time_ms < b.score_time_ms;
-  };
-  std::vector<ScoredTick> ticks;
-  ticks.reserve(baseline.ticks.size());
-  std::size_t j = 0;
-  for (const ScoredTick& t : baseline.ticks) {
-    while (j < ticks_.size() && before(ticks_[j], t)) ++j;
-    if (j == ticks_.size() || ticks_[j].patient != t.patient ||
-        ticks_[j].score_time_ms != t.score_time_ms) {
-      return make_error(Errc::invalid_argument,
-                        "report: a baseline tick has no masked risks (tables of different runs)");
-    }
-    const double risk = risks_[j * n_modalities_ + m];
-    if (std::isnan(risk)) continue;
-    ScoredTick masked = t;
-    masked.risk = risk;
-    masked.present_mask &= ~(1u << m);
-    ticks.push_back(masked);
-  }
-  return make_tick_table(std::move(ticks), baseline.outcome_time_ms, baseline.horizon_ms,
-                         baseline.tick_cadence_ms);
+  return risks_->table(baseline, first_column_ + m, 1u << m);
 }
 
 std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events) {
@@ -217,22 +128,84 @@ Result<int64_t> label_horizon(std::span<const BacktestScorer> scorers,
   return found.value_or(kDefaultHorizonMs);
 }
 
+Result<std::vector<TickTable>> score_events(std::span<const Event> events,
+                                            const EngineConfig& config,
+                                            std::span<const std::shared_ptr<const Scorer>> scorers,
+                                            const PatientRegistry& registry,
+                                            std::span<const OutcomeEvent> outcomes,
+                                            int64_t horizon_ms, ReplayStats* stats,
+                                            std::vector<MaskedRisks>* masked) {
+  if (scorers.empty()) return make_error(Errc::invalid_argument, "no scorer to replay");
+  const auto n_patients = static_cast<uint32_t>(registry.size());
+  TickCollector sink(config.schema.size());
+  if (scorers.size() == 1 && !masked) {
+    ReplayStats replay = replay_events(events, config, scorers.front(), registry, sink);
+    if (stats) *stats = replay;
+    auto table =
+        build_labels(sink.take(), outcomes, n_patients, horizon_ms, config.tick_cadence_ms);
+    if (!table) return table.error();
+    std::vector<TickTable> tables;
+    tables.push_back(std::move(table.value()));
+    return tables;
+  }
+  auto group = ScorerGroup::create(std::vector(scorers.begin(), scorers.end()), config.schema,
+                                   masked != nullptr);
+  if (!group) return group.error();
+  ReplayStats replay = replay_events(events, config, group.value(), registry, sink);
+  if (stats) *stats = replay;
+  // The sink saw the first scorer's risks; the others' come from the group's records.
+  auto first = build_labels(sink.take(), outcomes, n_patients, horizon_ms, config.tick_cadence_ms);
+  if (!first) return first.error();
+  const auto risks = std::make_shared<const TickRisks>(group.value()->collect(n_patients));
+  const uint32_t stride = group.value()->stride();
+  std::vector<TickTable> tables(scorers.size());
+  for (std::size_t s = 1; s < scorers.size(); ++s) {
+    auto table = risks->table(first.value(), static_cast<uint32_t>(s) * stride);
+    if (!table) return table.error();
+    tables[s] = std::move(table.value());
+  }
+  tables[0] = std::move(first.value());
+  if (masked) {
+    masked->clear();
+    for (std::size_t s = 0; s < scorers.size(); ++s) {
+      masked->emplace_back(risks, static_cast<uint32_t>(s) * stride + 1,
+                           static_cast<uint32_t>(stride - 1));
+    }
+  }
+  return tables;
+}
+
 Result<TickTable> score_events(std::span<const Event> events, const EngineConfig& config,
                                std::shared_ptr<const Scorer> scorer,
                                const PatientRegistry& registry,
                                std::span<const OutcomeEvent> outcomes, int64_t horizon_ms,
                                ReplayStats* stats, MaskedRisks* masked) {
-  TickCollector sink(config.schema.size());
-  std::shared_ptr<const MaskingScorer> masking;
-  if (masked) {
-    masking = std::make_shared<MaskingScorer>(std::move(scorer), config.schema.size());
-    scorer = masking;
+  std::vector<MaskedRisks> risks;
+  auto tables = score_events(events, config, std::span(&scorer, 1), registry, outcomes, horizon_ms,
+                             stats, masked ? &risks : nullptr);
+  if (!tables) return tables.error();
+  if (masked) *masked = std::move(risks.front());
+  return std::move(tables.value().front());
+}
+
+std::vector<std::vector<std::size_t>> share_groups(std::span<const BacktestScorer> scorers,
+                                                   const ModalitySchema& schema) {
+  std::vector<std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < scorers.size(); ++i) {
+    bool placed = false;
+    for (auto& group : groups) {
+      std::vector<std::shared_ptr<const Scorer>> members;
+      for (const std::size_t j : group) members.push_back(scorers[j].scorer);
+      members.push_back(scorers[i].scorer);
+      if (ScorerGroup::create(std::move(members), schema, false)) {
+        group.push_back(i);
+        placed = true;
+        break;
+      }
+    }
+    if (!placed) groups.push_back({i});
   }
-  ReplayStats replay = replay_events(events, config, std::move(scorer), registry, sink);
-  if (stats) *stats = replay;
-  if (masking) *masked = masking->collect(registry.size());
-  return build_labels(sink.take(), outcomes, static_cast<uint32_t>(registry.size()), horizon_ms,
-                      config.tick_cadence_ms);
+  return groups;
 }
 
 Result<Report> run_backtest(const History& history, const PatientRegistry& registry,
@@ -261,47 +234,80 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   int64_t history_end_ms = std::numeric_limits<int64_t>::min();
   for (const Event& e : events) history_end_ms = std::max(history_end_ms, e.arrival_time_ms);
 
-  // Replays every scorer over `variant`; each table goes to `use` (from the calling thread). With
-  // `masked`, each replay also records its ticks' masked risks there ([n]).
+  // Scorers that can share one engine state replay together.
+  const std::vector<std::vector<std::size_t>> groups = share_groups(scorers, config.schema);
+  if (groups.size() < n) {
+    std::string shared;
+    for (const auto& group : groups) {
+      if (!shared.empty()) shared += "; ";
+      for (std::size_t k = 0; k < group.size(); ++k) {
+        shared += (k ? " + " : "") + scorers[group[k]].name;
+      }
+    }
+    log(fmt::format("{} scorers in {} replay{} per variant: {}", n, groups.size(),
+                    groups.size() == 1 ? "" : "s", shared));
+  }
+
+  // Replays every group over `variant`; each scorer's table goes to `use` (from the calling
+  // thread, in scorer order). With `masked`, the replays also record each scorer's masked risks
+  // there ([n]).
   const auto replay_all = [&](std::span<const Event> variant, const std::string& what,
                               std::vector<MaskedRisks>* masked, auto&& use) -> Result<void> {
     const auto start = Clock::now();
-    std::vector<std::optional<Result<TickTable>>> tables(n);
-    std::vector<ReplayStats> replay(n);
-    if (masked) masked->assign(n, MaskedRisks{});
-    for_each_scorer(n, options.parallel_replays, [&](std::size_t i) {
+    std::vector<std::optional<Result<std::vector<TickTable>>>> tables(groups.size());
+    std::vector<std::vector<MaskedRisks>> group_masked(groups.size());
+    std::vector<ReplayStats> replay(groups.size());
+    for_each_scorer(groups.size(), options.parallel_replays, [&](std::size_t g) {
+      std::vector<std::shared_ptr<const Scorer>> members;
+      for (const std::size_t i : groups[g]) members.push_back(scorers[i].scorer);
       // A failure stays a value of its slot: nothing thrown leaves a worker thread.
       try {
-        tables[i].emplace(score_events(variant, config, scorers[i].scorer, registry, outcomes,
-                                       horizon.value(), &replay[i],
-                                       masked ? &(*masked)[i] : nullptr));
+        tables[g].emplace(score_events(variant, config, members, registry, outcomes,
+                                       horizon.value(), &replay[g],
+                                       masked ? &group_masked[g] : nullptr));
       } catch (const std::exception& e) {
-        tables[i].emplace(make_error(Errc::config, std::string("replay failed: ") + e.what()));
+        tables[g].emplace(make_error(Errc::config, std::string("replay failed: ") + e.what()));
       }
     });
     const double seconds = seconds_since(start);
     stats.replay_seconds += seconds;
-    stats.runs += n;
-    uint64_t ticks = 0;
-    for (const ReplayStats& r : replay) ticks += r.pipeline.scores_emitted;
-    stats.ticks += ticks;
+    stats.runs += groups.size();
+    uint64_t scores = 0;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      scores += replay[g].pipeline.scores_emitted * groups[g].size();
+    }
+    stats.ticks += scores;
     uint64_t masked_scores = 0;
     if (masked) {
-      for (const MaskedRisks& m : *masked) masked_scores += m.size() * config.schema.size();
+      masked->assign(n, MaskedRisks{});
+      for (std::size_t g = 0; g < groups.size(); ++g) {
+        for (std::size_t k = 0; k < group_masked[g].size(); ++k) {
+          masked_scores += group_masked[g][k].size() * config.schema.size();
+          (*masked)[groups[g][k]] = std::move(group_masked[g][k]);
+        }
+      }
     }
     stats.masked_scores += masked_scores;
     log(fmt::format("replay {} ({} scorer{}): {} events, {} scores{}, {:.1f} s", what, n,
-                    n == 1 ? "" : "s", millions(variant.size()), millions(ticks),
+                    n == 1 ? "" : "s", millions(variant.size()), millions(scores),
                     masked ? " (and each modality masked)" : "", seconds));
     const auto metrics_start = Clock::now();
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!*tables[i]) {
-        return make_error(tables[i]->error().code,
-                          scorers[i].name + ": " + tables[i]->error().message);
+    std::vector<TickTable> by_scorer(n);
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      if (!*tables[g]) {
+        std::string names;
+        for (const std::size_t i : groups[g])
+          names += (names.empty() ? "" : ", ") + scorers[i].name;
+        return make_error(tables[g]->error().code, names + ": " + tables[g]->error().message);
       }
-      auto used = use(i, std::move(tables[i]->value()));
+      for (std::size_t k = 0; k < groups[g].size(); ++k) {
+        by_scorer[groups[g][k]] = std::move(tables[g]->value()[k]);
+      }
+      tables[g].reset();
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      auto used = use(i, std::move(by_scorer[i]));
       if (!used) return used.error();
-      tables[i].reset();
     }
     stats.metrics_seconds += seconds_since(metrics_start);
     return ok();

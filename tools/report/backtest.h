@@ -3,9 +3,11 @@
 // own replay, then labelled, evaluated and stress-tested into a Report (see report.h, and
 // docs/report.md for every definition). `tfe replay --report` and the profiler both run it.
 //
-// Stress tests: each configured modality masked in turn costs no replay: while the baseline
-// replay scores a tick, it also scores the same snapshot with each present modality marked absent
-// (MaskedRisks), so a masked run has exactly the baseline's ticks. Scaled arrival delays (arrival'
+// Scorers whose needs one engine state can serve replay together (ScorerGroup): state, window
+// statistics and snapshots are kept once for all of them. Stress tests: each configured modality
+// masked in turn costs no replay: while the baseline replay scores a tick, it also scores the
+// same snapshot with each present modality marked absent (MaskedRisks), so a masked run has
+// exactly the baseline's ticks. Scaled arrival delays (arrival'
 // = event + factor * (arrival - event), re-sorted into replay order) change what the engine knows
 // when, so that variant is replayed, up to the history's last arrival (the baseline never scored
 // later time). Only the delayed events and the baseline tick tables are held at a time.
@@ -26,6 +28,7 @@
 #include "engine/scorer.h"
 #include "tools/report/metrics.h"
 #include "tools/report/report.h"
+#include "tools/report/scorer_group.h"
 
 namespace tfe::report {
 
@@ -45,8 +48,8 @@ struct BacktestOptions {
   bool stress = true;       // the masked-modality and delay variants
   double delay_factor = 2;  // arrival delays are multiplied by this in the delay variant
   bool timelines = true;    // one sample patient per subgroup
-  // Replays of one variant run side by side (one per scorer) on the oneTBB workers. Results are
-  // identical either way.
+  // Replays of one variant (one per group of scorers), evaluations and comparisons run side by
+  // side on the oneTBB workers. Results are identical either way.
   bool parallel_replays = true;
   // Called with one line per finished stage ("replay attention: 14.2 M events, 3.1 s").
   std::function<void(const std::string&)> log;
@@ -55,8 +58,8 @@ struct BacktestOptions {
 // Stage timings and counts, for the command's summary line and the performance figures.
 struct BacktestStats {
   uint64_t history_events = 0;
-  uint64_t runs = 0;           // replays (scorers x variants)
-  uint64_t ticks = 0;          // scored ticks over all runs
+  uint64_t runs = 0;           // replays (groups of scorers sharing one replay x variants)
+  uint64_t ticks = 0;          // scores over all runs (a tick scored by three scorers: three)
   uint64_t masked_scores = 0;  // scores of ticks with a modality masked (no replay of their own)
   double replay_seconds = 0;   // wall time in replays (and building variants)
   double metrics_seconds = 0;  // labelling, evaluation, comparisons, timelines
@@ -75,43 +78,55 @@ std::vector<Event> scale_delays(std::span<const Event> events, double factor);
 Result<int64_t> label_horizon(std::span<const BacktestScorer> scorers,
                               std::optional<int64_t> horizon_ms);
 
-// The risks of a run's ticks with each modality masked in turn, recorded by score_events while the
-// baseline scored them: the scorer saw the tick's snapshot with that modality's presence cleared
-// (no features, no history), everything else unchanged.
+// One scorer's risks of a run's ticks with each modality masked in turn, recorded while the run
+// scored them: the scorer saw the tick's snapshot with that modality marked absent
+// (Scorer::score_masked), everything else unchanged.
 class MaskedRisks {
  public:
-  struct Tick {
-    uint32_t patient = 0;
-    int64_t score_time_ms = 0;
-  };
   MaskedRisks() = default;
-  // ticks sorted by (patient, time), unique; risks [ticks.size() * n_modalities], NaN where the
-  // masked modality was the only one present (the engine scores no patient with nothing present).
-  MaskedRisks(uint32_t n_modalities, std::vector<Tick> ticks, std::vector<double> risks);
+  // Columns first_column + m of `risks` hold modality m masked, m < n_modalities.
+  MaskedRisks(std::shared_ptr<const TickRisks> risks, uint32_t first_column, uint32_t n_modalities);
 
-  // The baseline table of the same run with modality m masked: each tick's risk is its masked
+  // The scorer's table of the same run with modality m masked: each tick's risk is its masked
   // risk and m's presence bit is cleared; ticks where m was the only present modality are left
   // out. Labels and outcomes are the baseline's. Errors: m out of range, a baseline tick that was
   // never recorded (a table from another run).
   Result<TickTable> table(const TickTable& baseline, ModalityIndex m) const;
 
-  uint64_t size() const { return ticks_.size(); }
+  uint64_t size() const { return risks_ ? risks_->size() : 0; }
 
  private:
+  std::shared_ptr<const TickRisks> risks_;
+  uint32_t first_column_ = 0;
   uint32_t n_modalities_ = 0;
-  std::vector<Tick> ticks_;
-  std::vector<double> risks_;
 };
 
-// Replays `events` (in replay order) with one scorer and labels the scores. The registry must hold
-// every patient of the events; its size is the table's patient count. With `masked`, every tick is
-// also scored with each modality masked in turn, into *masked.
-// Errors: those of build_labels (a risk outside [0, 1], a bad horizon or cadence).
+// Replays `events` (in replay order) once for all `scorers` and labels the scores: one table per
+// scorer. Scorers share one engine state (ScorerGroup) when there are several; they must be able
+// to (share_groups). The registry must hold every patient of the events; its size is the tables'
+// patient count. With `masked`, every tick is also scored with each modality masked in turn
+// (*masked: one per scorer).
+// Errors: those of build_labels (a risk outside [0, 1], a bad horizon or cadence), scorers that
+// cannot share a state.
+Result<std::vector<TickTable>> score_events(std::span<const Event> events,
+                                            const EngineConfig& config,
+                                            std::span<const std::shared_ptr<const Scorer>> scorers,
+                                            const PatientRegistry& registry,
+                                            std::span<const OutcomeEvent> outcomes,
+                                            int64_t horizon_ms, ReplayStats* stats = nullptr,
+                                            std::vector<MaskedRisks>* masked = nullptr);
+
+// One scorer: the table of score_events above.
 Result<TickTable> score_events(std::span<const Event> events, const EngineConfig& config,
                                std::shared_ptr<const Scorer> scorer,
                                const PatientRegistry& registry,
                                std::span<const OutcomeEvent> outcomes, int64_t horizon_ms,
                                ReplayStats* stats = nullptr, MaskedRisks* masked = nullptr);
+
+// The scorers partitioned into groups that can share one engine state (ScorerGroup::create
+// accepts them), in first-come order: [group][scorer index], indices ascending within a group.
+std::vector<std::vector<std::size_t>> share_groups(std::span<const BacktestScorer> scorers,
+                                                   const ModalitySchema& schema);
 
 // The whole backtest of a loaded history. Errors: no scorers, an invalid option (horizon,
 // cadence), disagreeing horizons. `meta.histories` and `meta.generator` are left for the caller.
