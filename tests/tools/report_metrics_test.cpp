@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <set>
 #include <vector>
@@ -567,6 +568,22 @@ TEST(ReportMetrics, PreparedBaselineGivesTheComparisonOfFreshResamples) {
   TickTable other = base;
   other.outcome_time_ms.push_back(kNoOutcome);
   EXPECT_FALSE(compare(prepared, other).has_value());
+
+  // The baseline an evaluation prepares from its own ranking and resamples is the same one.
+  std::optional<ComparisonBaseline> from_evaluation;
+  const Evaluation e = evaluate(base, options, &from_evaluation);
+  ASSERT_TRUE(from_evaluation.has_value());
+  EXPECT_EQ(e.overall.discrimination.auroc, reused.value().auroc.baseline);
+  for (const TickTable* stressed : {static_cast<const TickTable*>(&fewer), &base}) {
+    auto a = compare(*from_evaluation, *stressed);
+    auto b = compare(prepared, *stressed);
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a.value().auroc.delta, b.value().auroc.delta);
+    EXPECT_EQ(a.value().auroc.delta_ci.lo, b.value().auroc.delta_ci.lo);
+    EXPECT_EQ(a.value().auroc.delta_ci.hi, b.value().auroc.delta_ci.hi);
+    EXPECT_EQ(a.value().auprc.delta_ci.lo, b.value().auprc.delta_ci.lo);
+    EXPECT_EQ(a.value().auprc.delta_ci.hi, b.value().auprc.delta_ci.hi);
+  }
 }
 
 TEST(ReportMetrics, SamplePatientsPreferOutcomesThenMostTicks) {

@@ -332,6 +332,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
                          });
   if (!base) return base.error();
   report.models.resize(n);
+  std::vector<std::optional<ComparisonBaseline>> prepared(n);
   {
     const auto start = Clock::now();
     std::vector<double> seconds(n);
@@ -339,7 +340,9 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     for_each_scorer(n, options.parallel_replays, [&](std::size_t i) {
       const auto own_start = Clock::now();
       try {
-        report.models[i].evaluation = evaluate(baselines[i], options.evaluation);
+        // The ranking and resamples of the evaluation also serve the stress comparisons.
+        report.models[i].evaluation =
+            evaluate(baselines[i], options.evaluation, options.stress ? &prepared[i] : nullptr);
       } catch (const std::exception& e) {
         failed[i] = e.what();
       }
@@ -359,7 +362,6 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   }
 
   if (options.stress) {
-    std::vector<std::optional<ComparisonBaseline>> prepared(n);
     // Each scorer's stressed table against its prepared baseline, side by side; results are
     // added in scorer order.
     const auto compare_all = [&](const StressResult& kind, auto&& stressed_table) -> Result<void> {

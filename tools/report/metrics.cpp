@@ -709,7 +709,17 @@ double average_precision(std::span<const double> risk, std::span<const uint8_t> 
 // ---- evaluation
 // -------------------------------------------------------------------------------------
 
-Evaluation evaluate(const TickTable& table, const EvaluationOptions& options) {
+struct ComparisonBaseline::Impl {
+  const TickTable* table = nullptr;
+  EvaluationOptions options;
+  RankedSet set;
+  Ranked point;
+  std::vector<uint32_t> eligible;  // patients with baseline ticks
+  std::vector<Ranked> replicates;  // [bootstrap_replicates], drawn from `eligible`
+};
+
+Evaluation evaluate(const TickTable& table, const EvaluationOptions& options,
+                    std::optional<ComparisonBaseline>* prepared) {
   const auto& ticks = table.ticks;
   const std::size_t n = ticks.size();
 
@@ -739,7 +749,8 @@ Evaluation evaluate(const TickTable& table, const EvaluationOptions& options) {
   const std::size_t n_groups = n_sub + 1;
 
   // One sort; every group's ranked set keeps that order.
-  const std::vector<RankedSet> ranked = rank_table(table, group_of, n_sub);
+  std::vector<RankedSet> ranked = rank_table(table, group_of, n_sub);
+  auto baseline = prepared ? std::make_unique<ComparisonBaseline::Impl>() : nullptr;
 
   std::vector<GroupMetrics> groups(n_groups);
   for (std::size_t g = 0; g < n_sub; ++g) groups[g].present_mask = masks[g];
@@ -767,6 +778,14 @@ Evaluation evaluate(const TickTable& table, const EvaluationOptions& options) {
                                  }
                                }
                              });
+    if (baseline) {
+      // All ticks are group n_sub: the replicates compare() would draw for this table alone.
+      baseline->eligible = eligible;
+      baseline->replicates.resize(reps);
+      for (uint32_t r = 0; r < reps; ++r) {
+        baseline->replicates[r] = {roc_values[n_sub * reps + r], pr_values[n_sub * reps + r]};
+      }
+    }
     for (std::size_t g = 0; g < n_groups; ++g) {
       const auto first = static_cast<std::ptrdiff_t>(g * reps);
       std::vector<double> roc(roc_values.begin() + first, roc_values.begin() + first + reps);
@@ -801,6 +820,13 @@ Evaluation evaluate(const TickTable& table, const EvaluationOptions& options) {
   }
 
   out.curves = ranked_curves(ranked[n_sub], options.curve_points);
+  if (baseline) {
+    baseline->table = &table;
+    baseline->options = options;
+    baseline->point = {groups[n_sub].discrimination.auroc, groups[n_sub].discrimination.auprc};
+    baseline->set = std::move(ranked[n_sub]);
+    *prepared = ComparisonBaseline(std::move(baseline));
+  }
   out.overall = std::move(groups[n_sub]);
   groups.pop_back();
   out.subgroups = std::move(groups);
@@ -815,15 +841,6 @@ Error patients_differ(const TickTable& baseline, const TickTable& stressed) {
                         std::to_string(baseline.n_patients()) + ")");
 }
 }  // namespace
-
-struct ComparisonBaseline::Impl {
-  const TickTable* table = nullptr;
-  EvaluationOptions options;
-  RankedSet set;
-  Ranked point;
-  std::vector<uint32_t> eligible;  // patients with baseline ticks
-  std::vector<Ranked> replicates;  // [bootstrap_replicates], drawn from `eligible`
-};
 
 ComparisonBaseline::ComparisonBaseline(const TickTable& table, const EvaluationOptions& options)
     : impl_(std::make_unique<Impl>()) {
@@ -844,6 +861,7 @@ ComparisonBaseline::ComparisonBaseline(const TickTable& table, const EvaluationO
                            });
 }
 
+ComparisonBaseline::ComparisonBaseline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ComparisonBaseline::~ComparisonBaseline() = default;
 ComparisonBaseline::ComparisonBaseline(ComparisonBaseline&&) noexcept = default;
 ComparisonBaseline& ComparisonBaseline::operator=(ComparisonBaseline&&) noexcept = default;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -174,8 +175,13 @@ struct Evaluation {
   double alert_rate_threshold = kNaN;   // NaN when no target was asked for
 };
 
-// Everything for one scored run. Deterministic for a given table and options.
-Evaluation evaluate(const TickTable& table, const EvaluationOptions& options);
+class ComparisonBaseline;
+
+// Everything for one scored run. Deterministic for a given table and options. With `prepared`,
+// also the table prepared for comparisons (ComparisonBaseline below) from the ranking and
+// resamples the evaluation made anyway.
+Evaluation evaluate(const TickTable& table, const EvaluationOptions& options,
+                    std::optional<ComparisonBaseline>* prepared = nullptr);
 
 // A stressed run (a modality masked, delays doubled, ...) against its baseline. Both tables must
 // index the same patients (same n_patients). The interval of each delta comes from a paired
@@ -208,9 +214,12 @@ class ComparisonBaseline {
 
  private:
   struct Impl;
+  explicit ComparisonBaseline(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   friend Result<StressComparison> compare(const ComparisonBaseline& baseline,
                                           const TickTable& stressed);
+  friend Evaluation evaluate(const TickTable& table, const EvaluationOptions& options,
+                             std::optional<ComparisonBaseline>* prepared);
 };
 
 Result<StressComparison> compare(const ComparisonBaseline& baseline, const TickTable& stressed);
