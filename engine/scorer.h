@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -59,6 +60,25 @@ struct ScoreOutput {
   double logit = 0;
   std::array<float, kMaxModalities> weight{};  // attention weight or late-fusion contribution
 };
+
+// The part of Scorer::score_masked every implementation shares: masked[m] is `risk` where
+// modality m is absent, NaN where m is the snapshot's only present modality, and
+// rescore(ModalityIndex m) (the risk with m marked absent) otherwise.
+template <class Rescore>
+void fill_masked_risks(const Snapshot& snapshot, double risk, std::span<double> masked,
+                       Rescore&& rescore) {
+  std::size_t present = 0;
+  for (const ModalitySnapshot& ms : snapshot.modalities) present += ms.present ? 1 : 0;
+  for (std::size_t m = 0; m < masked.size(); ++m) {
+    if (m >= snapshot.modalities.size() || !snapshot.modalities[m].present) {
+      masked[m] = risk;
+    } else if (present == 1) {
+      masked[m] = std::numeric_limits<double>::quiet_NaN();
+    } else {
+      masked[m] = rescore(static_cast<ModalityIndex>(m));
+    }
+  }
+}
 
 class ScorerState {
  public:

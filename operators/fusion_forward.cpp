@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <limits>
 
 #include <Eigen/Core>
 
@@ -468,17 +467,7 @@ void forward_masked(const FusionModel& model, const DerivedWeights& derived,
   std::copy_n(ws.token_tau.begin(), n, ws.saved_tau.begin());
   std::copy_n(ws.token_stage.begin(), n, ws.saved_stage.begin());
   std::copy_n(ws.timing.begin(), n * T, ws.saved_timing.begin());
-  std::size_t present = 0;
-  for (const ModalitySnapshot& ms : snapshot.modalities) present += ms.present ? 1 : 0;
-  for (std::size_t m = 0; m < masked.size(); ++m) {
-    if (m >= snapshot.modalities.size() || !snapshot.modalities[m].present) {
-      masked[m] = risk;
-      continue;
-    }
-    if (present == 1) {
-      masked[m] = std::numeric_limits<double>::quiet_NaN();
-      continue;
-    }
+  fill_masked_risks(snapshot, risk, masked, [&](ModalityIndex m) {
     // The tokens of the other modalities, in their order: the rows forward() would have built.
     uint32_t k = 0;
     for (uint32_t t = 0; t < n; ++t) {
@@ -493,8 +482,8 @@ void forward_masked(const FusionModel& model, const DerivedWeights& derived,
     ws.n_tokens = k;
     ScoreOutput o;
     fuse(model, derived, ws, o);
-    masked[m] = o.risk;
-  }
+    return o.risk;
+  });
 }
 
 }  // namespace tfe
