@@ -99,6 +99,12 @@ check "timelines for sample patients, one trace per model" \
     and (.events | length) == 3 and .start_ms < .end_ms] | all)'
 check "no patient id in the report" '[.. | strings | test("^ward-")] | any | not'
 
+# The two fusion models replay together; NEWS2 reads current vitals values, so it replays alone.
+grep -q "^report: 3 scorers in 2 replays per variant: news2; attention + late$" "$out/commands.log" ||
+  fail "the fusion models do not share one replay"
+grep -Eq "^replay: report .*, 4 runs, .* M scores \([0-9.]+ M of them with a modality masked\)" "$out/commands.log" ||
+  fail "the summary line does not count the runs and masked scores"
+
 # 3. Deterministic: sequential replays write the same bytes, and so do one shard per replay
 # (the default with a fusion model is one per core).
 cores="$(nproc)"
