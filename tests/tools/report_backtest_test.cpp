@@ -262,9 +262,12 @@ class AbsentModalityScorer final : public Scorer {
 TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
   const Cohort& c = cohort();
   const std::vector<OutcomeEvent> outcomes = history_outcomes(c.history.events);
+  // The first half of the day (in replay order) keeps the test quick under the sanitizers.
+  const std::span<const Event> events =
+      std::span(c.history.events).first(c.history.events.size() / 2);
   for (const BacktestScorer& scorer : c.scorers) {
     MaskedRisks masked;
-    auto baseline = score_events(c.history.events, c.config, scorer.scorer, *c.registry, outcomes,
+    auto baseline = score_events(events, c.config, scorer.scorer, *c.registry, outcomes,
                                  kDefaultHorizonMs, nullptr, &masked);
     ASSERT_TRUE(baseline) << baseline.error().message;
     EXPECT_GE(masked.size(), baseline.value().ticks.size())
@@ -272,9 +275,9 @@ TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
     for (ModalityIndex m = 0; m < c.config.schema.size(); ++m) {
       auto table = masked.table(baseline.value(), m);
       ASSERT_TRUE(table) << table.error().message;
-      auto reference = score_events(c.history.events, c.config,
-                                    std::make_shared<AbsentModalityScorer>(scorer.scorer, m),
-                                    *c.registry, outcomes, kDefaultHorizonMs);
+      auto reference =
+          score_events(events, c.config, std::make_shared<AbsentModalityScorer>(scorer.scorer, m),
+                       *c.registry, outcomes, kDefaultHorizonMs);
       ASSERT_TRUE(reference) << reference.error().message;
       // The reference scores every baseline tick; a tick whose only present modality is masked
       // has nothing left to score and is left out of the masked run.
@@ -396,15 +399,18 @@ TEST(Backtest, AGroupReplayGivesEachScorerTheTablesOfItsOwnReplay) {
       fusion_scorer(c, Strategy::late, 1, 22), c.scorers[1].scorer,
       fusion_scorer(c, Strategy::early, 1, 23)};
   const std::vector<OutcomeEvent> outcomes = history_outcomes(c.history.events);
+  // The first quarter of the day (in replay order) keeps the test quick under the sanitizers.
+  const std::span<const Event> events =
+      std::span(c.history.events).first(c.history.events.size() / 4);
   std::vector<MaskedRisks> masked;
-  auto together = score_events(c.history.events, c.config, scorers, *c.registry, outcomes,
-                               kDefaultHorizonMs, nullptr, &masked);
+  auto together = score_events(events, c.config, scorers, *c.registry, outcomes, kDefaultHorizonMs,
+                               nullptr, &masked);
   ASSERT_TRUE(together) << together.error().message;
   ASSERT_EQ(together.value().size(), scorers.size());
   ASSERT_EQ(masked.size(), scorers.size());
   for (std::size_t s = 0; s < scorers.size(); ++s) {
     MaskedRisks own_masked;
-    auto alone = score_events(c.history.events, c.config, scorers[s], *c.registry, outcomes,
+    auto alone = score_events(events, c.config, scorers[s], *c.registry, outcomes,
                               kDefaultHorizonMs, nullptr, &own_masked);
     ASSERT_TRUE(alone) << alone.error().message;
     const std::string name = "scorer " + std::to_string(s);
