@@ -114,10 +114,10 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
   if (common.shards > 0) {
     config.value().shards = common.shards;
   } else if (!common.models.empty()) {
-    // A fusion model's tick costs a microsecond or more, so its replay gains from every core;
-    // the replays of several models then also share the cores evenly instead of the last ones
-    // running alone (3 models on 2 cores: a quarter less time). NEWS2's ticks cost tens of
-    // nanoseconds, and shards only add hand-off there. Scores are the same with any shard count.
+    // A fusion model's tick costs a microsecond or more, so its replay gains from every core
+    // (models that replay together are one replay: shards are what spreads it). NEWS2's ticks
+    // cost tens of nanoseconds, and shards only add hand-off there. Scores are the same with any
+    // shard count.
     const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
     config.value().shards = std::max(config.value().shards, cores);
   }

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <exception>
 #include <limits>
-#include <mutex>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -248,11 +247,10 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
                     groups.size() == 1 ? "" : "s", shared));
   }
 
-  // Replays every group over `variant`; each scorer's table goes to `use` (from the calling
-  // thread, in scorer order). With `masked`, the replays also record each scorer's masked risks
-  // there ([n]).
+  // Replays every group over `variant`: one table per scorer, in scorer order. With `masked`,
+  // the replays also record each scorer's masked risks there ([n]).
   const auto replay_all = [&](std::span<const Event> variant, const std::string& what,
-                              std::vector<MaskedRisks>* masked, auto&& use) -> Result<void> {
+                              std::vector<MaskedRisks>* masked) -> Result<std::vector<TickTable>> {
     const auto start = Clock::now();
     std::vector<std::optional<Result<std::vector<TickTable>>>> tables(groups.size());
     std::vector<std::vector<MaskedRisks>> group_masked(groups.size());
@@ -291,7 +289,6 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     log(fmt::format("replay {} ({} scorer{}): {} events, {} scores{}, {:.1f} s", what, n,
                     n == 1 ? "" : "s", millions(variant.size()), millions(scores),
                     masked ? " (and each modality masked)" : "", seconds));
-    const auto metrics_start = Clock::now();
     std::vector<TickTable> by_scorer(n);
     for (std::size_t g = 0; g < groups.size(); ++g) {
       if (!*tables[g]) {
@@ -305,12 +302,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
       }
       tables[g].reset();
     }
-    for (std::size_t i = 0; i < n; ++i) {
-      auto used = use(i, std::move(by_scorer[i]));
-      if (!used) return used.error();
-    }
-    stats.metrics_seconds += seconds_since(metrics_start);
-    return ok();
+    return by_scorer;
   };
 
   Report report;
@@ -323,14 +315,10 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   meta.options = options.evaluation;
 
   // Baselines: evaluated, and kept for the stress comparisons and timelines.
-  std::vector<TickTable> baselines(n);
   std::vector<MaskedRisks> masked;
-  auto base = replay_all(events, "history", options.stress ? &masked : nullptr,
-                         [&](std::size_t i, TickTable table) -> Result<void> {
-                           baselines[i] = std::move(table);
-                           return ok();
-                         });
+  auto base = replay_all(events, "history", options.stress ? &masked : nullptr);
   if (!base) return base.error();
+  const std::vector<TickTable> baselines = std::move(base.value());
   report.models.resize(n);
   std::vector<std::optional<ComparisonBaseline>> prepared(n);
   {
@@ -369,7 +357,6 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
       std::vector<std::optional<Result<StressComparison>>> results(n);
       for_each_scorer(n, options.parallel_replays, [&](std::size_t i) {
         try {
-          if (!prepared[i]) prepared[i].emplace(baselines[i], options.evaluation);
           Result<TickTable> table = stressed_table(i);
           if (!table) {
             results[i].emplace(table.error());
@@ -412,17 +399,12 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     StressResult kind;
     kind.kind = StressKind::delay_scale;
     kind.delay_factor = options.delay_factor;
-    std::vector<TickTable> delayed_tables(n);
-    auto replayed = replay_all(delayed, stress_name(kind), nullptr,
-                               [&](std::size_t i, TickTable table) -> Result<void> {
-                                 delayed_tables[i] = std::move(table);
-                                 return ok();
-                               });
+    auto replayed = replay_all(delayed, stress_name(kind), nullptr);
     if (!replayed) return replayed.error();
     delayed.clear();
     delayed.shrink_to_fit();
     auto done = compare_all(
-        kind, [&](std::size_t i) -> Result<TickTable> { return std::move(delayed_tables[i]); });
+        kind, [&](std::size_t i) -> Result<TickTable> { return std::move(replayed.value()[i]); });
     if (!done) return done.error();
   }
 
