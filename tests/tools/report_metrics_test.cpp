@@ -196,10 +196,12 @@ TEST(ReportMetrics, WeightedReplicateEqualsExpandedTicks) {
     const auto weighted = detail::weighted_auroc_auprc(table, mult);
     EXPECT_NEAR(weighted[0], naive_auroc(s.risk, s.label), 1e-12);
     EXPECT_NEAR(weighted[1], naive_ap(s.risk, s.label), 1e-12);
-    // The 32-bit path (more than 65,535 patients) gives the same numbers.
-    const auto wide = detail::weighted_auroc_auprc(table, mult, true);
-    EXPECT_EQ(wide[0], weighted[0]);
-    EXPECT_EQ(wide[1], weighted[1]);
+    // The walks with 64-bit totals and with 32-bit weights give the same numbers.
+    for (const auto width : {detail::WalkWidth::wide_totals, detail::WalkWidth::wide_weights}) {
+      const auto wide = detail::weighted_auroc_auprc(table, mult, width);
+      EXPECT_EQ(wide[0], weighted[0]);
+      EXPECT_EQ(wide[1], weighted[1]);
+    }
   }
 }
 

@@ -262,10 +262,13 @@ namespace detail {
 // tick weighted by its patient's multiplicity (what one replicate computes).
 std::vector<uint32_t> bootstrap_multiplicities(const TickTable& table, uint64_t seed,
                                                uint64_t replicate);
-// wide: use the 32-bit weight path (taken with more than 65,535 patients).
+// Which walk computes it: the one a replicate takes by default (16-bit weights, 32-bit totals),
+// 64-bit totals (taken once ticks x largest multiplicity reach 2^31) or 32-bit weights (taken
+// with more than 65,535 patients).
+enum class WalkWidth { narrow, wide_totals, wide_weights };
 std::array<double, 2> weighted_auroc_auprc(const TickTable& table,
                                            std::span<const uint32_t> multiplicity,
-                                           bool wide = false);
+                                           WalkWidth width = WalkWidth::narrow);
 }  // namespace detail
 
 }  // namespace tfe::report
