@@ -28,11 +28,12 @@ tfe_require_package(fmt libfmt-dev)
 tfe_require_package(spdlog libspdlog-dev)
 tfe_require_package(tomlplusplus libtomlplusplus-dev)
 tfe_require_package(CLI11 libcli11-dev)
-tfe_require_package(ZLIB zlib1g-dev)
 tfe_require_pkgconfig(RDKAFKA "rdkafka++;rdkafka" librdkafka-dev)
+tfe_require_pkgconfig(ISAL libisal libisal-dev)
 if(TFE_BUILD_TESTS)
   tfe_require_package(GTest libgtest-dev)
   tfe_require_package(benchmark libbenchmark-dev)
+  tfe_require_package(ZLIB zlib1g-dev)  # the reference the binary log's CRC is checked against
 endif()
 
 # A library made of every .cpp in one folder. While a folder has no sources yet it still builds.

@@ -1,8 +1,9 @@
 #pragma once
-// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320): the same value as zlib's crc32(), computed
-// eight bytes at a time. zlib's routine goes byte by byte below 47 bytes, which is most binary-log
-// records (a vitals record is about 40 bytes), and there it costs about as much as the rest of
-// reading the record.
+// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320): the value of zlib's crc32(), computed by
+// Intel ISA-L (Debian's libisal), which folds 16 bytes at a time with carry-less multiplication
+// where the CPU has it. zlib's own routine goes byte by byte below 47 bytes, which is most
+// binary-log records (a vitals record is about 40 bytes); ISA-L takes half the time there and a
+// tenth on a 2 KB imaging record.
 
 #include <cstddef>
 #include <cstdint>

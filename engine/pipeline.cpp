@@ -454,6 +454,19 @@ struct Pipeline::Impl {
     emit(merged);
   }
 
+  // Before buffering `event`: counts it late if it arrives behind the fired ticks, and notes
+  // whether it breaks the buffer's (arrival, seq) order.
+  void note_order(const Event& event) {
+    if (fired_until != kNoTime && event.arrival_time_ms < fired_until) ++late_events;
+    if (have_last && (event.arrival_time_ms < last_arrival ||
+                      (event.arrival_time_ms == last_arrival && event.source_seq < last_seq))) {
+      sorted = false;
+    }
+    have_last = true;
+    last_arrival = event.arrival_time_ms;
+    last_seq = event.source_seq;
+  }
+
   void emit(std::span<const ScoreRecord> scores) {
     if (!emitting || scores.empty()) return;
     sink.emit(scores);
@@ -491,18 +504,14 @@ Pipeline::Pipeline(EngineConfig config, std::shared_ptr<const Scorer> scorer,
 
 Pipeline::~Pipeline() = default;
 
-void Pipeline::push(Event event) {
-  Impl& impl = *impl_;
-  if (impl.fired_until != kNoTime && event.arrival_time_ms < impl.fired_until) ++impl.late_events;
-  if (impl.have_last &&
-      (event.arrival_time_ms < impl.last_arrival ||
-       (event.arrival_time_ms == impl.last_arrival && event.source_seq < impl.last_seq))) {
-    impl.sorted = false;
-  }
-  impl.have_last = true;
-  impl.last_arrival = event.arrival_time_ms;
-  impl.last_seq = event.source_seq;
-  impl.buffer.push_back(std::move(event));
+void Pipeline::push(const Event& event) {
+  impl_->note_order(event);
+  impl_->buffer.push_back(event);
+}
+
+void Pipeline::push(Event&& event) {
+  impl_->note_order(event);
+  impl_->buffer.push_back(std::move(event));
 }
 
 void Pipeline::advance(int64_t clock_ms) {

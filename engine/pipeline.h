@@ -35,7 +35,8 @@ class Pipeline {
   Pipeline& operator=(const Pipeline&) = delete;
 
   // Buffers one event. Events with equal arrival_time apply in source_seq order.
-  void push(Event event);
+  void push(const Event& event);
+  void push(Event&& event);
   // Moves engine time to clock_ms (replay: the newest arrival time; live: the watermark). Applies
   // buffered events and fires ticks up to clock_ms - allowed lateness, in time order, on the shard
   // workers; emits the resulting scores before returning. Blocks until done.

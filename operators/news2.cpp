@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,10 +14,11 @@
 namespace tfe {
 namespace {
 
-// Rounds as a chart records the value: whole numbers, or tenths for temperature. std::round is
-// half away from zero and defined for every finite double (no integer overflow).
-double charted(float value) { return std::round(static_cast<double>(value)); }
-double charted_tenths(float value) { return std::round(static_cast<double>(value) * 10.0); }
+// Rounds as a chart records the value: whole numbers, or tenths for temperature.
+double charted(float value) { return detail::round_half_away(static_cast<double>(value)); }
+double charted_tenths(float value) {
+  return detail::round_half_away(static_cast<double>(value) * 10.0);
+}
 
 class News2State final : public ScorerState {};
 
@@ -217,5 +219,17 @@ Result<std::shared_ptr<const Scorer>> make_news2_scorer(const EngineConfig& conf
   return std::shared_ptr<const Scorer>(std::make_shared<News2Scorer>(
       std::move(scorer_spec), *vitals, channels, spec.channels.size()));
 }
+
+namespace detail {
+
+double round_half_away(double x) {
+  const double a = std::fabs(x);
+  if (!(a < 4503599627370496.0)) return x;  // 2^52: from here on every double is whole
+  double t = static_cast<double>(static_cast<int64_t>(a));
+  if (a - t >= 0.5) t += 1.0;  // a - t is exact: the fraction of a
+  return std::copysign(t, x);
+}
+
+}  // namespace detail
 
 }  // namespace tfe

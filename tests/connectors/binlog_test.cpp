@@ -83,6 +83,15 @@ TEST(Crc32Test, EqualsZlibCrc32) {
   // Continuation over a split buffer.
   EXPECT_EQ(crc32_ieee(crc32_ieee(0, buf.data(), 100), buf.data() + 100, 200), ::crc32(0L, p, 300));
   EXPECT_EQ(crc32_ieee(0, "123456789", 9), 0xCBF43926u);  // the standard check value
+  // Imaging-sized records take the long folding path.
+  std::string big(5000, '\0');
+  for (char& c : big) c = static_cast<char>(rng());
+  const auto* q = reinterpret_cast<const Bytef*>(big.data());
+  for (const std::size_t n : {511u, 512u, 2060u, 4999u, 5000u}) {
+    EXPECT_EQ(crc32_ieee(0, big.data(), n), ::crc32(0L, q, static_cast<uInt>(n))) << n;
+  }
+  EXPECT_EQ(crc32_ieee(crc32_ieee(0, big.data(), 1237), big.data() + 1237, 3763),
+            ::crc32(0L, q, 5000));
 }
 
 class BinlogTest : public ::testing::Test {

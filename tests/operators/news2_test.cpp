@@ -4,6 +4,8 @@
 #include "operators/news2.h"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -106,6 +108,45 @@ TEST(News2Bands, ValuesAreChartedBeforeBanding) {
   EXPECT_EQ(news2_pulse_points(90.7f), 1);
   EXPECT_EQ(news2_temperature_points(38.04f), 0);
   EXPECT_EQ(news2_temperature_points(38.06f), 1);
+}
+
+TEST(News2Bands, ChartRoundingEqualsStdRound) {
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> values = {0.0,
+                                -0.0,
+                                0.5,
+                                -0.5,
+                                1.5,
+                                2.5,
+                                -2.5,
+                                0.49999999999999994,
+                                -0.49999999999999994,
+                                24.5,
+                                380.5,
+                                4503599627370495.5,
+                                4503599627370496.0,
+                                9007199254740993.0,
+                                1e300,
+                                -1e300,
+                                std::numeric_limits<double>::denorm_min(),
+                                inf,
+                                -inf};
+  uint64_t x = 88172645463325252ull;  // xorshift: random doubles of every magnitude
+  for (int i = 0; i < 100000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    double d = 0;
+    std::memcpy(&d, &x, sizeof d);
+    if (std::isfinite(d)) values.push_back(d);
+    values.push_back(static_cast<double>(static_cast<int64_t>(x % 200000) - 100000) / 20.0);
+  }
+  for (const double v : values) {
+    const double want = std::round(v);
+    const double got = detail::round_half_away(v);
+    EXPECT_EQ(std::memcmp(&want, &got, sizeof want), 0) << v;  // bit for bit, the sign of 0 too
+  }
+  EXPECT_TRUE(std::isnan(detail::round_half_away(std::numeric_limits<double>::quiet_NaN())));
 }
 
 TEST(News2Bands, MissingScoresZero) {
