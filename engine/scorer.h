@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -100,6 +101,27 @@ class Scorer {
   // reuse work, as long as each masked[m] equals score() of that masked snapshot exactly.
   virtual void score_masked(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
                             std::span<double> masked) const;
+};
+
+// The per-shard records of a scorer that records what it sees (training examples, profile
+// samples, a backtest's risks): make_state() gives each shard a record of its own, written
+// without locks by that shard's thread; the caller reads them all once the replay is over.
+template <class Record>
+class ShardRecords {
+ public:
+  std::shared_ptr<Record> add(std::shared_ptr<Record> record) {
+    const std::lock_guard lock(mutex_);
+    records_.push_back(record);
+    return record;
+  }
+  std::vector<std::shared_ptr<Record>> all() const {
+    const std::lock_guard lock(mutex_);
+    return records_;
+  }
+
+ private:
+  mutable std::mutex mutex_;  // make_state() runs on the shards' threads
+  std::vector<std::shared_ptr<Record>> records_;
 };
 
 }  // namespace tfe

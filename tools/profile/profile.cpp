@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <mutex>
 #include <numeric>
 #include <random>
 
@@ -135,19 +134,12 @@ class Recording {
   uint64_t seed = 0;
 
   std::shared_ptr<ShardRecord> add_shard() {
-    auto shard = std::make_shared<ShardRecord>(n_patients, capacity, offset.back());
-    const std::lock_guard lock(mutex_);
-    shards_.push_back(shard);
-    return shard;
+    return shards_.add(std::make_shared<ShardRecord>(n_patients, capacity, offset.back()));
   }
-  std::vector<std::shared_ptr<ShardRecord>> shards() const {
-    const std::lock_guard lock(mutex_);
-    return shards_;
-  }
+  std::vector<std::shared_ptr<ShardRecord>> shards() const { return shards_.all(); }
 
  private:
-  mutable std::mutex mutex_;
-  std::vector<std::shared_ptr<ShardRecord>> shards_;
+  ShardRecords<ShardRecord> shards_;
 };
 
 class RecorderState final : public ScorerState {

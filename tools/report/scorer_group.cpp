@@ -189,8 +189,7 @@ std::unique_ptr<ScorerState> ScorerGroup::make_state() const {
   for (const Member& member : members_) state->members.push_back(member.scorer->make_state());
   state->record = std::make_shared<ShardRecord>();
   state->items.resize(history_items_);
-  std::lock_guard lock(mutex_);
-  shards_.push_back(state->record);
+  shards_.add(state->record);
   return state;
 }
 
@@ -255,18 +254,18 @@ void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutpu
 TickRisks ScorerGroup::collect(std::size_t n_patients) const {
   // A patient is scored by one shard only, in time order, so a stable bucket pass by patient
   // gives (patient, time) order.
-  std::lock_guard lock(mutex_);
+  const std::vector<std::shared_ptr<ShardRecord>> shards = shards_.all();
   const std::size_t columns = members_.size() * stride_;
   std::vector<std::size_t> start(n_patients + 1, 0);
   std::size_t total = 0;
-  for (const auto& shard : shards_) {
+  for (const auto& shard : shards) {
     total += shard->ticks.size();
     for (const TickRisks::Tick& t : shard->ticks) ++start[t.patient + 1];
   }
   for (std::size_t p = 1; p < start.size(); ++p) start[p] += start[p - 1];
   std::vector<TickRisks::Tick> ticks(total);
   std::vector<double> risks(total * columns);
-  for (const auto& shard : shards_) {
+  for (const auto& shard : shards) {
     for (std::size_t i = 0; i < shard->ticks.size(); ++i) {
       const std::size_t to = start[shard->ticks[i].patient]++;
       ticks[to] = shard->ticks[i];

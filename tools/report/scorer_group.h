@@ -11,7 +11,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
@@ -81,8 +80,7 @@ class ScorerGroup final : public Scorer {
   bool masked_;
   uint32_t stride_;
   uint32_t history_items_ = 0;  // HistoryItem scratch a view needs
-  mutable std::mutex mutex_;
-  mutable std::vector<std::shared_ptr<ShardRecord>> shards_;
+  mutable ShardRecords<ShardRecord> shards_;
 };
 
 }  // namespace tfe::report

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 #include <utility>
 
@@ -122,8 +121,7 @@ class Recorder final : public Scorer {
     std::size_t values = 0;
     for (const LatestView& v : news2_latest_) values = std::max(values, v.offset + v.channels);
     state->news2_values.assign(values, 0.0f);
-    std::lock_guard lock(mutex_);
-    shards_.push_back(state->record);
+    shards_.add(state->record);
     return state;
   }
 
@@ -179,10 +177,7 @@ class Recorder final : public Scorer {
     r.news2.push_back(baseline);
   }
 
-  std::vector<std::shared_ptr<ShardRecord>> shards() const {
-    std::lock_guard lock(mutex_);
-    return shards_;
-  }
+  std::vector<std::shared_ptr<ShardRecord>> shards() const { return shards_.all(); }
 
  private:
   // The snapshot as the baseline declared it: current values instead of window statistics.
@@ -231,8 +226,7 @@ class Recorder final : public Scorer {
   std::vector<Split> split_;      // [patient]
   int64_t horizon_ms_;
   uint32_t stride_;
-  mutable std::mutex mutex_;  // guards shards_ (make_state only)
-  mutable std::vector<std::shared_ptr<ShardRecord>> shards_;
+  mutable ShardRecords<ShardRecord> shards_;
 };
 
 std::string format_number(double v) { return fmt::format("{:.6g}", v); }
