@@ -83,23 +83,20 @@ class News2Scorer final : public Scorer {
 
 }  // namespace
 
+// Each band function counts the band edges the charted value lies beyond, so that a tick costs
+// comparisons rather than hard-to-predict branches (the vitals of a ward wander across edges).
 int news2_respiration_points(float breaths_per_min) {
   if (!std::isfinite(breaths_per_min)) return 0;
   const double v = charted(breaths_per_min);
-  if (v <= 8) return 3;
-  if (v <= 11) return 1;
-  if (v <= 20) return 0;
-  if (v <= 24) return 2;
-  return 3;
+  // <= 8: 3, 9-11: 1, 12-20: 0, 21-24: 2, >= 25: 3
+  return 2 * (v <= 8) + (v <= 11) + 2 * (v > 20) + (v > 24);
 }
 
 int news2_spo2_scale1_points(float percent) {
   if (!std::isfinite(percent)) return 0;
   const double v = charted(percent);
-  if (v <= 91) return 3;
-  if (v <= 93) return 2;
-  if (v <= 95) return 1;
-  return 0;
+  // <= 91: 3, 92-93: 2, 94-95: 1, >= 96: 0
+  return (v <= 91) + (v <= 93) + (v <= 95);
 }
 
 int news2_air_or_oxygen_points(float on_oxygen) {
@@ -110,22 +107,15 @@ int news2_air_or_oxygen_points(float on_oxygen) {
 int news2_systolic_points(float mmhg) {
   if (!std::isfinite(mmhg)) return 0;
   const double v = charted(mmhg);
-  if (v <= 90) return 3;
-  if (v <= 100) return 2;
-  if (v <= 110) return 1;
-  if (v <= 219) return 0;
-  return 3;
+  // <= 90: 3, 91-100: 2, 101-110: 1, 111-219: 0, >= 220: 3
+  return (v <= 90) + (v <= 100) + (v <= 110) + 3 * (v > 219);
 }
 
 int news2_pulse_points(float beats_per_min) {
   if (!std::isfinite(beats_per_min)) return 0;
   const double v = charted(beats_per_min);
-  if (v <= 40) return 3;
-  if (v <= 50) return 1;
-  if (v <= 90) return 0;
-  if (v <= 110) return 1;
-  if (v <= 130) return 2;
-  return 3;
+  // <= 40: 3, 41-50: 1, 51-90: 0, 91-110: 1, 111-130: 2, >= 131: 3
+  return 2 * (v <= 40) + (v <= 50) + (v > 90) + (v > 110) + (v > 130);
 }
 
 int news2_consciousness_points(float avpu) {
@@ -136,11 +126,8 @@ int news2_consciousness_points(float avpu) {
 int news2_temperature_points(float degc) {
   if (!std::isfinite(degc)) return 0;
   const double tenths = charted_tenths(degc);
-  if (tenths <= 350) return 3;
-  if (tenths <= 360) return 1;
-  if (tenths <= 380) return 0;
-  if (tenths <= 390) return 1;
-  return 2;
+  // <= 35.0: 3, 35.1-36.0: 1, 36.1-38.0: 0, 38.1-39.0: 1, >= 39.1: 2
+  return 2 * (tenths <= 350) + (tenths <= 360) + (tenths > 380) + (tenths > 390);
 }
 
 News2Breakdown news2_score(const News2Observations& obs) {
@@ -225,9 +212,9 @@ namespace detail {
 double round_half_away(double x) {
   const double a = std::fabs(x);
   if (!(a < 4503599627370496.0)) return x;  // 2^52: from here on every double is whole
-  double t = static_cast<double>(static_cast<int64_t>(a));
-  if (a - t >= 0.5) t += 1.0;  // a - t is exact: the fraction of a
-  return std::copysign(t, x);
+  const double t = static_cast<double>(static_cast<int64_t>(a));
+  // a - t is exact (the fraction of a); adding the comparison avoids a branch taken at random.
+  return std::copysign(t + static_cast<double>(a - t >= 0.5), x);
 }
 
 }  // namespace detail
