@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -38,8 +37,8 @@ uint32_t crc32_of(const uint8_t* p, std::size_t n) { return crc32_ieee(0, p, n);
 
 constexpr std::size_t kReadAhead = 512;
 
-// std::popcount, inline: on the baseline x86-64 target (no POPCNT) it is a library call, once per
-// vitals record.
+// std::popcount, inline: with GCC on the baseline x86-64 target (no POPCNT) it is a library call,
+// once per vitals record.
 int count_channels(uint32_t mask) {
   mask -= (mask >> 1) & 0x55555555u;
   mask = (mask & 0x33333333u) + ((mask >> 2) & 0x33333333u);

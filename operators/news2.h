@@ -73,8 +73,8 @@ inline double news2_risk(int total) { return 1.0 / (1.0 + std::exp(-news2_logit(
 Result<std::shared_ptr<const Scorer>> make_news2_scorer(const EngineConfig& config);
 
 namespace detail {
-// std::round (half away from zero), exactly, without the library call std::round is on the
-// baseline x86-64 target (it has no SSE4.1 rounding instruction): NEWS2 rounds every reading.
+// std::round (half away from zero), exactly, without the library call std::round is with GCC on
+// the baseline x86-64 target (it has no SSE4.1 rounding instruction): NEWS2 rounds every reading.
 double round_half_away(double x);
 }  // namespace detail
 

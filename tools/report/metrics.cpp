@@ -214,6 +214,8 @@ struct LaneVectors {
   typedef Acc Totals __attribute__((vector_size(16)));
   typedef Weight Weights __attribute__((vector_size(kPerVector * sizeof(Weight))));
 
+  static_assert(kLanes % kPerVector == 0 && sizeof(Totals) * kVectors == sizeof(Acc) * kLanes);
+
   Totals v[kVectors] = {};
 
   void add(const Weight* wt) {
