@@ -23,6 +23,7 @@ namespace {
 
 constexpr std::size_t kHeaderFixedBytes = 20;  // magic, version, fingerprint, text length
 constexpr std::size_t kFrameBytes = 8;         // length before the body, checksum after it
+constexpr std::size_t kReadAhead = 512;        // bytes prefetched ahead of the record being read
 constexpr PatientIndex kNotInterned = std::numeric_limits<PatientIndex>::max();
 // A file-local patient index beyond this cannot come from a real writer.
 constexpr uint64_t kMaxLocalPatients = uint64_t{1} << 30;
@@ -34,8 +35,6 @@ uint32_t load_u32(const uint8_t* p) {
 }
 
 uint32_t crc32_of(const uint8_t* p, std::size_t n) { return crc32_ieee(0, p, n); }
-
-constexpr std::size_t kReadAhead = 512;
 
 // std::popcount, inline: with GCC on the baseline x86-64 target (no POPCNT) it is a library call,
 // once per vitals record.
