@@ -228,102 +228,31 @@ DecodeError fail(DecodeReason reason, std::string message) {
   return DecodeError{reason, std::move(message)};
 }
 
-int days_in_month(int64_t y, int64_t m) {
-  static constexpr std::array<int, 12> kDays{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m == 2 && leap ? 29 : kDays[static_cast<std::size_t>(m - 1)];
-}
-
-// Reads exactly `n` digits at s[pos..]; advances pos.
-bool digits(std::string_view s, std::size_t& pos, std::size_t n, int64_t& out) {
-  if (pos + n > s.size()) return false;
-  out = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const char c = s[pos + i];
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + (c - '0');
-  }
-  pos += n;
-  return true;
-}
-
 // ISO 8601 date-time with a zone (Z or +-HH:MM), or integer epoch milliseconds.
 std::optional<DecodeError> parse_time(std::string_view s, std::string_view column,
                                       DecodeReason range_reason, int64_t& out) {
   const std::string field = std::string(column);
-  if (s.empty()) return fail(DecodeReason::missing_field, "field '" + field + "' is empty");
-  const bool integer =
-      s.find_first_not_of("0123456789", s[0] == '-' ? 1 : 0) == std::string_view::npos && s != "-";
-  if (integer) {
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    if (ec == std::errc::result_out_of_range) {
+  switch (parse_time_text(s, out)) {
+    case TimeTextError::none:
+      return std::nullopt;
+    case TimeTextError::empty:
+      return fail(DecodeReason::missing_field, "field '" + field + "' is empty");
+    case TimeTextError::out_of_range:
       return fail(range_reason, "field '" + field + "' is before 1970 or after 9999");
-    }
-    if (ec != std::errc() || end != s.data() + s.size()) {
+    case TimeTextError::not_a_time:
       return fail(DecodeReason::wrong_type, "field '" + field + "' is not a time");
-    }
-    return std::nullopt;
+    case TimeTextError::no_zone:
+      return fail(DecodeReason::wrong_type,
+                  "field '" + field + "' has no time zone (a UTC time ends with Z)");
+    case TimeTextError::invalid_date:
+      return fail(DecodeReason::wrong_type, "field '" + field + "' is not a valid date and time");
+    case TimeTextError::not_iso:
+      break;
   }
-  const auto bad = [&] {
-    return fail(DecodeReason::wrong_type,
-                "field '" + field +
-                    "' is neither epoch milliseconds nor an ISO 8601 time with a zone "
-                    "(YYYY-MM-DDTHH:MM:SS[.fff]Z)");
-  };
-  std::size_t pos = 0;
-  int64_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, ms = 0;
-  if (!digits(s, pos, 4, year) || pos >= s.size() || s[pos++] != '-' || !digits(s, pos, 2, month) ||
-      pos >= s.size() || s[pos++] != '-' || !digits(s, pos, 2, day) || pos >= s.size() ||
-      (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ')) {
-    return bad();
-  }
-  ++pos;
-  if (!digits(s, pos, 2, hour) || pos >= s.size() || s[pos++] != ':' ||
-      !digits(s, pos, 2, minute)) {
-    return bad();
-  }
-  if (pos < s.size() && s[pos] == ':') {
-    ++pos;
-    if (!digits(s, pos, 2, second)) return bad();
-    if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
-      ++pos;
-      // Fractional seconds: any number of digits, truncated to milliseconds.
-      std::size_t n = 0;
-      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-        if (n < 3) ms = ms * 10 + (s[pos] - '0');
-        ++n;
-        ++pos;
-      }
-      if (n == 0) return bad();
-      for (std::size_t i = n; i < 3; ++i) ms *= 10;
-    }
-  }
-  int64_t zone_minutes = 0;
-  if (pos >= s.size()) {
-    return fail(DecodeReason::wrong_type,
-                "field '" + field + "' has no time zone (a UTC time ends with Z)");
-  }
-  if (s[pos] == 'Z' || s[pos] == 'z') {
-    ++pos;
-  } else if (s[pos] == '+' || s[pos] == '-') {
-    const int64_t sign = s[pos] == '-' ? -1 : 1;
-    ++pos;
-    int64_t zh = 0, zm = 0;
-    if (!digits(s, pos, 2, zh)) return bad();
-    if (pos < s.size() && s[pos] == ':') ++pos;
-    if (!digits(s, pos, 2, zm) || zh > 23 || zm > 59) return bad();
-    zone_minutes = sign * (zh * 60 + zm);
-  } else {
-    return bad();
-  }
-  if (pos != s.size()) return bad();
-  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
-      minute > 59 || second > 59) {
-    return fail(DecodeReason::wrong_type, "field '" + field + "' is not a valid date and time");
-  }
-  out = epoch_ms_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day), hour,
-                            minute, second, ms, zone_minutes);
-  return std::nullopt;
+  return fail(DecodeReason::wrong_type,
+              "field '" + field +
+                  "' is neither epoch milliseconds nor an ISO 8601 time with a zone "
+                  "(YYYY-MM-DDTHH:MM:SS[.fff]Z)");
 }
 
 // A number as the JSON decoder reads it: a double, then narrowed to float.

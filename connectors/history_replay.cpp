@@ -1,6 +1,7 @@
 #include "connectors/history_replay.h"
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <thread>
 
@@ -188,6 +189,22 @@ void sort_for_replay(std::vector<Event>& events) {
   // Histories are usually written in arrival order already: one linear check saves the sort.
   if (std::is_sorted(events.begin(), events.end(), before)) return;
   std::stable_sort(events.begin(), events.end(), before);
+}
+
+void reindex_patients_by_id(History& history, const PatientRegistry& from, PatientRegistry& to) {
+  assert(to.size() == 0);
+  // Only patients with an event: a bad record may have interned its id before it was refused.
+  std::vector<uint8_t> seen(from.size(), 0);
+  for (const Event& e : history.events) seen[e.patient] = 1;
+  std::vector<PatientIndex> order;
+  for (std::size_t p = 0; p < seen.size(); ++p) {
+    if (seen[p]) order.push_back(static_cast<PatientIndex>(p));
+  }
+  std::sort(order.begin(), order.end(),
+            [&](PatientIndex a, PatientIndex b) { return from.id(a) < from.id(b); });
+  std::vector<PatientIndex> renumber(from.size());
+  for (const PatientIndex p : order) renumber[p] = to.intern(from.id(p));
+  for (Event& e : history.events) e.patient = renumber[e.patient];
 }
 
 }  // namespace tfe

@@ -69,4 +69,11 @@ ReplayStats replay_events(std::span<const Event> events, const EngineConfig& con
 // Sorts events into replay order: arrival time, then source_seq. Stable for equal keys.
 void sort_for_replay(std::vector<Event>& events);
 
+// Interns the patients of `history` (indices of `from`) that have an event into the empty
+// registry `to` in the order of their ids and renumbers the events to match, so that patient
+// indices, and whatever is drawn over them (bootstrap replicates), depend on which records a
+// history holds and not on the order its sources delivered them (Kafka partitions interleave
+// differently on every read).
+void reindex_patients_by_id(History& history, const PatientRegistry& from, PatientRegistry& to);
+
 }  // namespace tfe

@@ -273,6 +273,17 @@ std::optional<std::pair<int64_t, int64_t>> KafkaConsumer::cached_watermarks(
   return std::make_pair(low, high);
 }
 
+Result<std::pair<int64_t, int64_t>> KafkaConsumer::query_watermarks(const std::string& topic,
+                                                                    int32_t partition,
+                                                                    int timeout_ms) {
+  int64_t low = -1, high = -1;
+  auto r = check(rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high,
+                                                  timeout_ms),
+                 "watermarks of " + topic + "[" + std::to_string(partition) + "]");
+  if (!r) return r.error();
+  return std::make_pair(low, high);
+}
+
 Result<int32_t> KafkaConsumer::partition_count(const std::string& topic, int timeout_ms) {
   return detail::partition_count(rk_.get(), topic, timeout_ms);
 }

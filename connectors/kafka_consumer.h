@@ -96,6 +96,9 @@ class KafkaConsumer {
   // Low and high watermarks as last seen by fetches (no broker round trip); nullopt if unknown.
   std::optional<std::pair<int64_t, int64_t>> cached_watermarks(const std::string& topic,
                                                                int32_t partition) const;
+  // Low and high watermarks asked of the partition's leader; blocks up to timeout_ms.
+  Result<std::pair<int64_t, int64_t>> query_watermarks(const std::string& topic, int32_t partition,
+                                                       int timeout_ms);
   // Partition count of a topic (0 when it does not exist).
   Result<int32_t> partition_count(const std::string& topic, int timeout_ms);
 

@@ -45,6 +45,7 @@
 #include "connectors/kafka_output.h"
 #include "connectors/kafka_partitions.h"
 #include "connectors/kafka_publish.h"
+#include "connectors/topic_record.h"
 #include "engine/duration.h"
 #include "engine/metrics.h"
 #include "engine/pipeline.h"
@@ -751,14 +752,7 @@ void Service::handle(const rd_kafka_message_t& m) {
   if (!table_.valid(t, m.partition)) return;
   PartitionSlot& slot = table_.slot(t, m.partition);
   if (!slot.assigned || (slot.next_offset >= 0 && m.offset < slot.next_offset)) return;
-  const std::optional<int64_t> ts = kafka::message_timestamp_ms(m);
-  auto decoded = decoder_->decode(kafka::message_value(m), event_, ts, false);
-  if (decoded && event_.modality != t && event_.modality != kOutcomeModality) {
-    decoded = DecodeError{
-        DecodeReason::unknown_modality,
-        fmt::format("modality '{}' on the topic of modality '{}'", schema_[event_.modality].name,
-                    schema_[static_cast<ModalityIndex>(t)].name)};
-  }
+  auto decoded = decode_topic_record(*decoder_, schema_, t, m, event_);
   if (!decoded) {
     dead_letter(m, t, decoded.error());
     // A bad record's timestamp says nothing reliable: it does not move the partition's clock.

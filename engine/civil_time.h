@@ -1,8 +1,10 @@
 #pragma once
 // Civil date-times (proleptic Gregorian calendar, a UTC offset in minutes) as epoch milliseconds:
-// the one conversion behind the profiles' start times and the CSV importer's ISO 8601 times.
+// the one conversion behind the profiles' start times, the CSV importer's ISO 8601 times and the
+// time ranges of command lines.
 
 #include <cstdint>
+#include <string_view>
 
 namespace tfe {
 
@@ -22,5 +24,20 @@ inline int64_t epoch_ms_from_civil(int64_t y, unsigned m, unsigned d, int64_t ho
   const int64_t minutes = days_from_civil(y, m, d) * 1440 + hour * 60 + minute - offset_minutes;
   return (minutes * 60 + second) * 1000 + ms;
 }
+
+// Why a time text was refused (parse_time_text); callers word the message for their context.
+enum class TimeTextError : uint8_t {
+  none,
+  empty,
+  out_of_range,  // an integer beyond int64
+  not_a_time,    // digits with junk, or a lone '-'
+  not_iso,       // neither epoch milliseconds nor YYYY-MM-DDTHH:MM[:SS[.fff]] with a zone
+  no_zone,       // an ISO 8601 date-time without Z or +-HH:MM
+  invalid_date,  // month, day, hour, minute or second out of range
+};
+
+// Integer epoch milliseconds, or an ISO 8601 date-time with a zone (Z or +-HH[:]MM; 'T', 't' or
+// a space between date and time; seconds optional; fractional seconds truncated to ms).
+TimeTextError parse_time_text(std::string_view text, int64_t& out_ms);
 
 }  // namespace tfe

@@ -153,5 +153,42 @@ TEST(HistoryReplay, InMemoryEventsAllApplyAndMissingFilesAreErrors) {
   EXPECT_GE(sink.rows.size(), 49u);  // a tick a minute over 50 minutes
 }
 
+// Two reads of the same records that interned the patients in different orders (as two reads
+// of Kafka partitions do) give identical histories once re-indexed by id; a patient with no event
+// (a refused record's) is left out.
+TEST(HistoryReplay, ReindexByIdMakesTheReadOrderIrrelevant) {
+  const auto read = [](const std::vector<std::string>& intern_order, PatientRegistry& registry) {
+    for (const std::string& id : intern_order) registry.intern(id);
+    History h;
+    for (const char* id : {"b", "a", "c", "a"}) {
+      Event e;
+      e.patient = registry.intern(id);
+      e.modality = 0;
+      e.event_time_ms = e.arrival_time_ms =
+          1'700'000'000'000 + static_cast<int64_t>(h.events.size());
+      h.events.push_back(e);
+    }
+    return h;
+  };
+  PatientRegistry first_order, second_order;
+  History first = read({"c", "refused", "b", "a"}, first_order);
+  History second = read({"a", "b", "c"}, second_order);
+  ASSERT_NE(first.events[0].patient, second.events[0].patient);
+  PatientRegistry first_ids, second_ids;
+  reindex_patients_by_id(first, first_order, first_ids);
+  reindex_patients_by_id(second, second_order, second_ids);
+  ASSERT_EQ(first_ids.size(), 3u);
+  ASSERT_EQ(second_ids.size(), 3u);
+  for (PatientIndex p = 0; p < 3; ++p) EXPECT_EQ(first_ids.id(p), second_ids.id(p));
+  EXPECT_EQ(first_ids.id(0), "a");
+  EXPECT_EQ(first_ids.id(2), "c");
+  ASSERT_EQ(first.events.size(), second.events.size());
+  for (std::size_t i = 0; i < first.events.size(); ++i) {
+    EXPECT_EQ(first.events[i].patient, second.events[i].patient);
+    EXPECT_EQ(first_ids.id(first.events[i].patient),
+              (std::vector<std::string>{"b", "a", "c", "a"}[i]));
+  }
+}
+
 }  // namespace
 }  // namespace tfe

@@ -349,18 +349,10 @@ TEST(ProfileOutput, JsonHtmlAndTableCarryTheEvidence) {
 TEST(ProfileBakeoff, TrainsAndBacktestsAllFourStrategies) {
   auto c = make_cohort("home", 150, 2, 19);
   ASSERT_TRUE(c);
-  const auto path = std::filesystem::temp_directory_path() / "tfe_profile_bakeoff.tfelog";
-  {
-    auto writer = open_event_writer(path.string(), c->config.schema, c->registry);
-    ASSERT_TRUE(writer) << writer.error().message;
-    for (const Event& e : c->history.events) writer.value()->write(e);
-    ASSERT_TRUE(writer.value()->close());
-  }
   auto p = profile_of(*c);
   ASSERT_TRUE(p) << p.error().message;
   const auto doc = toml::parse("[training]\nepochs = 2\n");
-  auto b = run_bakeoff({path.string()}, doc, c->history, c->registry, c->config, p.value(), 1, {});
-  std::filesystem::remove(path);
+  auto b = run_bakeoff(doc, c->history, c->registry, c->config, p.value(), 1, {});
   ASSERT_TRUE(b) << b.error().message;
   ASSERT_EQ(b.value().entries.size(), 4u);
   EXPECT_EQ(b.value().entries[0].strategy, Strategy::early);

@@ -184,8 +184,7 @@ TEST(TrainFromHistoryTest, SameModelBytesWithOneAndTwoThreads) {
     for (const Event& e : cohort->events) writer.value()->write(e);
     ASSERT_TRUE(writer.value()->close());
   }
-  std::vector<std::vector<uint8_t>> bytes;
-  for (uint32_t threads : {1u, 2u}) {
+  const auto make_request = [&](uint32_t threads) {
     TrainRequest request;
     request.history = {history};
     request.engine = cohort->profile.engine;
@@ -195,7 +194,11 @@ TEST(TrainFromHistoryTest, SameModelBytesWithOneAndTwoThreads) {
     request.training.optim.batch = 100;  // not a multiple of the gradient chunk
     request.seed = 7;
     request.threads = threads;
-    auto result = train_from_history(request);
+    return request;
+  };
+  std::vector<std::vector<uint8_t>> bytes;
+  for (uint32_t threads : {1u, 2u}) {
+    auto result = train_from_history(make_request(threads));
     ASSERT_TRUE(result) << result.error().message;
     const TrainResult& r = result.value();
     EXPECT_EQ(r.model.metadata.at("horizon_ms"), "21600000");
@@ -211,6 +214,14 @@ TEST(TrainFromHistoryTest, SameModelBytesWithOneAndTwoThreads) {
     EXPECT_TRUE(check_model_matches_config(loaded.value(), cohort->profile.engine));
   }
   EXPECT_EQ(bytes[0], bytes[1]);
+  // From the same events already in memory (how the bake-off trains): the same bytes.
+  PatientRegistry registry;
+  DeadLetterSink dead;
+  auto loaded = load_history({history}, cohort->profile.engine, registry, dead);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  auto from_events = train_from_events(loaded.value().events, registry, make_request(2));
+  ASSERT_TRUE(from_events) << from_events.error().message;
+  EXPECT_EQ(serialize_model(from_events.value().model), bytes[0]);
   std::filesystem::remove_all(dir);
 }
 

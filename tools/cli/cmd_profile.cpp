@@ -2,9 +2,16 @@
 // dynamics) and recommends a fusion strategy from the decision matrix (docs/profile.md).
 
 #include <cstdio>
+#include <optional>
+#include <utility>
+
+#include <fmt/format.h>
 
 #include "connectors/dead_letter.h"
 #include "connectors/history_replay.h"
+#include "connectors/kafka_history.h"
+#include "connectors/service.h"
+#include "engine/civil_time.h"
 #include "engine/duration.h"
 #include "engine/patient_registry.h"
 #include "tools/cli/command.h"
@@ -18,6 +25,9 @@ constexpr const char* kCmd = "profile";
 
 struct ProfileArgs {
   std::vector<std::string> history;
+  bool from_kafka = false;
+  std::string since, until, brokers;
+  std::string dead_letters;
   std::string config_path = "configs/default.toml";
   std::string report;
   std::string horizon = "6h";
@@ -28,16 +38,96 @@ struct ProfileArgs {
   bool quiet = false;
 };
 
+// A --since or --until value; prints the error and returns nullopt when it is not a time.
+std::optional<int64_t> time_option(const char* option, const std::string& text) {
+  int64_t ms = 0;
+  if (parse_time_text(text, ms) == TimeTextError::none) return ms;
+  print_error(kCmd, fmt::format("{}: expected epoch milliseconds or an ISO 8601 time with a zone, "
+                                "such as 2024-01-01T00:00:00Z",
+                                option));
+  return std::nullopt;
+}
+
+// The history of the files, or of the modality topics over [since, until), or both merged (the
+// files then typically hold the outcomes, which live topics do not carry).
+struct LoadedHistory {
+  EngineConfig config;
+  History history;
+  std::vector<std::string> sources;
+};
+
+Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRange range,
+                                            PatientRegistry& registry, DeadLetterSink& dead,
+                                            bool quiet) {
+  LoadedHistory out;
+  std::optional<KafkaConfig> kafka;
+  if (args.from_kafka) {
+    KafkaOverrides overrides;
+    if (!args.brokers.empty()) overrides.brokers = args.brokers;
+    auto service = load_service_config(args.config_path, overrides);
+    if (!service) return service.error();
+    out.config = std::move(service.value().engine);
+    kafka = std::move(service.value().kafka);
+  } else {
+    auto config = load_engine_config(args.config_path);
+    if (!config) return config.error();
+    out.config = std::move(config).value();
+  }
+  if (!args.history.empty()) {
+    auto files = load_history(args.history, out.config, registry, dead);
+    if (!files) return files.error();
+    out.history = std::move(files).value();
+    out.sources = args.history;
+  }
+  if (kafka) {
+    KafkaHistoryOptions options;
+    if (!quiet) {
+      options.log = [](const std::string& line) {
+        std::fprintf(stderr, "profile: kafka: %s\n", line.c_str());
+      };
+    }
+    auto topics = load_history_from_kafka(*kafka, out.config, range, registry, dead, options);
+    if (!topics) return topics.error();
+    History& h = out.history;
+    const bool merge = !h.events.empty();
+    h.events.insert(h.events.end(), topics.value().events.begin(), topics.value().events.end());
+    h.dead_letters += topics.value().dead_letters;
+    h.unknown_channels += topics.value().unknown_channels;
+    if (merge) sort_for_replay(h.events);
+    std::string names;
+    for (const std::string& t : kafka->modality_topics) names += (names.empty() ? "" : ",") + t;
+    out.sources.push_back(fmt::format("kafka {} topics {} from {} until {}", kafka->brokers, names,
+                                      args.since, args.until));
+  }
+  return out;
+}
+
 int run_profile(const ProfileArgs& args) {
   auto horizon = parse_duration_ms(args.horizon);
   if (!horizon || horizon.value() <= 0) {
     print_error(kCmd, "--horizon: expected a positive duration such as 6h");
     return kExitUsage;
   }
-  auto config = load_engine_config(args.config_path);
-  if (!config) {
-    print_error(kCmd, config.error());
-    return kExitFailure;
+  KafkaTimeRange range;
+  if (args.from_kafka) {
+    if (args.since.empty() || args.until.empty()) {
+      print_error(kCmd, "--from-kafka needs --since and --until (message timestamps)");
+      return kExitUsage;
+    }
+    const auto since = time_option("--since", args.since);
+    const auto until = time_option("--until", args.until);
+    if (!since || !until) return kExitUsage;
+    if (*until <= *since) {
+      print_error(kCmd, "--until must be later than --since");
+      return kExitUsage;
+    }
+    range = {*since, *until};
+  } else if (args.history.empty()) {
+    print_error(kCmd, "give --history FILE..., or --from-kafka with --since and --until");
+    return kExitUsage;
+  } else if (!args.since.empty() || !args.until.empty() || !args.brokers.empty()) {
+    print_error(kCmd, "--since, --until and --brokers go with --from-kafka");
+    return kExitUsage;
   }
   auto doc = read_toml_file(args.config_path);
   if (!doc) {
@@ -49,12 +139,30 @@ int run_profile(const ProfileArgs& args) {
     print_error(kCmd, args.config_path + ": " + thresholds.error().message);
     return kExitFailure;
   }
-  PatientRegistry registry;
-  DeadLetterSink dead;
-  auto history = load_history(args.history, config.value(), registry, dead);
-  if (!history) {
-    print_error(kCmd, history.error());
+  auto dead = open_dead_letters(args.dead_letters);
+  if (!dead) {
+    print_error(kCmd, dead.error());
     return kExitFailure;
+  }
+  PatientRegistry read_order;
+  auto loaded = load_profiled_history(args, range, read_order, *dead.value(), args.quiet);
+  if (auto closed = dead.value()->close(); !closed) {
+    print_error(kCmd, closed.error());
+    return kExitFailure;
+  }
+  if (!loaded) {
+    print_error(kCmd, loaded.error());
+    return kExitFailure;
+  }
+  const EngineConfig& config = loaded.value().config;
+  History& history = loaded.value().history;
+  // The same records give the same profile, from files or from topics read in any order.
+  PatientRegistry registry;
+  reindex_patients_by_id(history, read_order, registry);
+  if (history.dead_letters > 0 && !args.quiet) {
+    std::fprintf(stderr, "profile: %llu bad records skipped (dead letters%s)\n",
+                 static_cast<unsigned long long>(history.dead_letters),
+                 args.dead_letters.empty() ? "" : (" in " + args.dead_letters).c_str());
   }
   profile::ProfileOptions options;
   options.thresholds = thresholds.value();
@@ -67,16 +175,16 @@ int run_profile(const ProfileArgs& args) {
       std::fprintf(stderr, "profile: %s\n", line.c_str());
     };
   }
-  auto result = profile::profile_history(history.value(), registry, config.value(), options);
+  auto result = profile::profile_history(history, registry, config, options);
   if (!result) {
     print_error(kCmd, result.error());
     return kExitFailure;
   }
   profile::DeploymentProfile& p = result.value();
-  p.histories = args.history;
+  p.histories = loaded.value().sources;
   if (args.bakeoff) {
-    auto bakeoff = profile::run_bakeoff(args.history, doc.value(), history.value(), registry,
-                                        config.value(), p, args.seed, options.log);
+    auto bakeoff =
+        profile::run_bakeoff(doc.value(), history, registry, config, p, args.seed, options.log);
     if (!bakeoff) {
       print_error(kCmd, "bake-off: " + bakeoff.error().message);
       return kExitFailure;
@@ -104,10 +212,24 @@ void register_profile(CLI::App& app, int* exit_code) {
       "Measure a history's modality availability, dimensionality and temporal dynamics and "
       "recommend a fusion strategy.\n"
       "Example: tfe profile --history ward.tfelog --config configs/profiles/ward.toml --report "
-      "out/profile");
+      "out/profile\n"
+      "From the live topics: tfe profile --from-kafka --since 2024-01-01T00:00:00Z --until "
+      "2024-01-08T00:00:00Z --history outcomes.jsonl --config service.toml --report out/profile");
   cmd->add_option("--history", args->history,
-                  "History files (.jsonl or .tfelog); several are merged by arrival time")
-      ->required();
+                  "History files (.jsonl or .tfelog); several are merged by arrival time (with "
+                  "--from-kafka too, typically the outcomes, which live topics do not carry)");
+  cmd->add_flag("--from-kafka", args->from_kafka,
+                "Read the modality topics of the config's [kafka] over --since .. --until");
+  cmd->add_option("--since", args->since,
+                  "With --from-kafka: first message timestamp (epoch ms or ISO 8601, e.g. "
+                  "2024-01-01T00:00:00Z)");
+  cmd->add_option("--until", args->until,
+                  "With --from-kafka: end of the range, exclusive (epoch ms or ISO 8601)");
+  cmd->add_option("--brokers", args->brokers,
+                  "With --from-kafka: bootstrap servers (overrides the config and "
+                  "TFE_KAFKA_BROKERS)");
+  cmd->add_option("--dead-letters", args->dead_letters,
+                  "Write bad records (with their position and reason) to this JSONL file");
   cmd->add_option("--config", args->config_path,
                   "Config (modalities, engine, optional [profile_thresholds])")
       ->capture_default_str();

@@ -27,10 +27,10 @@ Strategy from_operator(tfe::Strategy s) { return static_cast<Strategy>(static_ca
 
 }  // namespace
 
-Result<Bakeoff> run_bakeoff(const std::vector<std::string>& paths, const toml::table& doc,
-                            const History& history, const PatientRegistry& registry,
-                            const EngineConfig& config, const DeploymentProfile& profile,
-                            uint64_t seed, const std::function<void(const std::string&)>& log) {
+Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
+                            const PatientRegistry& registry, const EngineConfig& config,
+                            const DeploymentProfile& profile, uint64_t seed,
+                            const std::function<void(const std::string&)>& log) {
   using Clock = std::chrono::steady_clock;
   const auto say = [&](const std::string& line) {
     if (log) log(line);
@@ -64,7 +64,6 @@ Result<Bakeoff> run_bakeoff(const std::vector<std::string>& paths, const toml::t
   for (const tfe::Strategy s : kAllStrategies) {
     const auto start = Clock::now();
     train::TrainRequest request;
-    request.history = paths;
     request.engine = config;
     request.arch = arch.value();
     request.arch.strategy = s;
@@ -72,7 +71,7 @@ Result<Bakeoff> run_bakeoff(const std::vector<std::string>& paths, const toml::t
     request.seed = seed;
     request.masking = true;
     request.threads = 1;  // the bake-off shares the machine; results do not depend on it
-    auto trained = train::train_from_history(request);
+    auto trained = train::train_from_events(history.events, registry, request);
     if (!trained) {
       return make_error(trained.error().code,
                         fmt::format("training {}: {}", to_string(s), trained.error().message));

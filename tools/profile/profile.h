@@ -267,11 +267,12 @@ Result<DeploymentProfile> profile_history(const History& history, const PatientR
 // Trains all four strategies on the history (patient split, masking and every setting from the
 // config's [model] and [training], as `tfe train`), backtests them on the test patients (as
 // `tfe replay --report`, with the stress tests) and weighs subgroup metrics by this deployment's
-// subgroup frequencies. `doc` is the config document; `history` the loaded history of `paths`.
-Result<Bakeoff> run_bakeoff(const std::vector<std::string>& paths, const toml::table& doc,
-                            const History& history, const PatientRegistry& registry,
-                            const EngineConfig& config, const DeploymentProfile& profile,
-                            uint64_t seed, const std::function<void(const std::string&)>& log);
+// subgroup frequencies. `doc` is the config document; `history` the profiled history (files or
+// topics), whose patients `registry` holds.
+Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
+                            const PatientRegistry& registry, const EngineConfig& config,
+                            const DeploymentProfile& profile, uint64_t seed,
+                            const std::function<void(const std::string&)>& log);
 
 // ---- output -----------------------------------------------------------------------------------
 

@@ -451,23 +451,22 @@ TestMetrics evaluate_test(const FusionModel& model, const RecordedExamples& exam
   return m;
 }
 
-Result<TrainResult> train_from_history(const TrainRequest& request) {
+namespace {
+
+// Everything after the events are in memory. `loaded`, when given, holds `events` and is freed
+// once the examples are recorded (the history is the larger of the two).
+Result<TrainResult> train_events(std::span<const Event> events, const PatientRegistry& registry,
+                                 uint64_t dead_letters, const TrainRequest& request,
+                                 std::vector<Event>* loaded) {
   auto log = [&](const std::string& line) {
     if (request.log) request.log(line);
   };
-  PatientRegistry registry;
-  DeadLetterSink dead;
-  auto history = load_history(request.history, request.engine, registry, dead);
-  if (!history) return history.error();
-  log(fmt::format("loaded {} events of {} patients ({} bad records)", history.value().events.size(),
-                  registry.size(), history.value().dead_letters));
-  auto recorded = record_examples(history.value().events, request.engine, registry, request.arch,
-                                  request.training);
+  auto recorded = record_examples(events, request.engine, registry, request.arch, request.training);
   if (!recorded) return recorded.error();
   TrainResult result;
-  result.events = history.value().events.size();
-  result.dead_letters = history.value().dead_letters;
-  std::vector<Event>().swap(history.value().events);
+  result.events = events.size();
+  result.dead_letters = dead_letters;
+  if (loaded != nullptr) std::vector<Event>().swap(*loaded);
   const RecordStats& rs = recorded.value().stats;
   result.record = rs;
   log(
@@ -539,6 +538,28 @@ Result<TrainResult> train_from_history(const TrainRequest& request) {
   md["test_auprc"] = format_number(result.test.auprc);
   result.model = std::move(model);
   return result;
+}
+
+}  // namespace
+
+Result<TrainResult> train_from_history(const TrainRequest& request) {
+  PatientRegistry registry;
+  DeadLetterSink dead;
+  auto history = load_history(request.history, request.engine, registry, dead);
+  if (!history) return history.error();
+  if (request.log) {
+    request.log(fmt::format("loaded {} events of {} patients ({} bad records)",
+                            history.value().events.size(), registry.size(),
+                            history.value().dead_letters));
+  }
+  std::vector<Event>& events = history.value().events;
+  return train_events(events, registry, history.value().dead_letters, request, &events);
+}
+
+Result<TrainResult> train_from_events(std::span<const Event> events,
+                                      const PatientRegistry& registry,
+                                      const TrainRequest& request) {
+  return train_events(events, registry, 0, request, nullptr);
 }
 
 }  // namespace tfe::train

@@ -1,0 +1,225 @@
+#include "connectors/kafka_history.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "connectors/event_codec.h"
+#include "connectors/kafka_consumer.h"
+#include "connectors/topic_record.h"
+
+namespace tfe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Topic positions order events of equal arrival time: (offset, partition, topic) in 64 bits.
+constexpr int32_t kMaxPartitions = 4096;
+constexpr std::size_t kMaxTopics = 256;
+uint64_t record_seq(std::size_t topic, int32_t partition, int64_t offset) {
+  return (static_cast<uint64_t>(offset) << 20) | (static_cast<uint64_t>(partition) << 8) | topic;
+}
+
+struct PartitionRange {
+  std::size_t topic;
+  int32_t partition;
+  int64_t start = 0;  // first offset to read
+  int64_t end = 0;    // first offset not to read
+  int64_t next = 0;   // next offset expected
+  bool done = false;
+};
+
+}  // namespace
+
+Result<History> load_history_from_kafka(const KafkaConfig& kafka, const EngineConfig& engine,
+                                        const KafkaTimeRange& range, PatientRegistry& registry,
+                                        DeadLetterSink& dead, const KafkaHistoryOptions& options) {
+  const auto say = [&](const std::string& line) {
+    if (options.log) options.log(line);
+  };
+  if (kafka.embedded()) {
+    return make_error(Errc::config,
+                      "kafka: reading a history needs a broker address, and [kafka] brokers is "
+                      "\"embedded\" (an in-process broker that starts empty): set it, or pass "
+                      "--brokers or TFE_KAFKA_BROKERS");
+  }
+  if (range.until_ms <= range.since_ms) {
+    return make_error(Errc::invalid_argument, "kafka: the time range is empty (until <= since)");
+  }
+  if (kafka.modality_topics.size() > kMaxTopics) {
+    return make_error(Errc::config, "kafka: more than 256 modality topics");
+  }
+  kafka::Properties props = client_properties(kafka, kafka.brokers);
+  props.insert(props.end(), {{"group.id", kafka.group_id + ".history"},
+                             {"enable.auto.commit", "false"},
+                             {"enable.auto.offset.store", "false"},
+                             {"enable.partition.eof", "true"},
+                             {"fetch.wait.max.ms", "100"}});
+  props.insert(props.end(), kafka.librdkafka.begin(), kafka.librdkafka.end());
+  auto consumer = kafka::KafkaConsumer::create(props, {});
+  if (!consumer) return consumer.error();
+  kafka::KafkaConsumer& c = consumer.value();
+
+  // Each partition's offsets for the two times; no record at or after `until` reads to the end.
+  std::vector<PartitionRange> parts;
+  for (std::size_t t = 0; t < kafka.modality_topics.size(); ++t) {
+    const std::string& topic = kafka.modality_topics[t];
+    auto count = c.partition_count(topic, options.timeout_ms);
+    if (!count) return count.error();
+    if (count.value() == 0) {
+      return make_error(Errc::config,
+                        fmt::format("kafka: topic '{}' (modality '{}') does not exist", topic,
+                                    engine.schema[static_cast<ModalityIndex>(t)].name));
+    }
+    if (count.value() > kMaxPartitions) {
+      return make_error(Errc::config,
+                        fmt::format("kafka: topic '{}' has {} partitions; at most {} can be read",
+                                    topic, count.value(), kMaxPartitions));
+    }
+    kafka::TopicPartitions since, until;
+    for (int32_t p = 0; p < count.value(); ++p) {
+      since.emplace_back(topic, p, range.since_ms);
+      until.emplace_back(topic, p, range.until_ms);
+    }
+    auto first = c.offsets_for_times(since, options.timeout_ms);
+    if (!first) return first.error();
+    auto last = c.offsets_for_times(until, options.timeout_ms);
+    if (!last) return last.error();
+    for (int32_t p = 0; p < count.value(); ++p) {
+      PartitionRange r{t, p};
+      const int64_t start = first.value()[static_cast<std::size_t>(p)].offset;
+      int64_t end = last.value()[static_cast<std::size_t>(p)].offset;
+      if (end < 0 || start < 0) {
+        auto marks = c.query_watermarks(topic, p, options.timeout_ms);
+        if (!marks) return marks.error();
+        if (end < 0) end = marks.value().second;
+        r.start = start < 0 ? marks.value().second : start;
+      } else {
+        r.start = start;
+      }
+      r.end = end;
+      r.next = r.start;
+      r.done = r.start >= r.end;
+      parts.push_back(r);
+    }
+  }
+  // parts holds topic 0's partitions, then topic 1's, ...; topics may differ in partition count
+  // (reading needs no co-partitioning).
+  std::vector<std::size_t> first_part(kafka.modality_topics.size() + 1, parts.size());
+  for (std::size_t i = parts.size(); i-- > 0;) first_part[parts[i].topic] = i;
+  for (std::size_t t = kafka.modality_topics.size(); t-- > 0;) {
+    first_part[t] = std::min(first_part[t], first_part[t + 1]);
+  }
+  const auto find = [&](std::size_t t, int32_t p) -> PartitionRange* {
+    if (t >= kafka.modality_topics.size() || p < 0) return nullptr;
+    const std::size_t i = first_part[t] + static_cast<std::size_t>(p);
+    return i < first_part[t + 1] ? &parts[i] : nullptr;
+  };
+  kafka::TopicPartitions assignment;
+  uint64_t expected = 0;
+  std::size_t open = 0;
+  for (const PartitionRange& r : parts) {
+    if (r.done) continue;
+    assignment.emplace_back(kafka.modality_topics[r.topic], r.partition, r.start);
+    expected += static_cast<uint64_t>(r.end - r.start);
+    ++open;
+  }
+  say(fmt::format("{} records in range on {} of {} partitions", expected, open, parts.size()));
+
+  History history;
+  if (open > 0) {
+    if (auto a = c.assign(assignment); !a) return a.error();
+  }
+  EventDecoder decoder(engine.schema, registry, DecodeLimits::from(engine));
+  std::vector<kafka::MessagePtr> batch;
+  Event event;
+  DeadLetter dl;
+  uint64_t read = 0;
+  auto last_progress = Clock::now();
+  auto next_log = last_progress + std::chrono::seconds(1);
+  while (open > 0) {
+    batch.clear();
+    c.poll_batch(batch, 1024, 100);
+    if (auto fatal = c.fatal_error()) return *fatal;
+    for (const kafka::MessagePtr& mp : batch) {
+      const rd_kafka_message_t& m = *mp;
+      const std::string_view name = kafka::message_topic(m);
+      std::size_t t = 0;
+      while (t < kafka.modality_topics.size() && kafka.modality_topics[t] != name) ++t;
+      PartitionRange* r = find(t, m.partition);
+      if (r == nullptr || r->done) continue;
+      if (m.err) {
+        if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          // The end moved back (records deleted) or nothing more arrives: the range ends here.
+          if (m.offset >= r->next) {
+            r->done = true;
+            --open;
+          }
+          continue;
+        }
+        say(fmt::format("consumer: {}[{}]: {}", name, m.partition, rd_kafka_err2str(m.err)));
+        continue;
+      }
+      if (m.offset < r->next) continue;  // a re-delivery after a fetch retry
+      last_progress = Clock::now();
+      r->next = m.offset + 1;
+      if (m.offset >= r->end) {
+        r->done = true;
+        --open;
+        continue;
+      }
+      ++read;
+      auto decoded = decode_topic_record(decoder, engine.schema, t, m, event);
+      if (decoded) {
+        event.source_seq = record_seq(t, m.partition, m.offset);
+        history.events.push_back(event);
+      } else {
+        const std::string_view value = kafka::message_value(m);
+        dl.source = std::string(name);
+        dl.partition = m.partition;
+        dl.line = 0;
+        dl.offset = m.offset;
+        dl.reason = decoded.error().reason;
+        dl.message = decoded.error().message;
+        dl.raw_bytes = value.size();
+        if (value.size() <= engine.max_record_bytes) {
+          dl.raw.assign(value);
+        } else {
+          dl.raw.clear();
+        }
+        dead.write(dl);
+        ++history.dead_letters;
+      }
+      if (r->next >= r->end) {
+        r->done = true;
+        --open;
+      }
+    }
+    const auto now = Clock::now();
+    if (open > 0 && now - last_progress > std::chrono::milliseconds(options.timeout_ms)) {
+      for (const PartitionRange& r : parts) {
+        if (r.done) continue;
+        return make_error(
+            Errc::io, fmt::format("kafka: no record from {}[{}] for {} ms, at offset {} of {}..{}",
+                                  kafka.modality_topics[r.topic], r.partition, options.timeout_ms,
+                                  r.next, r.start, r.end));
+      }
+    }
+    if (now >= next_log) {
+      next_log = now + std::chrono::seconds(1);
+      say(fmt::format("read {} of {} records", read, expected));
+    }
+  }
+  history.unknown_channels = decoder.unknown_channels();
+  sort_for_replay(history.events);
+  say(fmt::format("read {} records: {} events, {} bad records", read, history.events.size(),
+                  history.dead_letters));
+  return history;
+}
+
+}  // namespace tfe

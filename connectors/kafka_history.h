@@ -1,0 +1,46 @@
+#pragma once
+// Reading a history back from the modality topics, for commands that analyse a deployment's own
+// stream (`tfe profile --from-kafka`) instead of a file export. From each partition of each
+// modality topic it reads the records from the first whose message timestamp is at or after
+// `since` up to, not including, the first at or after `until` (Kafka's offsets for times, so a
+// range costs two lookups per partition, not a scan). Records decode as the service decodes them
+// (arrival time defaults to the message timestamp; a record must be of its topic's modality or an
+// outcome); bad records go to the dead-letter sink with their topic, partition and offset. Reads
+// without joining a group and commits nothing: the service's offsets are never touched.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "connectors/dead_letter.h"
+#include "connectors/history_replay.h"
+#include "connectors/kafka_config.h"
+#include "engine/config.h"
+#include "engine/patient_registry.h"
+#include "engine/result.h"
+
+namespace tfe {
+
+// Message timestamps in epoch ms, [since, until).
+struct KafkaTimeRange {
+  int64_t since_ms = 0;
+  int64_t until_ms = 0;
+};
+
+struct KafkaHistoryOptions {
+  // A broker request that takes longer, or an unfinished partition that delivers nothing for
+  // this long, fails the read with the partition's position.
+  int timeout_ms = 30'000;
+  // Progress lines (about one a second while reading), never payload.
+  std::function<void(const std::string&)> log;
+};
+
+// The events of the range in replay order (arrival time, then topic position), like
+// load_history(). Fails on an embedded broker (it starts empty), a missing topic, an unreachable
+// broker or a timeout; bad records never fail the read.
+Result<History> load_history_from_kafka(const KafkaConfig& kafka, const EngineConfig& engine,
+                                        const KafkaTimeRange& range, PatientRegistry& registry,
+                                        DeadLetterSink& dead,
+                                        const KafkaHistoryOptions& options = {});
+
+}  // namespace tfe

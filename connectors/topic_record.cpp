@@ -1,0 +1,25 @@
+#include "connectors/topic_record.h"
+
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "connectors/kafka_consumer.h"
+
+namespace tfe {
+
+DecodeResult<void> decode_topic_record(EventDecoder& decoder, const ModalitySchema& schema,
+                                       std::size_t topic_modality, const rd_kafka_message_t& m,
+                                       Event& out) {
+  const std::optional<int64_t> ts = kafka::message_timestamp_ms(m);
+  auto decoded = decoder.decode(kafka::message_value(m), out, ts, false);
+  if (decoded && out.modality != topic_modality && out.modality != kOutcomeModality) {
+    return DecodeError{
+        DecodeReason::unknown_modality,
+        fmt::format("modality '{}' on the topic of modality '{}'", schema[out.modality].name,
+                    schema[static_cast<ModalityIndex>(topic_modality)].name)};
+  }
+  return decoded;
+}
+
+}  // namespace tfe
