@@ -66,8 +66,12 @@ Result<History> load_history_from_kafka(const KafkaConfig& kafka, const EngineCo
   kafka::KafkaConsumer& c = consumer.value();
 
   // Each partition's offsets for the two times; no record at or after `until` reads to the end.
+  // parts holds topic 0's partitions, then topic 1's, ...; topics may differ in partition count
+  // (reading needs no co-partitioning): topic t's are parts[first_part[t] .. first_part[t + 1]).
   std::vector<PartitionRange> parts;
+  std::vector<std::size_t> first_part;
   for (std::size_t t = 0; t < kafka.modality_topics.size(); ++t) {
+    first_part.push_back(parts.size());
     const std::string& topic = kafka.modality_topics[t];
     auto count = c.partition_count(topic, options.timeout_ms);
     if (!count) return count.error();
@@ -108,13 +112,7 @@ Result<History> load_history_from_kafka(const KafkaConfig& kafka, const EngineCo
       parts.push_back(r);
     }
   }
-  // parts holds topic 0's partitions, then topic 1's, ...; topics may differ in partition count
-  // (reading needs no co-partitioning).
-  std::vector<std::size_t> first_part(kafka.modality_topics.size() + 1, parts.size());
-  for (std::size_t i = parts.size(); i-- > 0;) first_part[parts[i].topic] = i;
-  for (std::size_t t = kafka.modality_topics.size(); t-- > 0;) {
-    first_part[t] = std::min(first_part[t], first_part[t + 1]);
-  }
+  first_part.push_back(parts.size());
   const auto find = [&](std::size_t t, int32_t p) -> PartitionRange* {
     if (t >= kafka.modality_topics.size() || p < 0) return nullptr;
     const std::size_t i = first_part[t] + static_cast<std::size_t>(p);

@@ -89,11 +89,10 @@ Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRa
     auto topics = load_history_from_kafka(*kafka, out.config, range, registry, dead, options);
     if (!topics) return topics.error();
     History& h = out.history;
-    const bool merge = !h.events.empty();
     h.events.insert(h.events.end(), topics.value().events.begin(), topics.value().events.end());
     h.dead_letters += topics.value().dead_letters;
     h.unknown_channels += topics.value().unknown_channels;
-    if (merge) sort_for_replay(h.events);
+    sort_for_replay(h.events);  // files and topics by arrival (a no-op for topics alone)
     std::string names;
     for (const std::string& t : kafka->modality_topics) names += (names.empty() ? "" : ",") + t;
     out.sources.push_back(fmt::format("kafka {} topics {} from {} until {}", kafka->brokers, names,
