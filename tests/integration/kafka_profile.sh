@@ -57,11 +57,11 @@ same_profile() { # same_profile A B: profile.json equal but for the sources
 # The whole history (until an hour from now, so the bad records are in range), with the bake-off.
 until_ms=$(($(date +%s) * 1000 + 3600000))
 profile topics --from-kafka --since 2024-01-01T00:00:00Z --until "$until_ms" \
-  --history "$WORK/outcomes.jsonl" --config "$PCONFIG" --bakeoff --dead-letters "$WORK/dead.jsonl"
-profile file --history "$WORK/home.jsonl" --config "$PCONFIG" --bakeoff
+  --history "$WORK/outcomes.jsonl" --config "$PCONFIG" --bakeoff --folds 2 --dead-letters "$WORK/dead.jsonl"
+profile file --history "$WORK/home.jsonl" --config "$PCONFIG" --bakeoff --folds 2
 same_profile topics file
-models="$(jq -r '[.bakeoff.strategies[].model_id] | join(" ")' "$WORK/topics/profile.json")"
-[[ "$(wc -w <<<"$models")" == 4 ]] || it_fail "the bake-off did not train four models: '$models'"
+models="$(jq -r '[.bakeoff.strategies[].model_ids[]] | unique | join(" ")' "$WORK/topics/profile.json")"
+[[ "$(wc -w <<<"$models")" == 8 ]] || it_fail "the bake-off did not train four models on each of two folds: '$models'"
 jq -e --arg t "${PREFIX}tfe.wearables" '.histories | map(select(contains($t))) | length == 1' \
   "$WORK/topics/profile.json" >/dev/null || it_fail "profile.json does not name the topics read"
 

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "connectors/event_files.h"
@@ -344,17 +346,38 @@ TEST(ProfileOutput, JsonHtmlAndTableCarryTheEvidence) {
   std::filesystem::remove_all(dir);
 }
 
-// The bake-off end to end on a small home cohort written to a file (training reads files): four
-// models, a backtest on the test patients, a verdict that names the matrix's strategy.
-TEST(ProfileBakeoff, TrainsAndBacktestsAllFourStrategies) {
-  auto c = make_cohort("home", 150, 2, 19);
-  ASSERT_TRUE(c);
-  auto p = profile_of(*c);
-  ASSERT_TRUE(p) << p.error().message;
-  const auto doc = toml::parse("[training]\nepochs = 2\n");
-  auto b = run_bakeoff(doc, c->history, c->registry, c->config, p.value(), 1, {});
+// The bake-off on a small home cohort, profiled once for the suite.
+class ProfileBakeoff : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cohort_ = make_cohort("home", 150, 2, 19);
+    ASSERT_TRUE(cohort_);
+    auto p = profile_of(*cohort_);
+    ASSERT_TRUE(p) << p.error().message;
+    profile_ = std::make_unique<DeploymentProfile>(std::move(p).value());
+  }
+  static void TearDownTestSuite() {
+    cohort_.reset();
+    profile_.reset();
+  }
+  void SetUp() override { ASSERT_TRUE(cohort_ && profile_) << "the suite's cohort failed"; }
+  static Result<Bakeoff> bakeoff(uint32_t folds) {
+    const auto doc = toml::parse("[training]\nepochs = 2\n");
+    return run_bakeoff(doc, cohort_->history, cohort_->registry, cohort_->config, *profile_, 1,
+                       folds, {});
+  }
+  static inline std::unique_ptr<Cohort> cohort_;
+  static inline std::unique_ptr<DeploymentProfile> profile_;
+};
+
+// End to end: four models, a backtest on the test patients, a verdict that names the matrix's
+// strategy.
+TEST_F(ProfileBakeoff, TrainsAndBacktestsAllFourStrategies) {
+  const DeploymentProfile* p = profile_.get();
+  auto b = bakeoff(1);
   ASSERT_TRUE(b) << b.error().message;
   ASSERT_EQ(b.value().entries.size(), 4u);
+  EXPECT_EQ(b.value().folds, 1u);
   EXPECT_EQ(b.value().entries[0].strategy, Strategy::early);
   EXPECT_EQ(b.value().entries[3].strategy, Strategy::attention);
   EXPECT_GT(b.value().test_patients, 0u);
@@ -362,18 +385,80 @@ TEST(ProfileBakeoff, TrainsAndBacktestsAllFourStrategies) {
     EXPECT_FALSE(std::isnan(e.auroc)) << to_string(e.strategy);
     EXPECT_FALSE(std::isnan(e.weighted_auroc)) << to_string(e.strategy);
     EXPECT_EQ(e.stress.size(), 4u);  // each modality masked, delays scaled
-    EXPECT_FALSE(e.model_id.empty());
+    ASSERT_EQ(e.model_ids.size(), 1u);
+    EXPECT_FALSE(e.model_ids[0].empty());
     // The backtest of the test patients scores what training measured on them.
     EXPECT_NEAR(e.auroc, e.training_test_auroc, 0.005) << to_string(e.strategy);
   }
-  EXPECT_EQ(b.value().agrees, b.value().winner == p.value().recommendation.strategy);
-  EXPECT_NE(b.value().verdict.find(std::string(to_string(p.value().recommendation.strategy))),
+  EXPECT_EQ(b.value().agrees, b.value().winner == p->recommendation.strategy);
+  EXPECT_NE(b.value().verdict.find(std::string(to_string(p->recommendation.strategy))),
             std::string::npos)
       << b.value().verdict;
-  DeploymentProfile with = p.value();
+  DeploymentProfile with = *p;
   with.bakeoff = b.value();
   EXPECT_NE(profile_json(with).find("\"bakeoff\""), std::string::npos);
   EXPECT_NE(profile_html(with).find("Bake-off"), std::string::npos);
+}
+
+// Cross-fitted: every patient is tested once, by models that never saw it; the figures are the
+// folds' means, and a disagreement's lead comes with the interval the verdict is decided on.
+TEST_F(ProfileBakeoff, FoldsTestEveryPatientOnceAndJudgeTheLeadByTheirSpread) {
+  const DeploymentProfile* p = profile_.get();
+  const Cohort* c = cohort_.get();
+  auto b = bakeoff(3);
+  ASSERT_TRUE(b) << b.error().message;
+  const Bakeoff& bo = b.value();
+  EXPECT_EQ(bo.folds, 3u);
+  EXPECT_EQ(bo.test_patients, c->registry.size());
+  std::set<std::string> ids;
+  for (const BakeoffEntry& e : bo.entries) {
+    ASSERT_EQ(e.model_ids.size(), 3u) << to_string(e.strategy);
+    ASSERT_EQ(e.fold_weighted_auroc.size(), 3u);
+    ids.insert(e.model_ids.begin(), e.model_ids.end());
+    double sum = 0;
+    for (const double v : e.fold_weighted_auroc) {
+      ASSERT_FALSE(std::isnan(v)) << to_string(e.strategy);
+      sum += v;
+    }
+    EXPECT_NEAR(e.weighted_auroc, sum / 3, 1e-12);
+    EXPECT_NEAR(e.auroc, e.training_test_auroc, 0.005) << to_string(e.strategy);
+    EXPECT_EQ(e.stress.size(), 4u);
+  }
+  EXPECT_EQ(ids.size(), 12u);  // a model per strategy and fold
+  if (bo.agrees) {
+    EXPECT_TRUE(std::isnan(bo.lead));
+    EXPECT_EQ(bo.recommended, bo.winner);
+  } else {
+    ASSERT_FALSE(std::isnan(bo.lead_lo));
+    EXPECT_LE(bo.lead_lo, bo.lead);
+    EXPECT_LE(bo.lead, bo.lead_hi);
+    EXPECT_GT(bo.lead, 0.0);
+    EXPECT_EQ(bo.decisive, bo.lead_lo > 0);
+    EXPECT_EQ(bo.recommended, bo.decisive ? bo.winner : p->recommendation.strategy);
+    EXPECT_NE(bo.verdict.find("3 folds"), std::string::npos) << bo.verdict;
+  }
+  DeploymentProfile with = *p;
+  with.bakeoff = bo;
+  EXPECT_NE(profile_json(with).find("\"fold_weighted_auroc\""), std::string::npos);
+
+  auto none = bakeoff(0);
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("folds"), std::string::npos);
+}
+
+TEST(BakeoffLead, PairedLeadIsTheMeanDifferenceWithAStudentTInterval) {
+  // Differences 0.01, 0.02, 0.03 (and a fold where b is undefined, skipped): mean 0.02, standard
+  // error 0.01 / sqrt(3), t(0.975, 2 degrees of freedom) = 4.302653.
+  const std::vector<double> a = {0.81, 0.72, 0.93, 0.5};
+  const std::vector<double> b = {0.80, 0.70, 0.90, std::nan("")};
+  const detail::Lead lead = detail::paired_lead(a, b);
+  const double half = 4.302653 * 0.01 / std::sqrt(3.0);
+  EXPECT_NEAR(lead.mean, 0.02, 1e-12);
+  EXPECT_NEAR(lead.lo, 0.02 - half, 1e-6);
+  EXPECT_NEAR(lead.hi, 0.02 + half, 1e-6);
+  const detail::Lead one = detail::paired_lead(std::vector<double>{0.8}, std::vector<double>{0.7});
+  EXPECT_NEAR(one.mean, 0.1, 1e-12);
+  EXPECT_TRUE(std::isnan(one.lo) && std::isnan(one.hi));
 }
 
 TEST(ProfileErrors, EmptyHistoryAndBadOptions) {

@@ -4,6 +4,7 @@
 
 #include "tools/train/train.h"
 
+#include <array>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -87,6 +88,36 @@ TEST(TrainSplitTest, StableAndProportional) {
   EXPECT_NEAR(n[0] / 20'000.0, 0.7, 0.015);
   EXPECT_NEAR(n[1] / 20'000.0, 0.15, 0.015);
   EXPECT_NEAR(n[2] / 20'000.0, 0.15, 0.015);
+}
+
+// Folds: every patient is in the test split of exactly one fold, the folds are about equal, and
+// the other folds divide train : validation in the fractions' ratio. Without folds the config
+// overload is the fractions' split.
+TEST(SplitTest, FoldsTestEachPatientOnceAndKeepTheTrainValidationRatio) {
+  TrainingConfig training;
+  constexpr uint32_t kFolds = 4;
+  training.folds = kFolds;
+  std::array<int, kFolds> test_of{};
+  int train = 0, validation = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    int tested = 0;
+    for (uint32_t f = 0; f < kFolds; ++f) {
+      training.test_fold = f;
+      const Split s = split_of(id, training);
+      if (s == Split::test) {
+        ++tested;
+        ++test_of[f];
+      } else {
+        (s == Split::train ? train : validation) += 1;
+      }
+    }
+    ASSERT_EQ(tested, 1) << id;
+    TrainingConfig plain;
+    ASSERT_EQ(split_of(id, plain), split_of(id, 0.7, 0.15)) << id;
+  }
+  for (const int n : test_of) EXPECT_NEAR(n / 20'000.0, 0.25, 0.015);
+  EXPECT_NEAR(static_cast<double>(train) / (train + validation), 0.7 / 0.85, 0.01);
 }
 
 struct Cohort {

@@ -35,6 +35,7 @@ struct ProfileArgs {
   uint64_t seed = 1;
   uint32_t sample = 4000;
   bool bakeoff = false;
+  uint32_t folds = 5;
   bool quiet = false;
 };
 
@@ -182,8 +183,8 @@ int run_profile(const ProfileArgs& args) {
   profile::DeploymentProfile& p = result.value();
   p.histories = loaded.value().sources;
   if (args.bakeoff) {
-    auto bakeoff =
-        profile::run_bakeoff(doc.value(), history, registry, config, p, args.seed, options.log);
+    auto bakeoff = profile::run_bakeoff(doc.value(), history, registry, config, p, args.seed,
+                                        args.folds, options.log);
     if (!bakeoff) {
       print_error(kCmd, "bake-off: " + bakeoff.error().message);
       return kExitFailure;
@@ -242,9 +243,14 @@ void register_profile(CLI::App& app, int* exit_code) {
   cmd->add_option("--sample", args->sample, "Model sample: ticks per class")
       ->capture_default_str()
       ->check(CLI::Range(100u, 1'000'000u));
-  cmd->add_flag(
-      "--bakeoff", args->bakeoff,
-      "Also train all four strategies on a patient split and backtest them on the test patients");
+  cmd->add_flag("--bakeoff", args->bakeoff,
+                "Also train all four strategies on patient folds and backtest each fold's models "
+                "on its held-out patients");
+  cmd->add_option("--folds", args->folds,
+                  "Bake-off folds: each is the test split once (1: one train / validation / test "
+                  "split, as tfe train)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, profile::kMaxBakeoffFolds));
   cmd->add_flag("--quiet", args->quiet, "No progress lines on stderr");
   cmd->callback([args, exit_code] { *exit_code = run_profile(*args); });
 }

@@ -5,6 +5,10 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <span>
+#include <vector>
+
+#include <boost/math/distributions/students_t.hpp>
 
 #include <fmt/format.h>
 
@@ -18,75 +22,88 @@
 namespace tfe::profile {
 namespace {
 
-// Deployment-weighted AUROC differences below this are within the noise of a test split of a few
-// dozen to a few hundred patients: the matrix, which
-// does not depend on one split, keeps the call.
+// With one split, deployment-weighted AUROC differences below this are within the noise of a test
+// split of a few dozen to a few hundred patients: the matrix, which does not depend on one split,
+// keeps the call. With folds the noise is measured instead (the folds' spread).
 constexpr double kDecisiveMargin = 0.03;
 
 Strategy from_operator(tfe::Strategy s) { return static_cast<Strategy>(static_cast<uint8_t>(s)); }
 
-}  // namespace
+// One strategy's figures on one fold.
+struct FoldFigures {
+  std::string model_id;
+  double auroc = kNaN, auprc = kNaN, weighted_auroc = kNaN, weighted_auprc = kNaN;
+  double training_test_auroc = kNaN;
+  std::vector<BakeoffStress> stress;
+  double seconds = 0;
+};
 
-Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
-                            const PatientRegistry& registry, const EngineConfig& config,
-                            const DeploymentProfile& profile, uint64_t seed,
-                            const std::function<void(const std::string&)>& log) {
+// Mean of the defined values (NaN when none is).
+double mean_defined(std::span<const double> values) {
+  double sum = 0;
+  std::size_t n = 0;
+  for (const double v : values) {
+    if (std::isnan(v)) continue;
+    sum += v;
+    ++n;
+  }
+  return n > 0 ? sum / static_cast<double>(n) : kNaN;
+}
+
+// Trains the four strategies with `training`'s split and backtests them on its test patients.
+Result<std::vector<FoldFigures>> run_fold(const History& history, const PatientRegistry& registry,
+                                          const EngineConfig& config, const ModelConfig& arch,
+                                          const train::TrainingConfig& training,
+                                          const DeploymentProfile& profile, uint64_t seed,
+                                          const std::string& label, uint32_t& test_patients,
+                                          const std::function<void(const std::string&)>& say) {
   using Clock = std::chrono::steady_clock;
-  const auto say = [&](const std::string& line) {
-    if (log) log(line);
-  };
-  auto arch = model_config_from_toml(doc);
-  if (!arch) return arch.error();
-  auto training = train::training_config_from_toml(doc);
-  if (!training) return training.error();
-  training.value().horizon_ms = profile.horizon_ms;
-
-  // The test patients of the training split; the backtest sees only their events.
   std::vector<uint8_t> is_test(registry.size(), 0);
-  Bakeoff out;
+  test_patients = 0;
   for (std::size_t p = 0; p < registry.size(); ++p) {
-    const auto split =
-        train::split_of(registry.id(static_cast<PatientIndex>(p)), training.value().train_fraction,
-                        training.value().validation_fraction);
-    is_test[p] = split == Split::test ? 1 : 0;
-    out.test_patients += is_test[p];
+    is_test[p] =
+        train::split_of(registry.id(static_cast<PatientIndex>(p)), training) == Split::test;
+    test_patients += is_test[p];
   }
   History test;
   for (const Event& e : history.events) {
     if (e.patient < is_test.size() && is_test[e.patient]) test.events.push_back(e);
   }
-  if (test.events.empty()) return make_error(Errc::invalid_argument, "the test split is empty");
+  if (test.events.empty()) {
+    return make_error(Errc::invalid_argument, fmt::format("the test split{} is empty", label));
+  }
 
   std::map<uint32_t, double> share;  // this deployment's subgroup frequencies
   for (const Subgroup& g : profile.availability.subgroups) share[g.present_mask] = g.share;
 
+  std::vector<FoldFigures> figures;
   std::vector<report::BacktestScorer> scorers;
   for (const tfe::Strategy s : kAllStrategies) {
     const auto start = Clock::now();
     train::TrainRequest request;
     request.engine = config;
-    request.arch = arch.value();
+    request.arch = arch;
     request.arch.strategy = s;
-    request.training = training.value();
+    request.training = training;
     request.seed = seed;
     request.masking = true;
     request.threads = 1;  // the bake-off shares the machine; results do not depend on it
     auto trained = train::train_from_events(history.events, registry, request);
     if (!trained) {
-      return make_error(trained.error().code,
-                        fmt::format("training {}: {}", to_string(s), trained.error().message));
+      return make_error(trained.error().code, fmt::format("training {}{}: {}", to_string(s), label,
+                                                          trained.error().message));
     }
     auto model = std::make_shared<const FusionModel>(std::move(trained.value().model));
     auto op = FusionOperator::create(model, config);
     if (!op) return op.error();
-    BakeoffEntry entry;
-    entry.strategy = from_operator(s);
-    entry.model_id = model_id(*model);
-    entry.training_test_auroc = trained.value().test.auroc;
-    entry.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    out.entries.push_back(entry);
+    FoldFigures f;
+    f.model_id = model_id(*model);
+    f.training_test_auroc = trained.value().test.auroc;
+    f.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    figures.push_back(std::move(f));
     scorers.push_back({std::string(to_string(s)), op.value(), profile.horizon_ms});
-    say(fmt::format("bake-off: trained {} in {:.1f} s", to_string(s), entry.seconds));
+    say(fmt::format("bake-off: trained {}{} in {:.1f} s", to_string(s), label,
+                    figures.back().seconds));
   }
 
   report::BacktestOptions options;
@@ -98,11 +115,11 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
   auto backtest = report::run_backtest(test, registry, config, scorers, options);
   if (!backtest) return backtest.error();
   const report::Report& rep = backtest.value();
-  for (std::size_t i = 0; i < rep.models.size() && i < out.entries.size(); ++i) {
+  for (std::size_t i = 0; i < rep.models.size() && i < figures.size(); ++i) {
     const report::Evaluation& ev = rep.models[i].evaluation;
-    BakeoffEntry& entry = out.entries[i];
-    entry.auroc = ev.overall.discrimination.auroc;
-    entry.auprc = ev.overall.discrimination.auprc;
+    FoldFigures& f = figures[i];
+    f.auroc = ev.overall.discrimination.auroc;
+    f.auprc = ev.overall.discrimination.auprc;
     double w_roc = 0, s_roc = 0, w_pr = 0, s_pr = 0;
     for (const report::GroupMetrics& g : ev.subgroups) {
       const auto it = share.find(g.present_mask);
@@ -116,12 +133,106 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
         s_pr += w * g.discrimination.auprc;
       }
     }
-    entry.weighted_auroc = w_roc > 0 ? s_roc / w_roc : kNaN;
-    entry.weighted_auprc = w_pr > 0 ? s_pr / w_pr : kNaN;
+    f.weighted_auroc = w_roc > 0 ? s_roc / w_roc : kNaN;
+    f.weighted_auprc = w_pr > 0 ? s_pr / w_pr : kNaN;
     for (const report::StressResult& st : rep.models[i].stress) {
-      entry.stress.push_back(
+      f.stress.push_back(
           {report::stress_name(st), st.comparison.auroc.delta, st.comparison.auprc.delta});
     }
+  }
+  return figures;
+}
+
+// A strategy's entry: the mean of its folds' figures.
+BakeoffEntry combine(tfe::Strategy s, std::span<const FoldFigures* const> folds) {
+  BakeoffEntry e;
+  e.strategy = from_operator(s);
+  std::vector<double> auroc, auprc, wauprc, training;
+  for (const FoldFigures* f : folds) {
+    e.model_ids.push_back(f->model_id);
+    auroc.push_back(f->auroc);
+    auprc.push_back(f->auprc);
+    e.fold_weighted_auroc.push_back(f->weighted_auroc);
+    wauprc.push_back(f->weighted_auprc);
+    training.push_back(f->training_test_auroc);
+    e.seconds += f->seconds;
+  }
+  e.auroc = mean_defined(auroc);
+  e.auprc = mean_defined(auprc);
+  e.weighted_auroc = mean_defined(e.fold_weighted_auroc);
+  e.weighted_auprc = mean_defined(wauprc);
+  e.training_test_auroc = mean_defined(training);
+  // Stress tests come in the same order on every fold.
+  for (std::size_t k = 0; !folds.empty() && k < folds.front()->stress.size(); ++k) {
+    std::vector<double> roc, pr;
+    for (const FoldFigures* f : folds) {
+      if (k >= f->stress.size()) continue;
+      roc.push_back(f->stress[k].auroc_delta);
+      pr.push_back(f->stress[k].auprc_delta);
+    }
+    e.stress.push_back({folds.front()->stress[k].name, mean_defined(roc), mean_defined(pr)});
+  }
+  return e;
+}
+
+}  // namespace
+
+namespace detail {
+Lead paired_lead(std::span<const double> a, std::span<const double> b) {
+  std::vector<double> d;
+  for (std::size_t f = 0; f < a.size() && f < b.size(); ++f) {
+    if (!std::isnan(a[f]) && !std::isnan(b[f])) d.push_back(a[f] - b[f]);
+  }
+  Lead lead;
+  lead.mean = mean_defined(d);
+  if (d.size() < 2) return lead;
+  double ss = 0;
+  for (const double x : d) ss += (x - lead.mean) * (x - lead.mean);
+  const double n = static_cast<double>(d.size());
+  const double se = std::sqrt(ss / (n - 1) / n);
+  const double half = boost::math::quantile(boost::math::students_t(n - 1), 0.975) * se;
+  lead.lo = lead.mean - half;
+  lead.hi = lead.mean + half;
+  return lead;
+}
+}  // namespace detail
+
+Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
+                            const PatientRegistry& registry, const EngineConfig& config,
+                            const DeploymentProfile& profile, uint64_t seed, uint32_t folds,
+                            const std::function<void(const std::string&)>& log) {
+  const auto say = [&](const std::string& line) {
+    if (log) log(line);
+  };
+  if (folds == 0 || folds > kMaxBakeoffFolds) {
+    return make_error(Errc::invalid_argument,
+                      fmt::format("folds must be 1 to {} (got {})", kMaxBakeoffFolds, folds));
+  }
+  auto arch = model_config_from_toml(doc);
+  if (!arch) return arch.error();
+  auto training = train::training_config_from_toml(doc);
+  if (!training) return training.error();
+  training.value().horizon_ms = profile.horizon_ms;
+
+  Bakeoff out;
+  out.folds = folds;
+  std::vector<std::vector<FoldFigures>> by_fold;
+  for (uint32_t f = 0; f < folds; ++f) {
+    train::TrainingConfig fold_training = training.value();
+    fold_training.folds = folds >= 2 ? folds : 0;
+    fold_training.test_fold = f;
+    const std::string label = folds >= 2 ? fmt::format(", fold {} of {}", f + 1, folds) : "";
+    uint32_t test_patients = 0;
+    auto figures = run_fold(history, registry, config, arch.value(), fold_training, profile, seed,
+                            label, test_patients, say);
+    if (!figures) return figures.error();
+    out.test_patients += test_patients;
+    by_fold.push_back(std::move(figures).value());
+  }
+  for (std::size_t i = 0; i < std::size(kAllStrategies); ++i) {
+    std::vector<const FoldFigures*> folds_of;
+    for (const auto& fold : by_fold) folds_of.push_back(&fold[i]);
+    out.entries.push_back(combine(kAllStrategies[i], folds_of));
   }
 
   // The winner: the highest deployment-weighted AUROC.
@@ -153,24 +264,41 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
         to_string(chosen), best->weighted_auroc);
     return out;
   }
-  const double margin = matrix ? best->weighted_auroc - matrix->weighted_auroc : kNaN;
-  if (!std::isnan(margin) && margin < kDecisiveMargin) {
+  const std::string& row = profile.recommendation.rows[profile.recommendation.fired].row;
+  std::string noise;  // how the lead compares with the noise
+  if (matrix == nullptr || std::isnan(matrix->weighted_auroc)) {
+    out.decisive = true;
+  } else if (folds >= 2) {
+    const detail::Lead lead =
+        detail::paired_lead(best->fold_weighted_auroc, matrix->fold_weighted_auroc);
+    out.lead = lead.mean;
+    out.lead_lo = lead.lo;
+    out.lead_hi = lead.hi;
+    out.decisive = !std::isnan(out.lead_lo) && out.lead_lo > 0;
+    noise = fmt::format("by {:.3f} (95% interval {:.3f} to {:.3f} over {} folds)", out.lead,
+                        out.lead_lo, out.lead_hi, folds);
+  } else {
+    out.lead = best->weighted_auroc - matrix->weighted_auroc;
+    out.decisive = out.lead >= kDecisiveMargin;
+    noise = fmt::format("by {:.3f}", out.lead);
+  }
+  if (!out.decisive) {
     out.recommended = chosen;
     out.verdict = fmt::format(
         "the bake-off and the matrix disagree: {} fusion leads ({:.3f} deployment-weighted AUROC) "
-        "but by {:.3f} over the matrix's {} fusion, within the noise of {} test patients; "
-        "recommend {} fusion ({})",
-        to_string(out.winner), best->weighted_auroc, margin, to_string(chosen), out.test_patients,
-        to_string(chosen), profile.recommendation.rows[profile.recommendation.fired].row);
+        "{} over the matrix's {} fusion, within the noise of {}; recommend {} fusion ({})",
+        to_string(out.winner), best->weighted_auroc, noise, to_string(chosen),
+        folds >= 2 ? fmt::format("{} folds", folds)
+                   : fmt::format("{} test patients", out.test_patients),
+        to_string(chosen), row);
   } else {
-    out.recommended = out.winner;
     out.verdict = fmt::format(
         "the bake-off and the matrix disagree: {} fusion has {:.3f} deployment-weighted AUROC "
-        "against {:.3f} for the matrix's {} fusion ({}); recommend {} fusion from the measured "
-        "evidence, and check the stress rows for how it degrades",
+        "against {:.3f} for the matrix's {} fusion ({}){}{}; recommend {} fusion from the "
+        "measured evidence, and check the stress rows for how it degrades",
         to_string(out.winner), best->weighted_auroc, matrix ? matrix->weighted_auroc : kNaN,
-        to_string(chosen), profile.recommendation.rows[profile.recommendation.fired].row,
-        to_string(out.winner));
+        to_string(chosen), row, noise.empty() ? "" : ", ahead ", noise, to_string(out.winner));
+    out.recommended = out.winner;
   }
   return out;
 }

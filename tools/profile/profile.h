@@ -215,27 +215,37 @@ struct BakeoffStress {
   double auprc_delta = kNaN;
 };
 
+// With several folds every figure is the mean over the folds (each fold's models backtested on
+// that fold's test patients).
 struct BakeoffEntry {
   Strategy strategy = Strategy::late;
-  std::string model_id;
-  double auroc = kNaN;  // test patients, all ticks
+  std::vector<std::string> model_ids;  // [fold]
+  double auroc = kNaN;                 // test patients, all ticks
   double auprc = kNaN;
   // Subgroup AUROC / AUPRC weighted by how often the subgroup occurs in this deployment (its share
   // of ticks in the profile), over subgroups where the metric is defined.
   double weighted_auroc = kNaN;
   double weighted_auprc = kNaN;
+  std::vector<double> fold_weighted_auroc;  // [fold]
   // Training's own AUROC on the test split's recorded examples (logits): the same patients and
   // ticks as the backtest, so the two agree unless serving and training part ways.
   double training_test_auroc = kNaN;
   std::vector<BakeoffStress> stress;
-  double seconds = 0;  // training and scoring
+  double seconds = 0;  // training and scoring, all folds
 };
 
 struct Bakeoff {
   std::vector<BakeoffEntry> entries;  // early, intermediate, late, attention
-  uint32_t test_patients = 0;
-  Strategy winner = Strategy::late;  // highest deployment-weighted AUROC
-  bool agrees = false;               // winner == the matrix's strategy
+  uint32_t folds = 1;                 // 1: one train / validation / test split
+  uint32_t test_patients = 0;         // over all folds (each patient is tested in one)
+  Strategy winner = Strategy::late;   // highest deployment-weighted AUROC
+  bool agrees = false;                // winner == the matrix's strategy
+  // When they disagree: the winner's lead in deployment-weighted AUROC over the matrix's
+  // strategy, and (folds >= 2) its 95% interval from the paired fold differences (Student t).
+  double lead = kNaN;
+  double lead_lo = kNaN;
+  double lead_hi = kNaN;
+  bool decisive = false;  // the lead is beyond the noise: interval above 0 (one split: >= 0.03)
   Strategy recommended = Strategy::late;
   std::string verdict;  // agreement, or the disagreement and why, and the recommendation
 };
@@ -267,11 +277,14 @@ Result<DeploymentProfile> profile_history(const History& history, const PatientR
 // Trains all four strategies on the history (patient split, masking and every setting from the
 // config's [model] and [training], as `tfe train`), backtests them on the test patients (as
 // `tfe replay --report`, with the stress tests) and weighs subgroup metrics by this deployment's
-// subgroup frequencies. `doc` is the config document; `history` the profiled history (files or
-// topics), whose patients `registry` holds.
+// subgroup frequencies. With folds >= 2 it cross-fits: each of `folds` patient buckets is the
+// test split once, and the winner must lead beyond the spread of the folds. `doc` is the config
+// document; `history` the profiled history (files or topics), whose patients `registry` holds.
+// Errors: folds 0 or above kMaxBakeoffFolds, an empty test split, a training failure.
+constexpr uint32_t kMaxBakeoffFolds = 20;
 Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
                             const PatientRegistry& registry, const EngineConfig& config,
-                            const DeploymentProfile& profile, uint64_t seed,
+                            const DeploymentProfile& profile, uint64_t seed, uint32_t folds,
                             const std::function<void(const std::string&)>& log);
 
 // ---- output -----------------------------------------------------------------------------------
@@ -312,6 +325,13 @@ struct Evidence {
 };
 Recommendation decide(const Evidence& evidence, std::span<const std::string> modalities,
                       const Thresholds& thresholds);
+
+// The mean paired difference a[f] - b[f] over the folds where both are defined, and its 95%
+// interval (Student t on the differences' spread; NaN bounds with fewer than two folds).
+struct Lead {
+  double mean = kNaN, lo = kNaN, hi = kNaN;
+};
+Lead paired_lead(std::span<const double> a, std::span<const double> b);
 }  // namespace detail
 
 }  // namespace tfe::profile

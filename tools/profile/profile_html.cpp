@@ -247,10 +247,14 @@ std::string bakeoff_section(const DeploymentProfile& p) {
   std::string out = fmt::format(
       "<section id=\"bakeoff\"><h2>Bake-off</h2><p><strong>{}</strong></p><p class=\"hint\">"
       "All four strategies trained on the same history (patient split and masking as tfe train) "
-      "and backtested on its {} test patients. Weighted: subgroup metrics weighted by how often "
+      "and backtested on its {} test patients{}. Weighted: subgroup metrics weighted by how often "
       "each availability subgroup occurs in this deployment. Stress: change in AUROC with a "
       "modality masked or arrival delays scaled.</p>",
-      escape(b.verdict), b.test_patients);
+      escape(b.verdict), b.test_patients,
+      b.folds >= 2 ? fmt::format(" ({} folds: each patient tested once by models that never saw "
+                                 "it; figures are means over the folds)",
+                                 b.folds)
+                   : "");
   std::vector<std::vector<std::string>> rows;
   for (const BakeoffEntry& e : b.entries) {
     std::string stress;

@@ -197,20 +197,30 @@ std::string profile_json(const DeploymentProfile& p) {
   if (p.bakeoff) {
     const Bakeoff& b = *p.bakeoff;
     w.key("bakeoff").begin_object();
+    w.key("folds").value(b.folds);
     w.key("test_patients").value(b.test_patients);
     w.key("winner").value(to_string(b.winner));
     w.key("agrees").value(b.agrees);
+    w.key("lead").number(b.lead);
+    w.key("lead_lo").number(b.lead_lo);
+    w.key("lead_hi").number(b.lead_hi);
+    w.key("decisive").value(b.decisive);
     w.key("recommended").value(to_string(b.recommended));
     w.key("verdict").value(b.verdict);
     w.key("strategies").begin_array();
     for (const BakeoffEntry& e : b.entries) {
       w.begin_object();
       w.key("strategy").value(to_string(e.strategy));
-      w.key("model_id").value(e.model_id);
+      w.key("model_ids").begin_array(true);
+      for (const std::string& id : e.model_ids) w.value(id);
+      w.end_array();
       w.key("auroc").number(e.auroc);
       w.key("auprc").number(e.auprc);
       w.key("weighted_auroc").number(e.weighted_auroc);
       w.key("weighted_auprc").number(e.weighted_auprc);
+      w.key("fold_weighted_auroc").begin_array(true);
+      for (const double v : e.fold_weighted_auroc) w.number(v);
+      w.end_array();
       w.key("training_test_auroc").number(e.training_test_auroc);
       w.key("stress").begin_array();
       for (const BakeoffStress& st : e.stress) {

@@ -90,9 +90,11 @@ std::string profile_table(const DeploymentProfile& p) {
     const Bakeoff& b = *p.bakeoff;
     line("");
     line(fmt::format(
-        "bake-off ({} test patients)      AUROC   AUPRC  weighted AUROC  weighted AUPRC  "
-        "training AUROC  worst stress (AUROC change)",
-        b.test_patients));
+        "bake-off: {} test patients{}", b.test_patients,
+        b.folds >= 2 ? fmt::format(" in {} folds (figures: means over the folds)", b.folds) : ""));
+    line(fmt::format("  {:<30} {:>6} {:>7} {:>15} {:>15} {:>15}  {}", "strategy", "AUROC", "AUPRC",
+                     "weighted AUROC", "weighted AUPRC", "training AUROC",
+                     "worst stress (AUROC change)"));
     for (const BakeoffEntry& e : b.entries) {
       const BakeoffStress* worst = nullptr;
       for (const BakeoffStress& st : e.stress) {

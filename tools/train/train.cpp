@@ -304,13 +304,33 @@ Result<TrainingConfig> training_config_from_toml(const toml::table& doc) {
   return c;
 }
 
-Split split_of(std::string_view patient_id, double train_fraction, double validation_fraction) {
-  // Salted, so the split is independent of shard routing (which uses the same patient hash).
+namespace {
+// The patient's position in [0, 1). Salted, so the split is independent of shard routing (which
+// uses the same patient hash).
+double split_position(std::string_view patient_id) {
   const uint64_t h = mix64(patient_hash(patient_id) ^ 0x747261696e73706cull);
-  const double u = static_cast<double>(h >> 11) * 0x1.0p-53;
+  return static_cast<double>(h >> 11) * 0x1.0p-53;
+}
+}  // namespace
+
+Split split_of(std::string_view patient_id, double train_fraction, double validation_fraction) {
+  const double u = split_position(patient_id);
   if (u < train_fraction) return Split::train;
   if (u < train_fraction + validation_fraction) return Split::validation;
   return Split::test;
+}
+
+Split split_of(std::string_view patient_id, const TrainingConfig& training) {
+  if (training.folds < 2) {
+    return split_of(patient_id, training.train_fraction, training.validation_fraction);
+  }
+  const double scaled = split_position(patient_id) * training.folds;
+  const double fold = std::min(std::floor(scaled), static_cast<double>(training.folds - 1));
+  if (static_cast<uint32_t>(fold) == training.test_fold) return Split::test;
+  const double v = scaled - fold;  // uniform in [0, 1) within the fold
+  const double train_share =
+      training.train_fraction / (training.train_fraction + training.validation_fraction);
+  return v < train_share ? Split::train : Split::validation;
 }
 
 Result<RecordedExamples> record_examples(std::span<const Event> events, const EngineConfig& config,
@@ -332,8 +352,7 @@ Result<RecordedExamples> record_examples(std::span<const Event> events, const En
   }
   std::vector<Split> split(n_patients);
   for (std::size_t p = 0; p < n_patients; ++p) {
-    split[p] = split_of(registry.id(static_cast<PatientIndex>(p)), training.train_fraction,
-                        training.validation_fraction);
+    split[p] = split_of(registry.id(static_cast<PatientIndex>(p)), training);
   }
   auto news2 = make_news2_scorer(config);
   // The recorder's snapshot carries window statistics for every vitals modality; where the
@@ -509,9 +528,17 @@ Result<TrainResult> train_events(std::span<const Event> events, const PatientReg
   md["training_seed"] = std::to_string(request.seed);
   md["horizon_ms"] = std::to_string(tc.horizon_ms);
   md["stride"] = std::to_string(tc.stride);
-  md["split"] = fmt::format("patient hash: train {}, validation {}, test {}",
-                            format_number(tc.train_fraction), format_number(tc.validation_fraction),
-                            format_number(1.0 - tc.train_fraction - tc.validation_fraction));
+  if (tc.folds >= 2) {
+    const double train_share = tc.train_fraction / (tc.train_fraction + tc.validation_fraction);
+    md["split"] = fmt::format(
+        "patient hash: test fold {} of {}; the other folds train {}, validation {}",
+        tc.test_fold + 1, tc.folds, format_number(train_share), format_number(1.0 - train_share));
+  } else {
+    md["split"] =
+        fmt::format("patient hash: train {}, validation {}, test {}",
+                    format_number(tc.train_fraction), format_number(tc.validation_fraction),
+                    format_number(1.0 - tc.train_fraction - tc.validation_fraction));
+  }
   md["split_patients"] = fmt::format("train {}, validation {}, test {}", rs.patients[0],
                                      rs.patients[1], rs.patients[2]);
   md["split_examples"] =

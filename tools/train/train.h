@@ -9,7 +9,9 @@
 //   - ticks at or after the first outcome are excluded (nothing is left to predict);
 //   - with stride n, only every n-th kept tick of each patient becomes an example;
 //   - split by patient: u = mix(patient_hash(id) ^ salt) in [0, 1); train below train_fraction,
-//     validation below train_fraction + validation_fraction, test above.
+//     validation below train_fraction + validation_fraction, test above; with K folds, fold
+//     floor(u K) is the patient's, and v = u K - floor(u K) splits the non-test folds the same
+//     way in the ratio train_fraction : validation_fraction.
 
 #include <array>
 #include <cstdint>
@@ -41,6 +43,11 @@ struct TrainingConfig {
   std::map<std::string, double> masking_by;  // [training.masking_by_modality] name = p
   TrainOptions optim;  // epochs, batch, learning_rate, weight_decay, clip_norm, positive_weight,
                        // patience
+  // Cross-fitting, set by callers rather than the config file: with folds >= 2 the patients fall
+  // into `folds` equal hash buckets, bucket test_fold is the test split, and the others divide
+  // between train and validation in the ratio of the two fractions above.
+  uint32_t folds = 0;
+  uint32_t test_fold = 0;
 };
 
 // Reads [training] (defaults when absent). Unknown keys are errors naming the key.
@@ -48,6 +55,8 @@ Result<TrainingConfig> training_config_from_toml(const toml::table& doc);
 
 // The split of a patient id under the given fractions (stable across machines and runs).
 Split split_of(std::string_view patient_id, double train_fraction, double validation_fraction);
+// The same under a whole training config, folds included.
+Split split_of(std::string_view patient_id, const TrainingConfig& training);
 
 struct RecordStats {
   uint64_t ticks = 0;          // scoring ticks the pipeline fired
