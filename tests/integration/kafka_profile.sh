@@ -98,6 +98,16 @@ if "$TFE" profile --from-kafka --since 0 --until 1 --config "$WORK/missing.toml"
 fi
 grep -q "topic '${PREFIX}missing-tfe.wearables' (modality 'wearables') does not exist" "$WORK/missing.log" ||
   it_fail "unclear error for a missing topic: $(cat "$WORK/missing.log")"
+# A broker that does not answer fails after --kafka-timeout (2 s here, 30 s by default).
+started=$(date +%s)
+if "$TFE" profile --from-kafka --since 0 --until 1 --brokers 127.0.0.1:9 --kafka-timeout 2s \
+  --config "$PCONFIG" >"$WORK/unreachable.log" 2>&1; then
+  it_fail "an unreachable broker did not fail"
+fi
+waited=$(($(date +%s) - started))
+((waited < 25)) || it_fail "an unreachable broker failed only after ${waited} s with --kafka-timeout 2s"
+grep -q "^tfe profile: " "$WORK/unreachable.log" ||
+  it_fail "unclear error for an unreachable broker: $(tail -n 3 "$WORK/unreachable.log")"
 if "$TFE" profile --from-kafka --since 0 --until 1 --config "$SRC/configs/profiles/home.toml" >"$WORK/embedded.log" 2>&1; then
   it_fail "an embedded broker did not fail"
 fi

@@ -31,6 +31,8 @@ struct ProfileArgs {
   std::string config_path = "configs/default.toml";
   std::string report;
   std::string horizon = "6h";
+  std::string kafka_timeout = "30s";
+  bool kafka_timeout_given = false;
   uint32_t bootstrap = 200;
   uint64_t seed = 1;
   uint32_t sample = 4000;
@@ -58,8 +60,8 @@ struct LoadedHistory {
 };
 
 Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRange range,
-                                            PatientRegistry& registry, DeadLetterSink& dead,
-                                            bool quiet) {
+                                            int64_t kafka_timeout_ms, PatientRegistry& registry,
+                                            DeadLetterSink& dead, bool quiet) {
   LoadedHistory out;
   std::optional<KafkaConfig> kafka;
   if (args.from_kafka) {
@@ -82,6 +84,7 @@ Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRa
   }
   if (kafka) {
     KafkaHistoryOptions options;
+    options.timeout_ms = static_cast<int>(kafka_timeout_ms);
     if (!quiet) {
       options.log = [](const std::string& line) {
         std::fprintf(stderr, "profile: kafka: %s\n", line.c_str());
@@ -108,6 +111,11 @@ int run_profile(const ProfileArgs& args) {
     print_error(kCmd, "--horizon: expected a positive duration such as 6h");
     return kExitUsage;
   }
+  const auto kafka_timeout = parse_duration_ms(args.kafka_timeout);
+  if (!kafka_timeout || kafka_timeout.value() < 1000 || kafka_timeout.value() > 3'600'000) {
+    print_error(kCmd, "--kafka-timeout: expected a duration from 1s to 1h, such as 30s");
+    return kExitUsage;
+  }
   KafkaTimeRange range;
   if (args.from_kafka) {
     if (args.since.empty() || args.until.empty()) {
@@ -125,8 +133,9 @@ int run_profile(const ProfileArgs& args) {
   } else if (args.history.empty()) {
     print_error(kCmd, "give --history FILE..., or --from-kafka with --since and --until");
     return kExitUsage;
-  } else if (!args.since.empty() || !args.until.empty() || !args.brokers.empty()) {
-    print_error(kCmd, "--since, --until and --brokers go with --from-kafka");
+  } else if (!args.since.empty() || !args.until.empty() || !args.brokers.empty() ||
+             args.kafka_timeout_given) {
+    print_error(kCmd, "--since, --until, --brokers and --kafka-timeout go with --from-kafka");
     return kExitUsage;
   }
   auto doc = read_toml_file(args.config_path);
@@ -145,7 +154,8 @@ int run_profile(const ProfileArgs& args) {
     return kExitFailure;
   }
   PatientRegistry read_order;
-  auto loaded = load_profiled_history(args, range, read_order, *dead.value(), args.quiet);
+  auto loaded = load_profiled_history(args, range, kafka_timeout.value(), read_order, *dead.value(),
+                                      args.quiet);
   if (auto closed = dead.value()->close(); !closed) {
     print_error(kCmd, closed.error());
     return kExitFailure;
@@ -228,6 +238,11 @@ void register_profile(CLI::App& app, int* exit_code) {
   cmd->add_option("--brokers", args->brokers,
                   "With --from-kafka: bootstrap servers (overrides the config and "
                   "TFE_KAFKA_BROKERS)");
+  auto* kafka_timeout =
+      cmd->add_option("--kafka-timeout", args->kafka_timeout,
+                      "With --from-kafka: how long a broker request, or a partition that delivers "
+                      "nothing, may take before the read fails (1s to 1h)")
+          ->capture_default_str();
   cmd->add_option("--dead-letters", args->dead_letters,
                   "Write bad records (with their position and reason) to this JSONL file");
   cmd->add_option("--config", args->config_path,
@@ -252,7 +267,10 @@ void register_profile(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(1u, profile::kMaxBakeoffFolds));
   cmd->add_flag("--quiet", args->quiet, "No progress lines on stderr");
-  cmd->callback([args, exit_code] { *exit_code = run_profile(*args); });
+  cmd->callback([args, exit_code, kafka_timeout] {
+    args->kafka_timeout_given = kafka_timeout->count() > 0;
+    *exit_code = run_profile(*args);
+  });
 }
 
 }  // namespace tfe::cli

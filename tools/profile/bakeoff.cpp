@@ -5,12 +5,17 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include <boost/math/distributions/students_t.hpp>
 
 #include <fmt/format.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include "operators/fusion_operator.h"
 #include "operators/model_config.h"
@@ -216,18 +221,34 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
 
   Bakeoff out;
   out.folds = folds;
+  // The folds train side by side (each one's four trainings in turn, one thread each); each fold
+  // fills its own slot, so the outcome does not depend on the schedule.
+  std::mutex log_mutex;
+  const auto say_locked = [&](const std::string& line) {
+    const std::lock_guard<std::mutex> lock(log_mutex);
+    say(line);
+  };
+  std::vector<std::optional<Result<std::vector<FoldFigures>>>> fold_results(folds);
+  std::vector<uint32_t> fold_test_patients(folds, 0);
+  tbb::parallel_for(
+      tbb::blocked_range<uint32_t>(0, folds, 1), [&](const tbb::blocked_range<uint32_t>& range) {
+        for (uint32_t f = range.begin(); f != range.end(); ++f) {
+          train::TrainingConfig fold_training = training.value();
+          fold_training.folds = folds >= 2 ? folds : 0;
+          fold_training.test_fold = f;
+          const std::string label = folds >= 2 ? fmt::format(", fold {} of {}", f + 1, folds) : "";
+          // A fold waiting on its backtest's shards must not pick up another fold.
+          tbb::this_task_arena::isolate([&] {
+            fold_results[f] = run_fold(history, registry, config, arch.value(), fold_training,
+                                       profile, seed, label, fold_test_patients[f], say_locked);
+          });
+        }
+      });
   std::vector<std::vector<FoldFigures>> by_fold;
   for (uint32_t f = 0; f < folds; ++f) {
-    train::TrainingConfig fold_training = training.value();
-    fold_training.folds = folds >= 2 ? folds : 0;
-    fold_training.test_fold = f;
-    const std::string label = folds >= 2 ? fmt::format(", fold {} of {}", f + 1, folds) : "";
-    uint32_t test_patients = 0;
-    auto figures = run_fold(history, registry, config, arch.value(), fold_training, profile, seed,
-                            label, test_patients, say);
-    if (!figures) return figures.error();
-    out.test_patients += test_patients;
-    by_fold.push_back(std::move(figures).value());
+    if (!fold_results[f]->has_value()) return fold_results[f]->error();
+    out.test_patients += fold_test_patients[f];
+    by_fold.push_back(std::move(*fold_results[f]).value());
   }
   for (std::size_t i = 0; i < std::size(kAllStrategies); ++i) {
     std::vector<const FoldFigures*> folds_of;

@@ -328,9 +328,13 @@ Split split_of(std::string_view patient_id, const TrainingConfig& training) {
   const double fold = std::min(std::floor(scaled), static_cast<double>(training.folds - 1));
   if (static_cast<uint32_t>(fold) == training.test_fold) return Split::test;
   const double v = scaled - fold;  // uniform in [0, 1) within the fold
-  const double train_share =
-      training.train_fraction / (training.train_fraction + training.validation_fraction);
-  return v < train_share ? Split::train : Split::validation;
+  return v < fold_validation_share(training) ? Split::validation : Split::train;
+}
+
+double fold_validation_share(const TrainingConfig& training) {
+  if (training.folds < 2) return std::numeric_limits<double>::quiet_NaN();
+  const double k = training.folds;
+  return std::min(0.5, training.validation_fraction * k / (k - 1));
 }
 
 Result<RecordedExamples> record_examples(std::span<const Event> events, const EngineConfig& config,
@@ -529,10 +533,11 @@ Result<TrainResult> train_events(std::span<const Event> events, const PatientReg
   md["horizon_ms"] = std::to_string(tc.horizon_ms);
   md["stride"] = std::to_string(tc.stride);
   if (tc.folds >= 2) {
-    const double train_share = tc.train_fraction / (tc.train_fraction + tc.validation_fraction);
-    md["split"] = fmt::format(
-        "patient hash: test fold {} of {}; the other folds train {}, validation {}",
-        tc.test_fold + 1, tc.folds, format_number(train_share), format_number(1.0 - train_share));
+    const double validation_share = fold_validation_share(tc);
+    md["split"] =
+        fmt::format("patient hash: test fold {} of {}; the other folds validation {}, train {}",
+                    tc.test_fold + 1, tc.folds, format_number(validation_share),
+                    format_number(1.0 - validation_share));
   } else {
     md["split"] =
         fmt::format("patient hash: train {}, validation {}, test {}",

@@ -10,8 +10,8 @@
 //   - with stride n, only every n-th kept tick of each patient becomes an example;
 //   - split by patient: u = mix(patient_hash(id) ^ salt) in [0, 1); train below train_fraction,
 //     validation below train_fraction + validation_fraction, test above; with K folds, fold
-//     floor(u K) is the patient's, and v = u K - floor(u K) splits the non-test folds the same
-//     way in the ratio train_fraction : validation_fraction.
+//     floor(u K) is the patient's, and in the non-test folds v = u K - floor(u K) below
+//     fold_validation_share() is validation, the rest train.
 
 #include <array>
 #include <cstdint>
@@ -44,8 +44,8 @@ struct TrainingConfig {
   TrainOptions optim;  // epochs, batch, learning_rate, weight_decay, clip_norm, positive_weight,
                        // patience
   // Cross-fitting, set by callers rather than the config file: with folds >= 2 the patients fall
-  // into `folds` equal hash buckets, bucket test_fold is the test split, and the others divide
-  // between train and validation in the ratio of the two fractions above.
+  // into `folds` equal hash buckets, bucket test_fold is the test split, and the others give
+  // validation_fraction of all patients (at most half of theirs) to validation, the rest to train.
   uint32_t folds = 0;
   uint32_t test_fold = 0;
 };
@@ -57,6 +57,10 @@ Result<TrainingConfig> training_config_from_toml(const toml::table& doc);
 Split split_of(std::string_view patient_id, double train_fraction, double validation_fraction);
 // The same under a whole training config, folds included.
 Split split_of(std::string_view patient_id, const TrainingConfig& training);
+// With folds: the share of the non-test folds' patients that validate,
+// min(0.5, validation_fraction K / (K - 1)), so that validation keeps its fraction of all
+// patients; NaN without folds.
+double fold_validation_share(const TrainingConfig& training);
 
 struct RecordStats {
   uint64_t ticks = 0;          // scoring ticks the pipeline fired
