@@ -196,7 +196,14 @@ int run_profile(const ProfileArgs& args) {
     auto bakeoff = profile::run_bakeoff(doc.value(), history, registry, config, p, args.seed,
                                         args.folds, options.log);
     if (!bakeoff) {
-      print_error(kCmd, "bake-off: " + bakeoff.error().message);
+      // A split without an outcome (or without patients): folds divide the patients with an
+      // outcome further, and fewer folds leave more in each split.
+      const bool thin = args.folds >= 2 && bakeoff.error().code == Errc::invalid_argument;
+      print_error(kCmd, fmt::format("bake-off: {}{}", bakeoff.error().message,
+                                    thin ? fmt::format("; patients with an outcome: {}, folds: {} "
+                                                       "(fewer --folds leave more in each split)",
+                                                       p.outcome_patients, args.folds)
+                                         : ""));
       return kExitFailure;
     }
     p.bakeoff = std::move(bakeoff.value());

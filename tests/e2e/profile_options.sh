@@ -1,0 +1,52 @@
+#!/bin/bash
+# tfe profile's bake-off and Kafka options at the command line: a cohort too small for the folds
+# is one clear error line that says what to change, and options out of range or out of place are
+# usage errors.
+set -euo pipefail
+TFE=$1
+SRC=$2
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$SRC"
+fail() {
+  echo "FAIL profile_options: $*"
+  exit 1
+}
+
+# expect RC CMD...: runs the command, checks its exit code, keeps stderr in $WORK/err.txt.
+expect() {
+  local want=$1
+  shift
+  set +e
+  "$@" > "$WORK/out.txt" 2> "$WORK/err.txt"
+  local rc=$?
+  set -e
+  [[ $rc == "$want" ]] || fail "exit $rc (want $want) from: $* -- $(tail -n 3 "$WORK/err.txt")"
+}
+
+"$TFE" synth --profile configs/profiles/home.toml --patients 12 --days 1 --seed 5 \
+  --out "$WORK/home.tfelog" > "$WORK/synth.txt"
+outcomes=$(grep -o '[0-9]* outcomes' "$WORK/synth.txt" | grep -o '[0-9]*')
+((outcomes <= 2)) || fail "the cohort meant to be too small has $outcomes outcomes"
+
+# Five folds of twelve patients: some fold's split has no outcome.
+expect 1 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
+  --bakeoff --folds 5 --bootstrap 0 --quiet
+[[ $(wc -l < "$WORK/err.txt") == 1 ]] || fail "expected one error line, got: $(cat "$WORK/err.txt")"
+grep -q '^tfe profile: bake-off: .*fewer --folds' "$WORK/err.txt" ||
+  fail "the error does not say what to change: $(cat "$WORK/err.txt")"
+if grep -q 'home-0' "$WORK/err.txt"; then fail "a patient id reached the error"; fi
+
+expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
+  --bakeoff --folds 0
+expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
+  --bakeoff --folds 21
+expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
+  --kafka-timeout 5s
+grep -q -- '--kafka-timeout go with --from-kafka' "$WORK/err.txt" ||
+  fail "unclear error for --kafka-timeout without --from-kafka: $(cat "$WORK/err.txt")"
+expect 2 "$TFE" profile --from-kafka --since 0 --until 1 --config configs/profiles/home.toml \
+  --kafka-timeout 0s
+grep -q -- '--kafka-timeout: expected a duration from 1s to 1h' "$WORK/err.txt" ||
+  fail "unclear error for a zero timeout: $(cat "$WORK/err.txt")"
+echo "PASS profile_options"
