@@ -33,7 +33,7 @@ outcomes=$(grep -o '[0-9]* outcomes' "$WORK/synth.txt" | grep -o '[0-9]*')
 expect 1 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
   --bakeoff --folds 5 --bootstrap 0 --quiet
 [[ $(wc -l < "$WORK/err.txt") == 1 ]] || fail "expected one error line, got: $(cat "$WORK/err.txt")"
-grep -q '^tfe profile: bake-off: .*fewer --folds' "$WORK/err.txt" ||
+grep -q '^tfe profile: bake-off: fold [0-9] of 5: the [a-z]* split has no patient with an outcome (.*); fewer folds' "$WORK/err.txt" ||
   fail "the error does not say what to change: $(cat "$WORK/err.txt")"
 if grep -q 'home-0' "$WORK/err.txt"; then fail "a patient id reached the error"; fi
 
@@ -41,6 +41,10 @@ expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/
   --bakeoff --folds 0
 expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
   --bakeoff --folds 21
+expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
+  --folds 3
+grep -q -- '--folds goes with --bakeoff' "$WORK/err.txt" ||
+  fail "unclear error for --folds without --bakeoff: $(cat "$WORK/err.txt")"
 expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
   --kafka-timeout 5s
 grep -q -- '--kafka-timeout go with --from-kafka' "$WORK/err.txt" ||

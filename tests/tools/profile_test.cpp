@@ -3,6 +3,7 @@
 // built to make each row right (configs/profiles/).
 
 #include <gtest/gtest.h>
+#include <tbb/task_arena.h>
 
 #include <cmath>
 #include <filesystem>
@@ -425,18 +426,16 @@ TEST_F(ProfileBakeoff, FoldsTestEveryPatientOnceAndJudgeTheLeadByTheirSpread) {
     EXPECT_EQ(e.stress.size(), 4u);
   }
   EXPECT_EQ(ids.size(), 12u);  // a model per strategy and fold
-  if (bo.agrees) {
-    EXPECT_TRUE(std::isnan(bo.lead));
-    EXPECT_EQ(bo.recommended, bo.winner);
-  } else {
-    ASSERT_FALSE(std::isnan(bo.lead_lo));
-    EXPECT_LE(bo.lead_lo, bo.lead);
-    EXPECT_LE(bo.lead, bo.lead_hi);
-    EXPECT_GT(bo.lead, 0.0);
-    EXPECT_EQ(bo.decisive, bo.lead_lo > 0);
-    EXPECT_EQ(bo.recommended, bo.decisive ? bo.winner : p->recommendation.strategy);
-    EXPECT_NE(bo.verdict.find("3 folds"), std::string::npos) << bo.verdict;
-  }
+  EXPECT_EQ(bo.agrees, bo.winner == p->recommendation.strategy);
+  // The folds side by side give what they give one at a time.
+  tbb::task_arena one_thread(1);
+  Result<Bakeoff> serial = make_error(Errc::config, "not run");
+  one_thread.execute([&] { serial = bakeoff(3); });
+  ASSERT_TRUE(serial) << serial.error().message;
+  DeploymentProfile a = *p, b2 = *p;
+  a.bakeoff = bo;
+  b2.bakeoff = serial.value();
+  EXPECT_EQ(profile_json(a), profile_json(b2));
   DeploymentProfile with = *p;
   with.bakeoff = bo;
   EXPECT_NE(profile_json(with).find("\"fold_weighted_auroc\""), std::string::npos);
@@ -446,19 +445,88 @@ TEST_F(ProfileBakeoff, FoldsTestEveryPatientOnceAndJudgeTheLeadByTheirSpread) {
   EXPECT_NE(none.error().message.find("folds"), std::string::npos);
 }
 
-TEST(BakeoffLead, PairedLeadIsTheMeanDifferenceWithAStudentTInterval) {
-  // Differences 0.01, 0.02, 0.03 (and a fold where b is undefined, skipped): mean 0.02, standard
-  // error 0.01 / sqrt(3), t(0.975, 2 degrees of freedom) = 4.302653.
+TEST(BakeoffLead, PairedLeadIsTheMeanDifferenceWithACorrectedStudentTInterval) {
+  // Differences 0.01, 0.02, 0.03 (and a fold where b is undefined, skipped): mean 0.02, sample
+  // variance 1e-4. Plain: se = 0.01 / sqrt(3), t(0.975, 2) = 4.302653. Corrected for a test /
+  // train ratio of 0.5 and 3 comparisons: se = 0.01 sqrt(1/3 + 0.5), t(1 - 0.025/3, 2) = 7.649.
   const std::vector<double> a = {0.81, 0.72, 0.93, 0.5};
   const std::vector<double> b = {0.80, 0.70, 0.90, std::nan("")};
-  const detail::Lead lead = detail::paired_lead(a, b);
-  const double half = 4.302653 * 0.01 / std::sqrt(3.0);
-  EXPECT_NEAR(lead.mean, 0.02, 1e-12);
-  EXPECT_NEAR(lead.lo, 0.02 - half, 1e-6);
-  EXPECT_NEAR(lead.hi, 0.02 + half, 1e-6);
-  const detail::Lead one = detail::paired_lead(std::vector<double>{0.8}, std::vector<double>{0.7});
+  const detail::Lead plain = detail::paired_lead(a, b, 0.0, 1);
+  EXPECT_EQ(plain.folds, 3u);
+  EXPECT_NEAR(plain.mean, 0.02, 1e-12);
+  EXPECT_NEAR(plain.lo, 0.02 - 4.302653 * 0.01 / std::sqrt(3.0), 1e-6);
+  EXPECT_NEAR(plain.hi, 0.02 + 4.302653 * 0.01 / std::sqrt(3.0), 1e-6);
+  const detail::Lead corrected = detail::paired_lead(a, b, 0.5, 3);
+  const double half = 7.6488 * 0.01 * std::sqrt(1.0 / 3 + 0.5);
+  EXPECT_NEAR(corrected.lo, 0.02 - half, 1e-4);
+  EXPECT_NEAR(corrected.hi, 0.02 + half, 1e-4);
+  const detail::Lead one =
+      detail::paired_lead(std::vector<double>{0.8}, std::vector<double>{0.7}, 0.3, 3);
   EXPECT_NEAR(one.mean, 0.1, 1e-12);
   EXPECT_TRUE(std::isnan(one.lo) && std::isnan(one.hi));
+}
+
+// The verdict on hand-made fold figures: agreement, a lead within the folds' noise (the matrix
+// stands), a decisive lead (the winner is recommended), and the single split's fixed margin.
+TEST(BakeoffVerdict, AgreesDefersOrOverridesByTheFoldsSpread) {
+  Recommendation matrix;
+  matrix.strategy = Strategy::late;
+  matrix.rows.push_back({});
+  matrix.rows[0].row = "modalities frequently missing";
+  const auto bakeoff = [](std::vector<std::vector<double>> folds_by_strategy) {
+    Bakeoff b;
+    b.folds = static_cast<uint32_t>(folds_by_strategy[0].size());
+    b.test_patients = 300;
+    for (std::size_t i = 0; i < folds_by_strategy.size(); ++i) {
+      BakeoffEntry e;
+      e.strategy = static_cast<Strategy>(i);  // early, intermediate, late, attention
+      e.fold_weighted_auroc = folds_by_strategy[i];
+      double sum = 0;
+      for (const double v : e.fold_weighted_auroc) sum += v;
+      e.weighted_auroc = sum / static_cast<double>(e.fold_weighted_auroc.size());
+      b.entries.push_back(e);
+    }
+    return b;
+  };
+  Bakeoff agree =
+      bakeoff({{0.80, 0.81, 0.79}, {0.7, 0.7, 0.7}, {0.85, 0.86, 0.84}, {0.6, 0.6, 0.6}});
+  detail::judge(agree, matrix, 0.3);
+  EXPECT_TRUE(agree.agrees);
+  EXPECT_EQ(agree.recommended, Strategy::late);
+  EXPECT_TRUE(std::isnan(agree.lead));
+
+  // Early ahead by 0.02 on average, but the folds disagree about it.
+  Bakeoff noisy =
+      bakeoff({{0.90, 0.78, 0.86}, {0.7, 0.7, 0.7}, {0.80, 0.82, 0.86}, {0.6, 0.6, 0.6}});
+  detail::judge(noisy, matrix, 0.3);
+  EXPECT_FALSE(noisy.agrees);
+  EXPECT_EQ(noisy.winner, Strategy::early);
+  EXPECT_NEAR(noisy.lead, 0.02, 1e-12);
+  EXPECT_LT(noisy.lead_lo, 0.0);
+  EXPECT_FALSE(noisy.decisive);
+  EXPECT_EQ(noisy.recommended, Strategy::late);
+  EXPECT_NE(noisy.verdict.find("within the noise of 3 folds"), std::string::npos) << noisy.verdict;
+
+  // Early ahead by 0.10 on every fold, give or take 0.005.
+  Bakeoff clear =
+      bakeoff({{0.90, 0.905, 0.895}, {0.7, 0.7, 0.7}, {0.80, 0.80, 0.80}, {0.6, 0.6, 0.6}});
+  detail::judge(clear, matrix, 0.3);
+  EXPECT_TRUE(clear.decisive);
+  EXPECT_GT(clear.lead_lo, 0.0);
+  EXPECT_EQ(clear.recommended, Strategy::early);
+  EXPECT_NE(clear.verdict.find("recommend early fusion from the measured evidence"),
+            std::string::npos)
+      << clear.verdict;
+
+  // One split: a fixed 0.03 margin.
+  Bakeoff small = bakeoff({{0.82}, {0.7}, {0.80}, {0.6}});
+  detail::judge(small, matrix, 0.0);
+  EXPECT_FALSE(small.decisive);
+  EXPECT_EQ(small.recommended, Strategy::late);
+  Bakeoff large = bakeoff({{0.84}, {0.7}, {0.80}, {0.6}});
+  detail::judge(large, matrix, 0.0);
+  EXPECT_TRUE(large.decisive);
+  EXPECT_EQ(large.recommended, Strategy::early);
 }
 
 TEST(ProfileErrors, EmptyHistoryAndBadOptions) {

@@ -2,6 +2,7 @@
 // patients, judged by what this deployment needs (subgroup metrics weighted by its own subgroup
 // frequencies), and compared with the decision matrix.
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -15,7 +16,9 @@
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 
 #include "operators/fusion_operator.h"
 #include "operators/model_config.h"
@@ -70,12 +73,31 @@ Result<std::vector<FoldFigures>> run_fold(const History& history, const PatientR
         train::split_of(registry.id(static_cast<PatientIndex>(p)), training) == Split::test;
     test_patients += is_test[p];
   }
+  // Every split needs a patient with an outcome (training, early stopping and the test metrics
+  // all need both classes): one clear error, before minutes of training.
+  std::array<uint32_t, 3> with_outcome{};
+  uint32_t outcome_patients = 0;
+  std::vector<uint8_t> counted(registry.size(), 0);
+  for (const Event& e : history.events) {
+    if (e.modality != kOutcomeModality || e.patient >= counted.size() || counted[e.patient]) {
+      continue;
+    }
+    counted[e.patient] = 1;
+    ++outcome_patients;
+    ++with_outcome[static_cast<std::size_t>(train::split_of(registry.id(e.patient), training))];
+  }
+  constexpr const char* kSplitName[] = {"training", "validation", "test"};
+  for (std::size_t s = 0; s < with_outcome.size(); ++s) {
+    if (with_outcome[s] > 0) continue;
+    return make_error(
+        Errc::invalid_argument,
+        fmt::format("{}the {} split has no patient with an outcome ({} in the history){}",
+                    label.empty() ? "" : label.substr(2) + ": ", kSplitName[s], outcome_patients,
+                    training.folds >= 2 ? "; fewer folds leave more patients in each split" : ""));
+  }
   History test;
   for (const Event& e : history.events) {
     if (e.patient < is_test.size() && is_test[e.patient]) test.events.push_back(e);
-  }
-  if (test.events.empty()) {
-    return make_error(Errc::invalid_argument, fmt::format("the test split{} is empty", label));
   }
 
   std::map<uint32_t, double> share;  // this deployment's subgroup frequencies
@@ -183,22 +205,97 @@ BakeoffEntry combine(tfe::Strategy s, std::span<const FoldFigures* const> folds)
 }  // namespace
 
 namespace detail {
-Lead paired_lead(std::span<const double> a, std::span<const double> b) {
+Lead paired_lead(std::span<const double> a, std::span<const double> b, double test_over_train,
+                 uint32_t comparisons) {
   std::vector<double> d;
   for (std::size_t f = 0; f < a.size() && f < b.size(); ++f) {
     if (!std::isnan(a[f]) && !std::isnan(b[f])) d.push_back(a[f] - b[f]);
   }
   Lead lead;
+  lead.folds = static_cast<uint32_t>(d.size());
   lead.mean = mean_defined(d);
   if (d.size() < 2) return lead;
   double ss = 0;
   for (const double x : d) ss += (x - lead.mean) * (x - lead.mean);
   const double n = static_cast<double>(d.size());
-  const double se = std::sqrt(ss / (n - 1) / n);
-  const double half = boost::math::quantile(boost::math::students_t(n - 1), 0.975) * se;
+  // Nadeau and Bengio's corrected resampled t: the folds train on overlapping patients, so their
+  // differences are correlated and the plain s^2 / n understates the variance of the mean.
+  const double se = std::sqrt(ss / (n - 1) * (1.0 / n + std::max(0.0, test_over_train)));
+  const double tail = 0.025 / std::max<uint32_t>(1, comparisons);  // Bonferroni
+  const double half = boost::math::quantile(boost::math::students_t(n - 1), 1.0 - tail) * se;
   lead.lo = lead.mean - half;
   lead.hi = lead.mean + half;
   return lead;
+}
+
+void judge(Bakeoff& out, const Recommendation& matrix_row, double test_over_train) {
+  const BakeoffEntry* best = nullptr;
+  const BakeoffEntry* matrix = nullptr;
+  for (const BakeoffEntry& e : out.entries) {
+    if (!std::isnan(e.weighted_auroc) &&
+        (best == nullptr || e.weighted_auroc > best->weighted_auroc)) {
+      best = &e;
+    }
+    if (e.strategy == matrix_row.strategy) matrix = &e;
+  }
+  const Strategy chosen = matrix_row.strategy;
+  const std::string row =
+      matrix_row.fired < matrix_row.rows.size() ? matrix_row.rows[matrix_row.fired].row : "";
+  out.recommended = chosen;
+  if (best == nullptr) {
+    out.verdict = fmt::format(
+        "no strategy had a defined AUROC on the test patients: {} fusion from the matrix stands",
+        to_string(chosen));
+    return;
+  }
+  out.winner = best->strategy;
+  out.agrees = out.winner == chosen;
+  if (out.agrees) {
+    out.verdict = fmt::format(
+        "the bake-off agrees with the matrix: {} fusion has the best deployment-weighted AUROC "
+        "({:.3f})",
+        to_string(chosen), best->weighted_auroc);
+    return;
+  }
+  std::string noise;  // how the lead compares with the noise
+  if (matrix == nullptr || std::isnan(matrix->weighted_auroc)) {
+    out.decisive = true;
+  } else if (out.folds >= 2) {
+    // The winner is the best of the other strategies, so the interval covers each of them.
+    const uint32_t challengers = static_cast<uint32_t>(out.entries.size()) - 1;
+    const Lead lead = paired_lead(best->fold_weighted_auroc, matrix->fold_weighted_auroc,
+                                  test_over_train, challengers);
+    out.lead = lead.mean;
+    out.lead_lo = lead.lo;
+    out.lead_hi = lead.hi;
+    out.decisive = !std::isnan(out.lead_lo) && out.lead_lo > 0;
+    noise = fmt::format(
+        "by {:.3f} (95% interval {:.3f} to {:.3f} over {})", out.lead, out.lead_lo, out.lead_hi,
+        lead.folds == out.folds
+            ? fmt::format("{} folds", out.folds)
+            : fmt::format("the {} of {} folds with both figures", lead.folds, out.folds));
+  } else {
+    out.lead = best->weighted_auroc - matrix->weighted_auroc;
+    out.decisive = out.lead >= kDecisiveMargin;
+    noise = fmt::format("by {:.3f}", out.lead);
+  }
+  if (!out.decisive) {
+    out.verdict = fmt::format(
+        "the bake-off and the matrix disagree: {} fusion leads ({:.3f} deployment-weighted AUROC) "
+        "{} over the matrix's {} fusion, within the noise of {}; recommend {} fusion ({})",
+        to_string(out.winner), best->weighted_auroc, noise, to_string(chosen),
+        out.folds >= 2 ? fmt::format("{} folds", out.folds)
+                       : fmt::format("{} test patients", out.test_patients),
+        to_string(chosen), row);
+    return;
+  }
+  out.recommended = out.winner;
+  out.verdict = fmt::format(
+      "the bake-off and the matrix disagree: {} fusion has {:.3f} deployment-weighted AUROC "
+      "against {:.3f} for the matrix's {} fusion ({}){}{}; recommend {} fusion from the "
+      "measured evidence, and check the stress rows for how it degrades",
+      to_string(out.winner), best->weighted_auroc, matrix ? matrix->weighted_auroc : kNaN,
+      to_string(chosen), row, noise.empty() ? "" : ", ahead ", noise, to_string(out.winner));
 }
 }  // namespace detail
 
@@ -221,8 +318,9 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
 
   Bakeoff out;
   out.folds = folds;
-  // The folds train side by side (each one's four trainings in turn, one thread each); each fold
-  // fills its own slot, so the outcome does not depend on the schedule.
+  // The folds train side by side, as many at a time as there are cores (each one's four
+  // trainings in turn, one thread each, its recorded examples in memory). Each fold fills its own
+  // slot, so the outcome does not depend on the schedule; the first failure cancels the rest.
   std::mutex log_mutex;
   const auto say_locked = [&](const std::string& line) {
     const std::lock_guard<std::mutex> lock(log_mutex);
@@ -230,23 +328,37 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
   };
   std::vector<std::optional<Result<std::vector<FoldFigures>>>> fold_results(folds);
   std::vector<uint32_t> fold_test_patients(folds, 0);
+  tbb::task_group_context context;
   tbb::parallel_for(
-      tbb::blocked_range<uint32_t>(0, folds, 1), [&](const tbb::blocked_range<uint32_t>& range) {
+      tbb::blocked_range<uint32_t>(0, folds, 1),
+      [&](const tbb::blocked_range<uint32_t>& range) {
         for (uint32_t f = range.begin(); f != range.end(); ++f) {
           train::TrainingConfig fold_training = training.value();
           fold_training.folds = folds >= 2 ? folds : 0;
           fold_training.test_fold = f;
           const std::string label = folds >= 2 ? fmt::format(", fold {} of {}", f + 1, folds) : "";
-          // A fold waiting on its backtest's shards must not pick up another fold.
+          // A fold waiting on its backtest's shards must not pick up another fold; a failure
+          // stays a value of its slot: nothing thrown leaves a worker thread.
           tbb::this_task_arena::isolate([&] {
-            fold_results[f] = run_fold(history, registry, config, arch.value(), fold_training,
-                                       profile, seed, label, fold_test_patients[f], say_locked);
+            try {
+              fold_results[f] = run_fold(history, registry, config, arch.value(), fold_training,
+                                         profile, seed, label, fold_test_patients[f], say_locked);
+            } catch (const std::exception& e) {
+              fold_results[f] =
+                  make_error(Errc::config, fmt::format("bake-off{} failed: {}", label, e.what()));
+            }
           });
+          if (!fold_results[f]->has_value()) context.cancel_group_execution();
         }
-      });
+      },
+      tbb::auto_partitioner(), context);
   std::vector<std::vector<FoldFigures>> by_fold;
   for (uint32_t f = 0; f < folds; ++f) {
+    if (!fold_results[f]) continue;  // cancelled after another fold failed
     if (!fold_results[f]->has_value()) return fold_results[f]->error();
+  }
+  for (uint32_t f = 0; f < folds; ++f) {
+    if (!fold_results[f]) return make_error(Errc::config, "the bake-off was cancelled");
     out.test_patients += fold_test_patients[f];
     by_fold.push_back(std::move(*fold_results[f]).value());
   }
@@ -255,72 +367,15 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
     for (const auto& fold : by_fold) folds_of.push_back(&fold[i]);
     out.entries.push_back(combine(kAllStrategies[i], folds_of));
   }
-
-  // The winner: the highest deployment-weighted AUROC.
-  const BakeoffEntry* best = nullptr;
-  const BakeoffEntry* matrix = nullptr;
-  for (const BakeoffEntry& e : out.entries) {
-    if (!std::isnan(e.weighted_auroc) &&
-        (best == nullptr || e.weighted_auroc > best->weighted_auroc)) {
-      best = &e;
-    }
-    if (e.strategy == profile.recommendation.strategy) matrix = &e;
+  // A fold's test patients against its training patients, for the interval's correction.
+  double test_over_train = 0;
+  if (folds >= 2) {
+    train::TrainingConfig t = training.value();
+    t.folds = folds;
+    const double k = folds;
+    test_over_train = 1.0 / ((k - 1) * (1.0 - train::fold_validation_share(t)));
   }
-  const Strategy chosen = profile.recommendation.strategy;
-  if (best == nullptr) {
-    out.recommended = chosen;
-    out.verdict = fmt::format(
-        "no strategy had a defined AUROC on the test patients: {} fusion "
-        "from the matrix stands",
-        to_string(chosen));
-    return out;
-  }
-  out.winner = best->strategy;
-  out.agrees = out.winner == chosen;
-  if (out.agrees) {
-    out.recommended = chosen;
-    out.verdict = fmt::format(
-        "the bake-off agrees with the matrix: {} fusion has the best deployment-weighted AUROC "
-        "({:.3f})",
-        to_string(chosen), best->weighted_auroc);
-    return out;
-  }
-  const std::string& row = profile.recommendation.rows[profile.recommendation.fired].row;
-  std::string noise;  // how the lead compares with the noise
-  if (matrix == nullptr || std::isnan(matrix->weighted_auroc)) {
-    out.decisive = true;
-  } else if (folds >= 2) {
-    const detail::Lead lead =
-        detail::paired_lead(best->fold_weighted_auroc, matrix->fold_weighted_auroc);
-    out.lead = lead.mean;
-    out.lead_lo = lead.lo;
-    out.lead_hi = lead.hi;
-    out.decisive = !std::isnan(out.lead_lo) && out.lead_lo > 0;
-    noise = fmt::format("by {:.3f} (95% interval {:.3f} to {:.3f} over {} folds)", out.lead,
-                        out.lead_lo, out.lead_hi, folds);
-  } else {
-    out.lead = best->weighted_auroc - matrix->weighted_auroc;
-    out.decisive = out.lead >= kDecisiveMargin;
-    noise = fmt::format("by {:.3f}", out.lead);
-  }
-  if (!out.decisive) {
-    out.recommended = chosen;
-    out.verdict = fmt::format(
-        "the bake-off and the matrix disagree: {} fusion leads ({:.3f} deployment-weighted AUROC) "
-        "{} over the matrix's {} fusion, within the noise of {}; recommend {} fusion ({})",
-        to_string(out.winner), best->weighted_auroc, noise, to_string(chosen),
-        folds >= 2 ? fmt::format("{} folds", folds)
-                   : fmt::format("{} test patients", out.test_patients),
-        to_string(chosen), row);
-  } else {
-    out.verdict = fmt::format(
-        "the bake-off and the matrix disagree: {} fusion has {:.3f} deployment-weighted AUROC "
-        "against {:.3f} for the matrix's {} fusion ({}){}{}; recommend {} fusion from the "
-        "measured evidence, and check the stress rows for how it degrades",
-        to_string(out.winner), best->weighted_auroc, matrix ? matrix->weighted_auroc : kNaN,
-        to_string(chosen), row, noise.empty() ? "" : ", ahead ", noise, to_string(out.winner));
-    out.recommended = out.winner;
-  }
+  detail::judge(out, profile.recommendation, test_over_train);
   return out;
 }
 

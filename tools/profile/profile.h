@@ -327,11 +327,21 @@ Recommendation decide(const Evidence& evidence, std::span<const std::string> mod
                       const Thresholds& thresholds);
 
 // The mean paired difference a[f] - b[f] over the folds where both are defined, and its 95%
-// interval (Student t on the differences' spread; NaN bounds with fewer than two folds).
+// interval: Student t with folds - 1 degrees of freedom on the differences' spread, the variance
+// corrected for the folds' overlapping training sets (Nadeau and Bengio: s^2 (1/n +
+// test_over_train)) and the tail split over `comparisons` (Bonferroni). NaN bounds with fewer
+// than two folds.
 struct Lead {
   double mean = kNaN, lo = kNaN, hi = kNaN;
+  uint32_t folds = 0;  // folds where both figures are defined
 };
-Lead paired_lead(std::span<const double> a, std::span<const double> b);
+Lead paired_lead(std::span<const double> a, std::span<const double> b, double test_over_train,
+                 uint32_t comparisons);
+
+// The verdict of a bake-off whose entries, folds and test_patients are filled: the winner, whether
+// it agrees with the matrix's row, and when not, the lead (with folds: its interval from
+// paired_lead, with every other strategy a challenger) and the recommendation.
+void judge(Bakeoff& out, const Recommendation& matrix_row, double test_over_train);
 }  // namespace detail
 
 }  // namespace tfe::profile

@@ -1,6 +1,7 @@
 #include "tools/train/train.h"
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -324,6 +325,7 @@ Split split_of(std::string_view patient_id, const TrainingConfig& training) {
   if (training.folds < 2) {
     return split_of(patient_id, training.train_fraction, training.validation_fraction);
   }
+  assert(training.test_fold < training.folds);
   const double scaled = split_position(patient_id) * training.folds;
   const double fold = std::min(std::floor(scaled), static_cast<double>(training.folds - 1));
   if (static_cast<uint32_t>(fold) == training.test_fold) return Split::test;
