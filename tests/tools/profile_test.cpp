@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "connectors/history_replay.h"
 #include "engine/patient_registry.h"
 #include "tools/profile/profile.h"
+#include "tools/profile/stats.h"
 #include "tools/synth/synth.h"
 
 namespace tfe::profile {
@@ -111,6 +113,41 @@ TEST(ProfileNumerics, LogisticRegressionRecoversTheDirection) {
   EXPECT_NEAR(w[0], 2.0, 0.2);
   EXPECT_NEAR(w[1], -1.0, 0.15);
   EXPECT_NEAR(w[2], 0.5, 0.15);
+}
+
+TEST(ProfileNumerics, DiscriminantOnACappedClassSortedSampleSeesBothClasses) {
+  // The model sample lists every positive before every negative; a fit capped at fewer rows than
+  // the train rows must still see both classes, or its scores are constant (AUROC 0.5).
+  std::mt19937_64 rng(9);
+  std::normal_distribution<float> normal(0, 1);
+  const std::size_t n = 3000, d = 2, max_train = 1000;
+  std::vector<float> x(n * d);
+  std::vector<uint8_t> y(n), fold(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    y[r] = r < n / 2;
+    x[r * d] = (y[r] ? 1.0f : -1.0f) + normal(rng);
+    x[r * d + 1] = normal(rng);
+    fold[r] = r % 5 == 0 ? 0 : static_cast<uint8_t>(1 + r % 2);
+  }
+  const detail::ModalityFit fit = detail::fit_modality(x, n, d, fold, y, true, 1.0, max_train);
+  std::vector<double> test_score;
+  std::vector<uint8_t> test_label;
+  for (std::size_t r = 0; r < n; ++r) {
+    if (fold[r] != 0) continue;
+    test_score.push_back(fit.score[r]);
+    test_label.push_back(y[r]);
+  }
+  EXPECT_GT(detail::weighted_auroc(test_score, test_label,
+                                   std::vector<double>(test_score.size(), 1.0)),
+            0.8);
+
+  std::vector<uint32_t> rows(n);
+  for (uint32_t r = 0; r < n; ++r) rows[r] = r;
+  detail::keep_evenly_spread(rows, max_train);
+  ASSERT_EQ(rows.size(), max_train);
+  EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end()));
+  EXPECT_EQ(std::count_if(rows.begin(), rows.end(), [&](uint32_t r) { return y[r] == 1; }),
+            static_cast<std::ptrdiff_t>(max_train / 2));
 }
 
 // ---- decision matrix --------------------------------------------------------------------------

@@ -652,8 +652,9 @@ Result<DeploymentProfile> profile_history(const History& history, const PatientR
     for (uint32_t i = 0; i < n_s; ++i) {
       if (!(sample.ticks[i].mask >> m & 1u)) continue;
       present.push_back(i);
-      if (!sample.test[i] && train.size() < options.pca_ticks) train.push_back(i);
+      if (!sample.test[i]) train.push_back(i);
     }
+    detail::keep_evenly_spread(train, options.pca_ticks);
     const bool vitals = mspec.kind == ModalityKind::vitals;
     const uint32_t from = rec.offset[m];
     const uint32_t to = rec.offset[m + 1];

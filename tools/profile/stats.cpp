@@ -144,7 +144,7 @@ struct Discriminant {
   std::vector<double> eigenvalues;
 };
 
-// Fits on the rows whose fold is in `use` (up to max_train of them).
+// Fits on the rows whose fold is in `use` (at most max_train of them, evenly spread).
 Discriminant fit_discriminant(std::span<const float> x, std::size_t n, std::size_t d,
                               std::span<const uint8_t> fold, uint8_t use_a, uint8_t use_b,
                               std::span<const uint8_t> y, bool standardise, double ridge_rel,
@@ -155,9 +155,10 @@ Discriminant fit_discriminant(std::span<const float> x, std::size_t n, std::size
   out.scale = Eigen::RowVectorXd::Ones(dd);
   out.w = Eigen::VectorXd::Zero(dd);
   std::vector<std::size_t> rows;
-  for (std::size_t r = 0; r < n && rows.size() < max_train; ++r) {
+  for (std::size_t r = 0; r < n; ++r) {
     if (fold[r] == use_a || fold[r] == use_b) rows.push_back(r);
   }
+  keep_evenly_spread(rows, max_train);
   if (rows.size() < 2 || d == 0) return out;
   const auto nt = static_cast<Eigen::Index>(rows.size());
   Eigen::MatrixXd m(nt, dd);

@@ -2,8 +2,10 @@
 // Internal numerics of the profiler (principal components, logistic models, weighted AUROC over a
 // fixed order). Not part of the public interface: tools/profile/profile.h.
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace tfe::profile::detail {
@@ -22,6 +24,17 @@ double weighted_auroc_ordered(std::span<const uint32_t> order, std::span<const d
 
 // Logistic regression logit for weights from fit_logistic: w[d] is the intercept.
 double logistic_logit(std::span<const double> w, std::span<const double> x);
+
+// At most `limit` of `rows`, evenly spread over them. The model sample lists one class after the
+// other, so its first rows are not a fair subset: they can all be positives.
+template <typename Row>
+void keep_evenly_spread(std::vector<Row>& rows, std::size_t limit) {
+  if (rows.size() <= limit) return;
+  std::vector<Row> kept;
+  kept.reserve(limit);
+  for (std::size_t k = 0; k < limit; ++k) kept.push_back(rows[k * rows.size() / limit]);
+  rows = std::move(kept);
+}
 
 }  // namespace tfe::profile::detail
 
