@@ -137,9 +137,9 @@ TEST(ProfileNumerics, DiscriminantOnACappedClassSortedSampleSeesBothClasses) {
     test_score.push_back(fit.score[r]);
     test_label.push_back(y[r]);
   }
-  EXPECT_GT(detail::weighted_auroc(test_score, test_label,
-                                   std::vector<double>(test_score.size(), 1.0)),
-            0.8);
+  EXPECT_GT(
+      detail::weighted_auroc(test_score, test_label, std::vector<double>(test_score.size(), 1.0)),
+      0.8);
 
   std::vector<uint32_t> rows(n);
   for (uint32_t r = 0; r < n; ++r) rows[r] = r;
@@ -402,8 +402,8 @@ class ProfileBakeoff : public ::testing::Test {
   // Light training (the sanitizer build runs these too): what is checked is the bake-off's
   // plumbing, not the models' quality.
   static Result<Bakeoff> bakeoff(uint32_t folds) {
-    const auto doc = toml::parse(folds >= 2 ? "[training]\nepochs = 1\n"
-                                            : "[training]\nepochs = 2\n");
+    const auto doc =
+        toml::parse(folds >= 2 ? "[training]\nepochs = 1\n" : "[training]\nepochs = 2\n");
     return run_bakeoff(doc, cohort_->history, cohort_->registry, cohort_->config, *profile_, 1,
                        folds, {});
   }
