@@ -57,26 +57,34 @@ Result<void> check_topic_results(const rd_kafka_topic_result_t** results, std::s
 
 }  // namespace
 
-KafkaAdmin::KafkaAdmin(detail::HandlePtr rk, detail::QueuePtr queue)
-    : rk_(std::move(rk)), queue_(std::move(queue)) {}
+KafkaAdmin::KafkaAdmin(std::unique_ptr<detail::ClientLog> log, detail::HandlePtr rk,
+                       detail::QueuePtr queue)
+    : log_(std::move(log)), rk_(std::move(rk)), queue_(std::move(queue)) {}
 KafkaAdmin::~KafkaAdmin() { queue_.reset(); }
 KafkaAdmin::KafkaAdmin(KafkaAdmin&&) noexcept = default;
 KafkaAdmin& KafkaAdmin::operator=(KafkaAdmin&& other) noexcept {
   if (this != &other) {
     queue_.reset();
+    rk_.reset();
+    log_ = std::move(other.log_);
     rk_ = std::move(other.rk_);
     queue_ = std::move(other.queue_);
   }
   return *this;
 }
 
-Result<KafkaAdmin> KafkaAdmin::create(const Properties& properties) {
-  auto conf = detail::make_conf(properties);
+Error KafkaAdmin::with_last_log_error(Error error) const {
+  return log_ ? detail::with_last_log_error(std::move(error), *log_) : error;
+}
+
+Result<KafkaAdmin> KafkaAdmin::create(const Properties& properties, LogLines lines) {
+  auto log = std::make_unique<detail::ClientLog>(lines);
+  auto conf = detail::make_conf(properties, log.get());
   if (!conf) return conf.error();
   auto rk = detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
   if (!rk) return rk.error();
   detail::QueuePtr queue(rd_kafka_queue_new(rk.value().get()));
-  return KafkaAdmin(std::move(rk).value(), std::move(queue));
+  return KafkaAdmin(std::move(log), std::move(rk).value(), std::move(queue));
 }
 
 Result<void> KafkaAdmin::create_topics(const std::vector<NewTopic>& topics, int timeout_ms) {

@@ -19,7 +19,7 @@ struct NewTopic {
 class KafkaAdmin {
  public:
   // `properties`: bootstrap.servers and any client settings (security, timeouts).
-  static Result<KafkaAdmin> create(const Properties& properties);
+  static Result<KafkaAdmin> create(const Properties& properties, LogLines lines = LogLines::print);
   ~KafkaAdmin();
   KafkaAdmin(KafkaAdmin&&) noexcept;
   KafkaAdmin& operator=(KafkaAdmin&&) noexcept;
@@ -31,9 +31,13 @@ class KafkaAdmin {
   Result<void> delete_topics(const std::vector<std::string>& topics, int timeout_ms);
   // Partition count of a topic; 0 when it does not exist.
   Result<int32_t> partition_count(const std::string& topic, int timeout_ms);
+  // `error` with this client's last kept-back librdkafka error appended
+  // (LogLines::keep_last_error).
+  Error with_last_log_error(Error error) const;
 
  private:
-  explicit KafkaAdmin(detail::HandlePtr rk, detail::QueuePtr queue);
+  KafkaAdmin(std::unique_ptr<detail::ClientLog> log, detail::HandlePtr rk, detail::QueuePtr queue);
+  std::unique_ptr<detail::ClientLog> log_;  // the handle's opaque: outlives rk_
   detail::HandlePtr rk_;
   detail::QueuePtr queue_;  // admin results (released before rk_)
 };

@@ -25,7 +25,7 @@ namespace {
 
 // librdkafka's log lines (syslog levels) through spdlog, so that they share the service's format.
 // Called from librdkafka's threads; spdlog's default logger is thread-safe.
-void log_trampoline(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+void print_line(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
   // Properties meant for another client type are reported per client: not worth a warning.
   const bool config_note = std::string_view(facility) == "CONFWARN";
   spdlog::level::level_enum l = spdlog::level::debug;
@@ -39,11 +39,49 @@ void log_trampoline(const rd_kafka_t* rk, int level, const char* facility, const
   spdlog::log(l, "kafka {} {}: {}", rk ? rd_kafka_name(rk) : "", facility, message);
 }
 
+void log_trampoline(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  auto* log = rk ? static_cast<ClientLog*>(rd_kafka_opaque(rk)) : nullptr;
+  if (log) {
+    log->line(rk, level, facility, message);
+  } else {
+    print_line(rk, level, facility, message);
+  }
+}
+
 }  // namespace
 
-Result<ConfPtr> make_conf(const Properties& properties) {
+void ClientLog::line(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  if (lines_ == LogLines::print || level > 3) {
+    // Below error level a command stays as quiet as a service's log would be at its default.
+    if (lines_ == LogLines::print || level <= 4) print_line(rk, level, facility, message);
+    return;
+  }
+  std::string_view text = message ? message : "";
+  // "[thrd:NAME]: " says which librdkafka thread logged: noise in a command's error line.
+  if (text.starts_with("[thrd:")) {
+    if (const auto end = text.find("]: "); end != std::string_view::npos)
+      text.remove_prefix(end + 3);
+  }
+  const std::lock_guard lock(mutex_);
+  last_error_.assign(text);
+}
+
+std::string ClientLog::last_error() const {
+  const std::lock_guard lock(mutex_);
+  return last_error_;
+}
+
+Error with_last_log_error(Error error, const ClientLog& log) {
+  if (std::string last = log.last_error(); !last.empty()) {
+    error.message += fmt::format("; librdkafka's last error: {}", last);
+  }
+  return error;
+}
+
+Result<ConfPtr> make_conf(const Properties& properties, ClientLog* log) {
   ConfPtr conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), &log_trampoline);
+  if (log) rd_kafka_conf_set_opaque(conf.get(), log);
   std::array<char, 512> err{};
   for (const auto& [key, value] : properties) {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err.data(), err.size()) !=

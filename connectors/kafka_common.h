@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,7 +51,30 @@ using TopicPartitions = std::vector<TopicPartition>;
 Error kafka_error(rd_kafka_resp_err_t err, std::string_view context);
 Error kafka_error(const rd_kafka_error_t* err, std::string_view context);
 
+// What becomes of a client's librdkafka log lines. A service prints them to its log; a command
+// that ends in one error line keeps back the errors (a broker that refuses connections is
+// reported once a second until the command gives up) and names the last one in that line.
+enum class LogLines : uint8_t { print, keep_last_error };
+
 namespace detail {
+
+// The log side of a client handle; the handle's opaque points to it (the consumer's and
+// producer's callback state derive from it). Thread-safe: librdkafka logs from its own threads.
+class ClientLog {
+ public:
+  explicit ClientLog(LogLines lines = LogLines::print) : lines_(lines) {}
+  void line(const rd_kafka_t* rk, int level, const char* facility, const char* message);
+  // The last error-level line kept back ("" when none or when lines are printed).
+  std::string last_error() const;
+
+ private:
+  LogLines lines_;
+  mutable std::mutex mutex_;
+  std::string last_error_;
+};
+
+// `error` with the client's last kept-back librdkafka error appended, when there is one.
+Error with_last_log_error(Error error, const ClientLog& log);
 
 struct HandleDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
@@ -80,8 +104,9 @@ using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
 using ErrorPtr = std::unique_ptr<rd_kafka_error_t, ErrorDeleter>;
 using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
 
-// A configuration object with `properties` set; errors name the property.
-Result<ConfPtr> make_conf(const Properties& properties);
+// A configuration object with `properties` set; errors name the property. Log lines go to `log`
+// (which must outlive the handle), or are printed when it is null.
+Result<ConfPtr> make_conf(const Properties& properties, ClientLog* log = nullptr);
 // Creates the client handle (takes ownership of `conf` on success and on failure).
 Result<HandlePtr> make_handle(rd_kafka_type_t type, ConfPtr conf);
 

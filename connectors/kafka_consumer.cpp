@@ -8,7 +8,12 @@
 
 namespace tfe::kafka {
 
-struct KafkaConsumer::State {
+struct KafkaConsumer::State : detail::ClientLog {
+  using ClientLog::ClientLog;
+  // The handle's opaque is the ClientLog base (make_conf); callbacks come back to the state.
+  static State* of(void* opaque) {
+    return static_cast<State*>(static_cast<detail::ClientLog*>(opaque));
+  }
   ConsumerCallbacks callbacks;
   uint64_t rebalances = 0;  // rebalance callbacks served so far
 };
@@ -34,7 +39,7 @@ void apply_default(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 void rebalance_trampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-  auto* state = static_cast<KafkaConsumer::State*>(opaque);
+  auto* state = KafkaConsumer::State::of(opaque);
   ++state->rebalances;
   if (!state->callbacks.on_rebalance || (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS &&
                                          err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)) {
@@ -50,12 +55,12 @@ void rebalance_trampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 void commit_trampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t* offsets, void* opaque) {
-  auto* state = static_cast<KafkaConsumer::State*>(opaque);
+  auto* state = KafkaConsumer::State::of(opaque);
   if (state->callbacks.on_commit) state->callbacks.on_commit(err, detail::from_list(offsets));
 }
 
 void error_trampoline(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
-  auto* state = static_cast<KafkaConsumer::State*>(opaque);
+  auto* state = KafkaConsumer::State::of(opaque);
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
   bool fatal = false;
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
@@ -110,16 +115,19 @@ KafkaConsumer& KafkaConsumer::operator=(KafkaConsumer&& other) noexcept {
   return *this;
 }
 
+Error KafkaConsumer::with_last_log_error(Error error) const {
+  return state_ ? detail::with_last_log_error(std::move(error), *state_) : error;
+}
+
 Result<KafkaConsumer> KafkaConsumer::create(const Properties& properties,
-                                            ConsumerCallbacks callbacks) {
-  auto conf = detail::make_conf(properties);
-  if (!conf) return conf.error();
-  auto state = std::make_unique<State>();
+                                            ConsumerCallbacks callbacks, LogLines lines) {
+  auto state = std::make_unique<State>(lines);
   state->callbacks = std::move(callbacks);
+  auto conf = detail::make_conf(properties, state.get());
+  if (!conf) return conf.error();
   rd_kafka_conf_set_rebalance_cb(conf.value().get(), &rebalance_trampoline);
   rd_kafka_conf_set_offset_commit_cb(conf.value().get(), &commit_trampoline);
   rd_kafka_conf_set_error_cb(conf.value().get(), &error_trampoline);
-  rd_kafka_conf_set_opaque(conf.value().get(), state.get());
   std::string client_id;
   for (const auto& [key, value] : properties) {
     if (key == "client.id") client_id = value;

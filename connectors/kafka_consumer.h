@@ -53,13 +53,17 @@ struct ConsumerCallbacks {
 class KafkaConsumer {
  public:
   // `properties` must include group.id and bootstrap.servers.
-  static Result<KafkaConsumer> create(const Properties& properties, ConsumerCallbacks callbacks);
+  static Result<KafkaConsumer> create(const Properties& properties, ConsumerCallbacks callbacks,
+                                      LogLines lines = LogLines::print);
   // Leaves the group (close()) if not yet done.
   ~KafkaConsumer();
   KafkaConsumer(KafkaConsumer&&) noexcept;
   KafkaConsumer& operator=(KafkaConsumer&&) noexcept;
 
   Result<void> subscribe(const std::vector<std::string>& topics);
+  // `error` with this client's last kept-back librdkafka error appended
+  // (LogLines::keep_last_error).
+  Error with_last_log_error(Error error) const;
 
   // Appends up to `max` messages (or events such as partition EOF, with err set) to `out`, waiting
   // up to timeout_ms for the first. Serves rebalance and commit callbacks. Messages consumed in

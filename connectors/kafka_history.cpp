@@ -34,36 +34,14 @@ struct PartitionRange {
   bool done = false;
 };
 
-}  // namespace
-
-Result<History> load_history_from_kafka(const KafkaConfig& kafka, const EngineConfig& engine,
-                                        const KafkaTimeRange& range, PatientRegistry& registry,
-                                        DeadLetterSink& dead, const KafkaHistoryOptions& options) {
+// Reads the range's records with a consumer made for it.
+Result<History> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kafka,
+                           const EngineConfig& engine, const KafkaTimeRange& range,
+                           PatientRegistry& registry, DeadLetterSink& dead,
+                           const KafkaHistoryOptions& options) {
   const auto say = [&](const std::string& line) {
     if (options.log) options.log(line);
   };
-  if (kafka.embedded()) {
-    return make_error(Errc::config,
-                      "kafka: reading a history needs a broker address, and [kafka] brokers is "
-                      "\"embedded\" (an in-process broker that starts empty): set it, or pass "
-                      "--brokers or TFE_KAFKA_BROKERS");
-  }
-  if (range.until_ms <= range.since_ms) {
-    return make_error(Errc::invalid_argument, "kafka: the time range is empty (until <= since)");
-  }
-  if (kafka.modality_topics.size() > kMaxTopics) {
-    return make_error(Errc::config, "kafka: more than 256 modality topics");
-  }
-  kafka::Properties props = client_properties(kafka, kafka.brokers);
-  props.insert(props.end(), {{"group.id", kafka.group_id + ".history"},
-                             {"enable.auto.commit", "false"},
-                             {"enable.auto.offset.store", "false"},
-                             {"enable.partition.eof", "true"},
-                             {"fetch.wait.max.ms", "100"}});
-  props.insert(props.end(), kafka.librdkafka.begin(), kafka.librdkafka.end());
-  auto consumer = kafka::KafkaConsumer::create(props, {});
-  if (!consumer) return consumer.error();
-  kafka::KafkaConsumer& c = consumer.value();
 
   // Each partition's offsets for the two times; no record at or after `until` reads to the end.
   // parts holds topic 0's partitions, then topic 1's, ...; topics may differ in partition count
@@ -217,6 +195,39 @@ Result<History> load_history_from_kafka(const KafkaConfig& kafka, const EngineCo
   sort_for_replay(history.events);
   say(fmt::format("read {} records: {} events, {} bad records", read, history.events.size(),
                   history.dead_letters));
+  return history;
+}
+
+}  // namespace
+
+Result<History> load_history_from_kafka(const KafkaConfig& kafka, const EngineConfig& engine,
+                                        const KafkaTimeRange& range, PatientRegistry& registry,
+                                        DeadLetterSink& dead, const KafkaHistoryOptions& options) {
+  if (kafka.embedded()) {
+    return make_error(Errc::config,
+                      "kafka: reading a history needs a broker address, and [kafka] brokers is "
+                      "\"embedded\" (an in-process broker that starts empty): set it, or pass "
+                      "--brokers or TFE_KAFKA_BROKERS");
+  }
+  if (range.until_ms <= range.since_ms) {
+    return make_error(Errc::invalid_argument, "kafka: the time range is empty (until <= since)");
+  }
+  if (kafka.modality_topics.size() > kMaxTopics) {
+    return make_error(Errc::config, "kafka: more than 256 modality topics");
+  }
+  kafka::Properties props = client_properties(kafka, kafka.brokers);
+  props.insert(props.end(), {{"group.id", kafka.group_id + ".history"},
+                             {"enable.auto.commit", "false"},
+                             {"enable.auto.offset.store", "false"},
+                             {"enable.partition.eof", "true"},
+                             {"fetch.wait.max.ms", "100"}});
+  props.insert(props.end(), kafka.librdkafka.begin(), kafka.librdkafka.end());
+  // A command: librdkafka's own error lines (a refused connection, once a second) are kept back
+  // and the last one is named in the one error line the read ends with.
+  auto consumer = kafka::KafkaConsumer::create(props, {}, kafka::LogLines::keep_last_error);
+  if (!consumer) return consumer.error();
+  auto history = read_range(consumer.value(), kafka, engine, range, registry, dead, options);
+  if (!history) return consumer.value().with_last_log_error(std::move(history).error());
   return history;
 }
 

@@ -13,7 +13,8 @@
 
 namespace tfe::kafka {
 
-struct KafkaProducer::State {
+struct KafkaProducer::State : detail::ClientLog {
+  using ClientLog::ClientLog;
   struct TopicDeleter {
     void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
   };
@@ -35,7 +36,8 @@ struct KafkaProducer::State {
 namespace {
 
 void delivery_trampoline(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
-  auto* state = static_cast<KafkaProducer::State*>(opaque);
+  // The handle's opaque is the ClientLog base (make_conf).
+  auto* state = static_cast<KafkaProducer::State*>(static_cast<detail::ClientLog*>(opaque));
   if (!state->on_delivery) return;
   DeliveryReport report;
   report.err = msg->err;
@@ -55,16 +57,28 @@ KafkaProducer::~KafkaProducer() {
   if (state_) state_->topics.clear();
 }
 KafkaProducer::KafkaProducer(KafkaProducer&&) noexcept = default;
-KafkaProducer& KafkaProducer::operator=(KafkaProducer&&) noexcept = default;
+KafkaProducer& KafkaProducer::operator=(KafkaProducer&& other) noexcept {
+  if (this != &other) {
+    // Topic handles, then the client handle, then the state its callbacks and log lines use.
+    if (state_) state_->topics.clear();
+    rk_.reset();
+    state_ = std::move(other.state_);
+    rk_ = std::move(other.rk_);
+  }
+  return *this;
+}
+
+Error KafkaProducer::with_last_log_error(Error error) const {
+  return state_ ? detail::with_last_log_error(std::move(error), *state_) : error;
+}
 
 Result<KafkaProducer> KafkaProducer::create(const Properties& properties,
-                                            DeliveryCallback on_delivery) {
-  auto conf = detail::make_conf(properties);
-  if (!conf) return conf.error();
-  auto state = std::make_unique<State>();
+                                            DeliveryCallback on_delivery, LogLines lines) {
+  auto state = std::make_unique<State>(lines);
   state->on_delivery = std::move(on_delivery);
+  auto conf = detail::make_conf(properties, state.get());
+  if (!conf) return conf.error();
   rd_kafka_conf_set_dr_msg_cb(conf.value().get(), &delivery_trampoline);
-  rd_kafka_conf_set_opaque(conf.value().get(), state.get());
   auto rk = detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
   if (!rk) return rk.error();
   return KafkaProducer(std::move(rk).value(), std::move(state));

@@ -41,7 +41,8 @@ struct Message {
 class KafkaProducer {
  public:
   // `properties` are librdkafka's (bootstrap.servers, enable.idempotence, acks, linger.ms, ...).
-  static Result<KafkaProducer> create(const Properties& properties, DeliveryCallback on_delivery);
+  static Result<KafkaProducer> create(const Properties& properties, DeliveryCallback on_delivery,
+                                      LogLines lines = LogLines::print);
   ~KafkaProducer();
   KafkaProducer(KafkaProducer&&) noexcept;
   KafkaProducer& operator=(KafkaProducer&&) noexcept;
@@ -66,6 +67,9 @@ class KafkaProducer {
   int in_flight() const;
   // A fatal error (idempotence guarantees broken): the producer cannot go on.
   std::optional<Error> fatal_error() const;
+  // `error` with this client's last kept-back librdkafka error appended
+  // (LogLines::keep_last_error).
+  Error with_last_log_error(Error error) const;
 
   rd_kafka_t* handle() const { return rk_.get(); }
 

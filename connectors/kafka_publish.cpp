@@ -18,12 +18,10 @@
 
 namespace tfe {
 
-Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& bootstrap) {
+namespace {
+
+Result<int32_t> ensure_topics_with(kafka::KafkaAdmin& admin, const KafkaConfig& config) {
   constexpr int kTimeoutMs = 30'000;
-  kafka::Properties props = client_properties(config, bootstrap);
-  props.insert(props.end(), config.librdkafka.begin(), config.librdkafka.end());
-  auto admin = kafka::KafkaAdmin::create(props);
-  if (!admin) return admin.error();
   if (config.create_topics) {
     // Only the missing ones: a cluster without the admin API (the embedded broker of a running
     // `tfe serve`, which created its topics itself) is then never asked.
@@ -32,18 +30,18 @@ Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& boot
     names.push_back(config.dead_letter_topic);
     std::vector<kafka::NewTopic> missing;
     for (const auto& name : names) {
-      auto n = admin.value().partition_count(name, kTimeoutMs);
+      auto n = admin.partition_count(name, kTimeoutMs);
       if (!n) return n.error();
       if (n.value() == 0) missing.push_back({name, config.partitions, config.replication_factor});
     }
-    auto r = admin.value().create_topics(missing, kTimeoutMs);
+    auto r = admin.create_topics(missing, kTimeoutMs);
     if (!r) return r.error();
     // A created topic may take a moment to appear in the metadata brokers answer with: wait for
     // it (the check below says what is wrong if it never does).
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
     for (const auto& t : missing) {
       for (;;) {
-        auto n = admin.value().partition_count(t.name, kTimeoutMs);
+        auto n = admin.partition_count(t.name, kTimeoutMs);
         if ((n && n.value() > 0) || std::chrono::steady_clock::now() >= deadline) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
@@ -52,7 +50,7 @@ Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& boot
   int32_t count = -1;
   std::string first;
   for (const auto& t : config.modality_topics) {
-    auto n = admin.value().partition_count(t, kTimeoutMs);
+    auto n = admin.partition_count(t, kTimeoutMs);
     if (!n) return n.error();
     if (n.value() == 0) {
       return make_error(Errc::config, fmt::format("kafka: topic '{}' does not exist (create it, or "
@@ -70,6 +68,19 @@ Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& boot
                       first, count, t, n.value()));
     }
   }
+  return count;
+}
+
+}  // namespace
+
+Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& bootstrap,
+                              kafka::LogLines lines) {
+  kafka::Properties props = client_properties(config, bootstrap);
+  props.insert(props.end(), config.librdkafka.begin(), config.librdkafka.end());
+  auto admin = kafka::KafkaAdmin::create(props, lines);
+  if (!admin) return admin.error();
+  auto count = ensure_topics_with(admin.value(), config);
+  if (!count) return admin.value().with_last_log_error(std::move(count).error());
   return count;
 }
 
@@ -97,7 +108,8 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
                       "--brokers HOST:PORT (serve logs the embedded broker's address) or set "
                       "TFE_KAFKA_BROKERS");
   }
-  auto partitions = ensure_topics(config, config.brokers);
+  // A command: librdkafka's error lines are kept back and the last one named in its error.
+  auto partitions = ensure_topics(config, config.brokers, kafka::LogLines::keep_last_error);
   if (!partitions) return partitions.error();
 
   uint64_t acknowledged = 0;
@@ -110,13 +122,16 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
                              {"queue.buffering.max.messages", "1000000"},
                              {"queue.buffering.max.kbytes", "1048576"}});
   props.insert(props.end(), config.librdkafka.begin(), config.librdkafka.end());
-  auto producer = kafka::KafkaProducer::create(props, [&](const kafka::DeliveryReport& r) {
-    if (r.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      ++acknowledged;
-    } else if (!failure) {
-      failure = kafka::kafka_error(r.err, fmt::format("delivery to '{}'", r.topic));
-    }
-  });
+  auto producer = kafka::KafkaProducer::create(
+      props,
+      [&](const kafka::DeliveryReport& r) {
+        if (r.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          ++acknowledged;
+        } else if (!failure) {
+          failure = kafka::kafka_error(r.err, fmt::format("delivery to '{}'", r.topic));
+        }
+      },
+      kafka::LogLines::keep_last_error);
   if (!producer) return producer.error();
 
   PublishSummary summary;
@@ -157,7 +172,7 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
         config.modality_topics[event.modality], key, value, event.arrival_time_ms, {}, 0};
     auto r = producer.value().produce_wait(
         m, [&] { return !failure; }, 50);
-    if (!r) return failure ? *failure : r.error();
+    if (!r) return producer.value().with_last_log_error(failure ? *failure : r.error());
     ++produced;
     if (Clock::now() >= next_progress) {
       producer.value().poll(0);
@@ -167,7 +182,7 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
         break;
       }
     }
-    if (failure) return *failure;
+    if (failure) return producer.value().with_last_log_error(*failure);
   }
   // Every event acknowledged, or the first failure.
   while (acknowledged < produced && !failure) {
@@ -175,7 +190,7 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
     (void)flushed;
     if (options.progress && acknowledged < produced && !options.progress(acknowledged)) break;
   }
-  if (failure) return *failure;
+  if (failure) return producer.value().with_last_log_error(*failure);
   summary.published = acknowledged;
   summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return summary;

@@ -12,6 +12,7 @@
 
 #include "connectors/dead_letter.h"
 #include "connectors/event_source.h"
+#include "connectors/kafka_common.h"
 #include "connectors/kafka_config.h"
 #include "engine/config.h"
 #include "engine/modality.h"
@@ -23,7 +24,8 @@ namespace tfe {
 // Creates the service's topics (modality, score, dead-letter) that do not exist yet, when
 // config.create_topics; checks that the modality topics exist and share one partition count
 // (co-partitioning). Returns that partition count. Not for brokers = "embedded".
-Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& bootstrap);
+Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& bootstrap,
+                              kafka::LogLines lines = kafka::LogLines::print);
 
 struct PublishOptions {
   double pace = 0;  // history ms per wall ms (60: one hour per minute); 0: as fast as possible
