@@ -4,15 +4,10 @@
 # carries librdkafka's own reason (the refused connection) instead of a log line per retry.
 # Needs no broker: port 9 on 127.0.0.1 refuses connections.
 set -euo pipefail
-TFE=$1
-SRC=$2
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$SRC"
-fail() {
-  echo "FAIL kafka_unreachable: $*"
-  exit 1
-}
+TEST=kafka_unreachable
+source "$(dirname "${BASH_SOURCE[0]}")/lib/e2e.bash"
+e2e_setup "$@"
+
 "$TFE" synth --profile configs/profiles/home.toml --patients 3 --days 0.05 --seed 5 \
   --out "$WORK/home.jsonl" >/dev/null
 

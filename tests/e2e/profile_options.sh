@@ -3,15 +3,9 @@
 # is one clear error line that says what to change, and options out of range or out of place are
 # usage errors.
 set -euo pipefail
-TFE=$1
-SRC=$2
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$SRC"
-fail() {
-  echo "FAIL profile_options: $*"
-  exit 1
-}
+TEST=profile_options
+source "$(dirname "${BASH_SOURCE[0]}")/lib/e2e.bash"
+e2e_setup "$@"
 
 # expect RC CMD...: runs the command, checks its exit code, keeps stderr in $WORK/err.txt.
 expect() {

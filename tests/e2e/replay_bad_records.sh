@@ -4,23 +4,18 @@
 #
 # usage: replay_bad_records.sh TFE_BINARY SOURCE_DIR
 set -euo pipefail
-TFE="${1:?usage: replay_bad_records.sh TFE_BINARY SOURCE_DIR}"
-SRC="${2:?usage: replay_bad_records.sh TFE_BINARY SOURCE_DIR}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-fail() {
-  echo "FAIL replay_bad_records: $*" >&2
-  exit 1
-}
-cd "$SRC"
+TEST=replay_bad_records
+source "$(dirname "${BASH_SOURCE[0]}")/lib/e2e.bash"
+e2e_setup "$@"
+
 command -v python3 >/dev/null || fail "python3 not found (Debian package python3; tools/setup installs it)"
 
 # The corpus's rejected lines only (it also holds a few valid records, which would add scores).
 "$TFE" replay --history tests/data/bad_records.jsonl --strategy news2 \
-  --dead-letters "$work/corpus-dead.jsonl" >/dev/null 2>&1
-bad=$(wc -l <"$work/corpus-dead.jsonl")
+  --dead-letters "$WORK/corpus-dead.jsonl" >/dev/null 2>&1
+bad=$(wc -l <"$WORK/corpus-dead.jsonl")
 ((bad >= 50)) || fail "expected at least 50 rejected records in the corpus, got $bad"
-python3 - "$work/corpus-dead.jsonl" tests/data/bad_records.jsonl "$work/bad-only.jsonl" <<'PY'
+python3 - "$WORK/corpus-dead.jsonl" tests/data/bad_records.jsonl "$WORK/bad-only.jsonl" <<'PY'
 import json, sys
 lines = {json.loads(l)["line"] for l in open(sys.argv[1])}
 with open(sys.argv[2], "rb") as f, open(sys.argv[3], "wb") as out:
@@ -29,9 +24,9 @@ with open(sys.argv[2], "rb") as f, open(sys.argv[3], "wb") as out:
             out.write(raw if raw.endswith(b"\n") else raw + b"\n")
 PY
 
-"$TFE" synth --profile ward --patients 80 --days 0.5 --seed 5 --out "$work/clean.jsonl" >/dev/null
+"$TFE" synth --profile ward --patients 80 --days 0.5 --seed 5 --out "$WORK/clean.jsonl" >/dev/null
 # Every 500th line, one bad record (cycling through them).
-python3 - "$work/clean.jsonl" "$work/bad-only.jsonl" "$work/mixed.jsonl" <<'PY'
+python3 - "$WORK/clean.jsonl" "$WORK/bad-only.jsonl" "$WORK/mixed.jsonl" <<'PY'
 import sys
 bad = open(sys.argv[2], "rb").read().splitlines(keepends=True)
 with open(sys.argv[1], "rb") as f, open(sys.argv[3], "wb") as out:
@@ -40,37 +35,37 @@ with open(sys.argv[1], "rb") as f, open(sys.argv[3], "wb") as out:
             out.write(bad[(i // 500) % len(bad)])
         out.write(raw)
 PY
-inserted=$(($(wc -l <"$work/mixed.jsonl") - $(wc -l <"$work/clean.jsonl")))
+inserted=$(($(wc -l <"$WORK/mixed.jsonl") - $(wc -l <"$WORK/clean.jsonl")))
 
-"$TFE" replay --history "$work/clean.jsonl" --strategy news2 --out "$work/clean-scores.jsonl" \
+"$TFE" replay --history "$WORK/clean.jsonl" --strategy news2 --out "$WORK/clean-scores.jsonl" \
   >/dev/null 2>&1
 status=0
-"$TFE" replay --history "$work/mixed.jsonl" --strategy news2 --out "$work/mixed-scores.jsonl" \
-  --dead-letters "$work/dead.jsonl" >"$work/replay.log" 2>&1 || status=$?
+"$TFE" replay --history "$WORK/mixed.jsonl" --strategy news2 --out "$WORK/mixed-scores.jsonl" \
+  --dead-letters "$WORK/dead.jsonl" >"$WORK/replay.log" 2>&1 || status=$?
 ((status == 0)) || fail "replay of the mixed history exited with $status"
-cmp -s "$work/clean-scores.jsonl" "$work/mixed-scores.jsonl" ||
+cmp -s "$WORK/clean-scores.jsonl" "$WORK/mixed-scores.jsonl" ||
   fail "bad records changed the scores of valid events"
-dead=$(wc -l <"$work/dead.jsonl")
+dead=$(wc -l <"$WORK/dead.jsonl")
 ((dead == inserted)) || fail "$inserted bad records inserted, $dead dead letters written"
-python3 - "$work/dead.jsonl" <<'PY' || fail "a dead letter lacks its reason or position"
+python3 - "$WORK/dead.jsonl" <<'PY' || fail "a dead letter lacks its reason or position"
 import json, sys
 for l in open(sys.argv[1]):
     d = json.loads(l)
     assert d["reason"] and d["source"].endswith("mixed.jsonl") and d["line"] > 0, d
 PY
 # The log names positions, never record contents.
-if grep -q "ward-0000" "$work/replay.log"; then fail "the log holds a patient id"; fi
+if grep -q "ward-0000" "$WORK/replay.log"; then fail "the log holds a patient id"; fi
 
 # The backtest path writes the same dead letters.
-"$TFE" replay --history "$work/mixed.jsonl" --strategy news2 --report "$work/report" --no-stress \
-  --bootstrap 0 --dead-letters "$work/report-dead.jsonl" >/dev/null 2>&1 ||
+"$TFE" replay --history "$WORK/mixed.jsonl" --strategy news2 --report "$WORK/report" --no-stress \
+  --bootstrap 0 --dead-letters "$WORK/report-dead.jsonl" >/dev/null 2>&1 ||
   fail "replay --report of the mixed history failed"
-cmp -s "$work/dead.jsonl" "$work/report-dead.jsonl" ||
+cmp -s "$WORK/dead.jsonl" "$WORK/report-dead.jsonl" ||
   fail "replay --report wrote different dead letters than replay --out"
 # An option only the report uses is a usage error without --report, not silently ignored.
 status=0
-"$TFE" replay --history "$work/clean.jsonl" --strategy news2 --bootstrap 5 \
-  >/dev/null 2>"$work/usage.log" || status=$?
+"$TFE" replay --history "$WORK/clean.jsonl" --strategy news2 --bootstrap 5 \
+  >/dev/null 2>"$WORK/usage.log" || status=$?
 ((status == 2)) || fail "--bootstrap without --report exited with $status, expected 2"
-grep -q -- "--report" "$work/usage.log" || fail "the usage error does not name --report"
+grep -q -- "--report" "$WORK/usage.log" || fail "the usage error does not name --report"
 echo "replay_bad_records: ok ($inserted bad records, scores unchanged, same dead letters in a report)"

@@ -2,11 +2,9 @@
 # tfe train end to end: a small synthetic ward history, the same seed with 1 and 2 threads gives
 # byte-identical model files; the model records its horizon and split, and replays.
 set -euo pipefail
-TFE=$1
-SRC=$2
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$SRC"
+TEST=train_determinism
+source "$(dirname "${BASH_SOURCE[0]}")/lib/e2e.bash"
+e2e_setup "$@"
 
 "$TFE" synth --profile configs/profiles/ward.toml --patients 120 --days 1 --seed 11 \
   --out "$WORK/ward.tfelog" > /dev/null
