@@ -31,6 +31,17 @@ grep -q '^tfe profile: bake-off: fold [0-9] of 5: the [a-z]* split has no patien
   fail "the error does not say what to change: $(cat "$WORK/err.txt")"
 if grep -q 'home-0' "$WORK/err.txt"; then fail "a patient id reached the error"; fi
 
+# Two folds where the first can train and the second cannot: the check of every fold comes
+# before any training, so the failing fold is one error line, never a fold cut short beside
+# another that is training.
+"$TFE" synth --profile configs/profiles/small_complete.toml --patients 40 --days 0.5 --seed 3 \
+  --out "$WORK/small.tfelog" > /dev/null
+expect 1 "$TFE" profile --history "$WORK/small.tfelog" \
+  --config configs/profiles/small_complete.toml --bakeoff --folds 2 --bootstrap 0 --quiet
+[[ $(wc -l < "$WORK/err.txt") == 1 ]] || fail "expected one error line, got: $(cat "$WORK/err.txt")"
+grep -q '^tfe profile: bake-off: fold [12] of 2: the [a-z]* split has no patient with an outcome' \
+  "$WORK/err.txt" || fail "unclear error for a fold without outcomes: $(cat "$WORK/err.txt")"
+
 expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
   --bakeoff --folds 0
 expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \

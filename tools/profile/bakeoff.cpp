@@ -3,6 +3,7 @@
 // frequencies), and compared with the decision matrix.
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -58,23 +59,10 @@ double mean_defined(std::span<const double> values) {
   return n > 0 ? sum / static_cast<double>(n) : kNaN;
 }
 
-// Trains the four strategies with `training`'s split and backtests them on its test patients.
-Result<std::vector<FoldFigures>> run_fold(const History& history, const PatientRegistry& registry,
-                                          const EngineConfig& config, const ModelConfig& arch,
-                                          const train::TrainingConfig& training,
-                                          const DeploymentProfile& profile, uint64_t seed,
-                                          const std::string& label, uint32_t& test_patients,
-                                          const std::function<void(const std::string&)>& say) {
-  using Clock = std::chrono::steady_clock;
-  std::vector<uint8_t> is_test(registry.size(), 0);
-  test_patients = 0;
-  for (std::size_t p = 0; p < registry.size(); ++p) {
-    is_test[p] =
-        train::split_of(registry.id(static_cast<PatientIndex>(p)), training) == Split::test;
-    test_patients += is_test[p];
-  }
-  // Every split needs a patient with an outcome (training, early stopping and the test metrics
-  // all need both classes): one clear error, before minutes of training.
+// Every split of a fold needs a patient with an outcome (training, early stopping and the test
+// metrics all need both classes): one clear error, before minutes of training.
+Result<void> check_fold_outcomes(const History& history, const PatientRegistry& registry,
+                                 const train::TrainingConfig& training, const std::string& label) {
   std::array<uint32_t, 3> with_outcome{};
   uint32_t outcome_patients = 0;
   std::vector<uint8_t> counted(registry.size(), 0);
@@ -94,6 +82,24 @@ Result<std::vector<FoldFigures>> run_fold(const History& history, const PatientR
         fmt::format("{}the {} split has no patient with an outcome ({} in the history){}",
                     label.empty() ? "" : label.substr(2) + ": ", kSplitName[s], outcome_patients,
                     training.folds >= 2 ? "; fewer folds leave more patients in each split" : ""));
+  }
+  return ok();
+}
+
+// Trains the four strategies with `training`'s split and backtests them on its test patients.
+Result<std::vector<FoldFigures>> run_fold(const History& history, const PatientRegistry& registry,
+                                          const EngineConfig& config, const ModelConfig& arch,
+                                          const train::TrainingConfig& training,
+                                          const DeploymentProfile& profile, uint64_t seed,
+                                          const std::string& label, uint32_t& test_patients,
+                                          const std::function<void(const std::string&)>& say) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<uint8_t> is_test(registry.size(), 0);
+  test_patients = 0;
+  for (std::size_t p = 0; p < registry.size(); ++p) {
+    is_test[p] =
+        train::split_of(registry.id(static_cast<PatientIndex>(p)), training) == Split::test;
+    test_patients += is_test[p];
   }
   History test;
   for (const Event& e : history.events) {
@@ -320,41 +326,57 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
   out.folds = folds;
   // The folds train side by side, as many at a time as there are cores (each one's four
   // trainings in turn, one thread each, its recorded examples in memory). Each fold fills its own
-  // slot, so the outcome does not depend on the schedule; the first failure cancels the rest.
+  // slot, so the outcome does not depend on the schedule.
   std::mutex log_mutex;
   const auto say_locked = [&](const std::string& line) {
     const std::lock_guard<std::mutex> lock(log_mutex);
     say(line);
   };
+  const auto fold_training = [&](uint32_t f) {
+    train::TrainingConfig t = training.value();
+    t.folds = folds >= 2 ? folds : 0;
+    t.test_fold = f;
+    return t;
+  };
+  const auto fold_label = [&](uint32_t f) {
+    return folds >= 2 ? fmt::format(", fold {} of {}", f + 1, folds) : std::string();
+  };
+  // Every fold's splits are checked before any trains: a fold that cannot train is an error
+  // before minutes of work, whatever the schedule.
+  for (uint32_t f = 0; f < folds; ++f) {
+    if (auto checked = check_fold_outcomes(history, registry, fold_training(f), fold_label(f));
+        !checked) {
+      return checked.error();
+    }
+  }
   std::vector<std::optional<Result<std::vector<FoldFigures>>>> fold_results(folds);
   std::vector<uint32_t> fold_test_patients(folds, 0);
-  tbb::task_group_context context;
+  // After a failure, folds not yet started are skipped; folds under way run to their end.
+  // (Cancelling the task group instead would cut short the parallel loops nested in the other
+  // folds' trainings and backtests, which would then carry on with partial results.)
+  std::atomic<bool> failed{false};
   tbb::parallel_for(
-      tbb::blocked_range<uint32_t>(0, folds, 1),
-      [&](const tbb::blocked_range<uint32_t>& range) {
+      tbb::blocked_range<uint32_t>(0, folds, 1), [&](const tbb::blocked_range<uint32_t>& range) {
         for (uint32_t f = range.begin(); f != range.end(); ++f) {
-          train::TrainingConfig fold_training = training.value();
-          fold_training.folds = folds >= 2 ? folds : 0;
-          fold_training.test_fold = f;
-          const std::string label = folds >= 2 ? fmt::format(", fold {} of {}", f + 1, folds) : "";
-          // A fold waiting on its backtest's shards must not pick up another fold; a failure
-          // stays a value of its slot: nothing thrown leaves a worker thread.
+          if (failed.load()) return;
+          const std::string label = fold_label(f);
+          // A fold waiting on its backtest's shards must not pick up another fold;
+          // a failure stays a value of its slot: nothing thrown leaves a worker.
           tbb::this_task_arena::isolate([&] {
             try {
-              fold_results[f] = run_fold(history, registry, config, arch.value(), fold_training,
+              fold_results[f] = run_fold(history, registry, config, arch.value(), fold_training(f),
                                          profile, seed, label, fold_test_patients[f], say_locked);
             } catch (const std::exception& e) {
               fold_results[f] =
                   make_error(Errc::config, fmt::format("bake-off{} failed: {}", label, e.what()));
             }
           });
-          if (!fold_results[f]->has_value()) context.cancel_group_execution();
+          if (!fold_results[f]->has_value()) failed.store(true);
         }
-      },
-      tbb::auto_partitioner(), context);
+      });
   std::vector<std::vector<FoldFigures>> by_fold;
   for (uint32_t f = 0; f < folds; ++f) {
-    if (!fold_results[f]) continue;  // cancelled after another fold failed
+    if (!fold_results[f]) continue;  // skipped after another fold failed
     if (!fold_results[f]->has_value()) return fold_results[f]->error();
   }
   for (uint32_t f = 0; f < folds; ++f) {
