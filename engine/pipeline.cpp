@@ -491,6 +491,7 @@ struct Pipeline::Impl {
   uint64_t last_seq = 0;
 
   int64_t released = kNoTime;     // released time: clock - allowed lateness
+  int64_t last_clock = kNoTime;   // the newest clock given to advance()
   int64_t fired_until = kNoTime;  // every tick before this time has fired (or never will)
   int64_t max_applied_arrival = kNoTime;
   bool emitting = true;
@@ -516,6 +517,7 @@ void Pipeline::push(Event&& event) {
 
 void Pipeline::advance(int64_t clock_ms) {
   Impl& impl = *impl_;
+  impl.last_clock = std::max(impl.last_clock, clock_ms);
   const int64_t lateness = impl.config.allowed_lateness_ms;
   int64_t bound = clock_ms < kNoTime + lateness ? kNoTime : clock_ms - lateness;
   if (impl.released != kNoTime) bound = std::max(bound, impl.released);
@@ -526,6 +528,13 @@ void Pipeline::advance(int64_t clock_ms) {
 
 void Pipeline::finish() {
   Impl& impl = *impl_;
+  // The end of a finite history: nothing more can arrive, so the allowed lateness has nothing left
+  // to wait for, and the ticks it held back (up to the last clock) fire now.
+  if (impl.last_clock != kNoTime && impl.last_clock > impl.released) {
+    impl.released = impl.last_clock;
+    impl.process(impl.released, impl.released);
+    impl.fired_until = std::max(impl.fired_until, impl.released);
+  }
   // Ticks at the released time itself fire now (nothing more can arrive before them); events
   // beyond it are applied without ticks.
   const int64_t tick_end = impl.released == kNoTime ? kNoTime : impl.released + 1;

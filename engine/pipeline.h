@@ -41,7 +41,8 @@ class Pipeline {
   // buffered events and fires ticks up to clock_ms - allowed lateness, in time order, on the shard
   // workers; emits the resulting scores before returning. Blocks until done.
   void advance(int64_t clock_ms);
-  // Applies everything buffered; fires no tick beyond the last clock.
+  // The end of a finite history: applies everything buffered and fires the ticks up to the last
+  // clock, those the allowed lateness still held back included; fires no tick beyond it.
   void finish();
   // While false, ticks are computed but not emitted (restore replays state without output).
   void set_emitting(bool emitting);
