@@ -45,6 +45,18 @@ class CsvRecordReader {
   Result<Status> next(Record& record);
 
  private:
+  // Reading resumes at byte `offset` (the start of line `line`); false when the input cannot
+  // seek (a pipe).
+  bool resume_at(int64_t offset, uint64_t line) {
+    in_.clear();
+    in_.seekg(offset);
+    if (!in_) return false;
+    pos_ = size_ = 0;
+    eof_ = failed_ = false;
+    offset_ = offset;
+    line_ = line;
+    return true;
+  }
   // Next byte, or -1 at end of input; -2 after a read error.
   int get() {
     if (pos_ == size_ && !refill()) return failed_ ? -2 : -1;
@@ -103,6 +115,13 @@ Result<CsvRecordReader::Status> CsvRecordReader::next(Record& record) {
     bool field_quoted = false;
     State state = State::field_start;
     bool any = false;  // bytes consumed for this record
+    // Where the record's first line ends, when a quoted field runs past it: a stray quote makes
+    // the rest of the file one field, and the record is then cut back to its first line.
+    int64_t next_line_offset = -1;
+    uint64_t next_line = 0;
+    uint64_t first_line_bytes = 0;
+    std::string first_line;  // its bytes (empty when over max_record_bytes)
+    bool unclosed = false;   // the input ended inside a quoted field
     auto keep = [&](char c) {
       ++record.raw_bytes;
       if (too_large) return;
@@ -134,6 +153,7 @@ Result<CsvRecordReader::Status> CsvRecordReader::next(Record& record) {
         if (!any) return Status::end;
         if (state == State::quoted) {
           malformed = true;
+          unclosed = true;
           record.message = "quoted field not closed before the end of the file";
         }
         end_field();
@@ -141,7 +161,15 @@ Result<CsvRecordReader::Status> CsvRecordReader::next(Record& record) {
       }
       any = true;
       const char ch = static_cast<char>(c);
-      if (ch == '\n') ++line_;
+      if (ch == '\n') {
+        ++line_;
+        if (state == State::quoted && next_line_offset < 0) {
+          next_line_offset = offset_;
+          next_line = line_;
+          first_line_bytes = record.raw_bytes;
+          if (!too_large) first_line = record.raw;
+        }
+      }
       if (state != State::quoted && (ch == '\n' || (ch == '\r' && peek() == '\n'))) {
         if (ch == '\r') {
           get();
@@ -194,6 +222,21 @@ Result<CsvRecordReader::Status> CsvRecordReader::next(Record& record) {
           }
           break;
       }
+    }
+    // A quoted field that ran past its first line and never closed, or closed only beyond
+    // max_record_bytes: most likely a stray quote. The record is its first line, and reading
+    // goes on from the next, so one bad quote costs one row, not the rest of the file.
+    if ((too_large || unclosed) && next_line_offset >= 0 &&
+        resume_at(next_line_offset, next_line)) {
+      if (!first_line.empty() && first_line.back() == '\r') first_line.pop_back();
+      record.raw = std::move(first_line);
+      record.raw_bytes = first_line_bytes;
+      record.fields.clear();
+      record.quoted.clear();
+      record.message =
+          "a quoted field is not closed on its line (a stray quote?); reading goes on from the "
+          "next line";
+      return Status::malformed;
     }
     if (too_large) return Status::too_large;
     if (malformed) return Status::malformed;

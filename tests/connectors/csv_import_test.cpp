@@ -355,6 +355,33 @@ TEST(CsvImportTest, RowLongerThanMaxRecordBytesIsDeadLetteredWithoutPayload) {
   EXPECT_GT(r.dead[0].raw_bytes, 300u);
 }
 
+TEST(CsvImportTest, AStrayQuoteCostsItsRowNotTheRestOfTheFile) {
+  // An opening quote never closed makes the rest of the file one field: the reader cuts the
+  // record back to its first line and goes on from the next, whether the field grows past
+  // max_record_bytes or reaches the end of the file.
+  const auto schema = default_test_schema();
+  const std::string stray = "P1,1704096000000,,wearables,hr,\"80,";
+  std::string valid;
+  for (int i = 0; i < 50; ++i) {
+    valid += "P" + std::to_string(i % 5) + "," + std::to_string(1704096000000 + i * 60000) +
+             ",,wearables,hr,80,\n";
+  }
+  DecodeLimits limits;
+  limits.max_record_bytes = 256;  // the 50 rows are over 1 KB: too large before the end
+  for (const DecodeLimits& l : {limits, DecodeLimits{}}) {
+    SCOPED_TRACE(l.max_record_bytes);
+    Imported r(csv(stray + "\n" + valid), schema, l);
+    ASSERT_EQ(r.error, "");
+    EXPECT_EQ(r.events.size(), 50u);
+    ASSERT_EQ(r.dead.size(), 1u);
+    EXPECT_EQ(r.dead[0].reason, "malformed_record");
+    EXPECT_EQ(r.dead[0].line, 2u);
+    EXPECT_EQ(r.dead[0].raw_bytes, stray.size());
+    EXPECT_NE(r.dead[0].message.find("not closed on its line"), std::string::npos);
+    EXPECT_EQ(r.stats.rows, 51u);
+  }
+}
+
 TEST(CsvImportTest, HeaderColumnsFoundByNameInAnyOrder) {
   const auto schema = default_test_schema();
   // Other order, other case, spaces, a byte order mark, CRLF, no arrival_time or text columns.
