@@ -518,6 +518,16 @@ Result<TrainSummary> train_model(FusionModel& model, const ExampleSet& data,
       ++since_best;
     }
     if (hooks.on_epoch) hooks.on_epoch(report);
+    // A step too large for the loss surface ends in overflow; nothing written after it would
+    // score (a model file refuses non-finite weights), so the run stops here with the reason.
+    const auto& values = model.weights.values();
+    if (!std::isfinite(report.loss) ||
+        !std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); })) {
+      return make_error(Errc::invalid_argument,
+                        fmt::format("training diverged in epoch {} (the loss or a weight is no "
+                                    "longer finite): lower [training] learning_rate (now {:g})",
+                                    epoch, options.learning_rate));
+    }
     if (since_best >= options.patience) break;
   }
   model.weights = best;

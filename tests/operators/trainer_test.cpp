@@ -226,6 +226,23 @@ TEST(TrainerTest, RejectsSplitsWithoutBothClasses) {
   EXPECT_NE(summary.error().message.find("validation"), std::string::npos);
 }
 
+TEST(TrainerTest, DivergingRunIsAnErrorNamingTheLearningRate) {
+  Fixture f;
+  fill(f);
+  auto model = init_model(small_arch(Strategy::late), f.config, 1);
+  ASSERT_TRUE(model);
+  TrainOptions o;
+  o.epochs = 3;
+  o.batch = 40;
+  o.learning_rate = 1e6;  // every step overshoots until the weights overflow
+  o.clip_norm = 0;
+  auto summary = train_model(model.value(), f.data, o, hooks());
+  ASSERT_FALSE(summary);
+  EXPECT_NE(summary.error().message.find("diverged"), std::string::npos)
+      << summary.error().message;
+  EXPECT_NE(summary.error().message.find("learning_rate"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStrategies, TrainerStrategyTest, ::testing::ValuesIn(kAllStrategies),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 

@@ -1,6 +1,7 @@
 // tfe train: fits a fusion model by replaying history files through the engine (the pipeline
 // that serves), with modality masking, early stopping and calibration (docs/training.md).
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -92,24 +93,28 @@ int run_train(const TrainArgs& args) {
     return kExitFailure;
   }
   const auto& t = r.test;
+  // A split without both classes has no AUROC: a dash, as the report and profile print it.
+  const auto metric = [](double v) {
+    return std::isnan(v) ? std::string("–") : fmt::format("{:.4f}", v);
+  };
   std::string without;
   for (std::size_t m = 0; m < t.auroc_without.size(); ++m) {
-    without += fmt::format("{}{} {:.4f}", m ? ", " : "", r.model.schema.modalities[m].name,
-                           t.auroc_without[m]);
+    without += fmt::format("{}{} {}", m ? ", " : "", r.model.schema.modalities[m].name,
+                           metric(t.auroc_without[m]));
   }
-  std::printf(
-      "train: %s model written to %s, id %s\n"
-      "  epochs %u (best %u), %.0f training examples/s, %.1f s in all\n"
-      "  validation AUROC %.4f AUPRC %.4f\n"
-      "  test (%llu examples, %llu positive): AUROC %.4f AUPRC %.4f; NEWS2 AUROC %.4f AUPRC "
-      "%.4f\n"
-      "  test AUROC without a modality: %s\n",
-      std::string(to_string(r.model.strategy())).c_str(), args.out.c_str(),
-      model_id(r.model).c_str(), r.summary.epochs_run, r.summary.best_epoch,
-      r.summary.examples_per_s, r.summary.seconds + r.record.replay_seconds,
-      r.summary.best_val_auroc, r.summary.best_val_auprc,
-      static_cast<unsigned long long>(t.examples), static_cast<unsigned long long>(t.positives),
-      t.auroc, t.auprc, t.news2_auroc, t.news2_auprc, without.c_str());
+  std::fputs(
+      fmt::format("train: {} model written to {}, id {}\n"
+                  "  epochs {} (best {}), {:.0f} training examples/s, {:.1f} s in all\n"
+                  "  validation AUROC {} AUPRC {}\n"
+                  "  test ({} examples, {} positive): AUROC {} AUPRC {}; NEWS2 AUROC {} AUPRC {}\n"
+                  "  test AUROC without a modality: {}\n",
+                  to_string(r.model.strategy()), args.out, model_id(r.model), r.summary.epochs_run,
+                  r.summary.best_epoch, r.summary.examples_per_s,
+                  r.summary.seconds + r.record.replay_seconds, metric(r.summary.best_val_auroc),
+                  metric(r.summary.best_val_auprc), t.examples, t.positives, metric(t.auroc),
+                  metric(t.auprc), metric(t.news2_auroc), metric(t.news2_auprc), without)
+          .c_str(),
+      stdout);
   return kExitOk;
 }
 

@@ -230,7 +230,8 @@ class Recorder final : public Scorer {
   mutable ShardRecords<ShardRecord> shards_;
 };
 
-std::string format_number(double v) { return fmt::format("{:.6g}", v); }
+// Metadata values; a metric a split could not measure (one class only) is "none", not "nan".
+std::string format_number(double v) { return std::isnan(v) ? "none" : fmt::format("{:.6g}", v); }
 
 }  // namespace
 
