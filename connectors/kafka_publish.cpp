@@ -90,10 +90,15 @@ Result<double> parse_pace(std::string_view text) {
   if (!number.empty() && (number.back() == 'x' || number.back() == 'X')) number.remove_suffix(1);
   double v = 0;
   const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), v);
-  if (ec != std::errc{} || end != number.data() + number.size() || !(v > 0) || !std::isfinite(v)) {
-    return make_error(
-        Errc::invalid_argument,
-        fmt::format("--pace: expected 'max' or a speed such as '60x' (got '{}')", text));
+  // Bounded so that a history's span over the speed stays a representable wall time (a speed of
+  // 1e-12 made every wait overflow and the replay ran unpaced).
+  constexpr double kSlowest = 1e-3, kFastest = 1e9;
+  if (ec != std::errc{} || end != number.data() + number.size() || !(v >= kSlowest) ||
+      !(v <= kFastest)) {
+    return make_error(Errc::invalid_argument,
+                      fmt::format("--pace: expected 'max' or a speed from {:g}x to {:g}x such as "
+                                  "'60x' (got '{}')",
+                                  kSlowest, kFastest, text));
   }
   return v;
 }

@@ -25,4 +25,10 @@ want_ms=$((span_ms / 900))
 cmp -s "$WORK/max.jsonl" "$WORK/paced.jsonl" || fail "paced and unpaced replays scored differently"
 "$TFE" replay --history "$WORK/h.jsonl" --strategy news2 --pace fast >/dev/null 2>&1 &&
   fail "--pace fast was accepted"
+# A speed so slow that the history's span over it overflows a wall time is refused, not run
+# unpaced.
+for pace in 1e-12x 1e12x 0x; do
+  "$TFE" replay --history "$WORK/h.jsonl" --strategy news2 --pace "$pace" >/dev/null 2>&1 &&
+    fail "--pace $pace was accepted"
+done
 echo "replay_pace: ok (${span_ms} ms of history in ${elapsed_ms} ms)"

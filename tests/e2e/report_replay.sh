@@ -130,6 +130,18 @@ expect_usage() {
 expect_usage "no scorer" --history "$out/h.jsonl" --config "$config" --report "$out/r2"
 expect_usage "bad horizon" --history "$out/h.jsonl" --config "$config" --strategy news2 \
   --horizon soon --report "$out/r2"
+# Numbers out of range, NaN included (it passes a plain < / > check), are usage errors naming
+# the option; a delay factor of 1e12 used to overflow the scaled arrival times.
+for bad in "--threshold nan" "--threshold 1.5" "--alerts-per-day nan" "--delay-factor 1e12" \
+  "--delay-factor 0"; do
+  rc=0
+  # shellcheck disable=SC2086
+  "$tfe" replay --history "$out/h.jsonl" --config "$config" --strategy news2 --report "$out/r2" \
+    $bad >/dev/null 2>"$out/usage.err" || rc=$?
+  ((rc == 2)) || fail "$bad: exit $rc, expected 2"
+  [[ "$(wc -l <"$out/usage.err")" == 1 ]] && grep -q -- "${bad%% *}: expected a number" "$out/usage.err" ||
+    fail "$bad: unclear error: $(cat "$out/usage.err")"
+done
 
 rc=0
 "$tfe" replay --history "$out/missing.jsonl" --config "$config" --strategy news2 \

@@ -28,4 +28,13 @@ rc=$?
 set -e
 [ "$rc" = 1 ] || { echo "expected exit 1 for an unwritable output, got $rc"; exit 1; }
 grep -q "^tfe train: " "$WORK/err.txt" || { echo "no error line"; cat "$WORK/err.txt"; exit 1; }
+# 0 is outside the config's ranges, not a way to ask for its default.
+for bad in "--epochs 0" "--stride 0"; do
+  rc=0
+  # shellcheck disable=SC2086
+  "$TFE" train --history "$WORK/ward.tfelog" --config configs/profiles/ward.toml --strategy late \
+    --out "$WORK/zero.tfemodel" --quiet $bad 2>"$WORK/err.txt" >/dev/null || rc=$?
+  [ "$rc" = 2 ] || fail "$bad: exit $rc, expected 2"
+  grep -q -- "${bad%% *}" "$WORK/err.txt" || fail "$bad: unclear error: $(cat "$WORK/err.txt")"
+done
 echo "train determinism: ok"

@@ -139,8 +139,11 @@ void register_train(CLI::App& app, int* exit_code) {
   cmd->add_option("--threads", args->threads, "Training threads (0: every core)")
       ->capture_default_str();
   cmd->add_flag("--no-masking", args->no_masking, "Train without modality masking");
-  cmd->add_option("--epochs", args->epochs, "Maximum epochs (default: [training] epochs)");
-  cmd->add_option("--stride", args->stride, "Keep every n-th tick per patient (default: config)");
+  // The config's own ranges: 0 is not "the default" here, it is an error as it is there.
+  cmd->add_option("--epochs", args->epochs, "Maximum epochs (default: [training] epochs)")
+      ->check(CLI::Range(1u, 10'000u));
+  cmd->add_option("--stride", args->stride, "Keep every n-th tick per patient (default: config)")
+      ->check(CLI::Range(1u, 1'000'000u));
   cmd->add_flag("--quiet", args->quiet, "No progress lines, only the summary");
   cmd->callback([args, exit_code] { *exit_code = run_train(*args); });
 }

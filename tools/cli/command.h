@@ -1,9 +1,28 @@
 #pragma once
 // Each subcommand of `tfe` lives in its own file and registers itself on the app here.
 
+#include <cstdlib>
+#include <string>
+
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 namespace tfe::cli {
+
+// A number from lo to hi. CLI11's Range, PositiveNumber and NonNegativeNumber compare with < and
+// >, which NaN passes; this one does not let NaN or infinities through.
+inline CLI::Validator NumberFrom(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !(v >= lo && v <= hi)) {
+          return fmt::format("expected a number from {:g} to {:g}, got '{}'", lo, hi, text);
+        }
+        return {};
+      },
+      fmt::format("NUMBER in [{:g} - {:g}]", lo, hi));
+}
 
 // Exit codes shared by every subcommand.
 inline constexpr int kExitOk = 0;

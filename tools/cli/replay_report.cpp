@@ -54,17 +54,17 @@ void add_replay_report_options(CLI::App& cmd, ReplayReportArgs& args) {
   cmd.add_option("--seed", args.seed, "Report: bootstrap seed")->capture_default_str();
   cmd.add_option("--threshold", args.thresholds,
                  "Report: alert threshold on the risk, repeatable (default 0.1 0.2 0.3 0.5)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(NumberFrom(0.0, 1.0));
   cmd.add_option("--alerts-per-day", args.alerts_per_day,
                  "Report: also the threshold giving this many alerts per patient-day (0: none)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(NumberFrom(0.0, 1e6));
   cmd.add_flag("--no-stress", args.no_stress,
                "Report: skip the stress tests (each modality masked, arrival delays scaled)");
   cmd.add_option("--delay-factor", args.delay_factor,
                  "Report: arrival delay multiplier of the delay stress test")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(NumberFrom(report::kMinDelayFactor, report::kMaxDelayFactor));
   cmd.add_flag("--sequential", args.sequential,
                "Report: one replay at a time (default: the scorers' replays run side by side)");
   // Silently ignoring them would let a user believe they shaped a run they did not.

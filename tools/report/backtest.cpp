@@ -218,8 +218,10 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   }
   auto horizon = label_horizon(scorers, options.horizon_ms);
   if (!horizon) return horizon.error();
-  if (!(options.delay_factor > 0)) {
-    return make_error(Errc::invalid_argument, "delay factor must be > 0");
+  // Bounded: scaled arrival times must stay representable (a factor of 1e12 overflowed them).
+  if (!(options.delay_factor >= kMinDelayFactor && options.delay_factor <= kMaxDelayFactor)) {
+    return make_error(Errc::invalid_argument, fmt::format("delay factor must be from {:g} to {:g}",
+                                                          kMinDelayFactor, kMaxDelayFactor));
   }
   const auto log = [&](const std::string& line) {
     if (options.log) options.log(line);

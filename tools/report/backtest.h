@@ -40,6 +40,10 @@ struct BacktestScorer {
   std::optional<int64_t> horizon_ms;  // the label horizon the scorer was trained with, if known
 };
 
+// The range of BacktestOptions::delay_factor.
+inline constexpr double kMinDelayFactor = 1e-3;
+inline constexpr double kMaxDelayFactor = 1e3;
+
 struct BacktestOptions {
   // Label horizon: this when set, else the scorers' training horizon (they must agree), else
   // kDefaultHorizonMs.
