@@ -13,6 +13,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/duration.h"
 
@@ -357,6 +358,21 @@ std::string format_duration_ms(int64_t ms) {
 
 Result<EngineConfig> engine_config_from_toml(const toml::table& doc) {
   EngineConfig config;
+  // Every config is read through here first: a key outside any section, or a section no part of
+  // tfe reads (a misspelt [trainig]), is an error rather than a setting silently ignored.
+  for (const auto& [key, node] : doc) {
+    // A known section of the wrong shape is left to the check of its own reader.
+    if (std::find(kConfigSections.begin(), kConfigSections.end(), key.str()) !=
+        kConfigSections.end()) {
+      continue;
+    }
+    if (!node.is_table() && !node.is_array_of_tables()) {
+      return config_error(fmt::format(
+          "'{}' is outside any section; settings go under a section such as [engine]", key.str()));
+    }
+    return config_error(fmt::format("unknown section [{}]; a config holds {}", key.str(),
+                                    fmt::join(kConfigSections, ", ")));
+  }
   if (const auto* node = doc.get("engine")) {
     const auto* engine = node->as_table();
     if (engine == nullptr) return config_error("[engine]: expected a table");

@@ -2,8 +2,10 @@
 // Engine configuration: the modality schema and the clock, window and tick settings. Read from the
 // TOML config ([engine] and [[modality]]), validated once at load.
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <toml++/toml.h>
@@ -29,7 +31,14 @@ struct EngineConfig {
   uint32_t max_window_samples = 4096;   // per vitals window ring; beyond it the oldest drop early
 };
 
-// [engine] and [[modality]] from a parsed TOML document.
+// The sections a tfe config may hold; each is read by its component ([model], [training] by the
+// operators and training, [kafka] by the service, [profile] by the synthetic generator,
+// [profile_thresholds] by the profiler).
+inline constexpr std::array<std::string_view, 7> kConfigSections = {
+    "engine", "modality", "model", "training", "kafka", "profile", "profile_thresholds"};
+
+// [engine] and [[modality]] from a parsed TOML document, after checking that its top level holds
+// only the sections above.
 Result<EngineConfig> engine_config_from_toml(const toml::table& doc);
 // Parses a TOML file (one error line naming the file and position on failure).
 Result<toml::table> read_toml_file(const std::string& path);

@@ -75,6 +75,27 @@ TEST(Duration, TomlIntegersAreMilliseconds) {
   EXPECT_EQ(config.value().allowed_lateness_ms, 2000);
 }
 
+TEST(EngineConfig, KeysOutsideASectionAndUnknownSectionsAreErrors) {
+  const std::string modality =
+      "[[modality]]\nname = \"wearables\"\nkind = \"vitals\"\ntopic = \"w\"\n"
+      "channels = [\"hr\"]\nhorizon = \"15m\"\ncadence = \"1m\"\n";
+  ASSERT_TRUE(engine_config_from_toml(toml::parse(modality)));
+  // Above its [engine] header, a key is at the top level: silently ignored before.
+  auto top = engine_config_from_toml(toml::parse("tick_cadence = \"1ms\"\n" + modality));
+  ASSERT_FALSE(top);
+  EXPECT_NE(top.error().message.find("'tick_cadence' is outside any section"), std::string::npos)
+      << top.error().message;
+  auto typo = engine_config_from_toml(toml::parse(modality + "[trainig]\nepochs = 3\n"));
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("unknown section [trainig]"), std::string::npos)
+      << typo.error().message;
+  for (const std::string_view section : kConfigSections) {
+    if (section == "modality") continue;
+    EXPECT_TRUE(engine_config_from_toml(toml::parse(modality + "[" + std::string(section) + "]\n")))
+        << section;
+  }
+}
+
 TEST(EngineConfig, DefaultFileHasTheThreeModalities) {
   auto doc = read_toml_file(std::string(TFE_SOURCE_DIR) + "/configs/default.toml");
   ASSERT_TRUE(doc) << doc.error().message;

@@ -238,8 +238,7 @@ TEST(TrainerTest, DivergingRunIsAnErrorNamingTheLearningRate) {
   o.clip_norm = 0;
   auto summary = train_model(model.value(), f.data, o, hooks());
   ASSERT_FALSE(summary);
-  EXPECT_NE(summary.error().message.find("diverged"), std::string::npos)
-      << summary.error().message;
+  EXPECT_NE(summary.error().message.find("diverged"), std::string::npos) << summary.error().message;
   EXPECT_NE(summary.error().message.find("learning_rate"), std::string::npos);
 }
 
