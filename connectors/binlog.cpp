@@ -461,8 +461,13 @@ Result<std::unique_ptr<EventSource>> open_binlog_source(const std::string& path,
     return make_error(code, path + ": " + what);
   };
 
-  if (size < kHeaderFixedBytes + 4 || std::memcmp(data, kBinlogMagic.data(), 6) != 0) {
+  if (size < 6 || std::memcmp(data, kBinlogMagic.data(), 6) != 0) {
     return fail(Errc::parse, "not a tfe binary log (missing TFELOG header)");
+  }
+  if (size < kHeaderFixedBytes + 4) {
+    return fail(Errc::parse, "binary log header is truncated (" + std::to_string(size) +
+                                 " bytes; the header alone takes at least " +
+                                 std::to_string(kHeaderFixedBytes + 4) + ")");
   }
   uint16_t version;
   std::memcpy(&version, data + 6, 2);

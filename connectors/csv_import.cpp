@@ -475,6 +475,13 @@ Result<std::array<int, kColumnCount>> CsvImporter::Impl::read_header(
     }
     if (!found) unknown.emplace_back(name);
   }
+  // A renamed column the header lacks explains the unknown columns better than their list does.
+  for (std::size_t c = 0; c < kColumnCount; ++c) {
+    if (index[c] >= 0 || *headers[c] == kColumnNames[c]) continue;
+    return make_error(Errc::parse, where + "the header has no column '" + *headers[c] +
+                                       "' (given with --column " + std::string(kColumnNames[c]) +
+                                       "=" + *headers[c] + ")");
+  }
   if (!unknown.empty()) {
     std::string list;
     for (const auto& u : unknown) list += (list.empty() ? "'" : ", '") + u + "'";

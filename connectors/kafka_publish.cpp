@@ -20,8 +20,8 @@ namespace tfe {
 
 namespace {
 
-Result<int32_t> ensure_topics_with(kafka::KafkaAdmin& admin, const KafkaConfig& config) {
-  constexpr int kTimeoutMs = 30'000;
+Result<int32_t> ensure_topics_with(kafka::KafkaAdmin& admin, const KafkaConfig& config,
+                                   int timeout_ms) {
   if (config.create_topics) {
     // Only the missing ones: a cluster without the admin API (the embedded broker of a running
     // `tfe serve`, which created its topics itself) is then never asked.
@@ -30,18 +30,18 @@ Result<int32_t> ensure_topics_with(kafka::KafkaAdmin& admin, const KafkaConfig& 
     names.push_back(config.dead_letter_topic);
     std::vector<kafka::NewTopic> missing;
     for (const auto& name : names) {
-      auto n = admin.partition_count(name, kTimeoutMs);
+      auto n = admin.partition_count(name, timeout_ms);
       if (!n) return n.error();
       if (n.value() == 0) missing.push_back({name, config.partitions, config.replication_factor});
     }
-    auto r = admin.create_topics(missing, kTimeoutMs);
+    auto r = admin.create_topics(missing, timeout_ms);
     if (!r) return r.error();
     // A created topic may take a moment to appear in the metadata brokers answer with: wait for
     // it (the check below says what is wrong if it never does).
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (const auto& t : missing) {
       for (;;) {
-        auto n = admin.partition_count(t.name, kTimeoutMs);
+        auto n = admin.partition_count(t.name, timeout_ms);
         if ((n && n.value() > 0) || std::chrono::steady_clock::now() >= deadline) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
@@ -50,7 +50,7 @@ Result<int32_t> ensure_topics_with(kafka::KafkaAdmin& admin, const KafkaConfig& 
   int32_t count = -1;
   std::string first;
   for (const auto& t : config.modality_topics) {
-    auto n = admin.partition_count(t, kTimeoutMs);
+    auto n = admin.partition_count(t, timeout_ms);
     if (!n) return n.error();
     if (n.value() == 0) {
       return make_error(Errc::config, fmt::format("kafka: topic '{}' does not exist (create it, or "
@@ -74,12 +74,12 @@ Result<int32_t> ensure_topics_with(kafka::KafkaAdmin& admin, const KafkaConfig& 
 }  // namespace
 
 Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& bootstrap,
-                              kafka::LogLines lines) {
+                              kafka::LogLines lines, int timeout_ms) {
   kafka::Properties props = client_properties(config, bootstrap);
   props.insert(props.end(), config.librdkafka.begin(), config.librdkafka.end());
   auto admin = kafka::KafkaAdmin::create(props, lines);
   if (!admin) return admin.error();
-  auto count = ensure_topics_with(admin.value(), config);
+  auto count = ensure_topics_with(admin.value(), config, timeout_ms);
   if (!count) return admin.value().with_last_log_error(std::move(count).error());
   return count;
 }
@@ -114,7 +114,8 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
                       "TFE_KAFKA_BROKERS");
   }
   // A command: librdkafka's error lines are kept back and the last one named in its error.
-  auto partitions = ensure_topics(config, config.brokers, kafka::LogLines::keep_last_error);
+  auto partitions =
+      ensure_topics(config, config.brokers, kafka::LogLines::keep_last_error, options.timeout_ms);
   if (!partitions) return partitions.error();
 
   uint64_t acknowledged = 0;

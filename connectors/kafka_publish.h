@@ -25,10 +25,12 @@ namespace tfe {
 // config.create_topics; checks that the modality topics exist and share one partition count
 // (co-partitioning). Returns that partition count. Not for brokers = "embedded".
 Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& bootstrap,
-                              kafka::LogLines lines = kafka::LogLines::print);
+                              kafka::LogLines lines = kafka::LogLines::print,
+                              int timeout_ms = 30'000);
 
 struct PublishOptions {
   double pace = 0;  // history ms per wall ms (60: one hour per minute); 0: as fast as possible
+  int timeout_ms = 30'000;  // how long a broker request (metadata, topic creation) may take
   // Progress and cancellation: called about once a second with the events published so far;
   // returning false stops the publishing (what was produced is still flushed).
   std::function<bool(uint64_t published)> progress;

@@ -1028,8 +1028,12 @@ Result<ServiceConfig> load_service_config(const std::string& path,
     return make_error(engine.error().code, fmt::format("{}: {}", path, engine.error().message));
   auto kafka = kafka_config_from_toml(doc.value(), engine.value().schema, overrides,
                                       KafkaOverrides::brokers_from_environment());
-  if (!kafka)
-    return make_error(kafka.error().code, fmt::format("{}: {}", path, kafka.error().message));
+  if (!kafka) {
+    // A value from the command line or the environment is not the file's fault: no file prefix.
+    const std::string& message = kafka.error().message;
+    if (message.starts_with("--") || message.starts_with("TFE_")) return kafka.error();
+    return make_error(kafka.error().code, fmt::format("{}: {}", path, message));
+  }
   return ServiceConfig{std::move(engine).value(), std::move(kafka).value()};
 }
 

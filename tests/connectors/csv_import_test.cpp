@@ -424,6 +424,16 @@ TEST(CsvImportTest, BadHeadersFailTheFileNamingTheColumn) {
   EXPECT_NE(twice.error.find("appears twice"), std::string::npos) << twice.error;
   Imported empty("\n\n", schema);
   EXPECT_NE(empty.error.find("no header row"), std::string::npos) << empty.error;
+  // A rename whose header is not there is named, rather than the header's column it left over.
+  CsvColumns renamed;
+  ASSERT_TRUE(set_csv_column(renamed, "patient_id=NOPE"));
+  Imported wrong_rename("MRN,event_time,modality,variable,value\nP1,1,w,hr,1\n", schema, {},
+                        renamed);
+  EXPECT_NE(
+      wrong_rename.error.find(
+          "ward.csv:1: the header has no column 'NOPE' (given with --column patient_id=NOPE)"),
+      std::string::npos)
+      << wrong_rename.error;
 }
 
 TEST(CsvImportTest, UnreadableFileIsAnIoError) {

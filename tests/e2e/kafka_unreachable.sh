@@ -27,5 +27,5 @@ one_error_line() {
 one_error_line profile "$TFE" profile --from-kafka --since 0 --until 1 --brokers 127.0.0.1:9 \
   --kafka-timeout 2s --config configs/profiles/home.toml
 one_error_line publish "$TFE" replay --history "$WORK/home.jsonl" --to-kafka \
-  --brokers 127.0.0.1:9 --config configs/profiles/home.toml
+  --brokers 127.0.0.1:9 --kafka-timeout 2s --config configs/profiles/home.toml
 echo "PASS kafka_unreachable: one error line each, naming the refused connection"

@@ -23,6 +23,7 @@ struct ReplayArgs {
   std::string pace = "max";
   std::string out;
   std::string brokers;
+  std::string kafka_timeout = "30s";
   bool to_kafka = false;
 };
 
@@ -41,6 +42,7 @@ int publish_to_kafka(const ReplayArgs& args) {
   }
   PublishOptions options;
   options.pace = args.common.pace;
+  options.timeout_ms = static_cast<int>(parse_duration_ms(args.kafka_timeout).value());
   options.progress = [](uint64_t published) {
     std::fprintf(stderr, "replay: %llu events published\n",
                  static_cast<unsigned long long>(published));
@@ -190,9 +192,18 @@ void register_replay(CLI::App& app, int* exit_code) {
   cmd->add_option("--pace", args->pace,
                   "max (as fast as possible) or a speed-up such as 60x (one hour per minute)")
       ->capture_default_str();
-  cmd->add_flag("--to-kafka", args->to_kafka,
-                "Publish the history to the modality topics of the config's [kafka] section");
-  cmd->add_option("--brokers", args->brokers, "Kafka bootstrap servers (overrides the config)");
+  auto* to_kafka =
+      cmd->add_flag("--to-kafka", args->to_kafka,
+                    "Publish the history to the modality topics of the config's [kafka] section");
+  cmd->add_option("--brokers", args->brokers,
+                  "With --to-kafka: bootstrap servers (overrides the config)")
+      ->needs(to_kafka);
+  cmd->add_option("--kafka-timeout", args->kafka_timeout,
+                  "With --to-kafka: how long a broker request (metadata, topic creation) may take "
+                  "before publishing fails")
+      ->capture_default_str()
+      ->check(DurationFrom("1s", "1h"))
+      ->needs(to_kafka);
   add_replay_report_options(*cmd, args->report);
   cmd->callback([args, exit_code] { *exit_code = run_replay(*args); });
 }

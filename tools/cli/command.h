@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "engine/duration.h"
+
 namespace tfe::cli {
 
 // A number from lo to hi. CLI11's Range, PositiveNumber and NonNegativeNumber compare with < and
@@ -22,6 +24,21 @@ inline CLI::Validator NumberFrom(double lo, double hi) {
         return {};
       },
       fmt::format("NUMBER in [{:g} - {:g}]", lo, hi));
+}
+
+// A duration ("30s", "2m", ...) from lo_text to hi_text (themselves durations).
+inline CLI::Validator DurationFrom(const char* lo_text, const char* hi_text) {
+  return CLI::Validator(
+      [lo_text, hi_text](std::string& text) -> std::string {
+        const auto v = parse_duration_ms(text);
+        if (!v || v.value() < parse_duration_ms(lo_text).value() ||
+            v.value() > parse_duration_ms(hi_text).value()) {
+          return fmt::format("expected a duration from {} to {}, such as 30s (got '{}')", lo_text,
+                             hi_text, text);
+        }
+        return {};
+      },
+      fmt::format("DURATION in [{} - {}]", lo_text, hi_text));
 }
 
 // Exit codes shared by every subcommand.

@@ -26,9 +26,10 @@ inline std::string num(double v, int decimals = 2) {
   return fmt::format("{:.{}f}", v, decimals);
 }
 
-// A condition's number: counts as integers, shares and ratios with three decimals.
+// A condition's number: whole numbers (counts, and shares of exactly 0 or 1) as integers, other
+// shares and ratios with three decimals.
 inline std::string evidence_num(double v) {
-  if (!std::isnan(v) && v >= 1 && v == std::floor(v) && v < 1e12) return fmt::format("{:.0f}", v);
+  if (!std::isnan(v) && v >= 0 && v == std::floor(v) && v < 1e12) return fmt::format("{:.0f}", v);
   return num(v, 3);
 }
 

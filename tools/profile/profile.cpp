@@ -951,7 +951,7 @@ Result<DeploymentProfile> profile_history(const History& history, const PatientR
                           : recm.confidence >= 0.6    ? "medium"
                                                       : "low";
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  log(fmt::format("profile: {} fusion ({} confidence) in {:.1f} s", to_string(recm.strategy),
+  log(fmt::format("{} fusion ({} confidence) in {:.1f} s", to_string(recm.strategy),
                   recm.confidence_label, out.seconds));
   return out;
 }
