@@ -150,7 +150,8 @@ Result<History> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kafka,
         continue;
       }
       ++read;
-      auto decoded = decode_topic_record(decoder, engine.schema, t, m, event);
+      auto decoded =
+          decode_topic_record(decoder, engine.schema, t, m, event, engine.max_event_skew_ms);
       if (decoded) {
         event.source_seq = record_seq(t, m.partition, m.offset);
         history.events.push_back(event);

@@ -752,7 +752,8 @@ void Service::handle(const rd_kafka_message_t& m) {
   if (!table_.valid(t, m.partition)) return;
   PartitionSlot& slot = table_.slot(t, m.partition);
   if (!slot.assigned || (slot.next_offset >= 0 && m.offset < slot.next_offset)) return;
-  auto decoded = decode_topic_record(*decoder_, schema_, t, m, event_);
+  auto decoded =
+      decode_topic_record(*decoder_, schema_, t, m, event_, options_.engine.max_event_skew_ms);
   if (!decoded) {
     dead_letter(m, t, decoded.error());
     // A bad record's timestamp says nothing reliable: it does not move the partition's clock.

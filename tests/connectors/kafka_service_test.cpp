@@ -3,6 +3,8 @@
 // waited out, the HTTP endpoints answer.
 
 #include <gtest/gtest.h>
+
+#include <fmt/format.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -246,6 +248,13 @@ TEST(KafkaService, BadRecordsGoToTheDeadLetterTopicWithTheirPosition) {
       {notes, R"({"patient_id":"P1000","modality":"scans","event_time":1})", "unknown_modality"},
       {notes, R"({"patient_id":"P1000","modality":"wearables","event_time":1,"values":{"hr":1}})",
        "unknown_modality"},
+      // Valid on its own, but it claims to arrive ten years after it was produced: taken as it
+      // is, it would move the live clock ten years on and no valid record would score again.
+      {wearables,
+       fmt::format(R"({{"patient_id":"P1000","modality":"wearables","event_time":{0},)"
+                   R"("arrival_time":{0},"values":{{"hr":80}}}})",
+                   test::kT0 + 10LL * 365 * 24 * 3600 * 1000),
+       "arrival_time_out_of_range"},
   };
   for (const auto& b : bad) {
     ASSERT_EQ(producer.value().produce({b.topic, "P1000", b.value, test::kT0 - 1000, {}, 0}),
