@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -23,13 +24,21 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
-constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kIdleTimeout = std::chrono::seconds(10);
 constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
+// Connections open at once: health probes and scrapers need a handful. Beyond it new ones are
+// closed at once, so idle clients cannot take the file descriptors the Kafka clients need.
+constexpr int kMaxSessions = 512;
+// After a failed accept (out of file descriptors, typically) the loop waits this long instead of
+// retrying at once, which spun a core.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<const HttpHandler> handler)
-      : stream_(std::move(socket)), handler_(std::move(handler)) {}
+  Session(tcp::socket socket, std::shared_ptr<const HttpHandler> handler,
+          std::shared_ptr<std::atomic<int>> open)
+      : stream_(std::move(socket)), handler_(std::move(handler)), open_(std::move(open)) {}
+  ~Session() { open_->fetch_sub(1); }
 
   void start() { read(); }
 
@@ -115,6 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
   std::shared_ptr<const HttpHandler> handler_;
+  std::shared_ptr<std::atomic<int>> open_;  // sessions open, this one included
 };
 
 }  // namespace
@@ -123,20 +133,35 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(asio::io_context& io_in, HttpHandler handler_in)
       : io(io_in),
         acceptor(asio::make_strand(io_in)),
+        backoff(acceptor.get_executor()),
         handler(std::make_shared<const HttpHandler>(std::move(handler_in))) {}
 
   void accept() {
-    acceptor.async_accept(asio::make_strand(io),
-                          [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-                            if (self->stopped.load()) return;
-                            if (!ec)
-                              std::make_shared<Session>(std::move(socket), self->handler)->start();
-                            self->accept();
-                          });
+    acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec,
+                                                                             tcp::socket socket) {
+      if (self->stopped.load()) return;
+      if (ec) {
+        self->backoff.expires_after(kAcceptBackoff);
+        self->backoff.async_wait([self](beast::error_code) {
+          if (!self->stopped.load()) self->accept();
+        });
+        return;
+      }
+      if (self->open->fetch_add(1) < kMaxSessions) {
+        std::make_shared<Session>(std::move(socket), self->handler, self->open)->start();
+      } else {
+        self->open->fetch_sub(1);
+        beast::error_code ignored;
+        socket.close(ignored);
+      }
+      self->accept();
+    });
   }
 
   asio::io_context& io;
   tcp::acceptor acceptor;
+  asio::steady_timer backoff;  // on the acceptor's strand
+  std::shared_ptr<std::atomic<int>> open = std::make_shared<std::atomic<int>>(0);
   std::shared_ptr<const HttpHandler> handler;
   std::atomic<bool> stopped{false};
 };
@@ -152,6 +177,7 @@ void HttpServer::stop() {
   asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
     beast::error_code ec;
     impl->acceptor.close(ec);
+    impl->backoff.cancel();
   });
 }
 
