@@ -177,6 +177,17 @@ void encode_time(const FusionModel& model, const DerivedWeights& derived, std::s
   }
 }
 
+namespace {
+// Bounds on prepared inputs: a reading of 3.4e38 is a valid float, and unbounded it overflowed
+// the projections into NaN risks. No real reading comes near: a vitals statistic 1000 standard
+// deviations from the training mean, or an embedding component of a million.
+constexpr float kMaxZ = 1000.0f;
+constexpr float kMaxEmbedding = 1e6f;
+void clamp_span(float* x, uint32_t n, float bound) {
+  for (uint32_t i = 0; i < n; ++i) x[i] = std::clamp(x[i], -bound, bound);
+}
+}  // namespace
+
 void prepare_input(const FusionModel& model, std::size_t m, std::span<const float> raw,
                    std::span<float> out) {
   const ModelModality& mod = model.schema.modalities[m];
@@ -192,7 +203,9 @@ void prepare_input(const FusionModel& model, std::size_t m, std::span<const floa
       const float* mean = s + ml.mean.offset;
       const float* sd = s + ml.std.offset;
       constexpr uint32_t kStats = kWindowStatCount;
-      for (uint32_t i = 0; i < n; ++i) out[i] = (raw[i] - mean[i]) / sd[i];  // vectorises
+      for (uint32_t i = 0; i < n; ++i) {
+        out[i] = std::clamp((raw[i] - mean[i]) / sd[i], -kMaxZ, kMaxZ);  // vectorises
+      }
       for (uint32_t g = 0; g < n; g += kStats) {
         const float count = raw[g + kStats - 1];
         const bool seen = count > 0.0f;
@@ -206,6 +219,7 @@ void prepare_input(const FusionModel& model, std::size_t m, std::span<const floa
     }
     case ModalityKind::text: {
       std::copy(raw.begin(), raw.begin() + mod.dim, out.begin());
+      clamp_span(out.data(), mod.dim, kMaxEmbedding);
       if (mod.text_hash_dim > 0) {
         const float* idf = s + ml.idf.offset;
         for (uint32_t i = 0; i < mod.text_hash_dim; ++i)
@@ -219,6 +233,7 @@ void prepare_input(const FusionModel& model, std::size_t m, std::span<const floa
     }
     case ModalityKind::embedding:
       std::copy(raw.begin(), raw.end(), out.begin());
+      clamp_span(out.data(), n, kMaxEmbedding);
       if (mod.l2_normalize) l2_normalize(out.data(), n);
       return;
   }
