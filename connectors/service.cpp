@@ -482,6 +482,7 @@ void Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
     registry_.reset();
     table_ = PartitionTable();
     cap_.reset();
+    metrics_.assigned->set(0);  // rebuild() sets it for a non-empty assignment
     ready_ = true;  // nothing to serve, nothing to restore
     return;
   }
