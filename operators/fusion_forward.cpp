@@ -420,6 +420,17 @@ void fuse(const FusionModel& model, const DerivedWeights& derived, Workspace& ws
       fuse_attention(model, derived, ws, out);
       break;
   }
+  // Weights are shares of one: a sum of token shares (history tokens, heads) may pass 1 by an
+  // ulp, and the one present modality has all of it.
+  std::array<bool, kMaxModalities> present{};
+  uint32_t n_present = 0;
+  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+    if (!present[ws.token_modality[t]]) ++n_present;
+    present[ws.token_modality[t]] = true;
+  }
+  for (std::size_t m = 0; m < present.size(); ++m) {
+    if (present[m]) out.weight[m] = n_present == 1 ? 1.0f : std::clamp(out.weight[m], 0.0f, 1.0f);
+  }
   out.risk = model.calibration.apply(out.logit);
 }
 

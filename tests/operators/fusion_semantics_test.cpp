@@ -158,6 +158,19 @@ TEST(AttentionFusion, HistoryTokensShareTheirModalityWeight) {
   EXPECT_NE(out.logit, f.score(d).logit);
 }
 
+TEST(AttentionFusion, OneModalityWithSeveralHistoryTokensHasWeightExactlyOne) {
+  // Its tokens' attention shares summed can pass 1 by an ulp; the weight is a share, at most 1,
+  // and all of it when no other modality is present.
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    Fixture f(Strategy::attention, 3, seed);
+    test::TestRng rng(seed);
+    const ScoreOutput out = f.score(test::random_case(rng, *f.op, {false, true, false}, 3));
+    EXPECT_EQ(out.weight[1], 1.0f) << seed;
+    const ScoreOutput all = f.score(test::random_case(rng, *f.op, {true, true, true}, 3));
+    for (std::size_t m = 0; m < 3; ++m) EXPECT_LE(all.weight[m], 1.0f) << seed;
+  }
+}
+
 TEST(LateFusion, OlderModalityLosesWeightWhenDecayIsPositive) {
   Fixture f(Strategy::late);
   for (const TensorInfo& t : f.model->weights.tensors()) {
