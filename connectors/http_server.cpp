@@ -63,6 +63,15 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec != beast::error::timeout &&
           ec.category() == beast::http::make_error_code(http::error::bad_method).category()) {
         HttpResponse r{400, "text/plain; charset=utf-8", "bad request\n"};
+        if (ec == http::error::header_limit) {
+          r = {431, "text/plain; charset=utf-8", "request header fields too large\n"};
+        } else if ((ec == http::error::body_limit || ec == http::error::unexpected_body) &&
+                   parser_->get().method() != http::verb::get &&
+                   parser_->get().method() != http::verb::head) {
+          // (The body's length is checked as the header completes: the start line is parsed.)
+          // Only GET and HEAD are served, and they carry no body: the method is what is wrong.
+          r = {405, "text/plain; charset=utf-8", "method not allowed\n"};
+        }
         respond(r, http::verb::get, 11, false);
       } else {
         close();

@@ -483,7 +483,7 @@ void Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
     table_ = PartitionTable();
     cap_.reset();
     metrics_.assigned->set(0);  // rebuild() sets it for a non-empty assignment
-    ready_ = true;  // nothing to serve, nothing to restore
+    ready_ = true;              // nothing to serve, nothing to restore
     return;
   }
   auto r = rebuild();
@@ -943,7 +943,12 @@ Result<ServiceSummary> Service::run() {
   if (auto r = create_clients(); !r) return r.error();
   ServiceInfo info;
   info.bootstrap_servers = bootstrap_;
-  if (http_) info.http_address = fmt::format("{}:{}", http_->host(), http_->port());
+  if (http_) {
+    // An IPv6 address goes in brackets, as in a URL.
+    const bool v6 = http_->host().find(':') != std::string::npos;
+    info.http_address = v6 ? fmt::format("[{}]:{}", http_->host(), http_->port())
+                           : fmt::format("{}:{}", http_->host(), http_->port());
+  }
   spdlog::info(
       "serving: brokers {}{}, group '{}', {} modality topic(s) of {} partition(s), "
       "scores to '{}', dead letters to '{}'{}",

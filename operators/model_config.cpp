@@ -56,7 +56,9 @@ Result<uint32_t> read_uint(const toml::node& node, std::string_view key) {
   auto v = node.value_exact<int64_t>();
   if (!v) return config_error(fmt::format("[model] {} must be an integer", key));
   if (*v < 0 || *v > int64_t{UINT32_MAX}) {
-    return config_error(fmt::format("[model] {} = {} out of range", key, *v));
+    // The key's own range is checked with the others (validate); this is the type's.
+    return config_error(
+        fmt::format("[model] {} = {} must be a whole number from 0 to {}", key, *v, UINT32_MAX));
   }
   return static_cast<uint32_t>(*v);
 }

@@ -90,6 +90,36 @@ TEST(HttpServer, ServesRoutesOnAnEphemeralPort) {
   EXPECT_EQ(head.body, "");
 }
 
+// One request with a body and extra header bytes; returns the status.
+unsigned status_of(uint16_t port, http::verb verb, const std::string& body,
+                   std::size_t header_bytes) {
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> req{verb, "/healthz", 11};
+  req.set(http::field::host, "127.0.0.1");
+  if (header_bytes > 0) req.set("x-padding", std::string(header_bytes, 'a'));
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  return res.result_int();
+}
+
+TEST(HttpServer, AMethodWithABodyIs405AndOversizedHeadersAre431) {
+  IoThread io;
+  auto server = HttpServer::start(io.io, "127.0.0.1", 0, route);
+  ASSERT_TRUE(server);
+  const uint16_t port = server.value()->port();
+  EXPECT_EQ(status_of(port, http::verb::post, "{\"x\":1}", 0), 405u);
+  EXPECT_EQ(status_of(port, http::verb::put, "x", 0), 405u);
+  EXPECT_EQ(status_of(port, http::verb::post, "", 0), 405u);
+  EXPECT_EQ(status_of(port, http::verb::get, "", 9000), 431u);
+  EXPECT_EQ(status_of(port, http::verb::get, "", 0), 200u);
+}
+
 TEST(HttpServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   IoThread io;
   auto server = HttpServer::start(io.io, "127.0.0.1", 0, route);

@@ -69,7 +69,8 @@ TEST(ModelConfigToml, ErrorsNameTheKey) {
       {"[model]\nd_modle = 32\n", "[model] unknown key 'd_modle'"},
       {"[model]\nd_model = \"32\"\n", "[model] d_model must be an integer"},
       {"[model]\nsinusoidal = 1\n", "[model] sinusoidal must be true or false"},
-      {"[model]\nd_model = -4\n", "[model] d_model = -4 out of range"},
+      {"[model]\nd_model = -4\n",
+       "[model] d_model = -4 must be a whole number from 0 to 4294967295"},
   };
   for (const Case& c : cases) {
     auto r = parse(c.toml);

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,8 @@ struct ServeArgs {
   std::string strategy;
   std::string model;
   std::string brokers;
-  std::string http;
-  uint32_t shards = 0;  // 0: from the config
+  std::optional<std::string> http;  // "" disables HTTP, as kafka.http = "" does
+  uint32_t shards = 0;              // 0: from the config
   std::string log_level = "info";
 };
 
@@ -52,7 +53,7 @@ int run_serve(const ServeArgs& args) {
   }
   KafkaOverrides overrides;
   if (!args.brokers.empty()) overrides.brokers = args.brokers;
-  if (!args.http.empty()) overrides.http = args.http;
+  if (args.http) overrides.http = *args.http;
   auto config = load_service_config(args.config_path, overrides);
   if (!config) {
     print_error("serve", config.error());
@@ -120,7 +121,8 @@ void register_serve(CLI::App& app, int* exit_code) {
                   "Kafka bootstrap servers host:port,... or 'embedded' (overrides "
                   "TFE_KAFKA_BROKERS and the config)");
   cmd->add_option("--http", args->http,
-                  "HTTP address host:port for health, metrics and scores (port 0: any free port)");
+                  "HTTP address host:port for health, metrics and scores (port 0: any free port; "
+                  "'' turns HTTP off)");
   cmd->add_option("--shards", args->shards, "State shards (default: from the config)")
       ->check(CLI::Range(1u, 256u));
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error or off")
