@@ -206,6 +206,13 @@ TEST(HttpServer, StopRefusesNewConnections) {
 
 TEST(HttpServerDeathTest, OutOfFileDescriptorsTheAcceptLoopWaitsInsteadOfSpinning) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
+#if defined(TFE_SANITIZE_BUILD)
+  // UndefinedBehaviorSanitizer checks each virtual call by probing the object's memory through a
+  // pipe; with no descriptor left it cannot, and reports a false "invalid vptr". The test runs
+  // in the Release suite.
+  GTEST_SKIP() << "not under the sanitizers: their runtime needs file descriptors of its own, "
+                  "which this test uses up (it runs in the Release suite)";
+#endif
   EXPECT_EXIT(exhaust_descriptors_and_measure_cpu(), ::testing::ExitedWithCode(0), "cpu");
 }
 
