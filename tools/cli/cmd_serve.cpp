@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "connectors/service.h"
+#include "tools/cli/allocator.h"
 #include "tools/cli/command.h"
 #include "tools/cli/scorers.h"
 
@@ -37,6 +38,7 @@ void configure_logging(spdlog::level::level_enum level) {
 }
 
 int run_serve(const ServeArgs& args) {
+  return_freed_memory_over_time();
   const spdlog::level::level_enum level = spdlog::level::from_str(args.log_level);
   if (level == spdlog::level::off && args.log_level != "off") {
     print_error("serve", "--log-level: expected trace, debug, info, warn, error or off (got '" +

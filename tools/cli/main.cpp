@@ -1,7 +1,9 @@
 // tfe: the command-line entry point. Subcommands are registered from their own files.
 
 #include <cstdio>
+#include <string>
 
+#include "tools/cli/allocator.h"
 #include "tools/cli/command.h"
 
 int main(int argc, char** argv) {
@@ -11,6 +13,10 @@ int main(int argc, char** argv) {
       "calibrated risk scores, live from Kafka or replayed from history files."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  app.set_version_flag(
+      "--version",
+      std::string("tfe ") + TFE_VERSION + " (" + tfe::cli::allocator_description() + ")",
+      "Print the version and the memory allocator, then exit");
   int exit_code = tfe::cli::kExitOk;
   tfe::cli::register_convert(app, &exit_code);
   tfe::cli::register_synth(app, &exit_code);
