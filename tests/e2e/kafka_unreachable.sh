@@ -1,7 +1,8 @@
 #!/bin/bash
 # The one-shot Kafka commands (`tfe profile --from-kafka`, `tfe replay --to-kafka`) against a
 # broker address where nothing listens: each fails with exactly one error line on stderr, which
-# carries librdkafka's own reason (the refused connection) instead of a log line per retry.
+# carries librdkafka's own reason (the refused connection) instead of a log line per retry; an
+# empty --brokers is one error line too.
 # Needs no broker: port 9 on 127.0.0.1 refuses connections.
 set -euo pipefail
 TEST=kafka_unreachable
@@ -28,4 +29,26 @@ one_error_line profile "$TFE" profile --from-kafka --since 0 --until 1 --brokers
   --kafka-timeout 2s --config configs/profiles/home.toml
 one_error_line publish "$TFE" replay --history "$WORK/home.jsonl" --to-kafka \
   --brokers 127.0.0.1:9 --kafka-timeout 2s --config configs/profiles/home.toml
-echo "PASS kafka_unreachable: one error line each, naming the refused connection"
+
+# An empty --brokers (an unset variable in a script) is an error naming the option, never a quiet
+# fall-back to the config's brokers: configs/dev.toml's is the embedded broker, on which a
+# service would run, score and report healthy while the real cluster waits.
+empty_brokers() {
+  local name=$1
+  shift
+  local status=0
+  timeout 30 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || status=$?
+  [[ "$status" == 1 || "$status" == 2 ]] ||
+    fail "$name: --brokers '' exited $status, want an error: $(head -n 3 "$WORK/$name.err")"
+  [[ "$(wc -l <"$WORK/$name.err")" == 1 ]] ||
+    fail "$name: $(wc -l <"$WORK/$name.err") lines on stderr, want 1: $(head -n 5 "$WORK/$name.err")"
+  grep -q -- "--brokers" "$WORK/$name.err" ||
+    fail "$name: the error line does not name --brokers: $(cat "$WORK/$name.err")"
+}
+empty_brokers serve_empty "$TFE" serve --config configs/dev.toml --strategy news2 --http '' \
+  --brokers ''
+empty_brokers publish_empty "$TFE" replay --history "$WORK/home.jsonl" --to-kafka --brokers '' \
+  --config configs/dev.toml
+empty_brokers profile_empty "$TFE" profile --from-kafka --since 0 --until 1 --brokers '' \
+  --config configs/dev.toml
+echo "PASS kafka_unreachable: one error line each, naming the refused connection or the empty --brokers"

@@ -26,7 +26,8 @@ constexpr const char* kCmd = "profile";
 struct ProfileArgs {
   std::vector<std::string> history;
   bool from_kafka = false;
-  std::string since, until, brokers;
+  std::string since, until;
+  std::optional<std::string> brokers;  // given empty: an error, not the config's
   std::string dead_letters;
   std::string config_path = "configs/default.toml";
   std::string report;
@@ -67,7 +68,7 @@ Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRa
   std::optional<KafkaConfig> kafka;
   if (args.from_kafka) {
     KafkaOverrides overrides;
-    if (!args.brokers.empty()) overrides.brokers = args.brokers;
+    overrides.brokers = args.brokers;
     auto service = load_service_config(args.config_path, overrides);
     if (!service) return service.error();
     out.config = std::move(service.value().engine);
@@ -130,7 +131,7 @@ int run_profile(const ProfileArgs& args) {
   } else if (args.history.empty()) {
     print_error(kCmd, "give --history FILE..., or --from-kafka with --since and --until");
     return kExitUsage;
-  } else if (!args.since.empty() || !args.until.empty() || !args.brokers.empty() ||
+  } else if (!args.since.empty() || !args.until.empty() || args.brokers ||
              args.kafka_timeout_given) {
     print_error(kCmd, "--since, --until, --brokers and --kafka-timeout go with --from-kafka");
     return kExitUsage;

@@ -2,6 +2,8 @@
 // backtest report (replay_report.h), or the history itself published to Kafka (--to-kafka).
 
 #include <cstdio>
+#include <optional>
+#include <string>
 
 #include "connectors/dead_letter.h"
 #include "connectors/history_replay.h"
@@ -22,14 +24,14 @@ struct ReplayArgs {
   std::string strategy;
   std::string pace = "max";
   std::string out;
-  std::string brokers;
+  std::optional<std::string> brokers;  // given empty: an error, not the config's
   std::string kafka_timeout = "30s";
   bool to_kafka = false;
 };
 
 int publish_to_kafka(const ReplayArgs& args) {
   KafkaOverrides overrides;
-  if (!args.brokers.empty()) overrides.brokers = args.brokers;
+  overrides.brokers = args.brokers;
   auto service = load_service_config(args.common.config_path, overrides);
   if (!service) {
     print_error("replay", service.error());

@@ -22,9 +22,9 @@ struct ServeArgs {
   std::string config_path = "configs/dev.toml";
   std::string strategy;
   std::string model;
-  std::string brokers;
-  std::optional<std::string> http;  // "" disables HTTP, as kafka.http = "" does
-  uint32_t shards = 0;              // 0: from the config
+  std::optional<std::string> brokers;  // given empty: an error, not the config's
+  std::optional<std::string> http;     // "" disables HTTP, as kafka.http = "" does
+  uint32_t shards = 0;                 // 0: from the config
   std::string log_level = "info";
 };
 
@@ -54,7 +54,7 @@ int run_serve(const ServeArgs& args) {
     return kExitUsage;
   }
   KafkaOverrides overrides;
-  if (!args.brokers.empty()) overrides.brokers = args.brokers;
+  overrides.brokers = args.brokers;
   if (args.http) overrides.http = *args.http;
   auto config = load_service_config(args.config_path, overrides);
   if (!config) {
