@@ -51,9 +51,15 @@ void log_trampoline(const rd_kafka_t* rk, int level, const char* facility, const
 }  // namespace
 
 void ClientLog::line(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  if (lines_ == LogLines::print || level > 3) {
-    // Below error level a command stays as quiet as a service's log would be at its default.
-    if (lines_ == LogLines::print || level <= 4) print_line(rk, level, facility, message);
+  // syslog levels: 3 error, 4 warning. A command keeps errors back for its one error line, prints
+  // warnings, and stays as quiet below them as a service's log would be at its default.
+  constexpr int kError = 3, kWarning = 4;
+  if (lines_ == LogLines::print) {
+    print_line(rk, level, facility, message);
+    return;
+  }
+  if (level > kError) {
+    if (level <= kWarning) print_line(rk, level, facility, message);
     return;
   }
   std::string_view text = message ? message : "";

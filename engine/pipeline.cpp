@@ -426,6 +426,13 @@ struct Pipeline::Impl {
     }
   }
 
+  // Applies the events that arrived by `bound` and fires the ticks up to it.
+  void release(int64_t bound) {
+    released = bound;
+    process(bound, bound);
+    fired_until = std::max(fired_until, bound);
+  }
+
   // K-way merge of the shards' (time, patient)-ordered outputs.
   void merge_and_emit() {
     merged.clear();
@@ -521,20 +528,14 @@ void Pipeline::advance(int64_t clock_ms) {
   const int64_t lateness = impl.config.allowed_lateness_ms;
   int64_t bound = clock_ms < kNoTime + lateness ? kNoTime : clock_ms - lateness;
   if (impl.released != kNoTime) bound = std::max(bound, impl.released);
-  impl.released = bound;
-  impl.process(bound, bound);
-  impl.fired_until = std::max(impl.fired_until, bound);
+  impl.release(bound);
 }
 
 void Pipeline::finish() {
   Impl& impl = *impl_;
   // The end of a finite history: nothing more can arrive, so the allowed lateness has nothing left
   // to wait for, and the ticks it held back (up to the last clock) fire now.
-  if (impl.last_clock != kNoTime && impl.last_clock > impl.released) {
-    impl.released = impl.last_clock;
-    impl.process(impl.released, impl.released);
-    impl.fired_until = std::max(impl.fired_until, impl.released);
-  }
+  if (impl.last_clock != kNoTime && impl.last_clock > impl.released) impl.release(impl.last_clock);
   // Ticks at the released time itself fire now (nothing more can arrive before them); events
   // beyond it are applied without ticks.
   const int64_t tick_end = impl.released == kNoTime ? kNoTime : impl.released + 1;
