@@ -17,6 +17,7 @@
 #include "connectors/event_files.h"
 #include "connectors/history_replay.h"
 #include "engine/patient_registry.h"
+#include "tools/profile/format.h"
 #include "tools/profile/profile.h"
 #include "tools/profile/stats.h"
 #include "tools/synth/synth.h"
@@ -195,6 +196,23 @@ TEST(ProfileDecision, RowsFireInPrecedenceOrder) {
   // NaN evidence never satisfies a condition.
   r = detail::decide(evidence({0.95, 0.7, 0.99}, 200, NAN, NAN, NAN), names, t);
   EXPECT_EQ(r.fired, r.rows.size() - 1);
+}
+
+TEST(ProfileDecision, EvidenceNumbersPrintCountsAsIntegersAndSharesWithDecimals) {
+  EXPECT_EQ(detail::evidence_num(0.0), "0");  // a count of zero, or a share of exactly 0
+  EXPECT_EQ(detail::evidence_num(1.0), "1");
+  EXPECT_EQ(detail::evidence_num(4000.0), "4000");
+  EXPECT_EQ(detail::evidence_num(0.25), "0.250");
+  EXPECT_EQ(detail::evidence_num(26.83), "26.830");
+  EXPECT_EQ(detail::evidence_num(-0.019), "-0.019");
+  EXPECT_EQ(detail::evidence_num(NAN), "\u2013");
+  // The summary of a row fired on a count of zero says "0", not "0.000".
+  const std::vector<std::string> names{"wearables", "notes", "imaging"};
+  auto e = evidence({0.95, 0.9, 0.99}, 200, 50, 0.3, 0.1);
+  e.outcome_patients = 0;
+  const auto r = detail::decide(e, names, Thresholds{});
+  EXPECT_EQ(r.fired, 0u);
+  EXPECT_NE(r.summary.find("patients with an outcome 0 < 8"), std::string::npos) << r.summary;
 }
 
 TEST(ProfileThresholds, ParsedFromTheConfigSection) {
