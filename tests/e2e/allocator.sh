@@ -17,20 +17,9 @@ grep -q 'opt.dirty_decay_ms: -1 (arenas.dirty_decay_ms: -1)' "$WORK/batch.stats"
 grep -q 'opt.thp: "always"' "$WORK/batch.stats" ||
   fail "huge pages not asked for: $(grep 'opt.thp' "$WORK/batch.stats")"
 
-# The service on the embedded broker, stopped with SIGTERM once it has its partitions (stopping a
-# consumer before its first assignment can abort in librdkafka 2.0.2: docs/service.md).
-MALLOC_CONF=stats_print:true "$TFE" serve --config configs/dev.toml --strategy news2 --http '' \
-  >"$WORK/serve.out" 2>"$WORK/serve.err" &
-pid=$!
-for _ in $(seq 1 100); do
-  grep -q 'rebalance: assigned' "$WORK/serve.err" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -TERM "$pid" 2>/dev/null || true
-status=0
-wait "$pid" || status=$?
-[[ "$status" == 0 ]] || fail "tfe serve exited $status: $(tail -n 5 "$WORK/serve.err")"
+# The service on the embedded broker, stopped with SIGTERM once it has its partitions.
+MALLOC_CONF=stats_print:true serve_embedded serve --strategy news2 --http ''
+serve_stop serve
 grep -q 'arenas.dirty_decay_ms: 10000' "$WORK/serve.err" ||
   fail "the service keeps freed memory: $(grep 'decay_ms' "$WORK/serve.err")"
 echo "PASS allocator: jemalloc, batch settings, the service hands memory back"

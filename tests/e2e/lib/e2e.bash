@@ -20,3 +20,29 @@ e2e_setup() {
   fi
   cd "$SRC"
 }
+
+# serve_embedded NAME ARGS...: starts `tfe serve --config configs/dev.toml ARGS...` (the embedded
+# broker) in the background, stdout to $WORK/NAME.out and stderr to $WORK/NAME.err, and waits up
+# to 20 s for its first assignment. SERVE_PID is its pid. Stopping a consumer before its first
+# assignment can abort in librdkafka 2.0.2 (docs/service.md), hence the wait.
+serve_embedded() {
+  local name=$1
+  shift
+  "$TFE" serve --config configs/dev.toml "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  SERVE_PID=$!
+  for _ in $(seq 1 200); do
+    grep -q 'rebalance: assigned' "$WORK/$name.err" 2>/dev/null && return 0
+    kill -0 "$SERVE_PID" 2>/dev/null || fail "$name: tfe serve exited early: $(tail -n 5 "$WORK/$name.err")"
+    sleep 0.1
+  done
+  kill -KILL "$SERVE_PID" 2>/dev/null || true
+  fail "$name: tfe serve had no assignment after 20 s: $(tail -n 5 "$WORK/$name.err")"
+}
+
+# serve_stop NAME: SIGTERM to the service of serve_embedded; it must exit 0.
+serve_stop() {
+  local status=0
+  kill -TERM "$SERVE_PID" 2>/dev/null || true
+  wait "$SERVE_PID" || status=$?
+  [[ "$status" == 0 ]] || fail "$1: tfe serve exited $status: $(tail -n 5 "$WORK/$1.err")"
+}
