@@ -12,43 +12,36 @@ e2e_setup "$@"
 "$TFE" synth --profile configs/profiles/home.toml --patients 3 --days 0.05 --seed 5 \
   --out "$WORK/home.jsonl" >/dev/null
 
-# one_error_line NAME CMD...: the command fails, stderr is one line naming the refused connection,
-# and no patient id from the history appears in it.
+# one_error_line NAME PATTERN CMD...: the command fails with an error status (1 or 2, not a
+# timeout: a command that runs on instead of failing is stopped after 30 s), stderr is one line
+# matching PATTERN, and no patient id from the history appears in it.
 one_error_line() {
-  local name=$1
-  shift
-  if "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"; then fail "$name: did not fail"; fi
+  local name=$1 pattern=$2
+  shift 2
+  local status=0
+  timeout 30 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || status=$?
+  [[ "$status" == 1 || "$status" == 2 ]] ||
+    fail "$name: exited $status, want an error: $(head -n 3 "$WORK/$name.err")"
   [[ "$(wc -l <"$WORK/$name.err")" == 1 ]] ||
     fail "$name: $(wc -l <"$WORK/$name.err") lines on stderr, want 1: $(head -n 5 "$WORK/$name.err")"
-  grep -q "^tfe [a-z]*: kafka: .*Connection refused" "$WORK/$name.err" ||
-    fail "$name: the error line does not name the refused connection: $(cat "$WORK/$name.err")"
+  grep -q -- "$pattern" "$WORK/$name.err" ||
+    fail "$name: the error line does not match '$pattern': $(cat "$WORK/$name.err")"
   if grep -q "home-" "$WORK/$name.err"; then fail "$name: a patient id in the error line"; fi
 }
 
-one_error_line profile "$TFE" profile --from-kafka --since 0 --until 1 --brokers 127.0.0.1:9 \
+refused="^tfe [a-z]*: kafka: .*Connection refused"
+one_error_line profile "$refused" "$TFE" profile --from-kafka --since 0 --until 1 --brokers 127.0.0.1:9 \
   --kafka-timeout 2s --config configs/profiles/home.toml
-one_error_line publish "$TFE" replay --history "$WORK/home.jsonl" --to-kafka \
+one_error_line publish "$refused" "$TFE" replay --history "$WORK/home.jsonl" --to-kafka \
   --brokers 127.0.0.1:9 --kafka-timeout 2s --config configs/profiles/home.toml
 
 # An empty --brokers (an unset variable in a script) is an error naming the option, never a quiet
 # fall-back to the config's brokers: configs/dev.toml's is the embedded broker, on which a
 # service would run, score and report healthy while the real cluster waits.
-empty_brokers() {
-  local name=$1
-  shift
-  local status=0
-  timeout 30 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || status=$?
-  [[ "$status" == 1 || "$status" == 2 ]] ||
-    fail "$name: --brokers '' exited $status, want an error: $(head -n 3 "$WORK/$name.err")"
-  [[ "$(wc -l <"$WORK/$name.err")" == 1 ]] ||
-    fail "$name: $(wc -l <"$WORK/$name.err") lines on stderr, want 1: $(head -n 5 "$WORK/$name.err")"
-  grep -q -- "--brokers" "$WORK/$name.err" ||
-    fail "$name: the error line does not name --brokers: $(cat "$WORK/$name.err")"
-}
-empty_brokers serve_empty "$TFE" serve --config configs/dev.toml --strategy news2 --http '' \
+one_error_line serve_empty --brokers "$TFE" serve --config configs/dev.toml --strategy news2 --http '' \
   --brokers ''
-empty_brokers publish_empty "$TFE" replay --history "$WORK/home.jsonl" --to-kafka --brokers '' \
+one_error_line publish_empty --brokers "$TFE" replay --history "$WORK/home.jsonl" --to-kafka --brokers '' \
   --config configs/dev.toml
-empty_brokers profile_empty "$TFE" profile --from-kafka --since 0 --until 1 --brokers '' \
+one_error_line profile_empty --brokers "$TFE" profile --from-kafka --since 0 --until 1 --brokers '' \
   --config configs/dev.toml
 echo "PASS kafka_unreachable: one error line each, naming the refused connection or the empty --brokers"

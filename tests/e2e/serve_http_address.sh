@@ -12,6 +12,8 @@ url="$(grep -o 'http://\[::1\]:[0-9]*' "$WORK/v6.out" | head -n 1)" ||
   fail "no bracketed IPv6 metrics address on stdout: $(cat "$WORK/v6.out")"
 code="$(curl -g -s -o /dev/null -w '%{http_code}' "$url/healthz")" || true
 [[ "$code" == 200 ]] || fail "GET $url/healthz gave '$code', want 200"
+grep -q 'http on \[::1\]:' "$WORK/v6.err" ||
+  fail "the service log does not name its IPv6 HTTP address: $(grep 'serving:' "$WORK/v6.err")"
 serve_stop v6
 
 serve_embedded off --strategy news2 --http ''

@@ -11,7 +11,7 @@ namespace tfe::cli {
 // One-shot commands (replay, train, profile, ...) keep the memory they free for their next
 // allocations: the report's metrics allocate and free buffers of hundreds of megabytes, and
 // memory handed back to the kernel comes back as fresh pages that it zeroes on first touch (a
-// quarter of a report's CPU time with the C library's malloc). This is the default at start.
+// fifth of a report's CPU time with the C library's malloc). This is the default at start.
 //
 // The service, which runs for weeks, hands memory it has not reused for a few seconds back to
 // the system instead: call this once, before its work starts.
