@@ -292,7 +292,7 @@ void PatientState::prefetch_state(const StateLayout& layout, std::size_t modalit
         __builtin_prefetch(last);
       }
     }
-    s.windows.prefetch();
+    s.windows.prefetch(layout[m].windows);
   }
 }
 

@@ -305,6 +305,29 @@ void VitalsWindows::rebase(const VitalsWindowsShape& shape, int64_t new_origin_m
   rebuild(shape);
 }
 
+void VitalsWindows::prefetch_ends(const VitalsWindowsShape& shape) const {
+  const Block b = layout(shape, capacity_, block_.get());
+  const auto line = [](const void* p) { __builtin_prefetch(p); };
+  const auto lines = [&](const void* first, std::size_t bytes) {
+    const auto* p = static_cast<const std::byte*>(first);
+    for (std::size_t offset = 0; offset < bytes; offset += 64) line(p + offset);
+    if (bytes > 0) line(p + bytes - 1);
+  };
+  lines(b.sums, b.windows * b.channels * kSums * sizeof(double));
+  line(b.starts);
+  // The next reading's slot (or, in a full ring, the oldest that it replaces) and the oldest.
+  const uint32_t next = count_ < capacity_ ? slot_of(count_) : head_;
+  for (const uint32_t slot : {next, head_}) {
+    line(b.times + slot);
+    line(b.masks + slot);
+    for (std::size_t c = 0; c < b.channels; ++c) {
+      line(b.row(c) + slot);
+      line(b.chain(c, kMaxChain) + (slot >> 6));
+      line(b.chain(c, kMinChain) + (slot >> 6));
+    }
+  }
+}
+
 void VitalsWindows::pop_front(const Block& b, uint32_t k) {
   for (uint32_t i = 0; i < k; ++i) {
     const uint32_t s = head_;

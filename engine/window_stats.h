@@ -86,10 +86,18 @@ class VitalsWindows {
   // hold shape.feature_count() floats.
   void write_features(const VitalsWindowsShape& shape, std::span<float> out) const;
 
-  // Hints the cache to load the block (a later add/evict/write_features touches all of it).
-  void prefetch() const {
-    const std::byte* p = block_.get();
-    for (uint32_t offset = 0; offset < block_bytes_; offset += 64) __builtin_prefetch(p + offset);
+  // Hints the cache to load what the next add/evict/write_features touches: the whole block
+  // while it is small (readings a minute apart), else the sums, the starts, and the ring's
+  // newest and oldest slots of every row (readings a second apart: a 15-minute ring is tens
+  // of kilobytes, and prefetching all of it for each reading stalled on the cache's fill
+  // buffers and pushed the other patients' state out).
+  void prefetch(const VitalsWindowsShape& shape) const {
+    if (block_bytes_ <= kPrefetchWholeBytes) {
+      const std::byte* p = block_.get();
+      for (uint32_t offset = 0; offset < block_bytes_; offset += 64) __builtin_prefetch(p + offset);
+    } else {
+      prefetch_ends(shape);
+    }
   }
 
   uint32_t samples() const { return count_; }
@@ -112,6 +120,7 @@ class VitalsWindows {
                      const VitalsReading& reading, uint32_t mask);
   void reserve(const VitalsWindowsShape& shape, uint32_t capacity);
   void pop_front(const Block& b, uint32_t k);
+  void prefetch_ends(const VitalsWindowsShape& shape) const;
   void rebuild(const VitalsWindowsShape& shape);
   void rebase(const VitalsWindowsShape& shape, int64_t new_origin_ms);
   void accumulate(const Block& b, std::size_t window, uint32_t slot, double sign) const;
@@ -132,6 +141,8 @@ class VitalsWindows {
   uint32_t block_bytes_ = 0;
 
   static constexpr int64_t kNoTime = INT64_MIN;
+  // 64 cache lines: a ward patient's 15-minute windows of 8 channels fit well within it.
+  static constexpr uint32_t kPrefetchWholeBytes = 4096;
 };
 
 }  // namespace tfe

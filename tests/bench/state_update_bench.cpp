@@ -1,5 +1,6 @@
 // Per-event state update, snapshot building and the engine's share of a replay (ward cadence:
-// one reading a minute per patient, 6 channels, windows 5m and 15m, ticks every 60 s).
+// one reading a minute per patient, 6 channels, windows 5m and 15m, ticks every 60 s; and the
+// pipeline at a bedside monitor's cadence, one reading a second).
 //
 //   tfe_state_update_bench --benchmark_counters_tabular=true
 
@@ -86,17 +87,18 @@ class NullSink final : public ScoreSink {
   std::size_t count = 0;
 };
 
-// The k-th ward reading of `patients` patients: patient k % patients, a minute apart per
-// patient, with a per-patient phase and up to 3 s between event and arrival; now and then
-// partial.
-Event ward_event(uint64_t k, uint32_t patients, std::mt19937& rng) {
+// The k-th vitals reading of `patients` patients: patient k % patients, cadence_ms apart per
+// patient, with a per-patient phase and up to 3 s (at most the cadence) between event and
+// arrival; now and then partial.
+Event ward_event(uint64_t k, uint32_t patients, std::mt19937& rng, int64_t cadence_ms = kMinute) {
   Event e;
   e.patient = static_cast<PatientIndex>(k % patients);
   e.modality = 0;
-  const int64_t minute = static_cast<int64_t>(k / patients);
-  const int64_t phase = (e.patient * 7919) % kMinute;
-  e.arrival_time_ms = kStart + minute * kMinute + phase;
-  e.event_time_ms = e.arrival_time_ms - static_cast<int64_t>(rng() % 3000);
+  const int64_t reading = static_cast<int64_t>(k / patients);
+  const int64_t phase = (e.patient * 7919) % cadence_ms;
+  e.arrival_time_ms = kStart + reading * cadence_ms + phase;
+  e.event_time_ms =
+      e.arrival_time_ms - static_cast<int64_t>(rng() % std::min<int64_t>(3000, cadence_ms));
   e.source_seq = k;
   e.vitals.present_mask = (k % 7 == 0) ? 0b000111u : 0b111111u;
   const float base[] = {80, 96, 16, 37, 120, 2};
@@ -106,12 +108,14 @@ Event ward_event(uint64_t k, uint32_t patients, std::mt19937& rng) {
   return e;
 }
 
-// `minutes` of ward readings in arrival order.
-std::vector<Event> ward_events(uint32_t patients, uint32_t minutes, uint32_t seed) {
+// `minutes` of readings in arrival order, one per patient every cadence_ms.
+std::vector<Event> ward_events(uint32_t patients, uint32_t minutes, uint32_t seed,
+                               int64_t cadence_ms = kMinute) {
   std::mt19937 rng(seed);
   std::vector<Event> events;
-  for (uint64_t k = 0; k < uint64_t{patients} * minutes; ++k) {
-    events.push_back(ward_event(k, patients, rng));
+  const uint64_t per_patient = static_cast<uint64_t>(minutes * kMinute / cadence_ms);
+  for (uint64_t k = 0; k < uint64_t{patients} * per_patient; ++k) {
+    events.push_back(ward_event(k, patients, rng, cadence_ms));
   }
   std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
     return a.arrival_time_ms < b.arrival_time_ms;
@@ -194,7 +198,7 @@ BENCHMARK(BM_SnapshotBuild)->ArgsProduct({{1, 10'000}, {0, 1}});
 // with snapshot and scoring, record assembly and emission (no decoding, no output formatting).
 // range(0) patients, range(1) shards, range(2) = 1: the scorer reads current values only;
 // advance every 4096 events.
-void BM_PipelineWard(benchmark::State& state) {
+void run_pipeline(benchmark::State& state, int64_t cadence_ms) {
   const auto patients = static_cast<uint32_t>(state.range(0));
   const auto shards = static_cast<uint32_t>(state.range(1));
   const bool latest = state.range(2) != 0;
@@ -206,7 +210,7 @@ void BM_PipelineWard(benchmark::State& state) {
                     sink);
   // Sixteen minutes of readings, cycled with shifted times; each push copies one (as a decoder
   // hands over a fresh event).
-  const std::vector<Event> events = ward_events(patients, 16, 3);
+  const std::vector<Event> events = ward_events(patients, 16, 3, cadence_ms);
   const uint64_t n = events.size();
   const int64_t cycle_ms = 16 * kMinute;
   uint64_t k = 0;
@@ -234,6 +238,14 @@ void BM_PipelineWard(benchmark::State& state) {
       static_cast<double>(stats.state_bytes) /
       static_cast<double>(std::max<uint64_t>(stats.active_patients, 1));
 }
+
+// Ward: a reading a minute, about one tick per event.
+void BM_PipelineWard(benchmark::State& state) { run_pipeline(state, kMinute); }
+// Bedside monitor (icu): a reading a second, a tick per 60 events; each patient's windows hold
+// about 900 readings, tens of kilobytes of state.
+void BM_PipelineBedside(benchmark::State& state) { run_pipeline(state, 1000); }
+
+BENCHMARK(BM_PipelineBedside)->Args({40, 1, 0})->Args({400, 1, 0})->UseRealTime();
 BENCHMARK(BM_PipelineWard)
     ->Args({100, 1, 0})
     ->Args({1000, 1, 0})
