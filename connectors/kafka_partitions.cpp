@@ -14,6 +14,10 @@ namespace {
 // keeps once empty.
 constexpr std::size_t kEventRingFirst = 64;
 constexpr std::size_t kEventRingKept = 4096;
+// A larger ring shrinks back once empty after this much wall time of holding at most a quarter
+// of its capacity. Shrinking as soon as it emptied made a catching-up service regrow it by
+// doubling, and page in fresh memory, every few turns.
+constexpr int64_t kEventRingIdleMs = 10'000;
 
 }  // namespace
 
@@ -70,6 +74,7 @@ void PartitionTable::on_event(std::size_t topic, int32_t partition, int64_t offs
     s.events.set_capacity(std::max(kEventRingFirst, 2 * s.events.capacity()));
   }
   s.events.push_back(std::move(event));
+  s.events_peak = std::max(s.events_peak, s.events.size());
   on_message(topic, partition, offset, arrival, false);
   s.pending.back().has_event = true;
 }
@@ -120,7 +125,7 @@ std::optional<int64_t> PartitionTable::clock(int64_t now_ms) const {
   return std::nullopt;
 }
 
-void PartitionTable::release(int64_t released_ms, std::vector<Event>* out) {
+void PartitionTable::release(int64_t released_ms, std::vector<Event>* out, int64_t now_ms) {
   for (PartitionSlot& s : slots_) {
     while (!s.pending.empty() && (s.pending.front().arrival_ms == kNoArrival ||
                                   s.pending.front().arrival_ms <= released_ms)) {
@@ -131,9 +136,13 @@ void PartitionTable::release(int64_t released_ms, std::vector<Event>* out) {
       s.pending.pop_front();
     }
     // A ring grown by a backlog gives its memory back once the backlog is gone.
-    if (s.events.empty() && s.events.capacity() > kEventRingKept) {
-      s.events.set_capacity(kEventRingKept);
+    if (s.events.capacity() > kEventRingKept) {
+      if (s.events_peak * 4 > s.events.capacity()) s.events_busy_ms = now_ms;
+      if (s.events.empty() && now_ms - s.events_busy_ms >= kEventRingIdleMs) {
+        s.events.set_capacity(kEventRingKept);
+      }
     }
+    s.events_peak = s.events.size();
   }
 }
 

@@ -55,9 +55,11 @@ struct PartitionSlot {
   std::deque<Pending> pending;  // consumed, not yet applied, in offset order
   // The events of `pending` entries with has_event, same order. A ring that keeps its capacity
   // while in use (a deque of 192-byte events allocated and freed a block every second event),
-  // and shrinks once emptied after a backlog.
+  // and shrinks once a backlog is over: emptied, after a while of using little of it.
   boost::circular_buffer<Event> events = boost::circular_buffer<Event>();
-  int64_t restore_end = -1;  // replay without emitting until this offset (exclusive); -1: none
+  std::size_t events_peak = 0;  // most events held since the last release()
+  int64_t events_busy_ms = 0;   // wall time a release() last found the ring well used
+  int64_t restore_end = -1;     // replay without emitting until this offset (exclusive); -1: none
   bool restoring = false;
   uint64_t consumed = 0;  // messages consumed since (re)start
 };
@@ -120,8 +122,9 @@ class PartitionTable {
   // nothing arrived.
   std::optional<int64_t> clock(int64_t now_ms = 0) const;
   // Marks events with arrival <= released_ms applied; their kept events are appended to `out`
-  // (partition by partition, each in offset order) when out is given.
-  void release(int64_t released_ms, std::vector<Event>* out = nullptr);
+  // (partition by partition, each in offset order) when out is given. now_ms (wall time) decides
+  // when a ring grown by a backlog gives its memory back.
+  void release(int64_t released_ms, std::vector<Event>* out = nullptr, int64_t now_ms = 0);
   // The first offset not yet applied; nullopt when nothing is known about the partition.
   std::optional<int64_t> commit_offset(std::size_t topic, int32_t partition) const;
 

@@ -795,7 +795,7 @@ void Service::advance_to(int64_t clock) {
   // The events now applicable go to the pipeline in (arrival, source) order, so that it applies
   // all of them in this advance and holds none between advances.
   released_.clear();
-  table_.release(saturating_sub(clock, options_.engine.allowed_lateness_ms), &released_);
+  table_.release(saturating_sub(clock, options_.engine.allowed_lateness_ms), &released_, wall_ms());
   // Sorted by key, not by moving events: a stable sort of the events themselves allocated a
   // buffer of them on every advance. The index keeps equal keys in release order.
   release_order_.clear();

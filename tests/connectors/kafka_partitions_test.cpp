@@ -131,12 +131,31 @@ TEST(KafkaPartitions, ReleasesBufferedEventsInOffsetOrderAcrossManyBuffersWorth)
   }
   EXPECT_EQ(table.commit_offset(0, 0), 1550);
 
-  // A backlog's buffer is given back once released.
+  // A backlog's buffer is kept while the backlog lasts (emptied now and then), and given back
+  // once it has been little used for 10 s of wall time.
+  int64_t now_ms = 50'000;
   consume(100'000);
-  EXPECT_GE(table.slot(0, 0).events.capacity(), 100'000u);
-  table.release(1000 + next_offset, &released);
+  const std::size_t grown = table.slot(0, 0).events.capacity();
+  EXPECT_GE(grown, 100'000u);
+  table.release(1000 + next_offset, &released, now_ms);
   ASSERT_EQ(released.size(), 101'550u);
-  EXPECT_LE(table.slot(0, 0).events.capacity(), 4096u);
+  EXPECT_EQ(table.slot(0, 0).events.capacity(), grown) << "emptied, but just used to the full";
+  consume(60'000);  // the backlog goes on: more than a quarter of the ring again
+  now_ms += 9'000;
+  table.release(1000 + next_offset, &released, now_ms);
+  now_ms += 9'000;
+  table.release(1000 + next_offset, &released, now_ms);
+  EXPECT_EQ(table.slot(0, 0).events.capacity(), grown) << "used 9 s ago";
+  consume(10);  // live: a few events between releases
+  now_ms += 1'000;
+  table.release(1000 + next_offset - 11, &released, now_ms);  // the 10 stay
+  EXPECT_EQ(table.slot(0, 0).events.size(), 10u);
+  EXPECT_EQ(table.slot(0, 0).events.capacity(), grown) << "used 10 s ago, but not empty";
+  now_ms += 1;
+  table.release(1000 + next_offset, &released, now_ms);
+  EXPECT_EQ(table.slot(0, 0).events.capacity(), 4096u) << "empty, little used for 10 s";
+  ASSERT_EQ(released.size(), 161'560u);
+  for (std::size_t i = 0; i < released.size(); ++i) ASSERT_EQ(released[i].source_seq, i);
 }
 
 TEST(KafkaPartitions, EmptyCaughtUpPartitionCommitsItsEnd) {
