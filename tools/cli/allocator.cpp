@@ -2,6 +2,9 @@
 
 #include <sys/types.h>
 
+#include <cstdlib>
+#include <string_view>
+
 #ifdef TFE_WITH_JEMALLOC
 #include <jemalloc/jemalloc.h>
 
@@ -31,6 +34,11 @@ void set_decay(const char* name, ssize_t ms) {
 }  // namespace
 
 void return_freed_memory_over_time() {
+  const char* operator_conf = std::getenv("MALLOC_CONF");
+  if (operator_conf != nullptr &&
+      std::string_view(operator_conf).find("decay_ms") != std::string_view::npos) {
+    return;
+  }
   // Arenas made from now on, and every existing one (arena MALLCTL_ARENAS_ALL).
   static_assert(MALLCTL_ARENAS_ALL == 4096);
   set_decay("arenas.dirty_decay_ms", kServiceDirtyDecayMs);

@@ -14,7 +14,9 @@ namespace tfe::cli {
 // fifth of a report's CPU time with the C library's malloc). This is the default at start.
 //
 // The service, which runs for weeks, hands memory it has not reused for a few seconds back to
-// the system instead: call this once, before its work starts.
+// the system instead: call this once, before its work starts. An operator's own decay setting
+// in MALLOC_CONF (dirty_decay_ms or muzzy_decay_ms) is left as it is: a service that catches up
+// on large backlogs runs faster keeping its memory (docs/service.md).
 void return_freed_memory_over_time();
 
 // "jemalloc 5.3.0-..." or "the C library's malloc": for --version and bug reports.
