@@ -9,7 +9,8 @@
 #               Sustained events/s = events consumed / time from the first to the last, sampled
 #               from /metrics every 0.2 s. Scored with NEWS2 and with an attention model (untrained
 #               weights: the same cost as trained ones) at a 60 s cadence.
-#   latency     a 2,000-patient, 6-hour ward history published paced at half the attention
+#   latency     a 2,000-patient, 6-hour ward history (TFE_BENCH_PROFILE=icu: a 40-patient, 1-day
+#               icu history) published paced at half the attention
 #               throughput (RATE events/s) while `tfe serve` consumes it live; p50 and p99 of
 #               tfe_score_latency_seconds (from consuming the record that released a tick to the
 #               broker's acknowledgement of its score), interpolated within histogram buckets.
@@ -24,7 +25,7 @@
 #        TFE_BENCH_LAT_PATIENTS / TFE_BENCH_LAT_DAYS: the latency history, default 2000 x 0.25;
 #        TFE_BENCH_LAT_SETTLE: seconds between the service's readiness and the paced publish,
 #        default 3 (beyond caught_up_grace);
-#        TFE_BENCH_PROFILE=icu: the throughput history, default ward)
+#        TFE_BENCH_PROFILE=icu: the throughput and latency histories, default ward)
 set -euo pipefail
 TEST=kafka_service_bench
 TFE="${1:?usage: $TEST.sh TFE_BINARY SOURCE_DIR [RUNS] [RATE]}"
@@ -122,15 +123,15 @@ ward="$SRC/configs/profiles/ward.toml"
 "$TFE" model init --strategy attention --config "$SRC/configs/default.toml" --seed 1 \
   --out "$WORK/attention.tfemodel" >/dev/null || it_fail "tfe model init failed"
 case "${TFE_BENCH_PROFILE:-ward}" in
-  ward) tp_profile="$ward" tp_patients=2000 ;;
-  icu) tp_profile="$SRC/configs/profiles/icu.toml" tp_patients=40 ;;
+  ward) tp_profile="$ward" tp_patients=2000 lat_patients=2000 lat_days=0.25 ;;
+  icu) tp_profile="$SRC/configs/profiles/icu.toml" tp_patients=40 lat_patients=40 lat_days=1 ;;
   *) it_fail "TFE_BENCH_PROFILE takes ward or icu" ;;
 esac
 "$TFE" synth --profile "$tp_profile" --patients "$tp_patients" --days 1 --seed 1 \
   --out "$WORK/tp.tfelog" >/dev/null
-lat_patients="${TFE_BENCH_LAT_PATIENTS:-2000}"
-lat_days="${TFE_BENCH_LAT_DAYS:-0.25}"
-"$TFE" synth --profile "$ward" --patients "$lat_patients" --days "$lat_days" --seed 2 --out "$WORK/lat.tfelog" >"$WORK/synth-lat.log"
+lat_patients="${TFE_BENCH_LAT_PATIENTS:-$lat_patients}"
+lat_days="${TFE_BENCH_LAT_DAYS:-$lat_days}"
+"$TFE" synth --profile "$tp_profile" --patients "$lat_patients" --days "$lat_days" --seed 2 --out "$WORK/lat.tfelog" >"$WORK/synth-lat.log"
 "$TFE" synth --profile "$ward" --patients 10000 --days 0.125 --seed 3 --out "$WORK/restore.tfelog" >/dev/null
 echo "$TEST: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 
