@@ -6,17 +6,18 @@
 
 #include <Eigen/Core>
 
+#include "operators/matvec.h"
+
 namespace tfe {
 
 namespace {
 
-// Matrices are read from DerivedWeights::colmajor (column-major copies: Eigen's column-major
-// matrix-vector kernel is the faster one at these sizes); vectors are identical in both buffers.
-using ConstMat = Eigen::Map<const Eigen::MatrixXf>;
+// Matrices are read from DerivedWeights::colmajor (column-major copies: a column-major
+// matrix-vector kernel is the faster one at these sizes, operators/matvec.h); vectors are
+// identical in both buffers.
 using ConstVec = Eigen::Map<const Eigen::VectorXf>;
 using Vec = Eigen::Map<Eigen::VectorXf>;
 
-ConstMat mat(const float* base, TensorRef t) { return ConstMat(base + t.offset, t.rows, t.cols); }
 ConstVec vec(const float* base, TensorRef t) { return ConstVec(base + t.offset, t.size()); }
 
 // y [rows] (+)= W x; x [cols]. Narrow matrices (timing projections) and single rows (output
@@ -32,10 +33,8 @@ void matvec(const float* w, TensorRef t, const float* x, float* y) {
     for (uint32_t j = 0; j < t.cols; ++j) {
       out += ConstVec(w + t.offset + std::size_t{j} * t.rows, t.rows) * x[j];
     }
-  } else if (kAccumulate) {
-    out.noalias() += mat(w, t) * ConstVec(x, t.cols);
   } else {
-    out.noalias() = mat(w, t) * ConstVec(x, t.cols);
+    detail::matvec_colmajor(w + t.offset, t.rows, t.cols, x, y, kAccumulate);
   }
 }
 

@@ -1,0 +1,25 @@
+#pragma once
+// y (+)= W x for a column-major W, the products of the fusion models' larger layers (the vitals
+// projection, 84 x 32 by default, is the biggest per score).
+//
+// Every output is summed in one order, column 0 first, each product rounded before its addition
+// and no fused multiply-add: the order of Eigen's column-major kernel at these sizes (fewer than
+// 128 columns), so scores are bit-identical to it and to each other on every x86-64 host. On a
+// processor with AVX the same sums run eight outputs to a register instead of four, about twice
+// as fast: each output is one dependency chain of `cols` additions, and wider registers give the
+// chains of 32 outputs fewer instructions to wait in.
+
+#include <cstdint>
+
+namespace tfe::detail {
+
+// w: rows x cols, column-major (w[j * rows + i] is row i of column j); x: cols; y: rows.
+void matvec_colmajor(const float* w, uint32_t rows, uint32_t cols, const float* x, float* y,
+                     bool accumulate);
+
+// The same sums by Eigen's kernel (SSE2 on the baseline x86-64 target): what runs without AVX,
+// and what tests compare the AVX path with.
+void matvec_colmajor_portable(const float* w, uint32_t rows, uint32_t cols, const float* x,
+                              float* y, bool accumulate);
+
+}  // namespace tfe::detail
