@@ -34,7 +34,7 @@ void matvec(const float* w, TensorRef t, const float* x, float* y) {
       out += ConstVec(w + t.offset + std::size_t{j} * t.rows, t.rows) * x[j];
     }
   } else {
-    detail::matvec_colmajor(w + t.offset, t.rows, t.cols, x, y, kAccumulate);
+    detail::matvec_colmajor(w + t.offset, t.rows, t.cols, t.rows, x, y, kAccumulate);
   }
 }
 
@@ -394,11 +394,9 @@ void fuse_attention(const FusionModel& model, const DerivedWeights& derived, Wor
     for (uint32_t t = 1; t < n; ++t) {
       mix += p[t] * ConstVec(ws.first.data() + std::size_t{t} * ws.first_width, d);
     }
-    Vec ctx(ws.context.data() + std::size_t{h} * dh, dh);
     // Rows h*dh .. (h+1)*dh of the column-major value matrix (leading dimension d).
-    using Block = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
-    ctx.noalias() =
-        Block(w + L.value.offset + std::size_t{h} * dh, dh, d, Eigen::OuterStride<>(d)) * mix;
+    detail::matvec_colmajor(w + L.value.offset + std::size_t{h} * dh, dh, d, d, mix.data(),
+                            ws.context.data() + std::size_t{h} * dh, false);
     const float share = 1.0f / static_cast<float>(H);
     for (uint32_t t = 0; t < n; ++t) out.weight[ws.token_modality[t]] += p[t] * share;
   }

@@ -13,13 +13,14 @@
 
 namespace tfe::detail {
 
-// w: rows x cols, column-major (w[j * rows + i] is row i of column j); x: cols; y: rows.
-void matvec_colmajor(const float* w, uint32_t rows, uint32_t cols, const float* x, float* y,
-                     bool accumulate);
+// w: rows x cols, column-major with leading dimension ld >= rows (w[j * ld + i] is row i of
+// column j: ld > rows reads rows of a taller matrix); x: cols; y: rows.
+void matvec_colmajor(const float* w, uint32_t rows, uint32_t cols, uint32_t ld, const float* x,
+                     float* y, bool accumulate);
 
 // The same sums by Eigen's kernel (SSE2 on the baseline x86-64 target): what runs without AVX,
 // and what tests compare the AVX path with.
-void matvec_colmajor_portable(const float* w, uint32_t rows, uint32_t cols, const float* x,
-                              float* y, bool accumulate);
+void matvec_colmajor_portable(const float* w, uint32_t rows, uint32_t cols, uint32_t ld,
+                              const float* x, float* y, bool accumulate);
 
 }  // namespace tfe::detail

@@ -24,14 +24,20 @@ TEST(Matvec, BitIdenticalToEigensKernelAtEveryShape) {
       for (float& v : w) v = normal(rng);
       for (float& v : x) v = normal(rng);
       for (const bool accumulate : {false, true}) {
-        std::vector<float> fast(rows);
-        for (float& v : fast) v = normal(rng);
-        std::vector<float> reference = fast;
-        detail::matvec_colmajor(w.data(), rows, cols, x.data(), fast.data(), accumulate);
-        detail::matvec_colmajor_portable(w.data(), rows, cols, x.data(), reference.data(),
-                                         accumulate);
-        ASSERT_EQ(std::memcmp(fast.data(), reference.data(), rows * sizeof(float)), 0)
-            << rows << " x " << cols << (accumulate ? ", accumulating" : "");
+        // The whole matrix, and its lower rows read with the full leading dimension.
+        for (const uint32_t skip : {0u, rows / 2}) {
+          const uint32_t n = rows - skip;
+          if (n == 0) continue;
+          std::vector<float> fast(n);
+          for (float& v : fast) v = normal(rng);
+          std::vector<float> reference = fast;
+          detail::matvec_colmajor(w.data() + skip, n, cols, rows, x.data(), fast.data(),
+                                  accumulate);
+          detail::matvec_colmajor_portable(w.data() + skip, n, cols, rows, x.data(),
+                                           reference.data(), accumulate);
+          ASSERT_EQ(std::memcmp(fast.data(), reference.data(), n * sizeof(float)), 0)
+              << n << " x " << cols << " of " << rows << (accumulate ? ", accumulating" : "");
+        }
       }
     }
   }
@@ -42,10 +48,13 @@ TEST(Matvec, ComputesTheProduct) {
   const std::vector<float> w = {1, 4, 2, 5, 3, 6};
   const std::vector<float> x = {1, 10, 100};
   std::vector<float> y = {0.5f, -1};
-  detail::matvec_colmajor(w.data(), 2, 3, x.data(), y.data(), false);
+  detail::matvec_colmajor(w.data(), 2, 3, 2, x.data(), y.data(), false);
   EXPECT_EQ(y, (std::vector<float>{321, 654}));
-  detail::matvec_colmajor(w.data(), 2, 3, x.data(), y.data(), true);
+  detail::matvec_colmajor(w.data(), 2, 3, 2, x.data(), y.data(), true);
   EXPECT_EQ(y, (std::vector<float>{642, 1308}));
+  // Row 1 alone, through the leading dimension.
+  detail::matvec_colmajor(w.data() + 1, 1, 3, 2, x.data(), y.data(), false);
+  EXPECT_EQ(y[0], 654);
 }
 
 }  // namespace
