@@ -15,24 +15,71 @@ namespace {
 // Columns [j0, j1) of rows [i, i + 8 * kRegisters), summed into registers and added to y (or
 // stored, for the first block without accumulate). target("avx") has no FMA, so the compiler
 // cannot fuse a product into its addition.
-template <int kRegisters>
+// Rows [i, i + 8 * kYmm + 4 * kXmm) over columns [j0, j1): each register's outputs are one chain
+// of additions, and all of the block's chains advance in the same pass over the columns, so
+// they overlap instead of waiting one for another.
+template <int kYmm, int kXmm>
 __attribute__((target("avx"), always_inline)) inline void column_block_avx(const float* w,
                                                                            uint32_t ld, uint32_t i,
                                                                            uint32_t j0, uint32_t j1,
                                                                            const float* x, float* y,
                                                                            bool add_to_y) {
-  __m256 c[kRegisters];
-  for (int r = 0; r < kRegisters; ++r) c[r] = _mm256_setzero_ps();
+  __m256 c[kYmm > 0 ? kYmm : 1];
+  __m128 h = _mm_setzero_ps();
+  for (int r = 0; r < kYmm; ++r) c[r] = _mm256_setzero_ps();
   for (uint32_t j = j0; j < j1; ++j) {
     const float* col = w + std::size_t{j} * ld + i;
     const __m256 b = _mm256_set1_ps(x[j]);
-    for (int r = 0; r < kRegisters; ++r) {
+    for (int r = 0; r < kYmm; ++r) {
       c[r] = _mm256_add_ps(c[r], _mm256_mul_ps(_mm256_loadu_ps(col + 8 * r), b));
     }
+    if (kXmm > 0) {
+      h = _mm_add_ps(h, _mm_mul_ps(_mm_loadu_ps(col + 8 * kYmm), _mm256_castps256_ps128(b)));
+    }
   }
-  for (int r = 0; r < kRegisters; ++r) {
+  for (int r = 0; r < kYmm; ++r) {
     if (add_to_y) c[r] = _mm256_add_ps(_mm256_loadu_ps(y + i + 8 * r), c[r]);
     _mm256_storeu_ps(y + i + 8 * r, c[r]);
+  }
+  if (kXmm > 0) {
+    if (add_to_y) h = _mm_add_ps(_mm_loadu_ps(y + i + 8 * kYmm), h);
+    _mm_storeu_ps(y + i + 8 * kYmm, h);
+  }
+}
+
+// Rows [i, i + n) for n < 32, in one pass: whole registers of 8 and 4, then single rows.
+__attribute__((target("avx"))) void tail_rows_avx(const float* w, uint32_t ld, uint32_t i,
+                                                  uint32_t n, uint32_t j0, uint32_t j1,
+                                                  const float* x, float* y, bool add_to_y) {
+  switch (n / 4) {
+    case 7:
+      column_block_avx<3, 1>(w, ld, i, j0, j1, x, y, add_to_y);
+      break;
+    case 6:
+      column_block_avx<3, 0>(w, ld, i, j0, j1, x, y, add_to_y);
+      break;
+    case 5:
+      column_block_avx<2, 1>(w, ld, i, j0, j1, x, y, add_to_y);
+      break;
+    case 4:
+      column_block_avx<2, 0>(w, ld, i, j0, j1, x, y, add_to_y);
+      break;
+    case 3:
+      column_block_avx<1, 1>(w, ld, i, j0, j1, x, y, add_to_y);
+      break;
+    case 2:
+      column_block_avx<1, 0>(w, ld, i, j0, j1, x, y, add_to_y);
+      break;
+    case 1:
+      column_block_avx<0, 1>(w, ld, i, j0, j1, x, y, add_to_y);
+      break;
+    default:
+      break;
+  }
+  for (uint32_t k = i + n / 4 * 4; k < i + n; ++k) {
+    float c = 0.0f;
+    for (uint32_t j = j0; j < j1; ++j) c += w[std::size_t{j} * ld + k] * x[j];
+    y[k] = add_to_y ? y[k] + c : c;
   }
 }
 
@@ -45,13 +92,8 @@ __attribute__((target("avx"))) void matvec_avx(const float* w, uint32_t rows, ui
     const uint32_t j1 = cols - j0 < block ? cols : j0 + block;
     const bool add_to_y = accumulate || j0 > 0;
     uint32_t i = 0;
-    for (; i + 32 <= rows; i += 32) column_block_avx<4>(w, ld, i, j0, j1, x, y, add_to_y);
-    for (; i + 8 <= rows; i += 8) column_block_avx<1>(w, ld, i, j0, j1, x, y, add_to_y);
-    for (; i < rows; ++i) {
-      float c = 0.0f;
-      for (uint32_t j = j0; j < j1; ++j) c += w[std::size_t{j} * ld + i] * x[j];
-      y[i] = add_to_y ? y[i] + c : c;
-    }
+    for (; i + 32 <= rows; i += 32) column_block_avx<4, 0>(w, ld, i, j0, j1, x, y, add_to_y);
+    tail_rows_avx(w, ld, i, rows - i, j0, j1, x, y, add_to_y);
   }
 }
 

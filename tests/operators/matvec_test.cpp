@@ -11,12 +11,13 @@ namespace {
 
 // Scores must not depend on the host: the AVX path (taken on this machine if it has AVX) gives
 // the same bits as Eigen's kernel for every shape the models use and around each boundary of
-// the kernels (8 and 32 rows per register block, 128 columns where Eigen starts summing in
+// the kernels (4, 8 and 32 rows per register block, 128 columns where Eigen starts summing in
 // blocks, 8000 rows where its blocks shrink to 4 columns).
 TEST(Matvec, BitIdenticalToEigensKernelAtEveryShape) {
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
-  for (uint32_t rows : {1u, 2u, 3u, 7u, 8u, 9u, 16u, 31u, 32u, 33u, 40u, 64u, 84u, 8001u}) {
+  for (uint32_t rows : {1u,  2u,  3u,  4u,  7u,  8u,  9u,  12u, 13u, 16u,
+                        20u, 24u, 27u, 31u, 32u, 33u, 40u, 64u, 84u, 8001u}) {
     for (uint32_t cols : {2u, 9u, 32u, 84u, 127u, 128u, 129u, 200u, 256u, 512u}) {
       if (rows * cols > 1'100'000) continue;
       std::vector<float> w(std::size_t{rows} * cols);
