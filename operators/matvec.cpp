@@ -12,12 +12,11 @@ namespace tfe::detail {
 namespace {
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// Columns [j0, j1) of rows [i, i + 8 * kRegisters), summed into registers and added to y (or
-// stored, for the first block without accumulate). target("avx") has no FMA, so the compiler
-// cannot fuse a product into its addition.
-// Rows [i, i + 8 * kYmm + 4 * kXmm) over columns [j0, j1): each register's outputs are one chain
-// of additions, and all of the block's chains advance in the same pass over the columns, so
-// they overlap instead of waiting one for another.
+// Rows [i, i + 8 * kYmm + 4 * kXmm) over columns [j0, j1), summed into registers and added to y
+// (or stored, for the first block without accumulate). Each register's outputs are one chain of
+// additions, and all of the block's chains advance in the same pass over the columns, so they
+// overlap instead of waiting one for another. target("avx") has no FMA, so the compiler cannot
+// fuse a product into its addition.
 template <int kYmm, int kXmm>
 __attribute__((target("avx"), always_inline)) inline void column_block_avx(const float* w,
                                                                            uint32_t ld, uint32_t i,
