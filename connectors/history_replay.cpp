@@ -164,20 +164,27 @@ Result<History> load_history(const std::vector<std::string>& paths, const Engine
   return history;
 }
 
-ReplayStats replay_events(std::span<const Event> events, const EngineConfig& config,
+ReplayStats replay_events(const ReplaySequence& events, const EngineConfig& config,
                           std::shared_ptr<const Scorer> scorer, const PatientRegistry& registry,
                           ScoreSink& scores, const ReplayOptions& options) {
   Pipeline pipeline(config, std::move(scorer), registry, scores);
   ReplayClock clock(pipeline, config, options);
   bool stopped = false;
-  for (const Event& event : events) {
-    if (!clock.before_push(event.arrival_time_ms)) {
+  events.for_each([&](const Event& event, int64_t arrival_ms) {
+    if (!clock.before_push(arrival_ms)) {
       stopped = true;
-      break;
+      return false;
     }
-    pipeline.push(event);
+    if (arrival_ms == event.arrival_time_ms) {
+      pipeline.push(event);
+    } else {
+      Event moved = event;
+      moved.arrival_time_ms = arrival_ms;
+      pipeline.push(std::move(moved));
+    }
     clock.pushed();
-  }
+    return true;
+  });
   return finish_stats(clock, pipeline, stopped);
 }
 

@@ -60,9 +60,47 @@ struct History {
 Result<History> load_history(const std::vector<std::string>& paths, const EngineConfig& config,
                              PatientRegistry& registry, DeadLetterSink& dead);
 
+// One event of a history replayed in another order: events[index], arriving at arrival_ms.
+struct Rearrival {
+  std::size_t index = 0;
+  int64_t arrival_ms = 0;
+};
+
+// Events in replay order: a span already in that order, or the events of a span rearranged by
+// Rearrival entries, so that a variant with moved arrival times (a stress test) replays without
+// a copy of the history.
+class ReplaySequence {
+ public:
+  // Implicit: events in replay order already are a sequence as they are.
+  ReplaySequence(std::span<const Event> events) : events_(events) {}
+  ReplaySequence(const std::vector<Event>& events) : events_(events) {}
+  ReplaySequence(std::span<const Event> events, std::span<const Rearrival> order)
+      : events_(events), order_(order), rearranged_(true) {}
+
+  std::size_t size() const { return rearranged_ ? order_.size() : events_.size(); }
+  // Calls fn(event, arrival_ms) in replay order while it returns true.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    if (!rearranged_) {
+      for (const Event& e : events_) {
+        if (!fn(e, e.arrival_time_ms)) return;
+      }
+      return;
+    }
+    for (const Rearrival& r : order_) {
+      if (!fn(events_[r.index], r.arrival_ms)) return;
+    }
+  }
+
+ private:
+  std::span<const Event> events_;
+  std::span<const Rearrival> order_;
+  bool rearranged_ = false;
+};
+
 // Replays events already in memory (sorted by arrival time, then source_seq) through one
 // pipeline. `registry` must hold every patient the events name.
-ReplayStats replay_events(std::span<const Event> events, const EngineConfig& config,
+ReplayStats replay_events(const ReplaySequence& events, const EngineConfig& config,
                           std::shared_ptr<const Scorer> scorer, const PatientRegistry& registry,
                           ScoreSink& scores, const ReplayOptions& options = {});
 

@@ -392,6 +392,34 @@ TEST(ScorerGroup, ScorersShareAStateOnlyWhenTheirNeedsAgree) {
 // One replay for several models gives each the tables (and masked tables) of its own replay, bit
 // for bit: its own view of the shared snapshot (history length, its slice of the encoded notes
 // and images) is what it would have seen alone.
+TEST(BacktestVariants, RearrangedReplayScoresLikeTheCopiedVariant) {
+  const Cohort& c = cohort();
+  const std::span<const Event> events =
+      std::span(c.history.events).first(c.history.events.size() / 4);
+  const std::vector<OutcomeEvent> outcomes = history_outcomes(events);
+  const std::vector<Rearrival> order = scale_delays_order(events, 3.0);
+  const std::vector<Event> copied = scale_delays(events, 3.0);
+  ASSERT_EQ(order.size(), copied.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    ASSERT_EQ(events[order[k].index].source_seq, copied[k].source_seq) << "position " << k;
+    ASSERT_EQ(order[k].arrival_ms, copied[k].arrival_time_ms) << "position " << k;
+  }
+  const std::shared_ptr<const Scorer> scorer = c.scorers.front().scorer;
+  auto rearranged = score_events(ReplaySequence(events, order), c.config, scorer, *c.registry,
+                                 outcomes, kDefaultHorizonMs);
+  auto from_copy = score_events(copied, c.config, scorer, *c.registry, outcomes, kDefaultHorizonMs);
+  auto baseline = score_events(events, c.config, scorer, *c.registry, outcomes, kDefaultHorizonMs);
+  ASSERT_TRUE(rearranged && from_copy && baseline);
+  expect_same_ticks(rearranged.value(), from_copy.value(), "rearranged");
+  // The delays changed what the engine knew when: some risk differs from the baseline's.
+  bool any_differs = false;
+  const std::size_t n = std::min(rearranged.value().ticks.size(), baseline.value().ticks.size());
+  for (std::size_t i = 0; i < n && !any_differs; ++i) {
+    any_differs = rearranged.value().ticks[i].risk != baseline.value().ticks[i].risk;
+  }
+  EXPECT_TRUE(any_differs);
+}
+
 TEST(Backtest, AGroupReplayGivesEachScorerTheTablesOfItsOwnReplay) {
   const Cohort& c = cohort();
   const std::vector<std::shared_ptr<const Scorer>> scorers = {
@@ -443,6 +471,28 @@ TEST(Backtest, ParallelAndSequentialReplaysGiveTheSameReport) {
   EXPECT_EQ(stats.runs, c.scorers.size());
   EXPECT_EQ(stats.history_events, c.history.events.size());
   EXPECT_GT(stats.ticks, 0u);
+}
+
+TEST(Backtest, StressReplayOverlappingTheEvaluationsGivesTheSequentialReport) {
+  // The delay variant replays while the baselines are evaluated; a quarter of the day keeps the
+  // test quick under the sanitizers.
+  const Cohort& c = cohort();
+  History part;
+  part.events.assign(
+      c.history.events.begin(),
+      c.history.events.begin() + static_cast<std::ptrdiff_t>(c.history.events.size() / 4));
+  BacktestOptions options = quick_options();
+  options.stress = true;
+  auto overlapped = run_backtest(part, *c.registry, c.config, c.scorers, options);
+  ASSERT_TRUE(overlapped) << overlapped.error().message;
+  options.parallel_replays = false;
+  auto sequential = run_backtest(part, *c.registry, c.config, c.scorers, options);
+  ASSERT_TRUE(sequential) << sequential.error().message;
+  EXPECT_EQ(report_json(sequential.value()), report_json(overlapped.value()));
+  for (const ModelReport& m : overlapped.value().models) {
+    ASSERT_EQ(m.stress.size(), c.config.schema.size() + 1);
+    EXPECT_EQ(m.stress.back().kind, StressKind::delay_scale);
+  }
 }
 
 }  // namespace

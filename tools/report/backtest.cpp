@@ -5,12 +5,16 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_invoke.h>
 #include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 
 namespace tfe::report {
 namespace {
@@ -75,7 +79,7 @@ std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events) {
   return out;
 }
 
-std::vector<Event> scale_delays(std::span<const Event> events, double factor) {
+std::vector<Rearrival> scale_delays_order(std::span<const Event> events, double factor) {
   struct Key {
     int64_t arrival;
     uint64_t seq;
@@ -98,11 +102,18 @@ std::vector<Event> scale_delays(std::span<const Event> events, double factor) {
     if (a.seq != b.seq) return a.seq < b.seq;
     return a.index < b.index;
   });
+  std::vector<Rearrival> order;
+  order.reserve(keys.size());
+  for (const Key& k : keys) order.push_back({k.index, k.arrival});
+  return order;
+}
+
+std::vector<Event> scale_delays(std::span<const Event> events, double factor) {
   std::vector<Event> out;
   out.reserve(events.size());
-  for (const Key& k : keys) {
-    out.push_back(events[k.index]);
-    out.back().arrival_time_ms = k.arrival;
+  for (const Rearrival& r : scale_delays_order(events, factor)) {
+    out.push_back(events[r.index]);
+    out.back().arrival_time_ms = r.arrival_ms;
   }
   return out;
 }
@@ -127,7 +138,7 @@ Result<int64_t> label_horizon(std::span<const BacktestScorer> scorers,
   return found.value_or(kDefaultHorizonMs);
 }
 
-Result<std::vector<TickTable>> score_events(std::span<const Event> events,
+Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
                                             const EngineConfig& config,
                                             std::span<const std::shared_ptr<const Scorer>> scorers,
                                             const PatientRegistry& registry,
@@ -152,18 +163,28 @@ Result<std::vector<TickTable>> score_events(std::span<const Event> events,
   if (!group) return group.error();
   ReplayStats replay = replay_events(events, config, group.value(), registry, sink);
   if (stats) *stats = replay;
-  // The sink saw the first scorer's risks; the others' come from the group's records.
-  auto first = build_labels(sink.take(), outcomes, n_patients, horizon_ms, config.tick_cadence_ms);
-  if (!first) return first.error();
-  const auto risks = std::make_shared<const TickRisks>(group.value()->collect(n_patients));
+  // The sink saw the first scorer's risks; the others' come from the group's records. Labelling
+  // and collecting are independent passes over millions of ticks: side by side.
+  std::optional<Result<TickTable>> first;
+  std::shared_ptr<const TickRisks> risks;
+  tbb::parallel_invoke(
+      [&] {
+        first.emplace(
+            build_labels(sink.take(), outcomes, n_patients, horizon_ms, config.tick_cadence_ms));
+      },
+      [&] { risks = std::make_shared<const TickRisks>(group.value()->collect(n_patients)); });
+  if (!*first) return first->error();
   const uint32_t stride = group.value()->stride();
+  std::vector<std::optional<Result<TickTable>>> others(scorers.size());
+  tbb::parallel_for(std::size_t{1}, scorers.size(), [&](std::size_t s) {
+    others[s].emplace(risks->table(first->value(), static_cast<uint32_t>(s) * stride));
+  });
   std::vector<TickTable> tables(scorers.size());
   for (std::size_t s = 1; s < scorers.size(); ++s) {
-    auto table = risks->table(first.value(), static_cast<uint32_t>(s) * stride);
-    if (!table) return table.error();
-    tables[s] = std::move(table.value());
+    if (!*others[s]) return others[s]->error();
+    tables[s] = std::move(others[s]->value());
   }
-  tables[0] = std::move(first.value());
+  tables[0] = std::move(first->value());
   if (masked) {
     masked->clear();
     for (std::size_t s = 0; s < scorers.size(); ++s) {
@@ -174,7 +195,7 @@ Result<std::vector<TickTable>> score_events(std::span<const Event> events,
   return tables;
 }
 
-Result<TickTable> score_events(std::span<const Event> events, const EngineConfig& config,
+Result<TickTable> score_events(const ReplaySequence& events, const EngineConfig& config,
                                std::shared_ptr<const Scorer> scorer,
                                const PatientRegistry& registry,
                                std::span<const OutcomeEvent> outcomes, int64_t horizon_ms,
@@ -223,8 +244,12 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     return make_error(Errc::invalid_argument, fmt::format("delay factor must be from {:g} to {:g}",
                                                           kMinDelayFactor, kMaxDelayFactor));
   }
+  // The delay variant's replay logs from another thread while the baselines are evaluated.
+  std::mutex log_mutex;
   const auto log = [&](const std::string& line) {
-    if (options.log) options.log(line);
+    if (!options.log) return;
+    const std::lock_guard lock(log_mutex);
+    options.log(line);
   };
   BacktestStats stats;
   stats.history_events = history.events.size();
@@ -251,7 +276,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
 
   // Replays every group over `variant`: one table per scorer, in scorer order. With `masked`,
   // the replays also record each scorer's masked risks there ([n]).
-  const auto replay_all = [&](std::span<const Event> variant, const std::string& what,
+  const auto replay_all = [&](const ReplaySequence& variant, const std::string& what,
                               std::vector<MaskedRisks>* masked) -> Result<std::vector<TickTable>> {
     const auto start = Clock::now();
     std::vector<std::optional<Result<std::vector<TickTable>>>> tables(groups.size());
@@ -321,9 +346,35 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   auto base = replay_all(events, "history", options.stress ? &masked : nullptr);
   if (!base) return base.error();
   const std::vector<TickTable> baselines = std::move(base.value());
+
+  // The delay variant needs the events alone, so its replay runs while the baselines are evaluated
+  // and compared, phases that leave a core idle at times; it is compared once both are done. Each
+  // result has its own slot, so the report does not depend on the overlap.
+  StressResult delay_kind;
+  delay_kind.kind = StressKind::delay_scale;
+  delay_kind.delay_factor = options.delay_factor;
+  std::optional<Result<std::vector<TickTable>>> delayed_tables;
+  const auto replay_delayed = [&] {
+    try {
+      const auto start = Clock::now();
+      std::vector<Rearrival> delayed = scale_delays_order(events, options.delay_factor);
+      // Delayed evidence would keep the clock running past the history's end: time the baseline
+      // never scored. The replay stops at the last arrival of the history.
+      std::erase_if(delayed, [&](const Rearrival& r) { return r.arrival_ms > history_end_ms; });
+      stats.replay_seconds += seconds_since(start);
+      delayed_tables.emplace(
+          replay_all(ReplaySequence(events, delayed), stress_name(delay_kind), nullptr));
+    } catch (const std::exception& e) {
+      delayed_tables.emplace(make_error(Errc::config, std::string("replay failed: ") + e.what()));
+    }
+  };
+  const bool overlap = options.stress && options.parallel_replays;
+  tbb::task_group background;
+  if (overlap) background.run(replay_delayed);
+
   report.models.resize(n);
   std::vector<std::optional<ComparisonBaseline>> prepared(n);
-  {
+  const auto evaluate_all = [&]() -> Result<void> {
     const auto start = Clock::now();
     std::vector<double> seconds(n);
     std::vector<std::string> failed(n);
@@ -349,38 +400,38 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
                       report.models[i].evaluation.subgroups.size(), seconds[i]));
     }
     stats.metrics_seconds += seconds_since(start);
-  }
+    return ok();
+  };
 
-  if (options.stress) {
-    // Each scorer's stressed table against its prepared baseline, side by side; results are
-    // added in scorer order.
-    const auto compare_all = [&](const StressResult& kind, auto&& stressed_table) -> Result<void> {
-      const auto start = Clock::now();
-      std::vector<std::optional<Result<StressComparison>>> results(n);
-      for_each_scorer(n, options.parallel_replays, [&](std::size_t i) {
-        try {
-          Result<TickTable> table = stressed_table(i);
-          if (!table) {
-            results[i].emplace(table.error());
-            return;
-          }
-          results[i].emplace(compare(*prepared[i], table.value()));
-        } catch (const std::exception& e) {
-          results[i].emplace(
-              make_error(Errc::config, std::string("comparison failed: ") + e.what()));
+  // Each scorer's stressed table against its prepared baseline, side by side; results are added
+  // in scorer order.
+  const auto compare_all = [&](const StressResult& kind, auto&& stressed_table) -> Result<void> {
+    const auto start = Clock::now();
+    std::vector<std::optional<Result<StressComparison>>> results(n);
+    for_each_scorer(n, options.parallel_replays, [&](std::size_t i) {
+      try {
+        Result<TickTable> table = stressed_table(i);
+        if (!table) {
+          results[i].emplace(table.error());
+          return;
         }
-      });
-      for (std::size_t i = 0; i < n; ++i) {
-        if (!*results[i]) return results[i]->error();
-        StressResult result = kind;
-        result.comparison = results[i]->value();
-        report.models[i].stress.push_back(std::move(result));
+        results[i].emplace(compare(*prepared[i], table.value()));
+      } catch (const std::exception& e) {
+        results[i].emplace(make_error(Errc::config, std::string("comparison failed: ") + e.what()));
       }
-      const double seconds = seconds_since(start);
-      stats.metrics_seconds += seconds;
-      log(fmt::format("stress '{}': compared in {:.1f} s", stress_name(kind), seconds));
-      return ok();
-    };
+    });
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!*results[i]) return results[i]->error();
+      StressResult result = kind;
+      result.comparison = results[i]->value();
+      report.models[i].stress.push_back(std::move(result));
+    }
+    const double seconds = seconds_since(start);
+    stats.metrics_seconds += seconds;
+    log(fmt::format("stress '{}': compared in {:.1f} s", stress_name(kind), seconds));
+    return ok();
+  };
+  const auto compare_masked = [&]() -> Result<void> {
     for (std::size_t m = 0; m < config.schema.size(); ++m) {
       StressResult kind;
       kind.kind = StressKind::mask_modality;
@@ -391,22 +442,24 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
       if (!done) return done.error();
     }
     masked.clear();
+    return ok();
+  };
 
-    const auto start = Clock::now();
-    std::vector<Event> delayed = scale_delays(events, options.delay_factor);
-    // Delayed evidence would keep the clock running past the history's end: time the baseline
-    // never scored. The replay stops at the last arrival of the history.
-    std::erase_if(delayed, [&](const Event& e) { return e.arrival_time_ms > history_end_ms; });
-    stats.replay_seconds += seconds_since(start);
-    StressResult kind;
-    kind.kind = StressKind::delay_scale;
-    kind.delay_factor = options.delay_factor;
-    auto replayed = replay_all(delayed, stress_name(kind), nullptr);
-    if (!replayed) return replayed.error();
-    delayed.clear();
-    delayed.shrink_to_fit();
-    auto done = compare_all(
-        kind, [&](std::size_t i) -> Result<TickTable> { return std::move(replayed.value()[i]); });
+  std::optional<Result<void>> evaluated;
+  // Isolated: this thread must not take up the background replay between its own tasks (it would
+  // hold the comparisons until that replay ends); idle workers do.
+  tbb::this_task_arena::isolate([&] {
+    evaluated.emplace(evaluate_all());
+    if (*evaluated && options.stress) evaluated.emplace(compare_masked());
+  });
+  background.wait();
+  if (!*evaluated) return evaluated->error();
+  if (options.stress) {
+    if (!overlap) replay_delayed();
+    if (!*delayed_tables) return delayed_tables->error();
+    auto done = compare_all(delay_kind, [&](std::size_t i) -> Result<TickTable> {
+      return std::move(delayed_tables->value()[i]);
+    });
     if (!done) return done.error();
   }
 

@@ -65,8 +65,10 @@ struct BacktestStats {
   uint64_t runs = 0;           // replays (groups of scorers sharing one replay x variants)
   uint64_t ticks = 0;          // scores over all runs (a tick scored by three scorers: three)
   uint64_t masked_scores = 0;  // scores of ticks with a modality masked (no replay of their own)
-  double replay_seconds = 0;   // wall time in replays (and building variants)
-  double metrics_seconds = 0;  // labelling, evaluation, comparisons, timelines
+  // Wall time in replays (and building variants), and in labelling, evaluation, comparisons and
+  // timelines. They overlap: the delay variant replays while the baselines are evaluated.
+  double replay_seconds = 0;
+  double metrics_seconds = 0;
 };
 
 // The first outcome per patient among the history's outcome events (by event time).
@@ -74,7 +76,9 @@ std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events);
 
 // Every configured modality's arrival delay multiplied by `factor` (arrival' = event +
 // factor * (arrival - event)); a negative delay (a clock ahead of the source's) is kept as it is,
-// and outcome events are untouched. Returned in replay order.
+// and outcome events are untouched. Returned in replay order: as the events' new order and
+// arrival times (which replay without a copy of the events), or as the events themselves.
+std::vector<Rearrival> scale_delays_order(std::span<const Event> events, double factor);
 std::vector<Event> scale_delays(std::span<const Event> events, double factor);
 
 // The label horizon of a backtest (see BacktestOptions::horizon_ms). Error when scorers with a
@@ -112,7 +116,7 @@ class MaskedRisks {
 // (*masked: one per scorer).
 // Errors: those of build_labels (a risk outside [0, 1], a bad horizon or cadence), scorers that
 // cannot share a state.
-Result<std::vector<TickTable>> score_events(std::span<const Event> events,
+Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
                                             const EngineConfig& config,
                                             std::span<const std::shared_ptr<const Scorer>> scorers,
                                             const PatientRegistry& registry,
@@ -121,7 +125,7 @@ Result<std::vector<TickTable>> score_events(std::span<const Event> events,
                                             std::vector<MaskedRisks>* masked = nullptr);
 
 // One scorer: the table of score_events above.
-Result<TickTable> score_events(std::span<const Event> events, const EngineConfig& config,
+Result<TickTable> score_events(const ReplaySequence& events, const EngineConfig& config,
                                std::shared_ptr<const Scorer> scorer,
                                const PatientRegistry& registry,
                                std::span<const OutcomeEvent> outcomes, int64_t horizon_ms,

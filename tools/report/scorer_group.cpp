@@ -6,6 +6,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <tbb/parallel_for.h>
 
 namespace tfe::report {
 
@@ -265,14 +266,16 @@ TickRisks ScorerGroup::collect(std::size_t n_patients) const {
   for (std::size_t p = 1; p < start.size(); ++p) start[p] += start[p - 1];
   std::vector<TickRisks::Tick> ticks(total);
   std::vector<double> risks(total * columns);
-  for (const auto& shard : shards) {
-    for (std::size_t i = 0; i < shard->ticks.size(); ++i) {
-      const std::size_t to = start[shard->ticks[i].patient]++;
-      ticks[to] = shard->ticks[i];
-      std::copy_n(shard->risks.begin() + static_cast<std::ptrdiff_t>(i * columns), columns,
+  // Shards own disjoint patients, so they write disjoint rows (and counters): side by side.
+  tbb::parallel_for(std::size_t{0}, shards.size(), [&](std::size_t k) {
+    const ShardRecord& shard = *shards[k];
+    for (std::size_t i = 0; i < shard.ticks.size(); ++i) {
+      const std::size_t to = start[shard.ticks[i].patient]++;
+      ticks[to] = shard.ticks[i];
+      std::copy_n(shard.risks.begin() + static_cast<std::ptrdiff_t>(i * columns), columns,
                   risks.begin() + static_cast<std::ptrdiff_t>(to * columns));
     }
-  }
+  });
   return TickRisks(static_cast<uint32_t>(columns), std::move(ticks), std::move(risks));
 }
 
