@@ -56,7 +56,7 @@ struct KafkaConfig {
   int64_t commit_interval_ms = 1000;
   int64_t shutdown_grace_ms = 10'000;
   // Wall time a partition that reached its end keeps holding the live clock (see
-  // connectors/kafka_partitions.h); 0: not at all.
+  // connectors/kafka_partitions.h); 0: not at all. docs/service.md weighs it against latency.
   int64_t caught_up_grace_ms = 2'000;
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 8088;

@@ -13,7 +13,8 @@
 #               icu history) published paced at half the attention
 #               throughput (RATE events/s) while `tfe serve` consumes it live; p50 and p99 of
 #               tfe_score_latency_seconds (from consuming the record that released a tick to the
-#               broker's acknowledgement of its score), interpolated within histogram buckets.
+#               broker's acknowledgement of its score), interpolated within histogram buckets,
+#               and tfe_late_events_total (records that found the live clock past them).
 #   restore     a 10,000-patient, 3-hour ward history is consumed and committed, then `tfe serve`
 #               is restarted: its log line "restore done in S s: N events replayed" per restart.
 #
@@ -21,6 +22,7 @@
 #        (TFE_KAFKA_BOOTSTRAP=host:port; RUNS default 3; RATE default: half the median attention
 #        throughput measured here; TFE_BENCH_PARTS="throughput latency restore" by default;
 #        TFE_BENCH_LINGER="1ms" sets the producer linger of the latency runs, default 5ms;
+#        TFE_BENCH_GRACE="200ms" sets caught_up_grace of the latency runs, default 2s;
 #        TFE_BENCH_PHASES=N sets [engine] tick_phases of every run, default configs/default.toml's;
 #        TFE_BENCH_LAT_PATIENTS / TFE_BENCH_LAT_DAYS: the latency history, default 2000 x 0.25;
 #        TFE_BENCH_LAT_SETTLE: seconds between the service's readiness and the paced publish,
@@ -117,6 +119,17 @@ print(f"{q(0.5) * 1000:.1f} {q(0.99) * 1000:.1f} {total:.0f}")
 EOF
 }
 
+# metric_total ADDR NAME: the value of a counter without labels (0 when absent).
+metric_total() {
+  python3 - "$1" "$2" <<'EOF'
+import sys, urllib.request
+with urllib.request.urlopen(f"http://{sys.argv[1]}/metrics", timeout=5) as r:
+    lines = r.read().decode().splitlines()
+values = [l.rsplit(" ", 1)[1] for l in lines if l.split(" ", 1)[0] == sys.argv[2]]
+print(f"{float(values[0]):.0f}" if values else "0")
+EOF
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 ward="$SRC/configs/profiles/ward.toml"
@@ -176,6 +189,7 @@ for run in $(seq 1 "$RUNS"); do
   cfg="$WORK/lat-$run.toml"
   bench_config "$cfg" "${PREFIX}lat$run-" "g-${PREFIX}lat$run"
   [[ -z "${TFE_BENCH_LINGER:-}" ]] || sed -i "s/^partitions = .*/&\nlinger = \"$TFE_BENCH_LINGER\"/" "$cfg"
+  [[ -z "${TFE_BENCH_GRACE:-}" ]] || sed -i "s/^partitions = .*/&\ncaught_up_grace = \"$TFE_BENCH_GRACE\"/" "$cfg"
   serve "lat-$run" "$cfg" --model "$WORK/attention.tfemodel"
   it_wait_metric "$SERVE_HTTP" tfe_ready 1 60
   # Past the start: every partition of the new, empty topics has just reached its end and holds
@@ -188,8 +202,9 @@ for run in $(seq 1 "$RUNS"); do
   n="$(sed -n 's/^replay: \([0-9]*\) events published to Kafka.*/\1/p' "$WORK/publish-lat-$run.log")"
   read -r _ _ < <(sample "$SERVE_HTTP" "$n" 300) || it_fail "latency run did not finish"
   read -r p50 p99 count < <(quantiles "$SERVE_HTTP")
+  late="$(metric_total "$SERVE_HTTP" tfe_late_events_total)"
   stop_serve
-  echo "$TEST: latency run $run: p50 $p50 ms, p99 $p99 ms over $count scores ($(tail -n 1 "$WORK/publish-lat-$run.log" | sed 's/^replay: //'))"
+  echo "$TEST: latency run $run: p50 $p50 ms, p99 $p99 ms over $count scores, $late late events ($(tail -n 1 "$WORK/publish-lat-$run.log" | sed 's/^replay: //'))"
   p50s+="$p50 "
   p99s+="$p99 "
 done
