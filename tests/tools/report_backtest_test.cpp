@@ -100,6 +100,17 @@ TEST(BacktestVariants, HistoryOutcomesKeepTheFirstPerPatient) {
   EXPECT_EQ(out[1].time_ms, 300);
 }
 
+// The events of a rearranged replay as a vector of their own, arrival times moved.
+std::vector<Event> copy_rearranged(std::span<const Event> events,
+                                   std::span<const Rearrival> order) {
+  std::vector<Event> out;
+  for (const Rearrival& r : order) {
+    out.push_back(events[r.index]);
+    out.back().arrival_time_ms = r.arrival_ms;
+  }
+  return out;
+}
+
 TEST(BacktestVariants, DelayScalingMovesArrivalsAndResorts) {
   std::vector<Event> events(5);
   events[0] = make_event(0, 0, 0, 10, 0);
@@ -107,7 +118,7 @@ TEST(BacktestVariants, DelayScalingMovesArrivalsAndResorts) {
   events[2] = make_event(1, 0, 20, 15, 2);                // clock skew: kept
   events[3] = make_event(1, kOutcomeModality, 0, 16, 3);  // outcome: untouched
   events[4] = make_event(1, 0, 18, 18, 4);                // no delay
-  const std::vector<Event> scaled = scale_delays(events, 2.0);
+  const std::vector<Event> scaled = copy_rearranged(events, scale_delays(events, 2.0));
   ASSERT_EQ(scaled.size(), 5u);
   const std::vector<std::pair<uint64_t, int64_t>> expected = {
       {2, 15}, {3, 16}, {4, 18}, {0, 20}, {1, 19}};
@@ -129,7 +140,8 @@ TEST(BacktestVariants, DelayScalingMovesArrivalsAndResorts) {
 
 TEST(BacktestVariants, DelayScalingMatchesSortForReplay) {
   const Cohort& c = cohort();
-  const std::vector<Event> scaled = scale_delays(c.history.events, 2.0);
+  const std::vector<Event> scaled =
+      copy_rearranged(c.history.events, scale_delays(c.history.events, 2.0));
   std::vector<Event> reference = c.history.events;
   for (Event& e : reference) {
     const int64_t delay = e.arrival_time_ms - e.event_time_ms;
@@ -397,13 +409,8 @@ TEST(BacktestVariants, RearrangedReplayScoresLikeTheCopiedVariant) {
   const std::span<const Event> events =
       std::span(c.history.events).first(c.history.events.size() / 4);
   const std::vector<OutcomeEvent> outcomes = history_outcomes(events);
-  const std::vector<Rearrival> order = scale_delays_order(events, 3.0);
-  const std::vector<Event> copied = scale_delays(events, 3.0);
-  ASSERT_EQ(order.size(), copied.size());
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    ASSERT_EQ(events[order[k].index].source_seq, copied[k].source_seq) << "position " << k;
-    ASSERT_EQ(order[k].arrival_ms, copied[k].arrival_time_ms) << "position " << k;
-  }
+  const std::vector<Rearrival> order = scale_delays(events, 3.0);
+  const std::vector<Event> copied = copy_rearranged(events, order);
   const std::shared_ptr<const Scorer> scorer = c.scorers.front().scorer;
   auto rearranged = score_events(ReplaySequence(events, order), c.config, scorer, *c.registry,
                                  outcomes, kDefaultHorizonMs);

@@ -79,7 +79,7 @@ std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events) {
   return out;
 }
 
-std::vector<Rearrival> scale_delays_order(std::span<const Event> events, double factor) {
+std::vector<Rearrival> scale_delays(std::span<const Event> events, double factor) {
   struct Key {
     int64_t arrival;
     uint64_t seq;
@@ -106,16 +106,6 @@ std::vector<Rearrival> scale_delays_order(std::span<const Event> events, double 
   order.reserve(keys.size());
   for (const Key& k : keys) order.push_back({k.index, k.arrival});
   return order;
-}
-
-std::vector<Event> scale_delays(std::span<const Event> events, double factor) {
-  std::vector<Event> out;
-  out.reserve(events.size());
-  for (const Rearrival& r : scale_delays_order(events, factor)) {
-    out.push_back(events[r.index]);
-    out.back().arrival_time_ms = r.arrival_ms;
-  }
-  return out;
 }
 
 Result<int64_t> label_horizon(std::span<const BacktestScorer> scorers,
@@ -357,7 +347,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   const auto replay_delayed = [&] {
     try {
       const auto start = Clock::now();
-      std::vector<Rearrival> delayed = scale_delays_order(events, options.delay_factor);
+      std::vector<Rearrival> delayed = scale_delays(events, options.delay_factor);
       // Delayed evidence would keep the clock running past the history's end: time the baseline
       // never scored. The replay stops at the last arrival of the history.
       std::erase_if(delayed, [&](const Rearrival& r) { return r.arrival_ms > history_end_ms; });

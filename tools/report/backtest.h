@@ -76,10 +76,9 @@ std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events);
 
 // Every configured modality's arrival delay multiplied by `factor` (arrival' = event +
 // factor * (arrival - event)); a negative delay (a clock ahead of the source's) is kept as it is,
-// and outcome events are untouched. Returned in replay order: as the events' new order and
-// arrival times (which replay without a copy of the events), or as the events themselves.
-std::vector<Rearrival> scale_delays_order(std::span<const Event> events, double factor);
-std::vector<Event> scale_delays(std::span<const Event> events, double factor);
+// and outcome events are untouched. Returned as the events' order of replay and new arrival
+// times, which replay through ReplaySequence without a copy of the events.
+std::vector<Rearrival> scale_delays(std::span<const Event> events, double factor);
 
 // The label horizon of a backtest (see BacktestOptions::horizon_ms). Error when scorers with a
 // known horizon disagree and none is given.
