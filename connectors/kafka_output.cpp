@@ -154,8 +154,9 @@ std::optional<std::string> LatestScores::get(std::string_view patient_id) const 
 
 void LatestScores::prune(int64_t before_ms) {
   std::lock_guard lock(mutex_);
-  std::erase_if(scores_, [&](const auto& kv) { return kv.second.score_time_ms < before_ms; });
-  by_index_.clear();
+  const auto erased =
+      std::erase_if(scores_, [&](const auto& kv) { return kv.second.score_time_ms < before_ms; });
+  if (erased > 0) by_index_.clear();  // some point at erased nodes; the others stay valid
 }
 
 std::size_t LatestScores::size() const {

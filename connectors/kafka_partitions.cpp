@@ -21,10 +21,12 @@ constexpr int64_t kEventRingIdleMs = 10'000;
 
 }  // namespace
 
-PartitionTable::PartitionTable(std::size_t topics, int32_t partitions, int64_t grace_ms)
+PartitionTable::PartitionTable(std::size_t topics, int32_t partitions, int64_t grace_ms,
+                               int64_t lateness_ms)
     : topics_(topics),
       partitions_(partitions),
       grace_ms_(grace_ms),
+      lateness_ms_(lateness_ms),
       slots_(topics * static_cast<std::size_t>(std::max(partitions, 0))) {}
 
 void PartitionTable::reset(const std::vector<std::pair<std::size_t, int32_t>>& assigned) {
@@ -117,10 +119,15 @@ std::optional<int64_t> PartitionTable::clock(int64_t now_ms) const {
     }
     if (s.caught_up && now_ms - s.caught_up_at_ms >= grace_ms_) continue;
     if (s.last_arrival_ms == kNoArrival) continue;  // seen only dead letters without timestamps
+    int64_t hold = s.last_arrival_ms;
+    if (s.caught_up && lateness_ms_ > 0 && now_ms > s.caught_up_at_ms) {
+      const int64_t idle = now_ms - s.caught_up_at_ms;
+      hold = hold > INT64_MAX - idle ? INT64_MAX : hold + idle;
+    }
     any_behind = true;
-    min_behind = std::min(min_behind, s.last_arrival_ms);
+    min_behind = std::min(min_behind, hold);
   }
-  if (any_behind) return min_behind;
+  if (any_behind) return std::min(min_behind, newest);  // a hold never runs past every record
   if (any_arrival) return newest;
   return std::nullopt;
 }

@@ -18,6 +18,13 @@
 // CPU) is taken off with extend_grace(), and a partition resumed after a pause starts its grace
 // again (restart_grace()).
 //
+// With an allowed lateness (`lateness_ms` > 0, the promise that a record reaches the service
+// within that much of its timestamp), a partition within its grace holds the clock at its last
+// arrival plus the wall time since it reached its end: a live producer stamps its next record no
+// earlier than that, less the record's transit, which the lateness absorbs. So on a live feed the
+// quiet partitions stop holding ticks back, while a backlog (history minutes per wall
+// millisecond) is held as without it.
+//
 // Offsets: an event is applied once the pipeline's released time (clock - allowed lateness) has
 // reached its arrival time; a partition's commit offset is its first offset not yet applied.
 // Events wait here, per partition, until then: release() hands them over in partition order, and
@@ -67,7 +74,8 @@ struct PartitionSlot {
 class PartitionTable {
  public:
   PartitionTable() = default;
-  PartitionTable(std::size_t topics, int32_t partitions, int64_t grace_ms = 0);
+  PartitionTable(std::size_t topics, int32_t partitions, int64_t grace_ms = 0,
+                 int64_t lateness_ms = 0);
 
   std::size_t topics() const { return topics_; }
   int32_t partitions() const { return partitions_; }
@@ -141,6 +149,7 @@ class PartitionTable {
   std::size_t topics_ = 0;
   int32_t partitions_ = 0;
   int64_t grace_ms_ = 0;
+  int64_t lateness_ms_ = 0;
   std::vector<PartitionSlot> slots_;  // [topics * partitions]
   std::size_t restoring_count_ = 0;
   std::vector<std::size_t> restored_;  // slot indices done since take_restored()

@@ -65,6 +65,9 @@ constexpr int kAwaitTopicMs = 10'000;
 // two turns passed while the process did not run (stopped, starved of CPU), and does not count
 // toward the grace of caught-up partitions.
 constexpr int64_t kTurnMs = 500;
+// The gauges that walk every patient (state bytes; the prune of the latest scores) refresh with the
+// others, every second, unless a walk took more than this share of the time since the last one.
+constexpr int64_t kStatsWalkShare = 100;
 // The loop is considered stalled (GET /healthz answers 503) after this long without a turn.
 constexpr int64_t kStallMs = 120'000;
 
@@ -280,6 +283,7 @@ class Service {
   kafka::TopicPartitions last_committed_;  // as acknowledged by the coordinator
   int64_t next_commit_ms_ = 0;
   int64_t next_stats_ms_ = 0;
+  int64_t next_walk_ns_ = 0;  // steady time of the next refresh of the gauges walking every patient
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};
@@ -608,7 +612,8 @@ Result<void> Service::rebuild() {
   decoder_ = std::make_unique<EventDecoder>(schema_, *registry_, DecodeLimits::from(engine));
   sink_->set_registry(registry_.get());
   pipeline_ = std::make_unique<Pipeline>(engine, options_.scorer, *registry_, *sink_);
-  table_ = PartitionTable(topics, partitions_, kafka_.caught_up_grace_ms);
+  table_ =
+      PartitionTable(topics, partitions_, kafka_.caught_up_grace_ms, engine.allowed_lateness_ms);
   table_.reset(pairs);
   kafka::TopicPartitions assign_list;
   std::size_t replay_partitions = 0;
@@ -842,17 +847,22 @@ void Service::commit_now(int timeout_ms) {
 
 void Service::update_stats() {
   if (pipeline_) {
-    const PipelineStats st = pipeline_->stats();
+    // The state bytes and the prune of the latest scores walk every patient: with hundreds of
+    // thousands of them, doing so every second took several percent of the loop's time.
+    const int64_t walk_start = steady_ns();
+    const bool walk = walk_start >= next_walk_ns_;
+    const PipelineStats st = pipeline_->stats(walk);
     metrics_.active_patients->set(static_cast<double>(st.active_patients));
-    metrics_.state_bytes->set(static_cast<double>(st.state_bytes));
+    if (walk) metrics_.state_bytes->set(static_cast<double>(st.state_bytes));
     if (last_clock_) {
       const double released_s =
           static_cast<double>(saturating_sub(*last_clock_, options_.engine.allowed_lateness_ms)) /
           1000.0;
       metrics_.clock_seconds->set(released_s);
       metrics_.clock_lag_seconds->set(static_cast<double>(wall_ms()) / 1000.0 - released_s);
-      latest_.prune(saturating_sub(*last_clock_, schema_.max_horizon_ms()));
+      if (walk) latest_.prune(saturating_sub(*last_clock_, schema_.max_horizon_ms()));
     }
+    if (walk) next_walk_ns_ = walk_start + kStatsWalkShare * (steady_ns() - walk_start);
     const uint64_t late = late_base_ + st.late_events;
     if (late > late_reported_) {
       metrics_.late_events->inc(late - late_reported_);

@@ -550,7 +550,7 @@ void Pipeline::finish() {
 
 void Pipeline::set_emitting(bool emitting) { impl_->emitting = emitting; }
 
-PipelineStats Pipeline::stats() const {
+PipelineStats Pipeline::stats(bool with_state_bytes) const {
   const Impl& impl = *impl_;
   PipelineStats stats;
   for (const auto& shard : impl.shards) {
@@ -559,7 +559,7 @@ PipelineStats Pipeline::stats() const {
     stats.ticks += shard->ticks();
     stats.patients_evicted += shard->evicted();
     stats.active_patients += shard->active();
-    stats.state_bytes += shard->state_bytes();
+    if (with_state_bytes) stats.state_bytes += shard->state_bytes();
   }
   stats.late_events = impl.late_events;
   stats.scores_emitted = impl.scores_emitted;

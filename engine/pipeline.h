@@ -47,7 +47,8 @@ class Pipeline {
   // While false, ticks are computed but not emitted (restore replays state without output).
   void set_emitting(bool emitting);
 
-  PipelineStats stats() const;
+  // With state bytes, every patient's state is walked (O(patients)); the counters alone are O(1).
+  PipelineStats stats(bool with_state_bytes = true) const;
 
  private:
   struct Impl;

@@ -45,6 +45,36 @@ TEST(KafkaPartitions, CaughtUpPartitionHoldsForTheGrace) {
   EXPECT_EQ(table.clock(12'500), 900);
 }
 
+TEST(KafkaPartitions, WithALatenessACaughtUpPartitionsHoldRunsOnWithTheWallClock) {
+  PartitionTable table(2, 1, /*grace_ms=*/2000, /*lateness_ms=*/250);
+  table.reset({{0, 0}, {1, 0}});
+  table.on_message(0, 0, 0, 500, false);
+  table.on_message(1, 0, 0, 900, false);
+  table.on_end(0, 0, 1, /*now_ms=*/10'000);
+  EXPECT_EQ(table.clock(10'000), 500) << "just caught up: holds at its last arrival";
+  EXPECT_EQ(table.clock(10'300), 800) << "then at its last arrival plus the wall time since";
+  EXPECT_EQ(table.clock(10'700), 900) << "never past the newest record consumed";
+  // A record of the held partition: held at its arrival again, not caught up.
+  table.on_message(0, 0, 1, 650, false);
+  EXPECT_EQ(table.clock(10'800), 650);
+  table.on_end(0, 0, 2, 10'800);
+  EXPECT_EQ(table.clock(10'900), 750);
+  // The stall of the process does not count as time the partition could have been fetched.
+  table.extend_grace(/*since_ms=*/10'900, 1000);
+  EXPECT_EQ(table.clock(11'900), 750);
+  EXPECT_EQ(table.clock(11'950), 800);
+}
+
+TEST(KafkaPartitions, WithoutALatenessACaughtUpPartitionHoldsAtItsLastArrival) {
+  PartitionTable table(2, 1, /*grace_ms=*/2000, /*lateness_ms=*/0);
+  table.reset({{0, 0}, {1, 0}});
+  table.on_message(0, 0, 0, 500, false);
+  table.on_message(1, 0, 0, 900, false);
+  table.on_end(0, 0, 1, /*now_ms=*/10'000);
+  EXPECT_EQ(table.clock(11'999), 500) << "the record in flight may be stamped at 500";
+  EXPECT_EQ(table.clock(12'000), 900);
+}
+
 TEST(KafkaPartitions, TimeTheProcessDidNotRunDoesNotCountTowardTheGrace) {
   PartitionTable table(2, 1, /*grace_ms=*/2000);
   table.reset({{0, 0}, {1, 0}});

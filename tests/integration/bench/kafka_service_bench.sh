@@ -23,10 +23,13 @@
 #        throughput measured here; TFE_BENCH_PARTS="throughput latency restore" by default;
 #        TFE_BENCH_LINGER="1ms" sets the producer linger of the latency runs, default 5ms;
 #        TFE_BENCH_GRACE="200ms" sets caught_up_grace of the latency runs, default 2s;
+#        TFE_BENCH_LATENESS="250ms" sets [engine] allowed_lateness of the latency runs, default 0s;
 #        TFE_BENCH_PHASES=N sets [engine] tick_phases of every run, default configs/default.toml's;
 #        TFE_BENCH_LAT_PATIENTS / TFE_BENCH_LAT_DAYS: the latency history, default 2000 x 0.25;
 #        TFE_BENCH_LAT_SETTLE: seconds between the service's readiness and the paced publish,
 #        default 3 (beyond caught_up_grace);
+#        TFE_BENCH_LAT_WARMUP: the quantiles leave out the scores acknowledged in this many
+#        seconds from the start of the publish, default 0 (all of them; both are printed);
 #        TFE_BENCH_PROFILE=icu: the throughput and latency histories, default ward)
 set -euo pipefail
 TEST=kafka_service_bench
@@ -93,9 +96,10 @@ print(f"{(n - first[1]) / seconds if seconds > 0 else 0:.0f} {seconds:.2f}")
 EOF
 }
 
-# quantiles ADDR: p50 and p99 of tfe_score_latency_seconds in ms, and the count.
+# quantiles ADDR [BASE]: p50 and p99 of tfe_score_latency_seconds in ms, and the count; with BASE
+# (a file of the buckets saved earlier by `quantiles ADDR --save`), of the scores since then.
 quantiles() {
-  python3 - "$1" <<'EOF'
+  python3 - "$@" <<'EOF'
 import sys, urllib.request
 with urllib.request.urlopen(f"http://{sys.argv[1]}/metrics", timeout=5) as r:
     lines = r.read().decode().splitlines()
@@ -105,6 +109,13 @@ for l in lines:
         le = l.split('le="', 1)[1].split('"', 1)[0]
         buckets.append((float("inf") if le == "+Inf" else float(le), float(l.rsplit(" ", 1)[1])))
 buckets.sort()
+if len(sys.argv) > 2 and sys.argv[2] == "--save":
+    print("\n".join(f"{le} {cum}" for le, cum in buckets))
+    sys.exit(0)
+if len(sys.argv) > 2:
+    with open(sys.argv[2]) as f:
+        base = dict((float(a), float(b)) for a, b in (l.split() for l in f if l.strip()))
+    buckets = [(le, cum - base.get(le, 0.0)) for le, cum in buckets]
 total = buckets[-1][1]
 def q(p):
     rank, lo, below = p * total, 0.0, 0.0
@@ -190,6 +201,10 @@ for run in $(seq 1 "$RUNS"); do
   bench_config "$cfg" "${PREFIX}lat$run-" "g-${PREFIX}lat$run"
   [[ -z "${TFE_BENCH_LINGER:-}" ]] || sed -i "s/^partitions = .*/&\nlinger = \"$TFE_BENCH_LINGER\"/" "$cfg"
   [[ -z "${TFE_BENCH_GRACE:-}" ]] || sed -i "s/^partitions = .*/&\ncaught_up_grace = \"$TFE_BENCH_GRACE\"/" "$cfg"
+  if [[ -n "${TFE_BENCH_LATENESS:-}" ]]; then
+    sed -i "s/^allowed_lateness = .*/allowed_lateness = \"$TFE_BENCH_LATENESS\"/" "$cfg"
+    grep -q "^allowed_lateness = \"$TFE_BENCH_LATENESS\"" "$cfg" || it_fail "no allowed_lateness line to set in $cfg"
+  fi
   serve "lat-$run" "$cfg" --model "$WORK/attention.tfemodel"
   it_wait_metric "$SERVE_HTTP" tfe_ready 1 60
   # Past the start: every partition of the new, empty topics has just reached its end and holds
@@ -197,14 +212,27 @@ for run in $(seq 1 "$RUNS"); do
   # in one burst; that start-up transient is not the steady latency measured here
   # (TFE_BENCH_LAT_SETTLE=0 measures it).
   sleep "${TFE_BENCH_LAT_SETTLE:-3}"
+  warmup="${TFE_BENCH_LAT_WARMUP:-0}"
+  base="$WORK/lat-base-$run"
+  : >"$base"
+  if ((warmup > 0)); then
+    (sleep "$warmup" && quantiles "$SERVE_HTTP" --save >"$base.tmp" && mv "$base.tmp" "$base") &
+    saver=$!
+  fi
   "$TFE" replay --history "$WORK/lat.tfelog" --to-kafka --config "$cfg" --pace "${pace}x" \
     >"$WORK/publish-lat-$run.log" 2>&1 || it_fail "paced publish failed: $(tail -n 2 "$WORK/publish-lat-$run.log")"
+  if ((warmup > 0)); then
+    wait "$saver" || it_fail "the latency buckets after the warm-up were not saved"
+  fi
   n="$(sed -n 's/^replay: \([0-9]*\) events published to Kafka.*/\1/p' "$WORK/publish-lat-$run.log")"
   read -r _ _ < <(sample "$SERVE_HTTP" "$n" 300) || it_fail "latency run did not finish"
-  read -r p50 p99 count < <(quantiles "$SERVE_HTTP")
+  read -r all50 all99 all_count < <(quantiles "$SERVE_HTTP")
+  read -r p50 p99 count < <(quantiles "$SERVE_HTTP" "$base")
   late="$(metric_total "$SERVE_HTTP" tfe_late_events_total)"
   stop_serve
-  echo "$TEST: latency run $run: p50 $p50 ms, p99 $p99 ms over $count scores, $late late events ($(tail -n 1 "$WORK/publish-lat-$run.log" | sed 's/^replay: //'))"
+  detail=""
+  ((warmup == 0)) || detail=" after a ${warmup} s warm-up (all $all_count: p50 $all50 ms, p99 $all99 ms)"
+  echo "$TEST: latency run $run: p50 $p50 ms, p99 $p99 ms over $count scores$detail, $late late events ($(tail -n 1 "$WORK/publish-lat-$run.log" | sed 's/^replay: //'))"
   p50s+="$p50 "
   p99s+="$p99 "
 done
