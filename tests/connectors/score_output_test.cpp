@@ -127,6 +127,24 @@ TEST(LatestScoresTest, KeepsTheNewestScoreOfEachPatientAcrossBatchesAndRegistrie
   latest.put(batch4, json4, first);
   EXPECT_EQ(latest.get("A"), "a300");
   EXPECT_EQ(latest.get("B"), "b220");
+
+  // A prune that drops nothing keeps the patients' places; one that drops some forgets them, and
+  // the survivors' next scores still land on them.
+  latest.prune(50);
+  EXPECT_EQ(latest.size(), 3u);
+  const std::vector<ScoreRecord> batch5{score_at(a, 400)};
+  const std::vector<std::string_view> json5{"a400"};
+  latest.put(batch5, json5, first);
+  EXPECT_EQ(latest.get("A"), "a400");
+  latest.prune(300);
+  EXPECT_EQ(latest.get("B"), std::nullopt);
+  EXPECT_EQ(latest.size(), 1u);
+  const std::vector<ScoreRecord> batch6{score_at(a, 500), score_at(b, 500)};
+  const std::vector<std::string_view> json6{"a500", "b500"};
+  latest.put(batch6, json6, first);
+  EXPECT_EQ(latest.get("A"), "a500");
+  EXPECT_EQ(latest.get("B"), "b500");
+  EXPECT_EQ(latest.size(), 2u);
 }
 
 }  // namespace
