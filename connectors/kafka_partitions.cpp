@@ -19,6 +19,9 @@ constexpr std::size_t kEventRingKept = 4096;
 // doubling, and page in fresh memory, every few turns.
 constexpr int64_t kEventRingIdleMs = 10'000;
 
+// a + b for b >= 0, at most INT64_MAX.
+int64_t saturating_add(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
+
 }  // namespace
 
 PartitionTable::PartitionTable(std::size_t topics, int32_t partitions, int64_t grace_ms,
@@ -95,7 +98,7 @@ void PartitionTable::extend_grace(int64_t since_ms, int64_t ms) {
   if (ms <= 0) return;
   for (PartitionSlot& s : slots_) {
     if (s.assigned && s.caught_up && s.caught_up_at_ms <= since_ms) {
-      s.caught_up_at_ms = s.caught_up_at_ms > INT64_MAX - ms ? INT64_MAX : s.caught_up_at_ms + ms;
+      s.caught_up_at_ms = saturating_add(s.caught_up_at_ms, ms);
     }
   }
 }
@@ -121,8 +124,7 @@ std::optional<int64_t> PartitionTable::clock(int64_t now_ms) const {
     if (s.last_arrival_ms == kNoArrival) continue;  // seen only dead letters without timestamps
     int64_t hold = s.last_arrival_ms;
     if (s.caught_up && lateness_ms_ > 0 && now_ms > s.caught_up_at_ms) {
-      const int64_t idle = now_ms - s.caught_up_at_ms;
-      hold = hold > INT64_MAX - idle ? INT64_MAX : hold + idle;
+      hold = saturating_add(hold, now_ms - s.caught_up_at_ms);
     }
     any_behind = true;
     min_behind = std::min(min_behind, hold);

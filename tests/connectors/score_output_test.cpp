@@ -128,14 +128,15 @@ TEST(LatestScoresTest, KeepsTheNewestScoreOfEachPatientAcrossBatchesAndRegistrie
   EXPECT_EQ(latest.get("A"), "a300");
   EXPECT_EQ(latest.get("B"), "b220");
 
-  // A prune that drops nothing keeps the patients' places; one that drops some forgets them, and
-  // the survivors' next scores still land on them.
+  // A prune that drops nothing keeps the patients' places; one that drops some forgets them (B's
+  // place would point at a freed entry), and the next scores still land where they belong.
   latest.prune(50);
   EXPECT_EQ(latest.size(), 3u);
-  const std::vector<ScoreRecord> batch5{score_at(a, 400)};
-  const std::vector<std::string_view> json5{"a400"};
+  const std::vector<ScoreRecord> batch5{score_at(a, 400), score_at(b, 250)};
+  const std::vector<std::string_view> json5{"a400", "b250"};
   latest.put(batch5, json5, first);
   EXPECT_EQ(latest.get("A"), "a400");
+  EXPECT_EQ(latest.get("B"), "b250");
   latest.prune(300);
   EXPECT_EQ(latest.get("B"), std::nullopt);
   EXPECT_EQ(latest.size(), 1u);

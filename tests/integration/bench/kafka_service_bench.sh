@@ -130,17 +130,6 @@ print(f"{q(0.5) * 1000:.1f} {q(0.99) * 1000:.1f} {total:.0f}")
 EOF
 }
 
-# metric_total ADDR NAME: the value of a counter without labels (0 when absent).
-metric_total() {
-  python3 - "$1" "$2" <<'EOF'
-import sys, urllib.request
-with urllib.request.urlopen(f"http://{sys.argv[1]}/metrics", timeout=5) as r:
-    lines = r.read().decode().splitlines()
-values = [l.rsplit(" ", 1)[1] for l in lines if l.split(" ", 1)[0] == sys.argv[2]]
-print(f"{float(values[0]):.0f}" if values else "0")
-EOF
-}
-
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 ward="$SRC/configs/profiles/ward.toml"
@@ -214,7 +203,6 @@ for run in $(seq 1 "$RUNS"); do
   sleep "${TFE_BENCH_LAT_SETTLE:-3}"
   warmup="${TFE_BENCH_LAT_WARMUP:-0}"
   base="$WORK/lat-base-$run"
-  : >"$base"
   if ((warmup > 0)); then
     (sleep "$warmup" && quantiles "$SERVE_HTTP" --save >"$base.tmp" && mv "$base.tmp" "$base") &
     saver=$!
@@ -226,12 +214,14 @@ for run in $(seq 1 "$RUNS"); do
   fi
   n="$(sed -n 's/^replay: \([0-9]*\) events published to Kafka.*/\1/p' "$WORK/publish-lat-$run.log")"
   read -r _ _ < <(sample "$SERVE_HTTP" "$n" 300) || it_fail "latency run did not finish"
-  read -r all50 all99 all_count < <(quantiles "$SERVE_HTTP")
-  read -r p50 p99 count < <(quantiles "$SERVE_HTTP" "$base")
-  late="$(metric_total "$SERVE_HTTP" tfe_late_events_total)"
-  stop_serve
+  read -r p50 p99 count < <(quantiles "$SERVE_HTTP")
   detail=""
-  ((warmup == 0)) || detail=" after a ${warmup} s warm-up (all $all_count: p50 $all50 ms, p99 $all99 ms)"
+  if ((warmup > 0)); then
+    detail=" after a ${warmup} s warm-up (all $count: p50 $p50 ms, p99 $p99 ms)"
+    read -r p50 p99 count < <(quantiles "$SERVE_HTTP" "$base")
+  fi
+  late="$(it_metric "$SERVE_HTTP" tfe_late_events_total)"
+  stop_serve
   echo "$TEST: latency run $run: p50 $p50 ms, p99 $p99 ms over $count scores$detail, $late late events ($(tail -n 1 "$WORK/publish-lat-$run.log" | sed 's/^replay: //'))"
   p50s+="$p50 "
   p99s+="$p99 "
