@@ -21,6 +21,10 @@ namespace tfe {
 namespace {
 
 constexpr uint32_t kInitialCapacity = 4;
+// From this many readings on, a full ring grows to the size their cadence needs (grown_capacity).
+constexpr uint32_t kPredictFrom = 8;
+// A ring larger than this gives back its spare once its windows hold a quarter of it or less.
+constexpr uint32_t kShrinkAbove = 64;
 // Sums per window and channel: count, sum v, sum v^2, sum t, sum t^2, sum t*v (t in seconds).
 constexpr std::size_t kSums = 6;
 enum SumIndex : std::size_t { kN, kV, kVV, kT, kTT, kTV };
@@ -454,8 +458,7 @@ void VitalsWindows::add(const VitalsWindowsShape& shape, int64_t now_ms, int64_t
     evict(shape, now_ms);
     if (count_ == capacity_) {
       if (capacity_ < shape.max_samples) {
-        const uint32_t grown = capacity_ + std::max<uint32_t>(4, capacity_ / 2);
-        reserve(shape, std::min<uint32_t>(grown, shape.max_samples));
+        reserve(shape, grown_capacity(shape));
       } else {
         pop_front(layout(shape, capacity_, block_.get()), 1);  // at the cap: the oldest leaves
       }
@@ -503,7 +506,36 @@ void VitalsWindows::evict(const VitalsWindowsShape& shape, int64_t now_ms) {
     b.starts[w] = start;
     min_start = std::min(min_start, start);
   }
-  if (min_start > 0) pop_front(b, min_start);
+  if (min_start > 0) {
+    pop_front(b, min_start);
+    // Readings have begun to leave, so the ring now holds what the windows hold at this cadence:
+    // one sized for a faster cadence (a burst, or a monitor since switched off) gives its spare
+    // back. Halving at a quarter full cannot make the next reading grow it again.
+    if (capacity_ > kShrinkAbove && count_ <= capacity_ / 4) {
+      reserve(shape, std::max(count_ * 2, kShrinkAbove));
+    }
+  }
+}
+
+uint32_t VitalsWindows::grown_capacity(const VitalsWindowsShape& shape) const {
+  const uint32_t stepped = capacity_ + std::max<uint32_t>(4, capacity_ / 2);
+  uint64_t wanted = stepped;
+  if (count_ >= kPredictFrom) {
+    // The readings held cover span_ms at their cadence; the longest window will hold
+    // window / span as many intervals, plus an eighth for a cadence that wanders. At 1 Hz this
+    // is one reallocation (a copy and a rebuild of the block) where growing by half took a
+    // dozen, and a census whose monitors started together no longer reallocates in lockstep
+    // every few seconds.
+    const Block b = layout(shape, capacity_, block_.get());
+    const int64_t span_ms = int64_t{b.times[slot_of(count_ - 1)]} - b.times[slot_of(0)];
+    if (span_ms > 0) {
+      const uint64_t intervals = static_cast<uint64_t>(count_ - 1) *
+                                 static_cast<uint64_t>(shape.max_window_ms()) /
+                                 static_cast<uint64_t>(span_ms);
+      wanted = std::max<uint64_t>(wanted, (intervals + 1) + (intervals + 1) / 8);
+    }
+  }
+  return static_cast<uint32_t>(std::min<uint64_t>(wanted, shape.max_samples));
 }
 
 void VitalsWindows::write_features(const VitalsWindowsShape& shape, std::span<float> out) const {

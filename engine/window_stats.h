@@ -9,7 +9,9 @@
 // too, at the cost of a rebuild of O(samples held) (rare: a device's readings arrive in order).
 // A channel absent from a reading adds nothing to that channel: its window state is unchanged.
 //
-// Storage (one heap block per patient and modality, sized to the samples held):
+// Storage (one heap block per patient and modality, sized to the samples held: a full ring grows
+// by half until it holds 8 readings, then to what the longest window holds at their cadence, and
+// gives back its spare once readings leave and it is at most a quarter full):
 // - a ring of samples in event-time order: int32 time offset from a time origin, a channel mask,
 //   and one float per channel (stored per channel row, NaN where not measured);
 // - per window and channel, running sums (count, sum v, sum v^2, sum t, sum t^2, sum t*v) in
@@ -70,12 +72,13 @@ class VitalsWindows {
   // Adds the measured channels of one reading, applied at engine time now_ms (its arrival: no
   // later snapshot is earlier). Eviction is left to evict(), except that a full ring first
   // evicts as of now_ms before it grows. A reading older than every window at the last eviction
-  // is dropped. No allocation unless the ring grows.
+  // is dropped. No allocation unless the ring grows (see Storage above).
   void add(const VitalsWindowsShape& shape, int64_t now_ms, int64_t event_time_ms,
            const VitalsReading& reading);
 
   // Drops readings with event_time < now - W from each window, and from the ring once they are
   // in no window. `now` never moves back: an earlier value than a previous call is ignored.
+  // Allocates only when it shrinks the ring (see Storage above).
   void evict(const VitalsWindowsShape& shape, int64_t now_ms);
 
   // Writes [W][C][kWindowStatCount] floats (see WindowStat) as of the last evict(). A channel with
@@ -119,6 +122,7 @@ class VitalsWindows {
   void insert_sorted(const VitalsWindowsShape& shape, int64_t event_time_ms,
                      const VitalsReading& reading, uint32_t mask);
   void reserve(const VitalsWindowsShape& shape, uint32_t capacity);
+  uint32_t grown_capacity(const VitalsWindowsShape& shape) const;
   void pop_front(const Block& b, uint32_t k);
   void prefetch_ends(const VitalsWindowsShape& shape) const;
   void rebuild(const VitalsWindowsShape& shape);

@@ -257,19 +257,63 @@ TEST(WindowStats, EmptyWindowGivesZerosNotNaN) {
   EXPECT_EQ(windows.samples(), 0u);
 }
 
-TEST(WindowStats, EvictionReleasesRingSlotsButKeepsCapacity) {
+TEST(WindowStats, EvictionKeepsASmallRingsCapacity) {
   VitalsWindowsShape shape{{kMinute}, 1, 4096};
   VitalsWindows windows;
   // All applied at time 0: nothing can be evicted before the ring holds them all.
-  for (int i = 0; i < 100; ++i) windows.add(shape, 0, i * kSecond, reading({{0, float(i)}}));
-  EXPECT_EQ(windows.samples(), 100u);
+  for (int i = 0; i < 30; ++i) windows.add(shape, 0, 2 * i * kSecond, reading({{0, float(i)}}));
+  EXPECT_EQ(windows.samples(), 30u);
   const std::size_t bytes = windows.heap_bytes();
-  EXPECT_GT(bytes, 100u * 8);
+  EXPECT_GT(bytes, 30u * 8);
   windows.evict(shape, 200 * kSecond);
   EXPECT_EQ(windows.samples(), 0u);
   EXPECT_EQ(windows.heap_bytes(), bytes);
   windows.clear();
   EXPECT_EQ(windows.heap_bytes(), 0u);
+}
+
+// Sizes a ring takes while readings arrive a second apart and are evicted as the engine does.
+std::vector<std::size_t> ring_sizes(const VitalsWindowsShape& shape, VitalsWindows& windows,
+                                    int64_t from_ms, int64_t to_ms, int64_t step_ms) {
+  std::vector<std::size_t> sizes;
+  for (int64_t t = from_ms; t < to_ms; t += step_ms) {
+    windows.evict(shape, t);
+    windows.add(shape, t, t, reading({{0, float(t % 97)}}));
+    if (sizes.empty() || sizes.back() != windows.heap_bytes()) sizes.push_back(windows.heap_bytes());
+  }
+  return sizes;
+}
+
+TEST(WindowStats, AFullRingGrowsToWhatItsCadenceNeedsInOneStep) {
+  // A 1 Hz monitor and a 15-minute window: 901 readings in the window. Growing by half from 4
+  // slots took a dozen reallocations; from 8 readings on the cadence sets the size.
+  VitalsWindowsShape shape{{15 * kMinute}, 1, 4096};
+  VitalsWindows windows;
+  const auto sizes = ring_sizes(shape, windows, 0, 30 * kMinute, kSecond);
+  ASSERT_EQ(sizes.size(), 3u);  // 4 slots, 8, then the cadence's
+  EXPECT_EQ(windows.samples(), 901u);
+  EXPECT_GE(sizes.back(), 901u * 8);
+  EXPECT_LT(sizes.back(), 901u * 8 * 2);
+  std::vector<float> f(shape.feature_count());
+  windows.write_features(shape, f);
+  EXPECT_EQ(stat(shape, f, 0, 0, WindowStat::count), 901.0f);
+}
+
+TEST(WindowStats, ARingSizedByABurstGivesItsSpareBackOnceReadingsLeave) {
+  // Eight readings 10 ms apart size the ring for 100 readings a second (the cap); then one a
+  // minute. Once the burst has left the window, the ring shrinks to what a minute's cadence needs.
+  VitalsWindowsShape shape{{15 * kMinute}, 1, 4096};
+  VitalsWindows windows;
+  const auto burst = ring_sizes(shape, windows, 0, 90, 10);
+  const std::size_t peak = burst.back();
+  EXPECT_GE(peak, 4096u * 8);
+  const auto later = ring_sizes(shape, windows, kMinute, 40 * kMinute, kMinute);
+  EXPECT_LT(later.back(), peak / 10);
+  EXPECT_EQ(windows.samples(), 16u);  // 24 to 39 minutes
+  std::vector<float> f(shape.feature_count());
+  windows.write_features(shape, f);
+  EXPECT_EQ(stat(shape, f, 0, 0, WindowStat::count), 16.0f);
+  EXPECT_EQ(stat(shape, f, 0, 0, WindowStat::last), float((39 * kMinute) % 97));
 }
 
 TEST(WindowStats, CapDropsTheOldestReadingEarly) {
