@@ -279,7 +279,8 @@ std::vector<std::size_t> ring_sizes(const VitalsWindowsShape& shape, VitalsWindo
   for (int64_t t = from_ms; t < to_ms; t += step_ms) {
     windows.evict(shape, t);
     windows.add(shape, t, t, reading({{0, float(t % 97)}}));
-    if (sizes.empty() || sizes.back() != windows.heap_bytes()) sizes.push_back(windows.heap_bytes());
+    if (sizes.empty() || sizes.back() != windows.heap_bytes())
+      sizes.push_back(windows.heap_bytes());
   }
   return sizes;
 }
