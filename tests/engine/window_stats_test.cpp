@@ -201,7 +201,11 @@ INSTANTIATE_TEST_SUITE_P(
         StreamCase{
             "long_span", {15 * kMinute, 60 * kMinute}, 3, 20 * kMinute, 0.3, 0.05, 0.02, 3000, 4},
         // Sixteen channels, a single window, always partial.
-        StreamCase{"wide", {3 * kMinute}, 16, 5 * kSecond, 1.0, 0.02, 0.0, 3000, 5}),
+        StreamCase{"wide", {3 * kMinute}, 16, 5 * kSecond, 1.0, 0.02, 0.0, 3000, 5},
+        // One reading a second with silences: rings sized from the cadence, emptied by a
+        // silence (they shrink) and sized again, with readings out of order.
+        StreamCase{
+            "icu_silences", {5 * kMinute, 15 * kMinute}, 6, kSecond, 0.2, 0.05, 0.002, 8000, 6}),
     [](const ::testing::TestParamInfo<StreamCase>& info) { return std::string(info.param.name); });
 
 VitalsReading reading(std::initializer_list<std::pair<int, float>> values) {
