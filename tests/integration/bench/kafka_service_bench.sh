@@ -30,6 +30,10 @@
 #        default 3 (beyond caught_up_grace);
 #        TFE_BENCH_LAT_WARMUP: the quantiles leave out the scores acknowledged in this many
 #        seconds from the start of the publish, default 0 (all of them; both are printed);
+#        TFE_BENCH_LAT_TRACE=PREFIX: each latency run also writes PREFIX-RUN, one line a second
+#        from /metrics: seconds since the publish began, events consumed and scores acknowledged
+#        in that second, and how many of those scores took longer than 16, 32, 64, 128, 256 and
+#        512 ms;
 #        TFE_BENCH_PROFILE=icu: the throughput and latency histories, default ward)
 set -euo pipefail
 TEST=kafka_service_bench
@@ -130,6 +134,39 @@ print(f"{q(0.5) * 1000:.1f} {q(0.99) * 1000:.1f} {total:.0f}")
 EOF
 }
 
+# trace ADDR: the TFE_BENCH_LAT_TRACE lines, until the service stops answering.
+trace() {
+  python3 - "$@" <<'EOF'
+import sys, time, urllib.request
+bounds = (0.016, 0.032, 0.064, 0.128, 0.256, 0.512)
+def read():
+    with urllib.request.urlopen(f"http://{sys.argv[1]}/metrics", timeout=5) as r:
+        lines = r.read().decode().splitlines()
+    events, cum = 0.0, {}
+    for l in lines:
+        if l.startswith("tfe_events_in_total"):
+            events += float(l.rsplit(" ", 1)[1])
+        elif l.startswith("tfe_score_latency_seconds_bucket{"):
+            le = l.split('le="', 1)[1].split('"', 1)[0]
+            cum[float("inf") if le == "+Inf" else float(le)] = float(l.rsplit(" ", 1)[1])
+    return events, cum
+print("seconds events scores " + " ".join(f">{b * 1000:.0f}ms" for b in bounds), flush=True)
+start = time.monotonic()
+previous = read()
+while True:
+    time.sleep(1 - (time.monotonic() - start) % 1)
+    try:
+        now = read()
+    except OSError:
+        break
+    scores = now[1][float("inf")] - previous[1][float("inf")]
+    over = [scores - (now[1].get(b, 0) - previous[1].get(b, 0)) for b in bounds]
+    print(f"{time.monotonic() - start:.0f} {now[0] - previous[0]:.0f} {scores:.0f} "
+          + " ".join(f"{o:.0f}" for o in over), flush=True)
+    previous = now
+EOF
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 ward="$SRC/configs/profiles/ward.toml"
@@ -207,6 +244,10 @@ for run in $(seq 1 "$RUNS"); do
     (sleep "$warmup" && quantiles "$SERVE_HTTP" --save >"$base.tmp" && mv "$base.tmp" "$base") &
     saver=$!
   fi
+  if [[ -n "${TFE_BENCH_LAT_TRACE:-}" ]]; then
+    trace "$SERVE_HTTP" >"$TFE_BENCH_LAT_TRACE-$run" &
+    tracer=$!
+  fi
   "$TFE" replay --history "$WORK/lat.tfelog" --to-kafka --config "$cfg" --pace "${pace}x" \
     >"$WORK/publish-lat-$run.log" 2>&1 || it_fail "paced publish failed: $(tail -n 2 "$WORK/publish-lat-$run.log")"
   if ((warmup > 0)); then
@@ -222,6 +263,9 @@ for run in $(seq 1 "$RUNS"); do
   fi
   late="$(it_metric "$SERVE_HTTP" tfe_late_events_total)"
   stop_serve
+  if [[ -n "${TFE_BENCH_LAT_TRACE:-}" ]]; then
+    wait "$tracer" || it_fail "the per-second trace failed: see $TFE_BENCH_LAT_TRACE-$run"
+  fi
   echo "$TEST: latency run $run: p50 $p50 ms, p99 $p99 ms over $count scores$detail, $late late events ($(tail -n 1 "$WORK/publish-lat-$run.log" | sed 's/^replay: //'))"
   p50s+="$p50 "
   p99s+="$p99 "
