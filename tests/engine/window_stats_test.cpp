@@ -276,7 +276,8 @@ TEST(WindowStats, EvictionKeepsASmallRingsCapacity) {
   EXPECT_EQ(windows.heap_bytes(), 0u);
 }
 
-// Sizes a ring takes while readings arrive a second apart and are evicted as the engine does.
+// The heap sizes a ring takes while readings arrive every step_ms from from_ms to to_ms, each
+// evicting first as the engine does.
 std::vector<std::size_t> ring_sizes(const VitalsWindowsShape& shape, VitalsWindows& windows,
                                     int64_t from_ms, int64_t to_ms, int64_t step_ms) {
   std::vector<std::size_t> sizes;
