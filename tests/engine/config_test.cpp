@@ -104,7 +104,7 @@ TEST(EngineConfig, DefaultFileHasTheThreeModalities) {
   const EngineConfig& c = config.value();
   EXPECT_EQ(c.windows_ms, (std::vector<int64_t>{300'000, 900'000}));
   EXPECT_EQ(c.tick_cadence_ms, 60'000);
-  EXPECT_EQ(c.tick_phases, 60u);
+  EXPECT_EQ(c.tick_phases, 3000u);
   EXPECT_TRUE(c.tick_on_event);
   EXPECT_EQ(c.allowed_lateness_ms, 0);
   EXPECT_EQ(c.max_event_skew_ms, 300'000);
