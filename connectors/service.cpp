@@ -222,6 +222,15 @@ class Service {
 
   void on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitions& partitions);
   Result<void> rebuild();
+  // Retries one of the restore's lookups (the coordinator or a leader may be away) until it
+  // answers or the service is asked to stop.
+  Result<kafka::TopicPartitions> lookup_until_answered(
+      std::string_view what, const std::function<Result<kafka::TopicPartitions>()>& lookup);
+  void drop_engine();
+  // A signal, or the embedding code's stop_requested: the restore's lookups stop retrying.
+  bool stopping() const {
+    return stop_.load() || (options_.stop_requested && options_.stop_requested());
+  }
   void finish_restore_if_done();
   void handle(const rd_kafka_message_t& m);
   void dead_letter(const rd_kafka_message_t& m, std::size_t topic, const DecodeError& error);
@@ -481,20 +490,46 @@ void Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
   owned_ = std::move(next);
   commit_pending_ = false;
   if (owned_.empty()) {
-    pipeline_.reset();
-    decoder_.reset();
-    registry_.reset();
-    table_ = PartitionTable();
-    cap_.reset();
+    drop_engine();
     metrics_.assigned->set(0);  // rebuild() sets it for a non-empty assignment
     ready_ = true;              // nothing to serve, nothing to restore
     return;
   }
   auto r = rebuild();
-  if (!r) {
-    fatal_ = r.error();
-    stop_ = true;
+  if (r) return;
+  if (stopping() && !fatal_) {
+    // Asked to stop while the restore waited for its lookups: what was applied is committed
+    // above and nothing of the new assignment is, so the shutdown has nothing to commit.
+    spdlog::info("restore abandoned: stopping ({})", r.error().message);
+    drop_engine();
+    return;
   }
+  fatal_ = r.error();
+  stop_ = true;
+}
+
+void Service::drop_engine() {
+  pipeline_.reset();
+  decoder_.reset();
+  registry_.reset();
+  table_ = PartitionTable();
+  cap_.reset();
+}
+
+Result<kafka::TopicPartitions> Service::lookup_until_answered(
+    std::string_view what, const std::function<Result<kafka::TopicPartitions>()>& lookup) {
+  for (int attempt = 0; !stopping(); ++attempt) {
+    auto r = lookup();
+    if (r) return r;
+    spdlog::warn("restore: {} (retrying)", r.error().message);
+    // Backing off, but not past a stop request.
+    const auto until =
+        SteadyClock::now() + std::chrono::milliseconds(std::min(5000, 200 << std::min(attempt, 5)));
+    while (!stopping() && SteadyClock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  return make_error(Errc::io, fmt::format("{} not looked up: stopping", what));
 }
 
 Result<void> Service::rebuild() {
@@ -525,14 +560,8 @@ Result<void> Service::rebuild() {
   };
 
   // Committed offsets (retrying while the coordinator is away).
-  Result<kafka::TopicPartitions> committed = make_error(Errc::io, "not asked");
-  for (int attempt = 0; !stop_.load(); ++attempt) {
-    committed = consumer_->committed(full, kLookupTimeoutMs);
-    if (committed) break;
-    spdlog::warn("restore: {} (retrying)", committed.error().message);
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::min(5000, 200 << std::min(attempt, 5))));
-  }
+  auto committed = lookup_until_answered(
+      "committed offsets", [&] { return consumer_->committed(full, kLookupTimeoutMs); });
   if (!committed) return committed.error();
 
   std::optional<int64_t> cap;
@@ -564,16 +593,9 @@ Result<void> Service::rebuild() {
       queries.emplace_back(tp.topic, tp.partition, saturating_sub(*cap, lookback(t)));
     }
   }
-  auto lookup = [&](const kafka::TopicPartitions& q) -> Result<kafka::TopicPartitions> {
-    Result<kafka::TopicPartitions> r = make_error(Errc::io, "not asked");
-    for (int attempt = 0; !stop_.load(); ++attempt) {
-      r = consumer_->offsets_for_times(q, kLookupTimeoutMs);
-      if (r) break;
-      spdlog::warn("restore: {} (retrying)", r.error().message);
-      std::this_thread::sleep_for(
-          std::chrono::milliseconds(std::min(5000, 200 << std::min(attempt, 5))));
-    }
-    return r;
+  auto lookup = [&](const kafka::TopicPartitions& q) {
+    return lookup_until_answered("offsets for times",
+                                 [&] { return consumer_->offsets_for_times(q, kLookupTimeoutMs); });
   };
   kafka::TopicPartitions probes;
   if (!queries.empty()) {

@@ -334,6 +334,35 @@ TEST(KafkaService, WaitsOutABrokerOutage) {
   expect_same(want, got);
 }
 
+TEST(KafkaService, AStopWhileTheRestoreRetriesEndsCleanly) {
+  // A SIGTERM that lands while an assignment's restore waits for the coordinator (here: one that
+  // refuses every committed-offsets lookup) stops the retries and ends the service with exit 0:
+  // nothing of the new assignment is applied, so there is nothing to commit.
+  Fixture f;
+  auto options = f.options("svc9");
+  f.create_topics(options.kafka);
+  f.broker->push_request_errors(
+      kafka::ApiKey::offset_fetch,
+      std::vector<rd_kafka_resp_err_t>(100'000, RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE));
+  test::ServiceRunner service(options);
+  const std::string address = service.http_address();
+  ASSERT_FALSE(address.empty()) << "the service did not start";
+  ASSERT_TRUE(wait_until(60s, [&] { return metric_value(address, "tfe_rebalances_total") >= 1; }))
+      << "no assignment";
+  std::this_thread::sleep_for(3s);  // several lookups and back-offs
+  EXPECT_EQ(http_get(address, "/readyz").first, 503u) << "the restore should still be waiting";
+  const auto stop_asked = std::chrono::steady_clock::now();
+  service.stop();
+  const auto stop_took = std::chrono::steady_clock::now() - stop_asked;
+  ASSERT_TRUE(service.result()) << service.result().error().message;
+  EXPECT_TRUE(service.result().value().clean_shutdown);
+  EXPECT_EQ(service.result().value().events, 0u);
+  // Not a timing target: without the stop the lookups go on for as long as the coordinator
+  // refuses them, and a back-off alone reaches 5 s.
+  EXPECT_LT(stop_took, 4s) << "the restore's retries did not stop";
+  f.broker->clear_request_errors(kafka::ApiKey::offset_fetch);
+}
+
 TEST(KafkaService, HttpEndpointsReportReadinessMetricsAndScores) {
   Fixture f;
   auto options = f.options("svc6");
