@@ -992,8 +992,7 @@ Result<ServiceSummary> Service::run() {
 
   std::vector<kafka::MessagePtr> batch;
   batch.reserve(kMaxBatch);
-  while (!stop_.load() && !fatal_) {
-    if (options_.stop_requested && options_.stop_requested()) break;
+  while (!stopping() && !fatal_) {
     batch.clear();
     // While scores await their acknowledgement, wait briefly: acknowledgements are served by
     // this loop (and time the score latency).

@@ -360,7 +360,6 @@ TEST(KafkaService, AStopWhileTheRestoreRetriesEndsCleanly) {
   // Not a timing target: without the stop the lookups go on for as long as the coordinator
   // refuses them, and a back-off alone reaches 5 s.
   EXPECT_LT(stop_took, 4s) << "the restore's retries did not stop";
-  f.broker->clear_request_errors(kafka::ApiKey::offset_fetch);
 }
 
 TEST(KafkaService, HttpEndpointsReportReadinessMetricsAndScores) {
