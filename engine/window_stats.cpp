@@ -1,12 +1,14 @@
 // Incremental window statistics (see window_stats.h for the storage and the invariants).
 //
-// Hot paths: a ring of at most 64 slots (a reading a minute over 15 minutes, say) keeps each
-// min/max chain in one word, updated without data-dependent branches: one vector compare of the
-// channel's row against the new value gives the members it supersedes. Larger rings (1 Hz
-// readings) walk the chain from its newest member instead; both are O(1) amortised.
+// Hot paths: a reading touches its ring slot and the window sums (O(1)); the extremes are found
+// when a snapshot asks for them, by one vector pass over each channel's row from the oldest slot
+// of the longest window to the newest. At one reading a second a patient scores once per about
+// sixty readings, so that pass over a row's consecutive floats costs less than keeping min/max
+// structures up to date on every reading did, which had to visit ring slots far from the newest.
 
 #include "engine/window_stats.h"
 
+#include <array>
 #include <bit>
 #include <cassert>
 #include <cmath>
@@ -30,68 +32,46 @@ constexpr std::size_t kSums = 6;
 enum SumIndex : std::size_t { kN, kV, kVV, kT, kTT, kTV };
 // Ring time offsets are int32 milliseconds: readings further apart than this cannot share it.
 constexpr int64_t kMaxSpanMs = int64_t{1} << 30;
-constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
-enum Chain : uint32_t { kMaxChain = 0, kMinChain = 1 };
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
 
-uint64_t low_mask(uint32_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
+uint32_t low_mask(uint32_t n) { return n >= 32 ? ~uint32_t{0} : (uint32_t{1} << n) - 1; }
 
-// Lowest set bit in physical slots [a, b), or -1.
-int64_t scan_first(const uint64_t* bits, uint32_t a, uint32_t b) {
-  if (a >= b) return -1;
-  uint32_t wi = a >> 6;
-  const uint32_t we = (b - 1) >> 6;
-  uint64_t word = bits[wi] & (~uint64_t{0} << (a & 63));
-  for (;;) {
-    if (wi == we) {
-      word &= low_mask(((b - 1) & 63) + 1);
-      return word ? int64_t{wi} * 64 + std::countr_zero(word) : -1;
-    }
-    if (word) return int64_t{wi} * 64 + std::countr_zero(word);
-    word = bits[++wi];
-  }
-}
-
-// Highest set bit in physical slots [a, b), or -1.
-int64_t scan_last(const uint64_t* bits, uint32_t a, uint32_t b) {
-  if (a >= b) return -1;
-  uint32_t wi = (b - 1) >> 6;
-  const uint32_t wa = a >> 6;
-  uint64_t word = bits[wi] & low_mask(((b - 1) & 63) + 1);
-  for (;;) {
-    if (wi == wa) {
-      word &= ~uint64_t{0} << (a & 63);
-      return word ? int64_t{wi} * 64 + 63 - std::countl_zero(word) : -1;
-    }
-    if (word) return int64_t{wi} * 64 + 63 - std::countl_zero(word);
-    word = bits[--wi];
-  }
-}
-
-// Bits of the slots in row[0, stride) whose value is <= v (le) and >= v (ge); NaN compares
-// false. stride is a multiple of 4 and at most 64.
-void compare_row(const float* row, uint32_t stride, float v, uint64_t& le, uint64_t& ge) {
-  le = 0;
-  ge = 0;
+// Folds the measured values of row[a, b) into lo and hi (NaN, not measured, is skipped: a
+// comparison with NaN is false, and MINPS/MAXPS return their second operand then).
+void fold_extremes(const float* row, uint32_t a, uint32_t b, float& lo, float& hi) {
 #if defined(__SSE2__)
-  const __m128 vv = _mm_set1_ps(v);
-  for (uint32_t s = 0; s < stride; s += 4) {
-    const __m128 x = _mm_loadu_ps(row + s);
-    le |= static_cast<uint64_t>(_mm_movemask_ps(_mm_cmple_ps(x, vv))) << s;
-    ge |= static_cast<uint64_t>(_mm_movemask_ps(_mm_cmpge_ps(x, vv))) << s;
-  }
-#else
-  for (uint32_t s = 0; s < stride; ++s) {
-    le |= static_cast<uint64_t>(row[s] <= v) << s;
-    ge |= static_cast<uint64_t>(row[s] >= v) << s;
+  if (b - a >= 4) {
+    __m128 lo4 = _mm_set1_ps(lo);
+    __m128 hi4 = _mm_set1_ps(hi);
+    uint32_t i = a;
+    for (; i + 4 <= b; i += 4) {
+      const __m128 x = _mm_loadu_ps(row + i);
+      lo4 = _mm_min_ps(x, lo4);
+      hi4 = _mm_max_ps(x, hi4);
+    }
+    if (i < b) {
+      // The last four again, overlapping what is done: min and max do not mind a repeat.
+      const __m128 x = _mm_loadu_ps(row + b - 4);
+      lo4 = _mm_min_ps(x, lo4);
+      hi4 = _mm_max_ps(x, hi4);
+    }
+    lo4 = _mm_min_ps(lo4, _mm_movehl_ps(lo4, lo4));
+    hi4 = _mm_max_ps(hi4, _mm_movehl_ps(hi4, hi4));
+    lo4 = _mm_min_ss(lo4, _mm_shuffle_ps(lo4, lo4, 1));
+    hi4 = _mm_max_ss(hi4, _mm_shuffle_ps(hi4, hi4, 1));
+    lo = _mm_cvtss_f32(lo4);
+    hi = _mm_cvtss_f32(hi4);
+    return;
   }
 #endif
+  for (uint32_t i = a; i < b; ++i) {
+    lo = row[i] < lo ? row[i] : lo;
+    hi = row[i] > hi ? row[i] : hi;
+  }
 }
 
-// Adds (sign +1) or removes (sign -1) one reading of one channel to one window's sums; written
-// as one six-wide update so that it vectorises.
 // One reading of one channel as the six sum increments (sign, sign*v, sign*v^2, sign*t,
 // sign*t^2, sign*t*v), added to a window's sums with three two-wide additions.
 struct Increments {
@@ -136,22 +116,19 @@ int64_t VitalsWindowsShape::max_window_ms() const {
 }
 
 // Typed views into block_ for one capacity. Order (largest alignment first): sums (double),
-// chains (uint64), starts (uint32), times (int32), values (float), masks (uint16).
+// starts (uint32), times (int32), values (float), masks (uint16).
 struct VitalsWindows::Block {
   std::size_t windows = 0;
   std::size_t channels = 0;
-  std::size_t chain_words = 0;  // uint64 words per chain
   uint32_t stride = 0;          // floats per channel row: capacity rounded up to 4
   std::size_t bytes = 0;
   double* sums = nullptr;      // [W][C][kSums]
-  uint64_t* chains = nullptr;  // [C][2][chain_words] bit per slot
   uint32_t* starts = nullptr;  // [W] logical index of each window's oldest reading
   int32_t* times = nullptr;    // [capacity] event time - origin, ms
   float* values = nullptr;     // [C][stride] per channel row, NaN where not measured
   uint16_t* masks = nullptr;   // [capacity] channels measured
 
   double* sum(std::size_t w, std::size_t c) const { return sums + (w * channels + c) * kSums; }
-  uint64_t* chain(std::size_t c, Chain k) const { return chains + (c * 2 + k) * chain_words; }
   float* row(std::size_t c) const { return values + c * stride; }
   float value(uint32_t slot, std::size_t c) const { return values[c * stride + slot]; }
 };
@@ -161,18 +138,15 @@ inline VitalsWindows::Block VitalsWindows::layout(const VitalsWindowsShape& shap
   Block b;
   b.windows = shape.windows_ms.size();
   b.channels = shape.channels;
-  b.chain_words = (capacity + 63) / 64;
   b.stride = (capacity + 3) & ~3u;
   const std::size_t sums = 0;
-  const std::size_t chains = sums + b.windows * b.channels * kSums * sizeof(double);
-  const std::size_t starts = chains + b.channels * 2 * b.chain_words * sizeof(uint64_t);
+  const std::size_t starts = sums + b.windows * b.channels * kSums * sizeof(double);
   const std::size_t times = starts + b.windows * sizeof(uint32_t);
   const std::size_t values = times + std::size_t{capacity} * sizeof(int32_t);
   const std::size_t masks = values + b.channels * b.stride * sizeof(float);
   b.bytes = align8(masks + std::size_t{capacity} * sizeof(uint16_t));
   if (base != nullptr) {
     b.sums = reinterpret_cast<double*>(base + sums);
-    b.chains = reinterpret_cast<uint64_t*>(base + chains);
     b.starts = reinterpret_cast<uint32_t*>(base + starts);
     b.times = reinterpret_cast<int32_t*>(base + times);
     b.values = reinterpret_cast<float*>(base + values);
@@ -184,47 +158,6 @@ inline VitalsWindows::Block VitalsWindows::layout(const VitalsWindowsShape& shap
 int64_t VitalsWindows::lower_bound_ms(int64_t window_ms) const {
   return evicted_until_ms_ == kNoTime ? std::numeric_limits<int64_t>::min()
                                       : evicted_until_ms_ - window_ms;
-}
-
-uint64_t VitalsWindows::logical_word(uint64_t word) const {
-  if (head_ == 0) return word;
-  return ((word >> head_) | (word << (capacity_ - head_))) & low_mask(capacity_);
-}
-
-uint32_t VitalsWindows::find_first(const uint64_t* bits, uint32_t lo, uint32_t hi) const {
-  if (lo >= hi) return kNone;
-  if (capacity_ <= 64) {
-    const uint64_t w = logical_word(bits[0]) & low_mask(hi) & ~low_mask(lo);
-    return w ? static_cast<uint32_t>(std::countr_zero(w)) : kNone;
-  }
-  const uint32_t a = slot_of(lo);
-  const uint32_t len = hi - lo;
-  const uint32_t first_len = std::min(len, capacity_ - a);
-  int64_t r = scan_first(bits, a, a + first_len);
-  if (r >= 0) return lo + static_cast<uint32_t>(r - a);
-  if (len > first_len) {
-    r = scan_first(bits, 0, len - first_len);
-    if (r >= 0) return lo + first_len + static_cast<uint32_t>(r);
-  }
-  return kNone;
-}
-
-uint32_t VitalsWindows::find_last(const uint64_t* bits, uint32_t lo, uint32_t hi) const {
-  if (lo >= hi) return kNone;
-  if (capacity_ <= 64) {
-    const uint64_t w = logical_word(bits[0]) & low_mask(hi) & ~low_mask(lo);
-    return w ? static_cast<uint32_t>(63 - std::countl_zero(w)) : kNone;
-  }
-  const uint32_t a = slot_of(lo);
-  const uint32_t len = hi - lo;
-  const uint32_t first_len = std::min(len, capacity_ - a);
-  if (len > first_len) {
-    const int64_t r = scan_last(bits, 0, len - first_len);
-    if (r >= 0) return lo + first_len + static_cast<uint32_t>(r);
-  }
-  const int64_t r = scan_last(bits, a, a + first_len);
-  if (r >= 0) return lo + static_cast<uint32_t>(r - a);
-  return kNone;
 }
 
 // Adds (sign +1) or removes (sign -1) the reading in ring slot s to the sums of window w.
@@ -247,8 +180,8 @@ void VitalsWindows::reserve(const VitalsWindowsShape& shape, uint32_t capacity) 
   block_ = std::make_unique_for_overwrite<std::byte[]>(sized.bytes);
   block_bytes_ = static_cast<uint32_t>(sized.bytes);
   const Block b = layout(shape, capacity, block_.get());
-  // Samples are copied oldest first; sums, starts and chains are recomputed by rebuild(). Every
-  // value slot starts as NaN: the vector compares read whole rows.
+  // Samples are copied oldest first; sums and starts are recomputed by rebuild(). Every value
+  // slot starts as NaN: the extremes' pass reads whole stretches of a row.
   std::fill(b.values, b.values + b.channels * b.stride, kNaN);
   if (previous) {
     for (uint32_t i = 0; i < count_; ++i) {
@@ -266,35 +199,12 @@ void VitalsWindows::reserve(const VitalsWindowsShape& shape, uint32_t capacity) 
 void VitalsWindows::rebuild(const VitalsWindowsShape& shape) {
   const Block b = layout(shape, capacity_, block_.get());
   std::memset(b.sums, 0, b.windows * b.channels * kSums * sizeof(double));
-  std::memset(b.chains, 0, b.channels * 2 * b.chain_words * sizeof(uint64_t));
   for (std::size_t w = 0; w < b.windows; ++w) {
     const int64_t lower = lower_bound_ms(shape.windows_ms[w]);
     uint32_t start = 0;
     while (start < count_ && origin_ms_ + b.times[slot_of(start)] < lower) ++start;
     b.starts[w] = start;
     for (uint32_t i = start; i < count_; ++i) accumulate(b, w, slot_of(i), +1);
-  }
-  for (std::size_t c = 0; c < b.channels; ++c) {
-    uint64_t* max_chain = b.chain(c, kMaxChain);
-    uint64_t* min_chain = b.chain(c, kMinChain);
-    float hi = 0;
-    float lo = 0;
-    bool any = false;
-    for (uint32_t i = count_; i-- > 0;) {
-      const uint32_t s = slot_of(i);
-      if (!(b.masks[s] >> c & 1u)) continue;
-      const float v = b.value(s, c);
-      // Suffix chains: a reading is a member while nothing newer is >= (max) or <= (min) it.
-      if (!any || v > hi) {
-        max_chain[s >> 6] |= uint64_t{1} << (s & 63);
-        hi = v;
-      }
-      if (!any || v < lo) {
-        min_chain[s >> 6] |= uint64_t{1} << (s & 63);
-        lo = v;
-      }
-      any = true;
-    }
   }
 }
 
@@ -326,8 +236,6 @@ void VitalsWindows::prefetch_ends(const VitalsWindowsShape& shape) const {
     line(b.masks + slot);
     for (std::size_t c = 0; c < b.channels; ++c) {
       line(b.row(c) + slot);
-      line(b.chain(c, kMaxChain) + (slot >> 6));
-      line(b.chain(c, kMinChain) + (slot >> 6));
     }
   }
 }
@@ -342,12 +250,6 @@ void VitalsWindows::pop_front(const Block& b, uint32_t k) {
       } else {
         --b.starts[w];
       }
-    }
-    const uint64_t keep = ~(uint64_t{1} << (s & 63));
-    for (uint32_t mask = b.masks[s]; mask != 0; mask &= mask - 1) {
-      const auto c = static_cast<std::size_t>(std::countr_zero(mask));
-      b.chain(c, kMaxChain)[s >> 6] &= keep;
-      b.chain(c, kMinChain)[s >> 6] &= keep;
     }
     head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
     --count_;
@@ -380,40 +282,6 @@ void VitalsWindows::append(const VitalsWindowsShape& shape, const Block& b, int6
     for (uint32_t in = windows_in; in != 0; in &= in - 1) {
       inc.add_to(b.sum(static_cast<std::size_t>(std::countr_zero(in)), c));
     }
-  }
-  const uint64_t bit = uint64_t{1} << (s & 63);
-  for (uint32_t m = mask; m != 0; m &= m - 1) {
-    const auto c = static_cast<std::size_t>(std::countr_zero(m));
-    const float v = reading.values[c];
-    uint64_t* max_chain = b.chain(c, kMaxChain);
-    uint64_t* min_chain = b.chain(c, kMinChain);
-    if (capacity_ <= 64) {
-      // Every older member no greater (max chain) or no smaller (min chain) than v leaves.
-      uint64_t le = 0;
-      uint64_t ge = 0;
-      compare_row(b.row(c), b.stride, v, le, ge);
-      max_chain[0] = (max_chain[0] & ~le) | bit;
-      min_chain[0] = (min_chain[0] & ~ge) | bit;
-      continue;
-    }
-    for (uint32_t end = count_ - 1;;) {
-      const uint32_t j = find_last(max_chain, 0, end);
-      if (j == kNone) break;
-      const uint32_t js = slot_of(j);
-      if (b.value(js, c) > v) break;
-      max_chain[js >> 6] &= ~(uint64_t{1} << (js & 63));
-      end = j;
-    }
-    for (uint32_t end = count_ - 1;;) {
-      const uint32_t j = find_last(min_chain, 0, end);
-      if (j == kNone) break;
-      const uint32_t js = slot_of(j);
-      if (b.value(js, c) < v) break;
-      min_chain[js >> 6] &= ~(uint64_t{1} << (js & 63));
-      end = j;
-    }
-    max_chain[s >> 6] |= bit;
-    min_chain[s >> 6] |= bit;
   }
 }
 
@@ -548,32 +416,58 @@ void VitalsWindows::write_features(const VitalsWindowsShape& shape, std::span<fl
   const Block b = layout(shape, capacity_, block_.get());
   const double time_scale_s = static_cast<double>(time_scale_ms(shape)) * 1e-3;
   const double min_spread = time_scale_s * time_scale_s * 1e-11;
-  const bool one_word = capacity_ <= 64;
-  for (std::size_t w = 0; w < b.windows; ++w) {
-    const uint32_t start = b.starts[w];
-    const uint64_t range = low_mask(count_) & ~low_mask(start);
-    const double* s = b.sum(w, 0);
-    for (std::size_t c = 0; c < b.channels; ++c, s += kSums, f += kWindowStatCount) {
+  // Windows ordered by their oldest reading, newest first: all of them end at the newest
+  // reading, so one backward pass over a row serves every window, each extending the extremes
+  // of the window before it.
+  constexpr std::size_t kMaxOrder = 32;  // windows_in of append() is a 32-bit set
+  assert(b.windows <= kMaxOrder && "too many windows");
+  std::array<uint32_t, kMaxOrder> order{};
+  for (uint32_t w = 0; w < b.windows; ++w) {
+    uint32_t i = w;
+    for (; i > 0 && b.starts[order[i - 1]] < b.starts[w]; --i) order[i] = order[i - 1];
+    order[i] = w;
+  }
+  std::array<float, kMaxOrder> lo{};
+  std::array<float, kMaxOrder> hi{};
+  for (std::size_t c = 0; c < b.channels; ++c) {
+    const float* row = b.row(c);
+    float running_lo = std::numeric_limits<float>::infinity();
+    float running_hi = -std::numeric_limits<float>::infinity();
+    uint32_t covered = count_;  // logical [covered, count_) is folded in
+    for (std::size_t k = 0; k < b.windows; ++k) {
+      const uint32_t w = order[k];
+      const uint32_t start = std::min(b.starts[w], count_);
+      if (start < covered) {
+        // Logical [start, covered) as at most two physical stretches of the ring.
+        const uint32_t a = slot_of(start);
+        const uint32_t len = covered - start;
+        const uint32_t first_len = std::min(len, capacity_ - a);
+        fold_extremes(row, a, a + first_len, running_lo, running_hi);
+        if (len > first_len) fold_extremes(row, 0, len - first_len, running_lo, running_hi);
+        covered = start;
+      }
+      lo[w] = running_lo;
+      hi[w] = running_hi;
+    }
+    // The channel's newest reading: the last statistic of every window holding any of its
+    // readings (windows end at the newest reading).
+    float last = 0.0f;
+    for (uint32_t i = count_; i-- > 0;) {
+      const float v = row[slot_of(i)];
+      if (v == v) {
+        last = v;
+        break;
+      }
+    }
+    for (std::size_t w = 0; w < b.windows; ++w) {
+      const double* s = b.sum(w, c);
+      float* fw = f + vitals_feature_index(shape, w, c, WindowStat::last);
       const double n = s[kN];
       if (n < 0.5) {
-        std::fill(f, f + kWindowStatCount, 0.0f);
+        std::fill(fw, fw + kWindowStatCount, 0.0f);
         continue;
       }
-      const uint64_t* max_chain = b.chain(c, kMaxChain);
-      const uint64_t* min_chain = b.chain(c, kMinChain);
-      uint32_t first_max, newest, first_min;
-      if (one_word) {
-        const uint64_t max_bits = logical_word(max_chain[0]) & range;
-        first_max = static_cast<uint32_t>(std::countr_zero(max_bits));
-        newest = static_cast<uint32_t>(63 - std::countl_zero(max_bits));
-        first_min = static_cast<uint32_t>(std::countr_zero(logical_word(min_chain[0]) & range));
-      } else {
-        first_max = find_first(max_chain, start, count_);
-        newest = find_last(max_chain, start, count_);
-        first_min = find_first(min_chain, start, count_);
-      }
-      assert(first_max < count_ && newest < count_ && first_min < count_ &&
-             "a channel with readings in a window has chain members in it");
+      assert(lo[w] <= hi[w] && "a channel with readings in a window has extremes in it");
       // Running sums carry rounding residue of the order of 1e-16 times the magnitudes they
       // have held since the last rebuild. A variance within 1e-12 of the mean square is that
       // residue (std 0); so is a time spread below about 3e-6 of the time scale (no slope: the
@@ -584,16 +478,15 @@ void VitalsWindows::write_features(const VitalsWindowsShape& shape, std::span<fl
       const double var = mean_square - mean * mean;
       const double den = n * s[kTT] - s[kT] * s[kT];
       const double num = n * s[kTV] - s[kT] * s[kV];
-      const float* row = b.row(c);
-      f[static_cast<std::size_t>(WindowStat::last)] = row[slot_of(newest)];
-      f[static_cast<std::size_t>(WindowStat::mean)] = static_cast<float>(mean);
-      f[static_cast<std::size_t>(WindowStat::std)] =
+      fw[static_cast<std::size_t>(WindowStat::last)] = last;
+      fw[static_cast<std::size_t>(WindowStat::mean)] = static_cast<float>(mean);
+      fw[static_cast<std::size_t>(WindowStat::std)] =
           var > 1e-12 * mean_square ? static_cast<float>(std::sqrt(var)) : 0.0f;
-      f[static_cast<std::size_t>(WindowStat::min)] = row[slot_of(first_min)];
-      f[static_cast<std::size_t>(WindowStat::max)] = row[slot_of(first_max)];
-      f[static_cast<std::size_t>(WindowStat::slope)] =
+      fw[static_cast<std::size_t>(WindowStat::min)] = lo[w];
+      fw[static_cast<std::size_t>(WindowStat::max)] = hi[w];
+      fw[static_cast<std::size_t>(WindowStat::slope)] =
           n > 1.5 && den > n * n * min_spread ? static_cast<float>(num / den) : 0.0f;
-      f[static_cast<std::size_t>(WindowStat::count)] = static_cast<float>(n);
+      fw[static_cast<std::size_t>(WindowStat::count)] = static_cast<float>(n);
     }
   }
 }

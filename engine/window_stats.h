@@ -1,7 +1,8 @@
 #pragma once
 // Incremental window statistics of one vitals modality of one patient: per channel and per
 // configured window, last, mean, std (population), min, max, slope (least squares, units per
-// second) and count, updated in O(1) amortised per reading.
+// second) and count: the sums behind them updated in O(1) amortised per reading, min, max and
+// last found when a snapshot asks, in one pass over the readings held.
 //
 // Window membership: at snapshot time t a window of length W holds the readings already applied
 // (arrival_time <= t) whose event_time >= t - W; a reading stamped ahead of t stays in. The
@@ -17,10 +18,8 @@
 // - per window and channel, running sums (count, sum v, sum v^2, sum t, sum t^2, sum t*v) in
 //   double, t in seconds from the time origin. The origin is moved forward every few window
 //   lengths and the sums recomputed from the ring, which keeps them precise over any span;
-// - per channel, the suffix-maximum and suffix-minimum chains of the ring as bit sets over ring
-//   slots. The chain serves every window at once (the monotonic deque of a window that ends at the
-//   newest sample is the chain cut at the window start), so min and max cost a bit scan. A ring
-//   of at most 64 slots keeps each chain in one word and updates it without branches.
+// - min and max are not kept: a snapshot finds them with one vector pass over each channel's
+//   row, oldest slot of the longest window to the newest (readings are many, snapshots few).
 // Eviction is by time (evict(now)) and by the ring's sample cap (max_window_samples: when full,
 // the oldest reading leaves every window early).
 
@@ -129,12 +128,6 @@ class VitalsWindows {
   void rebase(const VitalsWindowsShape& shape, int64_t new_origin_ms);
   void accumulate(const Block& b, std::size_t window, uint32_t slot, double sign) const;
   int64_t lower_bound_ms(int64_t window_ms) const;
-
-  // A one-word chain (capacity <= 64) rotated so that bit i is logical index i.
-  uint64_t logical_word(uint64_t word) const;
-  // Lowest / highest logical index in [lo, hi) whose slot bit is set in `bits`, or UINT32_MAX.
-  uint32_t find_first(const uint64_t* bits, uint32_t lo, uint32_t hi) const;
-  uint32_t find_last(const uint64_t* bits, uint32_t lo, uint32_t hi) const;
 
   std::unique_ptr<std::byte[]> block_;  // see Block
   int64_t origin_ms_ = 0;               // time origin of the ring's int32 offsets and the sums

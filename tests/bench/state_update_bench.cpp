@@ -133,8 +133,8 @@ const StateLayout& ward_layout(bool latest) {
 
 const char* mode_label(bool latest) { return latest ? "latest values" : "window statistics"; }
 
-// One vitals event applied to one patient's state (evict + ring append + window sums + min/max
-// chains; range(1) = 1: each channel's newest reading only), over range(0) patients in arrival
+// One vitals event applied to one patient's state (evict + ring append + window sums;
+// range(1) = 1: each channel's newest reading only), over range(0) patients in arrival
 // order.
 void BM_VitalsStateUpdate(benchmark::State& state) {
   const auto patients = static_cast<uint32_t>(state.range(0));

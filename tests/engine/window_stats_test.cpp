@@ -185,7 +185,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // The default shape: six channels, 5 and 15 minutes, a reading a minute (ward).
         StreamCase{"ward", {5 * kMinute, 15 * kMinute}, 6, kMinute, 0.3, 0.0, 0.002, 4000, 1},
-        // One reading a second: rings of about 900 readings (multi-word chains).
+        // One reading a second: rings of about 900 readings, wrapped around many times.
         StreamCase{"icu", {5 * kMinute, 15 * kMinute}, 6, kSecond, 0.2, 0.0, 0.0, 6000, 2},
         // Readings out of event-time order, partial channels, three windows.
         StreamCase{"disorder",
@@ -205,7 +205,18 @@ INSTANTIATE_TEST_SUITE_P(
         // One reading a second with silences: rings sized from the cadence, emptied by a
         // silence (they shrink) and sized again, with readings out of order.
         StreamCase{
-            "icu_silences", {5 * kMinute, 15 * kMinute}, 6, kSecond, 0.2, 0.05, 0.002, 8000, 6}),
+            "icu_silences", {5 * kMinute, 15 * kMinute}, 6, kSecond, 0.2, 0.05, 0.002, 8000, 6},
+        // Windows not in length order, mostly partial readings at 1 Hz: the extremes' one pass
+        // over a row orders the windows itself, and a channel's newest reading lies far back.
+        StreamCase{"unordered_windows",
+                   {15 * kMinute, 30 * kSecond, 5 * kMinute},
+                   5,
+                   kSecond,
+                   0.9,
+                   0.01,
+                   0.001,
+                   6000,
+                   7}),
     [](const ::testing::TestParamInfo<StreamCase>& info) { return std::string(info.param.name); });
 
 VitalsReading reading(std::initializer_list<std::pair<int, float>> values) {
@@ -350,7 +361,7 @@ TEST(WindowStats, ReadingOlderThanEveryWindowIsDropped) {
 }
 
 TEST(WindowStats, MinMaxFollowTheWindowAcrossEvictions) {
-  // Decreasing then increasing values: the suffix chains must hand the extremes over correctly.
+  // Decreasing then increasing values: each window's extremes leave with their readings.
   VitalsWindowsShape shape{{3 * kSecond, 6 * kSecond}, 1, 64};
   VitalsWindows windows;
   const float values[] = {9, 7, 5, 3, 1, 2, 4, 6, 8, 10, 0, 5};

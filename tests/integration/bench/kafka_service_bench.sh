@@ -34,6 +34,8 @@
 #        from /metrics: seconds since the publish began, events consumed and scores acknowledged
 #        in that second, and how many of those scores took longer than 16, 32, 64, 128, 256 and
 #        512 ms;
+#        TFE_BENCH_TP_PATIENTS / TFE_BENCH_TP_DAYS: the throughput history, default 2000 x 1
+#        (icu: 40 x 1);
 #        TFE_BENCH_PROFILE=icu: the throughput and latency histories, default ward)
 set -euo pipefail
 TEST=kafka_service_bench
@@ -177,7 +179,8 @@ case "${TFE_BENCH_PROFILE:-ward}" in
   icu) tp_profile="$SRC/configs/profiles/icu.toml" tp_patients=40 lat_patients=40 lat_days=1 ;;
   *) it_fail "TFE_BENCH_PROFILE takes ward or icu" ;;
 esac
-"$TFE" synth --profile "$tp_profile" --patients "$tp_patients" --days 1 --seed 1 \
+tp_patients="${TFE_BENCH_TP_PATIENTS:-$tp_patients}"
+"$TFE" synth --profile "$tp_profile" --patients "$tp_patients" --days "${TFE_BENCH_TP_DAYS:-1}" --seed 1 \
   --out "$WORK/tp.tfelog" >/dev/null
 lat_patients="${TFE_BENCH_LAT_PATIENTS:-$lat_patients}"
 lat_days="${TFE_BENCH_LAT_DAYS:-$lat_days}"
