@@ -120,7 +120,7 @@ int64_t VitalsWindowsShape::max_window_ms() const {
 struct VitalsWindows::Block {
   std::size_t windows = 0;
   std::size_t channels = 0;
-  uint32_t stride = 0;          // floats per channel row: capacity rounded up to 4
+  uint32_t stride = 0;  // floats per channel row: capacity rounded up to 4
   std::size_t bytes = 0;
   double* sums = nullptr;      // [W][C][kSums]
   uint32_t* starts = nullptr;  // [W] logical index of each window's oldest reading
