@@ -450,13 +450,17 @@ void VitalsWindows::write_features(const VitalsWindowsShape& shape, std::span<fl
       hi[w] = running_hi;
     }
     // The channel's newest reading: the last statistic of every window holding any of its
-    // readings (windows end at the newest reading).
+    // readings (windows end at the newest reading). Looked for only when the longest window
+    // holds one, and only within it, so a channel that is rarely or never measured costs no walk
+    // over the whole ring.
     float last = 0.0f;
-    for (uint32_t i = count_; i-- > 0;) {
-      const float v = row[slot_of(i)];
-      if (v == v) {
-        last = v;
-        break;
+    if (running_lo <= running_hi) {
+      for (uint32_t i = count_; i-- > covered;) {
+        const float v = row[slot_of(i)];
+        if (v == v) {
+          last = v;
+          break;
+        }
       }
     }
     for (std::size_t w = 0; w < b.windows; ++w) {
