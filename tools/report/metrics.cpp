@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <tbb/blocked_range.h>
@@ -202,6 +203,36 @@ struct GroupTotals {
                static_cast<double>(tp[l] + fp[l]);
     }
   }
+  uint64_t positives(std::size_t l) const { return tp[l]; }
+  unsigned __int128 discordant(std::size_t l) const { return discordant2[l]; }
+};
+
+// GroupTotals for walks whose weighted totals stay below 2^31 (32-bit lane counters): then
+// tp + fp fits 31 bits and the discordant sum, at most 2 P N, fits 64, so the close is one
+// branch-free pass the compiler vectorises. A lane without positives in the group adds
+// 0 * tp / max(tp + fp, 1) = +0.0 and zeros, so every total is the same as GroupTotals' bit for
+// bit.
+struct NarrowGroupTotals {
+  uint32_t tp[kLanes] = {};
+  uint64_t discordant2[kLanes] = {};
+  double ap[kLanes] = {};
+
+  [[gnu::noinline]] void close(const std::array<uint32_t, kLanes>& gp,
+                               const std::array<uint32_t, kLanes>& fp,
+                               const std::array<uint32_t, kLanes>& fp_start) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      discordant2[l] += static_cast<uint64_t>(gp[l]) * (uint64_t{fp_start[l]} + fp[l]);
+      tp[l] += gp[l];
+      uint32_t seen = tp[l] + fp[l];
+      seen += seen == 0 ? 1u : 0u;
+      // Below 2^31: exact through int32, which converts to double in vector registers.
+      ap[l] += static_cast<double>(static_cast<int32_t>(gp[l])) *
+               static_cast<double>(static_cast<int32_t>(tp[l])) /
+               static_cast<double>(static_cast<int32_t>(seen));
+    }
+  }
+  uint64_t positives(std::size_t l) const { return tp[l]; }
+  unsigned __int128 discordant(std::size_t l) const { return discordant2[l]; }
 };
 
 // The lanes of a walk's running totals as 16-byte vectors (GCC/Clang vector extensions, which
@@ -238,7 +269,7 @@ std::array<Ranked, kLanes> lanes_walk(const RankedSet& set, const Weight* weight
   Lanes gp;        // weighted positives of the current tie group
   Lanes fp;        // weighted negatives so far (including the current group's)
   Lanes fp_start;  // weighted negatives before the current group
-  GroupTotals totals;
+  std::conditional_t<std::is_same_v<Acc, uint32_t>, NarrowGroupTotals, GroupTotals> totals;
   bool any_positive = false;  // some lane has positives in the current group
   for (const uint32_t w : set.packed) {
     const Weight* wt = weights + static_cast<std::size_t>(w >> 2) * kLanes;
@@ -261,10 +292,10 @@ std::array<Ranked, kLanes> lanes_walk(const RankedSet& set, const Weight* weight
   std::array<Ranked, kLanes> out;
   for (std::size_t l = 0; l < kLanes; ++l) {
     const uint64_t neg = negatives[l];
-    const uint64_t tp = totals.tp[l];
+    const uint64_t tp = totals.positives(l);
     if (tp > 0 && neg > 0) {
       const unsigned __int128 pairs2 =
-          2 * static_cast<unsigned __int128>(tp) * neg - totals.discordant2[l];
+          2 * static_cast<unsigned __int128>(tp) * neg - totals.discordant(l);
       out[l].auroc =
           static_cast<double>(pairs2) / (2.0 * static_cast<double>(tp) * static_cast<double>(neg));
     }
