@@ -205,6 +205,30 @@ TEST(ReportMetrics, WeightedReplicateEqualsExpandedTicks) {
   }
 }
 
+// A replicate that leaves out the patient of the top-ranked positives: the walk closes a tie
+// group with no weight at all (no positive, no negative so far) before any weighted tick, which
+// must add nothing, in the 32-bit and the 64-bit totals alike.
+TEST(ReportMetrics, WeightedReplicateWithoutTheTopRankedPatient) {
+  std::vector<ScoredTick> ticks{{0, 1, 0, 0.9, true},  {0, 1, kMin, 0.8, true},
+                                {1, 1, 0, 0.7, false}, {1, 1, kMin, 0.6, true},
+                                {2, 1, 0, 0.5, false}, {2, 1, kMin, 0.4, true},
+                                {3, 1, 0, 0.3, false}, {3, 1, kMin, 0.2, false}};
+  auto table = make_tick_table(ticks, std::vector<int64_t>(4, kNoOutcome), 60 * kMin, kMin);
+  ASSERT_TRUE(table.has_value());
+  const std::vector<uint32_t> mult{0, 2, 1, 1};
+  const Split s = expand(table.value(), mult);
+  const auto narrow = detail::weighted_auroc_auprc(table.value(), mult);
+  ASSERT_FALSE(std::isnan(narrow[0]));
+  ASSERT_FALSE(std::isnan(narrow[1]));
+  EXPECT_NEAR(narrow[0], naive_auroc(s.risk, s.label), 1e-12);
+  EXPECT_NEAR(narrow[1], naive_ap(s.risk, s.label), 1e-12);
+  for (const auto width : {detail::WalkWidth::wide_totals, detail::WalkWidth::wide_weights}) {
+    const auto wide = detail::weighted_auroc_auprc(table.value(), mult, width);
+    EXPECT_EQ(wide[0], narrow[0]);
+    EXPECT_EQ(wide[1], narrow[1]);
+  }
+}
+
 TEST(ReportMetrics, BootstrapIntervalMatchesNaiveBootstrap) {
   const TickTable table = random_table(5, 30, 10, 6, 0.4);
   EvaluationOptions options;
