@@ -196,8 +196,9 @@ TEST(ReportMetrics, WeightedReplicateEqualsExpandedTicks) {
     const auto weighted = detail::weighted_auroc_auprc(table, mult);
     EXPECT_NEAR(weighted[0], naive_auroc(s.risk, s.label), 1e-12);
     EXPECT_NEAR(weighted[1], naive_ap(s.risk, s.label), 1e-12);
-    // The walks with 64-bit totals and with 32-bit weights give the same numbers.
-    for (const auto width : {detail::WalkWidth::wide_totals, detail::WalkWidth::wide_weights}) {
+    // The walks without AVX2, with 64-bit totals and with 32-bit weights give the same numbers.
+    for (const auto width : {detail::WalkWidth::narrow_portable, detail::WalkWidth::wide_totals,
+                             detail::WalkWidth::wide_weights}) {
       const auto wide = detail::weighted_auroc_auprc(table, mult, width);
       EXPECT_EQ(wide[0], weighted[0]);
       EXPECT_EQ(wide[1], weighted[1]);
@@ -207,7 +208,7 @@ TEST(ReportMetrics, WeightedReplicateEqualsExpandedTicks) {
 
 // A replicate that leaves out the patient of the top-ranked positives: the walk closes a tie
 // group with no weight at all (no positive, no negative so far) before any weighted tick, which
-// must add nothing, in the 32-bit and the 64-bit totals alike.
+// must add nothing, in every walk alike.
 TEST(ReportMetrics, WeightedReplicateWithoutTheTopRankedPatient) {
   std::vector<ScoredTick> ticks{{0, 1, 0, 0.9, true},  {0, 1, kMin, 0.8, true},
                                 {1, 1, 0, 0.7, false}, {1, 1, kMin, 0.6, true},
@@ -222,7 +223,8 @@ TEST(ReportMetrics, WeightedReplicateWithoutTheTopRankedPatient) {
   ASSERT_FALSE(std::isnan(narrow[1]));
   EXPECT_NEAR(narrow[0], naive_auroc(s.risk, s.label), 1e-12);
   EXPECT_NEAR(narrow[1], naive_ap(s.risk, s.label), 1e-12);
-  for (const auto width : {detail::WalkWidth::wide_totals, detail::WalkWidth::wide_weights}) {
+  for (const auto width : {detail::WalkWidth::narrow_portable, detail::WalkWidth::wide_totals,
+                           detail::WalkWidth::wide_weights}) {
     const auto wide = detail::weighted_auroc_auprc(table.value(), mult, width);
     EXPECT_EQ(wide[0], narrow[0]);
     EXPECT_EQ(wide[1], narrow[1]);

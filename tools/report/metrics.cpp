@@ -235,14 +235,15 @@ struct NarrowGroupTotals {
   unsigned __int128 discordant(std::size_t l) const { return discordant2[l]; }
 };
 
-// The lanes of a walk's running totals as 16-byte vectors (GCC/Clang vector extensions, which
-// every x86-64 target has as SSE2 registers): a tick costs one load, a widening and an add per
-// vector instead of kLanes scalar adds. Integer lanes: the totals are exact on any target.
-template <class Weight, class Acc>
+// The lanes of a walk's running totals as vectors of kBytes (GCC/Clang vector extensions: 16-byte
+// ones are SSE2 registers on every x86-64 target, 32-byte ones AVX2 registers in a function built
+// for AVX2): a tick costs one load, a widening and an add per vector instead of kLanes scalar
+// adds. Integer lanes: the totals are exact on any target.
+template <class Weight, class Acc, std::size_t kBytes = 16>
 struct LaneVectors {
-  static constexpr std::size_t kPerVector = 16 / sizeof(Acc);
+  static constexpr std::size_t kPerVector = kBytes / sizeof(Acc);
   static constexpr std::size_t kVectors = kLanes / kPerVector;
-  typedef Acc Totals __attribute__((vector_size(16)));
+  typedef Acc Totals __attribute__((vector_size(kBytes)));
   typedef Weight Weights __attribute__((vector_size(kPerVector * sizeof(Weight))));
 
   static_assert(kLanes % kPerVector == 0 && sizeof(Totals) * kVectors == sizeof(Acc) * kLanes);
@@ -263,9 +264,11 @@ struct LaneVectors {
   }
 };
 
-template <class Weight, class Acc>
-std::array<Ranked, kLanes> lanes_walk(const RankedSet& set, const Weight* weights) {
-  using Lanes = LaneVectors<Weight, Acc>;
+// Inlined into each caller, so that the loop is built for the caller's target (lanes_walk_avx2).
+template <class Weight, class Acc, std::size_t kBytes = 16>
+[[gnu::always_inline]] inline std::array<Ranked, kLanes> lanes_walk(const RankedSet& set,
+                                                                    const Weight* weights) {
+  using Lanes = LaneVectors<Weight, Acc, kBytes>;
   Lanes gp;        // weighted positives of the current tie group
   Lanes fp;        // weighted negatives so far (including the current group's)
   Lanes fp_start;  // weighted negatives before the current group
@@ -304,13 +307,35 @@ std::array<Ranked, kLanes> lanes_walk(const RankedSet& set, const Weight* weight
   return out;
 }
 
+// The walk every replicate takes by default (16-bit weights, 32-bit totals): with AVX2, each
+// tick's eight weights widen and add in one instruction each instead of the shuffles SSE2 needs
+// to widen them, about twice as fast. The same integer sums, so the same results on every host.
+std::array<Ranked, kLanes> narrow_walk_portable(const RankedSet& set, const uint16_t* weights) {
+  return lanes_walk<uint16_t, uint32_t>(set, weights);
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) std::array<Ranked, kLanes> narrow_walk_avx2(
+    const RankedSet& set, const uint16_t* weights) {
+  return lanes_walk<uint16_t, uint32_t, 32>(set, weights);
+}
+#endif
+std::array<Ranked, kLanes> narrow_walk(const RankedSet& set, const uint16_t* weights,
+                                       bool portable) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2 && !portable) return narrow_walk_avx2(set, weights);
+#endif
+  return narrow_walk_portable(set, weights);
+}
+
 std::array<Ranked, kLanes> ranked_metrics(const RankedSet& set, const ReplicateBlock& block,
-                                          bool force_wide_totals = false) {
+                                          bool force_wide_totals = false,
+                                          bool force_portable = false) {
   const bool small_totals =
       static_cast<uint64_t>(set.packed.size()) * block.max_multiplicity < (uint64_t{1} << 31);
   if (!block.narrow.empty()) {
     return small_totals && !force_wide_totals
-               ? lanes_walk<uint16_t, uint32_t>(set, block.narrow.data())
+               ? narrow_walk(set, block.narrow.data(), force_portable)
                : lanes_walk<uint16_t, uint64_t>(set, block.narrow.data());
   }
   return lanes_walk<uint32_t, uint64_t>(set, block.wide.data());
@@ -1104,7 +1129,8 @@ std::array<double, 2> weighted_auroc_auprc(const TickTable& table,
     }
   }
   const std::array<Ranked, kLanes> r =
-      ranked_metrics(ranked_all(table), block, width == WalkWidth::wide_totals);
+      ranked_metrics(ranked_all(table), block, width == WalkWidth::wide_totals,
+                     width == WalkWidth::narrow_portable);
   return {r[kLane].auroc, r[kLane].auprc};
 }
 

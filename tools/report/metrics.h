@@ -263,9 +263,10 @@ namespace detail {
 std::vector<uint32_t> bootstrap_multiplicities(const TickTable& table, uint64_t seed,
                                                uint64_t replicate);
 // Which walk computes it: the one a replicate takes by default (16-bit weights, 32-bit totals),
-// 64-bit totals (taken once ticks x largest multiplicity reach 2^31) or 32-bit weights (taken
-// with more than 65,535 patients).
-enum class WalkWidth { narrow, wide_totals, wide_weights };
+// the same without AVX2 instructions (as on a processor without them), 64-bit totals (taken
+// once ticks x largest multiplicity reach 2^31) or 32-bit weights (taken with more than 65,535
+// patients).
+enum class WalkWidth { narrow, narrow_portable, wide_totals, wide_weights };
 std::array<double, 2> weighted_auroc_auprc(const TickTable& table,
                                            std::span<const uint32_t> multiplicity,
                                            WalkWidth width = WalkWidth::narrow);
