@@ -311,7 +311,7 @@ void VitalsWindows::insert_sorted(const VitalsWindowsShape& shape, int64_t event
 
 void VitalsWindows::add(const VitalsWindowsShape& shape, int64_t now_ms, int64_t event_time_ms,
                         const VitalsReading& reading) {
-  const uint32_t channel_mask = static_cast<uint32_t>(low_mask(shape.channels));
+  const uint32_t channel_mask = low_mask(shape.channels);
   const uint32_t mask = reading.present_mask & channel_mask;
   if (mask == 0) return;
   const int64_t max_window_ms = shape.max_window_ms();
