@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <numeric>
 
 #include <Eigen/Core>
 
@@ -147,6 +148,11 @@ DerivedWeights derive_weights(const FusionModel& model) {
       }
     }
   }
+  if (model.strategy() == Strategy::late) {
+    for (const ModalityLayout& ml : model.layout.modalities) {
+      d.late_gate_decay.push_back(softplus(w[ml.gate_decay.offset]));
+    }
+  }
   if (a.sinusoidal) {
     const uint32_t half = a.sinusoidal_dim / 2;
     for (uint32_t j = 0; j < half; ++j) {
@@ -273,7 +279,9 @@ Workspace::Workspace(const FusionModel& model) {
   stage.assign(std::size_t{cap} * stage_width, 0.0f);
   timing.assign(std::size_t{cap} * model.layout.timing_dim, 0.0f);
   first.assign(std::size_t{cap} * first_width, 0.0f);
+  std::iota(token_order.begin(), token_order.end(), uint8_t{0});
   if (model.strategy() == Strategy::attention) {
+    attn_score.assign(std::size_t{a.heads} * cap, 0.0f);
     attn_prob.assign(std::size_t{a.heads} * cap, 0.0f);
     attn_mix.assign(std::size_t{a.heads} * a.d_model, 0.0f);
     context.assign(a.d_model, 0.0f);
@@ -285,42 +293,83 @@ Workspace::Workspace(const FusionModel& model) {
   mlp_pre.assign(rows * mlp_width, 0.0f);
   mlp_post.assign(rows * mlp_width, 0.0f);
   scratch.assign(std::size_t{a.hidden[0]} + 2 * std::size_t{mlp_width}, 0.0f);
-  saved_timing.assign(timing.size(), 0.0f);
 }
 
 namespace {
 
-// Early and intermediate: first layer = bias + sum over tokens of (stage + presence + time x
-// timing), then the head. Explanation: occlusion shares |logit - logit without m|.
-void fuse_additive(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
-                   ScoreOutput& out) {
+// A pass fuses a subset of the tokens: all of them, or all but one modality's (forward_masked).
+// What depends on one token alone is computed once per snapshot by token_rows(); combine() then
+// fuses the subset, reading those rows in token order, so a masked pass does exactly what a
+// forward() of the masked snapshot would and gives the same bits.
+using TokenSubset = std::span<const uint8_t>;
+
+// Early and intermediate: the token's additive contribution to the first layer, stage +
+// presence + time x timing. Late: the first layer's pre-activation and the head's logit, and the
+// gate's score a_m - softplus(decay_m) * tau before the softmax. Attention: the token vector,
+// stage + modality embedding + time x timing, and each head's score of it.
+void token_rows(const FusionModel& model, const DerivedWeights& derived, Workspace& ws) {
+  const float* w = derived.colmajor.data();
+  const ModelLayout& L = model.layout;
+  const uint32_t T = L.timing_dim;
+  const Strategy strategy = model.strategy();
+  const uint32_t width =
+      strategy == Strategy::attention ? model.arch.d_model : model.arch.hidden[0];
+  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+    const std::size_t m = ws.token_modality[t];
+    const ModalityLayout& ml = L.modalities[m];
+    const float* timing = ws.timing.data() + std::size_t{t} * T;
+    if (strategy == Strategy::late) {
+      float* pre = ws.mlp_pre.data() + std::size_t{t} * ws.mlp_width;
+      float* post = ws.mlp_post.data() + std::size_t{t} * ws.mlp_width;
+      Vec a(pre, width);
+      a = ConstVec(ws.token_stage[t], width) + vec(w, ml.bias);
+      matvec<true>(w, ml.time, timing, pre);
+      relu(pre, post, width);
+      ws.token_logit[t] = run_mlp(w, ml.head, post, pre + width, post + width);
+      ws.token_gate[t] = w[ml.gate_a.offset] - derived.late_gate_decay[m] * ws.token_tau[t];
+      continue;
+    }
+    Vec row(ws.first.data() + std::size_t{t} * ws.first_width, width);
+    row = ConstVec(ws.token_stage[t], width) +
+          vec(w, strategy == Strategy::attention ? ml.bias : ml.presence);
+    matvec<true>(w, ml.time, timing, row.data());
+    if (strategy == Strategy::attention) {
+      for (uint32_t h = 0; h < model.arch.heads; ++h) {
+        const ConstVec kq(derived.key_query.data() + std::size_t{h} * width, width);
+        ws.attn_score[std::size_t{h} * ws.capacity + t] = kq.dot(row);
+      }
+    }
+  }
+}
+
+// Early and intermediate: first layer = bias + sum over the subset's rows, then the head.
+// Explanation: occlusion shares |logit - logit without m|.
+void combine_additive(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
+                      TokenSubset tokens, bool explain, ScoreOutput& out) {
   const float* w = derived.colmajor.data();
   const ModelLayout& L = model.layout;
   const uint32_t h1 = model.arch.hidden[0];
-  const uint32_t T = L.timing_dim;
+  const auto row = [&](uint8_t t) {
+    return ConstVec(ws.first.data() + std::size_t{t} * ws.first_width, h1);
+  };
   Vec sum(ws.mlp_pre.data(), h1);
   sum = vec(w, L.in_bias);
-  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
-    const ModalityLayout& ml = L.modalities[ws.token_modality[t]];
-    Vec c(ws.first.data() + std::size_t{t} * ws.first_width, h1);
-    c = ConstVec(ws.token_stage[t], h1) + vec(w, ml.presence);
-    matvec<true>(w, ml.time, ws.timing.data() + std::size_t{t} * T, c.data());
-    sum += c;
-  }
+  for (const uint8_t t : tokens) sum += row(t);
   relu(ws.mlp_pre.data(), ws.mlp_post.data(), h1);
   const float logit =
       run_mlp(w, L.head, ws.mlp_post.data(), ws.mlp_pre.data() + h1, ws.mlp_post.data() + h1);
   out.logit = logit;
-  if (ws.n_tokens == 1) {
-    out.weight[ws.token_modality[0]] = 1.0f;
+  if (!explain) return;
+  if (tokens.size() == 1) {
+    out.weight[ws.token_modality[tokens[0]]] = 1.0f;
     return;
   }
   float* s = ws.scratch.data();
   float* pre = s + h1;
   float* post = pre + ws.mlp_width;
   float total = 0.0f;
-  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
-    const float* c = ws.first.data() + std::size_t{t} * ws.first_width;
+  for (const uint8_t t : tokens) {
+    const float* c = row(t).data();
     for (uint32_t i = 0; i < h1; ++i) {
       const float v = ws.mlp_pre[i] - c[i];
       s[i] = v > 0.0f ? v : 0.0f;
@@ -329,106 +378,85 @@ void fuse_additive(const FusionModel& model, const DerivedWeights& derived, Work
     out.weight[ws.token_modality[t]] = delta;
     total += delta;
   }
-  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+  for (const uint8_t t : tokens) {
     float& wt = out.weight[ws.token_modality[t]];
-    wt = total > 0.0f ? wt / total : 1.0f / static_cast<float>(ws.n_tokens);
+    wt = total > 0.0f ? wt / total : 1.0f / static_cast<float>(tokens.size());
   }
 }
 
-// Late: a head per modality; the logit is the gate-weighted mean of the heads' logits, gates
-// softmax(a_m - softplus(decay_m) * tau) over the present modalities.
-void fuse_late(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
-               ScoreOutput& out) {
-  const float* w = derived.colmajor.data();
-  const ModelLayout& L = model.layout;
-  const uint32_t h1 = model.arch.hidden[0];
-  const uint32_t T = L.timing_dim;
-  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
-    const ModalityLayout& ml = L.modalities[ws.token_modality[t]];
-    float* pre = ws.mlp_pre.data() + std::size_t{t} * ws.mlp_width;
-    float* post = ws.mlp_post.data() + std::size_t{t} * ws.mlp_width;
-    Vec a(pre, h1);
-    a = ConstVec(ws.token_stage[t], h1) + vec(w, ml.bias);
-    matvec<true>(w, ml.time, ws.timing.data() + std::size_t{t} * T, pre);
-    relu(pre, post, h1);
-    ws.token_logit[t] = run_mlp(w, ml.head, post, pre + h1, post + h1);
-    ws.token_weight[t] = w[ml.gate_a.offset] - softplus(w[ml.gate_decay.offset]) * ws.token_tau[t];
-  }
-  softmax(ws.token_weight.data(), ws.n_tokens);
+// Late: the logit is the gate-weighted mean of the heads' logits, gates softmax(a_m -
+// softplus(decay_m) * tau) over the subset.
+void combine_late(Workspace& ws, TokenSubset tokens, ScoreOutput& out) {
+  const uint32_t n = static_cast<uint32_t>(tokens.size());
+  for (uint32_t k = 0; k < n; ++k) ws.token_weight[k] = ws.token_gate[tokens[k]];
+  softmax(ws.token_weight.data(), n);
   float logit = 0.0f;
-  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
-    logit += ws.token_weight[t] * ws.token_logit[t];
-    out.weight[ws.token_modality[t]] = ws.token_weight[t];
+  for (uint32_t k = 0; k < n; ++k) {
+    logit += ws.token_weight[k] * ws.token_logit[tokens[k]];
+    out.weight[ws.token_modality[tokens[k]]] = ws.token_weight[k];
   }
   out.logit = logit;
 }
 
-// Attention: tokens = stage + time x timing + modality embedding; a learned query attends over
-// the present tokens (multi-head, scaled dot product); the heads' value mixtures form the
-// context, and the head MLP maps it to the logit. Weight of m = its tokens' probability, averaged
-// over heads.
-void fuse_attention(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
-                    ScoreOutput& out) {
+// Attention: a learned query attends over the subset's tokens (multi-head, scaled dot product);
+// the heads' value mixtures form the context, and the head MLP maps it to the logit. Weight of
+// m = its tokens' probability, averaged over heads.
+void combine_attention(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
+                       TokenSubset tokens, ScoreOutput& out) {
   const float* w = derived.colmajor.data();
   const ModelLayout& L = model.layout;
   const uint32_t d = model.arch.d_model, H = model.arch.heads, dh = d / H;
-  const uint32_t T = L.timing_dim;
-  const uint32_t n = ws.n_tokens;
-  for (uint32_t t = 0; t < n; ++t) {
-    const ModalityLayout& ml = L.modalities[ws.token_modality[t]];
-    Vec tok(ws.first.data() + std::size_t{t} * ws.first_width, d);
-    tok = ConstVec(ws.token_stage[t], d) + vec(w, ml.bias);
-    matvec<true>(w, ml.time, ws.timing.data() + std::size_t{t} * T, tok.data());
-  }
+  const uint32_t n = static_cast<uint32_t>(tokens.size());
+  const auto token = [&](uint8_t t) {
+    return ConstVec(ws.first.data() + std::size_t{t} * ws.first_width, d);
+  };
   Vec context(ws.context.data(), d);
   if (n == 0) context.setZero();
   for (uint32_t h = 0; h < H && n > 0; ++h) {
     float* p = ws.attn_prob.data() + std::size_t{h} * ws.capacity;
-    const ConstVec kq(derived.key_query.data() + std::size_t{h} * d, d);
-    for (uint32_t t = 0; t < n; ++t) {
-      p[t] = kq.dot(ConstVec(ws.first.data() + std::size_t{t} * ws.first_width, d));
-    }
+    const float* score = ws.attn_score.data() + std::size_t{h} * ws.capacity;
+    for (uint32_t k = 0; k < n; ++k) p[k] = score[tokens[k]];
     softmax(p, n);
     Vec mix(ws.attn_mix.data() + std::size_t{h} * d, d);
-    mix = p[0] * ConstVec(ws.first.data(), d);
-    for (uint32_t t = 1; t < n; ++t) {
-      mix += p[t] * ConstVec(ws.first.data() + std::size_t{t} * ws.first_width, d);
-    }
+    mix = p[0] * token(tokens[0]);
+    for (uint32_t k = 1; k < n; ++k) mix += p[k] * token(tokens[k]);
     // Rows h*dh .. (h+1)*dh of the column-major value matrix (leading dimension d).
     detail::matvec_colmajor(w + L.value.offset + std::size_t{h} * dh, dh, d, d, mix.data(),
                             ws.context.data() + std::size_t{h} * dh, false);
     const float share = 1.0f / static_cast<float>(H);
-    for (uint32_t t = 0; t < n; ++t) out.weight[ws.token_modality[t]] += p[t] * share;
+    for (uint32_t k = 0; k < n; ++k) out.weight[ws.token_modality[tokens[k]]] += p[k] * share;
   }
   out.logit = run_mlp(w, L.head, ws.context.data(), ws.mlp_pre.data(), ws.mlp_post.data());
 }
 
-void fuse(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
-          ScoreOutput& out) {
+// The logit and risk of the subset, and with `explain` the modalities' weights.
+void combine(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
+             TokenSubset tokens, bool explain, ScoreOutput& out) {
   switch (model.strategy()) {
     case Strategy::early:
     case Strategy::intermediate:
-      fuse_additive(model, derived, ws, out);
+      combine_additive(model, derived, ws, tokens, explain, out);
       break;
     case Strategy::late:
-      fuse_late(model, derived, ws, out);
+      combine_late(ws, tokens, out);
       break;
     case Strategy::attention:
-      fuse_attention(model, derived, ws, out);
+      combine_attention(model, derived, ws, tokens, out);
       break;
   }
+  out.risk = model.calibration.apply(out.logit);
+  if (!explain) return;
   // Weights are shares of one: a sum of token shares (history tokens, heads) may pass 1 by an
   // ulp, and the one present modality has all of it.
   std::array<bool, kMaxModalities> present{};
   uint32_t n_present = 0;
-  for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+  for (const uint8_t t : tokens) {
     if (!present[ws.token_modality[t]]) ++n_present;
     present[ws.token_modality[t]] = true;
   }
   for (std::size_t m = 0; m < present.size(); ++m) {
     if (present[m]) out.weight[m] = n_present == 1 ? 1.0f : std::clamp(out.weight[m], 0.0f, 1.0f);
   }
-  out.risk = model.calibration.apply(out.logit);
 }
 
 }  // namespace
@@ -478,33 +506,21 @@ void forward(const FusionModel& model, const DerivedWeights& derived, const Snap
                   std::span<float>(ws.timing).subspan(std::size_t{t} * L.timing_dim, L.timing_dim));
     }
   }
-  fuse(model, derived, ws, out);
+  token_rows(model, derived, ws);
+  combine(model, derived, ws, TokenSubset(ws.token_order.data(), ws.n_tokens), true, out);
 }
 
 void forward_masked(const FusionModel& model, const DerivedWeights& derived,
                     const Snapshot& snapshot, Workspace& ws, double risk,
                     std::span<double> masked) {
-  const std::size_t T = model.layout.timing_dim;
-  const uint32_t n = ws.n_tokens;
-  std::copy_n(ws.token_modality.begin(), n, ws.saved_modality.begin());
-  std::copy_n(ws.token_tau.begin(), n, ws.saved_tau.begin());
-  std::copy_n(ws.token_stage.begin(), n, ws.saved_stage.begin());
-  std::copy_n(ws.timing.begin(), n * T, ws.saved_timing.begin());
+  std::array<uint8_t, kMaxTokens> kept;
   fill_masked_risks(snapshot, risk, masked, [&](ModalityIndex m) {
-    // The tokens of the other modalities, in their order: the rows forward() would have built.
     uint32_t k = 0;
-    for (uint32_t t = 0; t < n; ++t) {
-      if (ws.saved_modality[t] == m) continue;
-      ws.token_modality[k] = ws.saved_modality[t];
-      ws.token_tau[k] = ws.saved_tau[t];
-      ws.token_stage[k] = ws.saved_stage[t];
-      std::copy_n(ws.saved_timing.begin() + static_cast<std::ptrdiff_t>(t * T), T,
-                  ws.timing.begin() + static_cast<std::ptrdiff_t>(k * T));
-      ++k;
+    for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+      if (ws.token_modality[t] != m) kept[k++] = static_cast<uint8_t>(t);
     }
-    ws.n_tokens = k;
     ScoreOutput o;
-    fuse(model, derived, ws, o);
+    combine(model, derived, ws, TokenSubset(kept.data(), k), false, o);
     return o.risk;
   });
 }

@@ -42,6 +42,8 @@ struct DerivedWeights {
   // head's score of token t is key_query[h] . t (one dot product per head instead of a matvec).
   std::vector<float> key_query;  // [heads][d]
   std::vector<float> sin_freq;   // [sinusoidal_dim / 2]: 100^(-j / (sinusoidal_dim / 2))
+  // late: softplus(gate decay) of each modality, the gate's rate of decay with tau.
+  std::vector<float> late_gate_decay;  // [modalities]
 };
 DerivedWeights derive_weights(const FusionModel& model);
 
@@ -84,9 +86,9 @@ struct Workspace {
                                   // attention: the token vector
   uint32_t input_width = 0, stage_width = 0, first_width = 0;
 
-  // early, intermediate: pre-activation of the additive first layer [H1].
-  std::vector<float> first_sum;
-  // attention: probabilities [heads][kMaxTokens'], per-head mixtures [heads][d], context [d].
+  // attention: each head's score of each token [heads][kMaxTokens']; probabilities over the
+  // pass's tokens [heads][kMaxTokens'], per-head mixtures [heads][d], context [d].
+  std::vector<float> attn_score;
   std::vector<float> attn_prob;
   std::vector<float> attn_mix;
   std::vector<float> context;
@@ -94,17 +96,15 @@ struct Workspace {
   // ([mlp_width] each). Late: one pass per token (row t); others: row 0.
   std::vector<float> mlp_pre, mlp_post;
   uint32_t mlp_width = 0;
-  // late: per-token logits and normalised gate weights.
+  // late: per-token logits and gate scores, and the gate weights of the pass's tokens (the
+  // softmax of their scores).
   std::array<float, kMaxTokens> token_logit{};
+  std::array<float, kMaxTokens> token_gate{};
   std::array<float, kMaxTokens> token_weight{};
   // early/intermediate explanation scratch (occlusion passes): [H1] + [mlp_width] x 2.
   std::vector<float> scratch;
-  // forward_masked: the full pass's tokens while masked passes reuse them.
-  std::array<uint8_t, kMaxTokens> saved_modality{};
-  std::array<float, kMaxTokens> saved_tau{};
-  std::array<const float*, kMaxTokens> saved_stage{};
-  std::vector<float> saved_timing;  // [..][timing_dim]
-  uint32_t capacity = 0;            // token slots allocated
+  std::array<uint8_t, kMaxTokens> token_order{};  // 0, 1, 2, ...: a full pass's tokens
+  uint32_t capacity = 0;                          // token slots allocated
 };
 
 // One forward pass. out.logit = fused logit, out.risk = calibrated probability, out.weight[m] =
@@ -116,8 +116,10 @@ void forward(const FusionModel& model, const DerivedWeights& derived, const Snap
 // After forward() of `snapshot` with `ws` (whose risk was `risk`): masked[m], for each
 // m < masked.size(), is the risk of the snapshot with modality m marked absent, as
 // Scorer::score_masked defines it. A token depends on its own modality alone, so each masked pass
-// reruns only the fusion over the remaining tokens, and equals forward() of the masked snapshot
-// bit for bit. Leaves `ws` holding the last pass run.
+// reuses the full pass's per-token rows (token vectors, attention scores, late heads' logits)
+// and reruns only the fusion of the remaining tokens, and equals forward() of the masked
+// snapshot bit for bit. Leaves `ws` holding the full pass's tokens and the last masked pass's
+// fusion activations: run forward() again before a backward pass.
 void forward_masked(const FusionModel& model, const DerivedWeights& derived,
                     const Snapshot& snapshot, Workspace& ws, double risk, std::span<double> masked);
 
