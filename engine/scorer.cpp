@@ -4,8 +4,8 @@
 
 namespace tfe {
 
-void Scorer::score_masked(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
-                          std::span<double> masked) const {
+void Scorer::score_risks(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
+                         std::span<double> masked) const {
   score(snapshot, state, out);
   const std::size_t n = std::min(snapshot.modalities.size(), kMaxModalities);
   std::array<ModalitySnapshot, kMaxModalities> variant{};

@@ -62,7 +62,7 @@ struct ScoreOutput {
   std::array<float, kMaxModalities> weight{};  // attention weight or late-fusion contribution
 };
 
-// The part of Scorer::score_masked every implementation shares: masked[m] is `risk` where
+// The part of Scorer::score_risks every implementation shares: masked[m] is `risk` where
 // modality m is absent, NaN where m is the snapshot's only present modality, and
 // rescore(ModalityIndex m) (the risk with m marked absent) otherwise.
 template <class Rescore>
@@ -94,13 +94,15 @@ class Scorer {
   virtual std::unique_ptr<ScorerState> make_state() const = 0;
   // Must not allocate on the heap in steady state.
   virtual void score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const = 0;
-  // Ablation: scores the snapshot as score() does into `out`, then, for each modality
-  // m < masked.size(), the risk of the same snapshot with m marked absent (ModalitySnapshot{}):
-  // the tick's own risk where m is absent, NaN where m is its only present modality (nothing
-  // would be left to score). The default scores every variant through score(); a scorer may
-  // reuse work, as long as each masked[m] equals score() of that masked snapshot exactly.
-  virtual void score_masked(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
-                            std::span<double> masked) const;
+  // What a backtest reads: out.risk and out.logit exactly as score() gives them (out.weight
+  // may be left zero: the explanation need not be computed), then, for each modality
+  // m < masked.size() (an ablation; empty: none), the risk of the same snapshot with m marked
+  // absent (ModalitySnapshot{}): the tick's own risk where m is absent, NaN where m is its only
+  // present modality (nothing would be left to score). The default scores every variant
+  // through score(); a scorer may skip what only the explanation needs and reuse work between
+  // the variants, as long as every risk equals score()'s of that snapshot exactly.
+  virtual void score_risks(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
+                           std::span<double> masked) const;
 };
 
 // The per-shard records of a scorer that records what it sees (training examples, profile

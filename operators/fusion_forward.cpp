@@ -345,7 +345,7 @@ void token_rows(const FusionModel& model, const DerivedWeights& derived, Workspa
 // Early and intermediate: first layer = bias + sum over the subset's rows, then the head.
 // Explanation: occlusion shares |logit - logit without m|.
 void combine_additive(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
-                      TokenSubset tokens, bool explain, ScoreOutput& out) {
+                      TokenSubset tokens, Explanation explanation, ScoreOutput& out) {
   const float* w = derived.colmajor.data();
   const ModelLayout& L = model.layout;
   const uint32_t h1 = model.arch.hidden[0];
@@ -359,7 +359,7 @@ void combine_additive(const FusionModel& model, const DerivedWeights& derived, W
   const float logit =
       run_mlp(w, L.head, ws.mlp_post.data(), ws.mlp_pre.data() + h1, ws.mlp_post.data() + h1);
   out.logit = logit;
-  if (!explain) return;
+  if (explanation == Explanation::skipped) return;
   if (tokens.size() == 1) {
     out.weight[ws.token_modality[tokens[0]]] = 1.0f;
     return;
@@ -386,23 +386,22 @@ void combine_additive(const FusionModel& model, const DerivedWeights& derived, W
 
 // Late: the logit is the gate-weighted mean of the heads' logits, gates softmax(a_m -
 // softplus(decay_m) * tau) over the subset.
-void combine_late(Workspace& ws, TokenSubset tokens, ScoreOutput& out) {
+void combine_late(Workspace& ws, TokenSubset tokens, Explanation explanation, ScoreOutput& out) {
   const uint32_t n = static_cast<uint32_t>(tokens.size());
   for (uint32_t k = 0; k < n; ++k) ws.token_weight[k] = ws.token_gate[tokens[k]];
   softmax(ws.token_weight.data(), n);
   float logit = 0.0f;
-  for (uint32_t k = 0; k < n; ++k) {
-    logit += ws.token_weight[k] * ws.token_logit[tokens[k]];
-    out.weight[ws.token_modality[tokens[k]]] = ws.token_weight[k];
-  }
+  for (uint32_t k = 0; k < n; ++k) logit += ws.token_weight[k] * ws.token_logit[tokens[k]];
   out.logit = logit;
+  if (explanation == Explanation::skipped) return;
+  for (uint32_t k = 0; k < n; ++k) out.weight[ws.token_modality[tokens[k]]] = ws.token_weight[k];
 }
 
 // Attention: a learned query attends over the subset's tokens (multi-head, scaled dot product);
 // the heads' value mixtures form the context, and the head MLP maps it to the logit. Weight of
 // m = its tokens' probability, averaged over heads.
 void combine_attention(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
-                       TokenSubset tokens, ScoreOutput& out) {
+                       TokenSubset tokens, Explanation explanation, ScoreOutput& out) {
   const float* w = derived.colmajor.data();
   const ModelLayout& L = model.layout;
   const uint32_t d = model.arch.d_model, H = model.arch.heads, dh = d / H;
@@ -423,29 +422,30 @@ void combine_attention(const FusionModel& model, const DerivedWeights& derived, 
     // Rows h*dh .. (h+1)*dh of the column-major value matrix (leading dimension d).
     detail::matvec_colmajor(w + L.value.offset + std::size_t{h} * dh, dh, d, d, mix.data(),
                             ws.context.data() + std::size_t{h} * dh, false);
+    if (explanation == Explanation::skipped) continue;
     const float share = 1.0f / static_cast<float>(H);
     for (uint32_t k = 0; k < n; ++k) out.weight[ws.token_modality[tokens[k]]] += p[k] * share;
   }
   out.logit = run_mlp(w, L.head, ws.context.data(), ws.mlp_pre.data(), ws.mlp_post.data());
 }
 
-// The logit and risk of the subset, and with `explain` the modalities' weights.
+// The logit and risk of the subset, and the modalities' weights unless skipped.
 void combine(const FusionModel& model, const DerivedWeights& derived, Workspace& ws,
-             TokenSubset tokens, bool explain, ScoreOutput& out) {
+             TokenSubset tokens, Explanation explanation, ScoreOutput& out) {
   switch (model.strategy()) {
     case Strategy::early:
     case Strategy::intermediate:
-      combine_additive(model, derived, ws, tokens, explain, out);
+      combine_additive(model, derived, ws, tokens, explanation, out);
       break;
     case Strategy::late:
-      combine_late(ws, tokens, out);
+      combine_late(ws, tokens, explanation, out);
       break;
     case Strategy::attention:
-      combine_attention(model, derived, ws, tokens, out);
+      combine_attention(model, derived, ws, tokens, explanation, out);
       break;
   }
   out.risk = model.calibration.apply(out.logit);
-  if (!explain) return;
+  if (explanation == Explanation::skipped) return;
   // Weights are shares of one: a sum of token shares (history tokens, heads) may pass 1 by an
   // ulp, and the one present modality has all of it.
   std::array<bool, kMaxModalities> present{};
@@ -462,7 +462,7 @@ void combine(const FusionModel& model, const DerivedWeights& derived, Workspace&
 }  // namespace
 
 void forward(const FusionModel& model, const DerivedWeights& derived, const Snapshot& snapshot,
-             FeatureForm form, Workspace& ws, ScoreOutput& out) {
+             FeatureForm form, Workspace& ws, ScoreOutput& out, Explanation explanation) {
   const ModelLayout& L = model.layout;
   const std::size_t n_mod = std::min(snapshot.modalities.size(), L.modalities.size());
   out.weight.fill(0.0f);
@@ -507,7 +507,7 @@ void forward(const FusionModel& model, const DerivedWeights& derived, const Snap
     }
   }
   token_rows(model, derived, ws);
-  combine(model, derived, ws, TokenSubset(ws.token_order.data(), ws.n_tokens), true, out);
+  combine(model, derived, ws, TokenSubset(ws.token_order.data(), ws.n_tokens), explanation, out);
 }
 
 void forward_masked(const FusionModel& model, const DerivedWeights& derived,
@@ -520,7 +520,7 @@ void forward_masked(const FusionModel& model, const DerivedWeights& derived,
       if (ws.token_modality[t] != m) kept[k++] = static_cast<uint8_t>(t);
     }
     ScoreOutput o;
-    combine(model, derived, ws, TokenSubset(kept.data(), k), false, o);
+    combine(model, derived, ws, TokenSubset(kept.data(), k), Explanation::skipped, o);
     return o.risk;
   });
 }

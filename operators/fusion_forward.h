@@ -107,15 +107,21 @@ struct Workspace {
   uint32_t capacity = 0;                          // token slots allocated
 };
 
+// Whether a pass computes the per-modality explanation weights (for early and intermediate
+// fusion an occlusion pass per token; for the others a by-product) or leaves them zero.
+enum class Explanation : uint8_t { computed, skipped };
+
 // One forward pass. out.logit = fused logit, out.risk = calibrated probability, out.weight[m] =
-// modality m's explanation weight (0 when absent; the present ones sum to 1). With no modality
-// present the logit is the model's prior (the fusion of nothing: bias-only) and weights are 0.
+// modality m's explanation weight (0 when absent; the present ones sum to 1; all 0 when
+// skipped). With no modality present the logit is the model's prior (the fusion of nothing:
+// bias-only) and weights are 0.
 void forward(const FusionModel& model, const DerivedWeights& derived, const Snapshot& snapshot,
-             FeatureForm form, Workspace& ws, ScoreOutput& out);
+             FeatureForm form, Workspace& ws, ScoreOutput& out,
+             Explanation explanation = Explanation::computed);
 
 // After forward() of `snapshot` with `ws` (whose risk was `risk`): masked[m], for each
 // m < masked.size(), is the risk of the snapshot with modality m marked absent, as
-// Scorer::score_masked defines it. A token depends on its own modality alone, so each masked pass
+// Scorer::score_risks defines it. A token depends on its own modality alone, so each masked pass
 // reuses the full pass's per-token rows (token vectors, attention scores, late heads' logits)
 // and reruns only the fusion of the remaining tokens, and equals forward() of the masked
 // snapshot bit for bit. Leaves `ws` holding the full pass's tokens and the last masked pass's

@@ -117,10 +117,10 @@ void FusionOperator::score(const Snapshot& snapshot, ScorerState& state, ScoreOu
   forward(*model_, *derived_, snapshot, form_, static_cast<FusionState&>(state).ws, out);
 }
 
-void FusionOperator::score_masked(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
-                                  std::span<double> masked) const {
+void FusionOperator::score_risks(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
+                                 std::span<double> masked) const {
   Workspace& ws = static_cast<FusionState&>(state).ws;
-  forward(*model_, *derived_, snapshot, form_, ws, out);
+  forward(*model_, *derived_, snapshot, form_, ws, out, Explanation::skipped);
   forward_masked(*model_, *derived_, snapshot, ws, out.risk, masked);
 }
 

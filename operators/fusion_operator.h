@@ -31,9 +31,10 @@ class FusionOperator final : public Scorer {
   std::unique_ptr<ScorerState> make_state() const override;
   // No heap allocation. `state` must come from this operator's make_state().
   void score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const override;
-  // One token pass; each masked variant reruns only the fusion (forward_masked).
-  void score_masked(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
-                    std::span<double> masked) const override;
+  // One token pass without the explanation (out.weight stays zero); each masked variant reruns
+  // only the fusion (forward_masked).
+  void score_risks(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out,
+                   std::span<double> masked) const override;
   // out[i] = score of snapshots[i]; identical to scoring each alone. No heap allocation.
   void score_batch(std::span<const Snapshot> snapshots, ScorerState& state,
                    std::span<ScoreOutput> out) const;

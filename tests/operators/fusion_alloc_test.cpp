@@ -1,4 +1,4 @@
-// score(), score_batch() and score_masked() allocate nothing on the heap, for every strategy.
+// score(), score_batch() and score_risks() allocate nothing on the heap, for every strategy.
 
 #include "tests/support/alloc_counter.h"
 
@@ -55,7 +55,7 @@ TEST(FusionAllocation, ScoreAllocatesNothing) {
         test::start_counting();
         for (const Snapshot& snap : snaps) op.value()->score(snap, *state, outs[0]);
         op.value()->score_batch(snaps, *state, outs);
-        for (const Snapshot& snap : snaps) op.value()->score_masked(snap, *state, outs[0], masked);
+        for (const Snapshot& snap : snaps) op.value()->score_risks(snap, *state, outs[0], masked);
         const uint64_t n = test::stop_counting();
         EXPECT_EQ(n, 0u) << to_string(s) << " K=" << k
                          << (form == FeatureForm::staged ? " staged" : " raw");

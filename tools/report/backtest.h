@@ -87,7 +87,7 @@ Result<int64_t> label_horizon(std::span<const BacktestScorer> scorers,
 
 // One scorer's risks of a run's ticks with each modality masked in turn, recorded while the run
 // scored them: the scorer saw the tick's snapshot with that modality marked absent
-// (Scorer::score_masked), everything else unchanged.
+// (Scorer::score_risks), everything else unchanged.
 class MaskedRisks {
  public:
   MaskedRisks() = default;

@@ -242,12 +242,8 @@ void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutpu
     ScoreOutput own;
     ScoreOutput& result = s == 0 ? out : own;
     double* column = r.risks.data() + base + s * stride_;
-    if (masked_) {
-      members_[s].scorer->score_masked(member_snapshot, *st.members[s], result,
-                                       std::span<double>(column + 1, n_modalities_));
-    } else {
-      members_[s].scorer->score(member_snapshot, *st.members[s], result);
-    }
+    members_[s].scorer->score_risks(member_snapshot, *st.members[s], result,
+                                    std::span<double>(column + 1, stride_ - 1));
     column[0] = result.risk;
   }
 }

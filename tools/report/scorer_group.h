@@ -3,11 +3,13 @@
 // history once: each patient's state, window statistics and snapshots are kept once, and every
 // scorer of the group scores each tick from its own view of the snapshot (exactly what it would
 // see replayed alone). Optionally each scorer also scores every tick with each modality masked in
-// turn (Scorer::score_masked). The risks are recorded per tick (TickRisks) and turned into one
-// TickTable per scorer and masked modality afterwards.
+// turn. Members score through Scorer::score_risks: a backtest reads risks, so no explanation is
+// computed. The risks are recorded per tick (TickRisks) and turned into one TickTable per scorer
+// and masked modality afterwards.
 //
 // Consumes: the union of the members' needs (docs/report.md says when needs can be merged).
-// Produces: the first member's output for the engine's sink; everything else in TickRisks.
+// Produces: the first member's risk and logit for the engine's sink (weights zero); everything
+// else in TickRisks.
 
 #include <cstdint>
 #include <memory>
