@@ -333,11 +333,15 @@ void token_rows(const FusionModel& model, const DerivedWeights& derived, Workspa
     row = ConstVec(ws.token_stage[t], width) +
           vec(w, strategy == Strategy::attention ? ml.bias : ml.presence);
     matvec<true>(w, ml.time, timing, row.data());
-    if (strategy == Strategy::attention) {
-      for (uint32_t h = 0; h < model.arch.heads; ++h) {
-        const ConstVec kq(derived.key_query.data() + std::size_t{h} * width, width);
-        ws.attn_score[std::size_t{h} * ws.capacity + t] = kq.dot(row);
-      }
+  }
+  if (strategy != Strategy::attention) return;
+  // A loop of its own: in the rows' loop the products would hold back the next token's loads of
+  // features from memory.
+  for (uint32_t h = 0; h < model.arch.heads; ++h) {
+    const ConstVec kq(derived.key_query.data() + std::size_t{h} * width, width);
+    for (uint32_t t = 0; t < ws.n_tokens; ++t) {
+      ws.attn_score[std::size_t{h} * ws.capacity + t] =
+          kq.dot(ConstVec(ws.first.data() + std::size_t{t} * ws.first_width, width));
     }
   }
 }
@@ -409,22 +413,29 @@ void combine_attention(const FusionModel& model, const DerivedWeights& derived, 
   const auto token = [&](uint8_t t) {
     return ConstVec(ws.first.data() + std::size_t{t} * ws.first_width, d);
   };
-  Vec context(ws.context.data(), d);
-  if (n == 0) context.setZero();
-  for (uint32_t h = 0; h < H && n > 0; ++h) {
-    float* p = ws.attn_prob.data() + std::size_t{h} * ws.capacity;
-    const float* score = ws.attn_score.data() + std::size_t{h} * ws.capacity;
-    for (uint32_t k = 0; k < n; ++k) p[k] = score[tokens[k]];
-    softmax(p, n);
-    Vec mix(ws.attn_mix.data() + std::size_t{h} * d, d);
-    mix = p[0] * token(tokens[0]);
-    for (uint32_t k = 1; k < n; ++k) mix += p[k] * token(tokens[k]);
-    // Rows h*dh .. (h+1)*dh of the column-major value matrix (leading dimension d).
-    detail::matvec_colmajor(w + L.value.offset + std::size_t{h} * dh, dh, d, d, mix.data(),
-                            ws.context.data() + std::size_t{h} * dh, false);
-    if (explanation == Explanation::skipped) continue;
+  if (n == 0) {
+    Vec(ws.context.data(), d).setZero();
+  } else {
+    for (uint32_t h = 0; h < H; ++h) {
+      float* p = ws.attn_prob.data() + std::size_t{h} * ws.capacity;
+      const float* score = ws.attn_score.data() + std::size_t{h} * ws.capacity;
+      for (uint32_t k = 0; k < n; ++k) p[k] = score[tokens[k]];
+      softmax(p, n);
+      Vec mix(ws.attn_mix.data() + std::size_t{h} * d, d);
+      mix = p[0] * token(tokens[0]);
+      for (uint32_t k = 1; k < n; ++k) mix += p[k] * token(tokens[k]);
+    }
+    // Head h's context: rows h*dh .. (h+1)*dh of the column-major value matrix (leading
+    // dimension d) times its mixture.
+    detail::matvec_colmajor_blocks(w + L.value.offset, dh, H, d, d, ws.attn_mix.data(),
+                                   ws.context.data());
+  }
+  if (explanation == Explanation::computed) {
     const float share = 1.0f / static_cast<float>(H);
-    for (uint32_t k = 0; k < n; ++k) out.weight[ws.token_modality[tokens[k]]] += p[k] * share;
+    for (uint32_t h = 0; h < H; ++h) {
+      const float* p = ws.attn_prob.data() + std::size_t{h} * ws.capacity;
+      for (uint32_t k = 0; k < n; ++k) out.weight[ws.token_modality[tokens[k]]] += p[k] * share;
+    }
   }
   out.logit = run_mlp(w, L.head, ws.context.data(), ws.mlp_pre.data(), ws.mlp_post.data());
 }

@@ -1,5 +1,7 @@
 #include "operators/matvec.h"
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 
 #include <Eigen/Core>
@@ -96,6 +98,50 @@ __attribute__((target("avx"))) void matvec_avx(const float* w, uint32_t rows, ui
   }
 }
 
+// Rows [i, i + 8 * kYmm) over all columns, register r times x_r (its block's vector); stored.
+template <int kYmm>
+__attribute__((target("avx"), always_inline)) inline void block_rows_avx(
+    const float* w, uint32_t ld, uint32_t i, uint32_t cols, const std::array<const float*, 4>& x,
+    float* y) {
+  __m256 c[kYmm];
+  for (int r = 0; r < kYmm; ++r) c[r] = _mm256_setzero_ps();
+  for (uint32_t j = 0; j < cols; ++j) {
+    const float* col = w + std::size_t{j} * ld + i;
+    for (int r = 0; r < kYmm; ++r) {
+      c[r] = _mm256_add_ps(
+          c[r], _mm256_mul_ps(_mm256_loadu_ps(col + 8 * r), _mm256_broadcast_ss(x[r] + j)));
+    }
+  }
+  for (int r = 0; r < kYmm; ++r) _mm256_storeu_ps(y + i + 8 * r, c[r]);
+}
+
+// Blocks of a multiple of 8 rows, fewer than 128 columns (summed in one block, as matvec_avx
+// sums them): up to four registers of 8 rows per pass, each with its own block's vector.
+__attribute__((target("avx"))) void matvec_blocks_avx(const float* w, uint32_t rows,
+                                                      uint32_t blocks, uint32_t cols, uint32_t ld,
+                                                      const float* x, float* y) {
+  const uint32_t total = rows * blocks;
+  for (uint32_t i = 0; i < total; i += 32) {
+    std::array<const float*, 4> xs{};
+    const uint32_t n = std::min<uint32_t>(32, total - i) / 8;
+    for (uint32_t r = 0; r < n; ++r) xs[r] = x + std::size_t{(i + 8 * r) / rows} * cols;
+    switch (n) {
+      case 4:
+        block_rows_avx<4>(w, ld, i, cols, xs, y);
+        break;
+      case 3:
+        block_rows_avx<3>(w, ld, i, cols, xs, y);
+        break;
+      case 2:
+        block_rows_avx<2>(w, ld, i, cols, xs, y);
+        break;
+      default:
+        block_rows_avx<1>(w, ld, i, cols, xs, y);
+        break;
+    }
+  }
+}
+
 bool has_avx() {
   static const bool avx = __builtin_cpu_supports("avx");
   return avx;
@@ -114,6 +160,20 @@ void matvec_colmajor_portable(const float* w, uint32_t rows, uint32_t cols, uint
     out.noalias() += m * v;
   } else {
     out.noalias() = m * v;
+  }
+}
+
+void matvec_colmajor_blocks(const float* w, uint32_t rows, uint32_t blocks, uint32_t cols,
+                            uint32_t ld, const float* x, float* y) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (rows % 8 == 0 && cols < 128 && has_avx()) {
+    matvec_blocks_avx(w, rows, blocks, cols, ld, x, y);
+    return;
+  }
+#endif
+  for (uint32_t b = 0; b < blocks; ++b) {
+    matvec_colmajor(w + std::size_t{b} * rows, rows, cols, ld, x + std::size_t{b} * cols,
+                    y + std::size_t{b} * rows, false);
   }
 }
 

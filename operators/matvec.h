@@ -18,6 +18,15 @@ namespace tfe::detail {
 void matvec_colmajor(const float* w, uint32_t rows, uint32_t cols, uint32_t ld, const float* x,
                      float* y, bool accumulate);
 
+// y[b * rows + i] = sum_j w[j * ld + b * rows + i] * x[b * cols + j], for blocks b < blocks:
+// each block of `rows` consecutive rows of W times a vector of its own (attention's value
+// projection, a block per head). Every output is summed as matvec_colmajor() sums it; with AVX
+// the blocks' chains advance in one pass over the columns, so they overlap instead of waiting
+// one for another (a head's 16 rows alone are two chains, too few to hide the additions'
+// latency).
+void matvec_colmajor_blocks(const float* w, uint32_t rows, uint32_t blocks, uint32_t cols,
+                            uint32_t ld, const float* x, float* y);
+
 // The same sums by Eigen's kernel (SSE2 on the baseline x86-64 target): what runs without AVX,
 // and what tests compare the AVX path with.
 void matvec_colmajor_portable(const float* w, uint32_t rows, uint32_t cols, uint32_t ld,
