@@ -282,8 +282,17 @@ void PatientState::prefetch_state(const StateLayout& layout, std::size_t modalit
     const ModalityState& s = modalities_[m];
     if (s.ring) {
       __builtin_prefetch(s.ring.get());
-      // Each channel's latest reading sits after the history items, often on the next lines.
       const ModalityStorage& l = layout[m];
+      // A snapshot reads the newest item's features (an encoded note or image: hundreds of bytes,
+      // several lines past the ring's start, where a tick's scoring would wait for them).
+      if (l.kind != ModalityKind::vitals && s.count > 0 && l.item_dim > 0) {
+        const auto* item = reinterpret_cast<const std::byte*>(s.item(l, s.head));
+        const std::size_t bytes = std::size_t{l.item_dim} * sizeof(float);
+        for (std::size_t offset = 0; offset < bytes; offset += 64)
+          __builtin_prefetch(item + offset);
+        __builtin_prefetch(item + bytes - 1);
+      }
+      // Each channel's latest reading sits after the history items, often on the next lines.
       if (l.latest_channels > 0) {
         const auto* first = reinterpret_cast<const std::byte*>(s.channel_times(l));
         const auto* last =
