@@ -58,6 +58,9 @@ class GroupState final : public ScorerState {
   std::vector<std::unique_ptr<ScorerState>> members;
   std::shared_ptr<ScorerGroup::ShardRecord> record;
   std::vector<HistoryItem> items;  // history items of a member's view
+  // A member's view of the snapshot, rewritten for each member (16 modalities: a kilobyte that
+  // value-initialising per tick would clear for nothing).
+  std::array<ModalitySnapshot, kMaxModalities> view;
 };
 
 }  // namespace
@@ -201,7 +204,7 @@ void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutpu
   const std::size_t base = r.risks.size();
   r.risks.resize(base + members_.size() * stride_);
   const std::size_t n = std::min(n_modalities_, snapshot.modalities.size());
-  std::array<ModalitySnapshot, kMaxModalities> view{};
+  std::array<ModalitySnapshot, kMaxModalities>& view = st.view;
   for (std::size_t s = 0; s < members_.size(); ++s) {
     // The member's own view: its features (its slice of encoded ones), its history length.
     std::size_t used = 0;
