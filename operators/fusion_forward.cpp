@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <numeric>
 
 #include <Eigen/Core>
 
@@ -279,7 +278,6 @@ Workspace::Workspace(const FusionModel& model) {
   stage.assign(std::size_t{cap} * stage_width, 0.0f);
   timing.assign(std::size_t{cap} * model.layout.timing_dim, 0.0f);
   first.assign(std::size_t{cap} * first_width, 0.0f);
-  std::iota(token_order.begin(), token_order.end(), uint8_t{0});
   if (model.strategy() == Strategy::attention) {
     attn_score.assign(std::size_t{a.heads} * cap, 0.0f);
     attn_prob.assign(std::size_t{a.heads} * cap, 0.0f);
@@ -302,6 +300,13 @@ namespace {
 // fuses the subset, reading those rows in token order, so a masked pass does exactly what a
 // forward() of the masked snapshot would and gives the same bits.
 using TokenSubset = std::span<const uint8_t>;
+static_assert(kMaxTokens <= 256, "token indices are bytes");
+// 0, 1, 2, ...: the subset of a full pass.
+constexpr std::array<uint8_t, kMaxTokens> kAllTokens = [] {
+  std::array<uint8_t, kMaxTokens> order{};
+  for (std::size_t t = 0; t < order.size(); ++t) order[t] = static_cast<uint8_t>(t);
+  return order;
+}();
 
 // Early and intermediate: the token's additive contribution to the first layer, stage +
 // presence + time x timing. Late: the first layer's pre-activation and the head's logit, and the
@@ -518,7 +523,7 @@ void forward(const FusionModel& model, const DerivedWeights& derived, const Snap
     }
   }
   token_rows(model, derived, ws);
-  combine(model, derived, ws, TokenSubset(ws.token_order.data(), ws.n_tokens), explanation, out);
+  combine(model, derived, ws, TokenSubset(kAllTokens.data(), ws.n_tokens), explanation, out);
 }
 
 void forward_masked(const FusionModel& model, const DerivedWeights& derived,

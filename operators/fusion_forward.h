@@ -103,8 +103,7 @@ struct Workspace {
   std::array<float, kMaxTokens> token_weight{};
   // early/intermediate explanation scratch (occlusion passes): [H1] + [mlp_width] x 2.
   std::vector<float> scratch;
-  std::array<uint8_t, kMaxTokens> token_order{};  // 0, 1, 2, ...: a full pass's tokens
-  uint32_t capacity = 0;                          // token slots allocated
+  uint32_t capacity = 0;  // token slots allocated
 };
 
 // Whether a pass computes the per-modality explanation weights (for early and intermediate
