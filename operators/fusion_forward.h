@@ -82,8 +82,8 @@ struct Workspace {
   std::vector<float> stage;       // [..][max stage_dim]
   std::vector<float> timing;      // [..][timing_dim]
   std::vector<float> first;       // [..][H1 or d]: early/intermediate: the token's additive
-                                  // contribution; late: pre-activation of the first layer;
-                                  // attention: the token vector
+                                  // contribution; attention: the token vector (late keeps its
+                                  // first layer's pre-activation in mlp_pre)
   uint32_t input_width = 0, stage_width = 0, first_width = 0;
 
   // attention: each head's score of each token [heads][kMaxTokens']; probabilities over the
