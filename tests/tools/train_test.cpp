@@ -100,7 +100,9 @@ TEST(SplitTest, FoldsTestEachPatientOnceAndKeepTheTrainValidationRatio) {
   std::array<int, kFolds> test_of{};
   int train = 0, validation = 0;
   for (int i = 0; i < 20'000; ++i) {
-    const std::string id = "p" + std::to_string(i);
+    // Appended rather than "p" + ...: GCC 12 reports a false -Wrestrict there (bug 105329).
+    std::string id = "p";
+    id += std::to_string(i);
     int tested = 0;
     for (uint32_t f = 0; f < kFolds; ++f) {
       training.test_fold = f;
