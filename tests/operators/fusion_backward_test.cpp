@@ -17,12 +17,7 @@
 namespace tfe {
 namespace {
 
-struct Variant {
-  const char* name;
-  ModelConfig arch;
-  test::DefaultDims dims;
-  uint32_t history_items = 1;
-};
+using Variant = test::ModelVariant;
 
 // Small widths keep the finite differences quick; every structural option is covered.
 std::vector<Variant> variants() {
@@ -51,10 +46,6 @@ std::vector<Variant> variants() {
     }
   }
   return v;
-}
-
-void PrintTo(const Variant& v, std::ostream* os) {
-  *os << to_string(v.arch.strategy) << "/" << v.name;
 }
 
 // Loss of one example: binary cross-entropy of sigmoid(logit) against `label`.
@@ -175,10 +166,7 @@ TEST_P(FusionBackwardTest, AbsentModalitiesGetNoGradient) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStrategies, FusionBackwardTest, ::testing::ValuesIn(variants()),
-                         [](const auto& info) {
-                           return std::string(to_string(info.param.arch.strategy)) + "_" +
-                                  info.param.name;
-                         });
+                         test::variant_name);
 
 }  // namespace
 }  // namespace tfe

@@ -12,12 +12,7 @@
 namespace tfe {
 namespace {
 
-struct Variant {
-  const char* name;
-  ModelConfig arch;
-  test::DefaultDims dims;
-  uint32_t history_items = 1;
-};
+using Variant = test::ModelVariant;
 
 std::vector<Variant> variants() {
   std::vector<Variant> v;
@@ -42,10 +37,6 @@ std::vector<Variant> variants() {
     v.push_back({"history3", hist, {6, 64, 8, 40}, 3});
   }
   return v;
-}
-
-void PrintTo(const Variant& v, std::ostream* os) {
-  *os << to_string(v.arch.strategy) << "/" << v.name;
 }
 
 class FusionForwardTest : public ::testing::TestWithParam<Variant> {};
@@ -163,12 +154,8 @@ TEST_P(FusionForwardTest, MaskedScoresEqualScoringTheMaskedSnapshotBitForBit) {
   }
 }
 
-std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
-  return std::string(to_string(info.param.arch.strategy)) + "_" + info.param.name;
-}
-
 INSTANTIATE_TEST_SUITE_P(Strategies, FusionForwardTest, ::testing::ValuesIn(variants()),
-                         variant_name);
+                         test::variant_name);
 
 TEST(FusionForward, NoModalityPresentGivesThePrior) {
   const EngineConfig config = test::default_engine_config();

@@ -5,8 +5,11 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "engine/config.h"
 #include "engine/event.h"
@@ -214,6 +217,24 @@ inline SnapshotCase random_case(TestRng& rng, const FusionOperator& staged_op,
   }
   c.link();
   return c;
+}
+
+// One parameter of the per-strategy test suites: an architecture, the deployment's shapes and how
+// many history items a snapshot carries.
+struct ModelVariant {
+  const char* name;
+  ModelConfig arch;
+  DefaultDims dims;
+  uint32_t history_items = 1;
+};
+
+inline void PrintTo(const ModelVariant& v, std::ostream* os) {
+  *os << to_string(v.arch.strategy) << "/" << v.name;
+}
+
+// "attention_history3": a test name.
+inline std::string variant_name(const ::testing::TestParamInfo<ModelVariant>& info) {
+  return std::string(to_string(info.param.arch.strategy)) + "_" + info.param.name;
 }
 
 }  // namespace tfe::test
