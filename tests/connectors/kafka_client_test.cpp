@@ -33,6 +33,13 @@ Properties producer_props(const EmbeddedBroker& broker) {
           {"log_level", "2"}};
 }
 
+// A producer that files each delivery report in `delivered`.
+Result<KafkaProducer> recording_producer(const EmbeddedBroker& broker, Delivered& delivered) {
+  return KafkaProducer::create(producer_props(broker), [&delivered](const DeliveryReport& r) {
+    (r.err ? delivered.failed : delivered.ok).push_back(r);
+  });
+}
+
 Properties consumer_props(const EmbeddedBroker& broker, const std::string& group) {
   return {{"bootstrap.servers", broker.bootstrap_servers()},
           {"group.id", group},
@@ -119,9 +126,7 @@ TEST(KafkaClient, ProduceConsumeRoundTripKeepsKeyTimestampAndHeaders) {
   auto broker = start_broker();
   ASSERT_TRUE(broker->create_topic("t", 3));
   Delivered delivered;
-  auto producer = KafkaProducer::create(producer_props(*broker), [&](const DeliveryReport& r) {
-    (r.err ? delivered.failed : delivered.ok).push_back(r);
-  });
+  auto producer = recording_producer(*broker, delivered);
   ASSERT_TRUE(producer) << producer.error().message;
   const Header headers[] = {{"reason", "malformed_json"}, {"source_offset", "42"}};
   Message m{"t", "patient-1", "{\"x\":1}", 1'700'000'000'123, headers, 77};
@@ -148,9 +153,7 @@ TEST(KafkaClient, CommitKeepsMetadataAndTimeLookupsAnswer) {
   auto broker = start_broker();
   ASSERT_TRUE(broker->create_topic("t", 1));
   Delivered delivered;
-  auto producer = KafkaProducer::create(producer_props(*broker), [&](const DeliveryReport& r) {
-    (r.err ? delivered.failed : delivered.ok).push_back(r);
-  });
+  auto producer = recording_producer(*broker, delivered);
   ASSERT_TRUE(producer);
   produce_all(producer.value(), "t", 100, 10'000, delivered);
   ASSERT_EQ(delivered.ok.size(), 100u);
@@ -180,9 +183,7 @@ TEST(KafkaClient, IdempotentProducerSurvivesBrokerDownAndUpWithoutDuplicates) {
   auto broker = start_broker();
   ASSERT_TRUE(broker->create_topic("t", 2));
   Delivered delivered;
-  auto producer = KafkaProducer::create(producer_props(*broker), [&](const DeliveryReport& r) {
-    (r.err ? delivered.failed : delivered.ok).push_back(r);
-  });
+  auto producer = recording_producer(*broker, delivered);
   ASSERT_TRUE(producer);
   produce_all(producer.value(), "t", 50, 0, delivered);
   ASSERT_EQ(delivered.ok.size(), 50u);
@@ -223,9 +224,7 @@ TEST(KafkaClient, ProduceRequestErrorsAreRetriedOnce) {
   auto broker = start_broker();
   ASSERT_TRUE(broker->create_topic("t", 1));
   Delivered delivered;
-  auto producer = KafkaProducer::create(producer_props(*broker), [&](const DeliveryReport& r) {
-    (r.err ? delivered.failed : delivered.ok).push_back(r);
-  });
+  auto producer = recording_producer(*broker, delivered);
   ASSERT_TRUE(producer);
   produce_all(producer.value(), "t", 1, 0, delivered);  // connection and producer id first
   broker->push_request_errors(ApiKey::produce, {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
@@ -251,9 +250,7 @@ TEST(KafkaClient, CommitFailureIsReportedAndTheNextCommitSucceeds) {
   auto broker = start_broker();
   ASSERT_TRUE(broker->create_topic("t", 1));
   Delivered delivered;
-  auto producer = KafkaProducer::create(producer_props(*broker), [&](const DeliveryReport& r) {
-    (r.err ? delivered.failed : delivered.ok).push_back(r);
-  });
+  auto producer = recording_producer(*broker, delivered);
   ASSERT_TRUE(producer);
   produce_all(producer.value(), "t", 10, 0, delivered);
 
@@ -291,9 +288,7 @@ TEST(KafkaClient, ConsumerFollowsACoordinatorMove) {
   auto broker = start_broker(3);
   ASSERT_TRUE(broker->create_topic("t", 3, 3));
   Delivered delivered;
-  auto producer = KafkaProducer::create(producer_props(*broker), [&](const DeliveryReport& r) {
-    (r.err ? delivered.failed : delivered.ok).push_back(r);
-  });
+  auto producer = recording_producer(*broker, delivered);
   ASSERT_TRUE(producer);
   ASSERT_TRUE(broker->set_group_coordinator("g6", 1));
   produce_all(producer.value(), "t", 30, 0, delivered);
