@@ -175,7 +175,6 @@ ScorerGroup::ScorerGroup(std::vector<Member> members, ScorerSpec spec, std::size
     : members_(std::move(members)),
       spec_(std::move(spec)),
       n_modalities_(std::min(n_modalities, kMaxModalities)),
-      masked_(masked),
       stride_(masked ? static_cast<uint32_t>(1 + n_modalities_) : 1) {
   for (std::size_t m = 0; m < n_modalities_; ++m) {
     uint32_t most = 0;

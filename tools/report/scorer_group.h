@@ -79,7 +79,6 @@ class ScorerGroup final : public Scorer {
   std::vector<Member> members_;
   ScorerSpec spec_;
   std::size_t n_modalities_;
-  bool masked_;
   uint32_t stride_;
   uint32_t history_items_ = 0;  // HistoryItem scratch a view needs
   mutable ShardRecords<ShardRecord> shards_;
