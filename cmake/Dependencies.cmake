@@ -30,6 +30,8 @@ tfe_require_package(tomlplusplus libtomlplusplus-dev)
 tfe_require_package(CLI11 libcli11-dev)
 tfe_require_pkgconfig(RDKAFKA "rdkafka++;rdkafka" librdkafka-dev)
 tfe_require_pkgconfig(ISAL libisal libisal-dev)
+# XXH3, inlined from its header (XXH_INLINE_ALL): the backtest's snapshot digests.
+tfe_require_pkgconfig(XXHASH libxxhash libxxhash-dev)
 if(NOT TFE_SANITIZE)
   # The tfe command's allocator (tools/cli/allocator.h); the sanitizers bring their own.
   tfe_require_pkgconfig(JEMALLOC jemalloc libjemalloc-dev)

@@ -102,8 +102,11 @@ check "no patient id in the report" '[.. | strings | test("^ward-")] | any | not
 # The two fusion models replay together; NEWS2 reads current vitals values, so it replays alone.
 grep -q "^report: 3 scorers in 2 replays per variant: news2; attention + late$" "$out/commands.log" ||
   fail "the fusion models do not share one replay"
-grep -Eq "^replay: report .*, 4 runs, .* M scores \([0-9.]+ M of them with a modality masked\)" "$out/commands.log" ||
+grep -Eq "^replay: report .*, 4 runs, .* M scores \([0-9.]+ M of them with a modality masked, [0-9.]+ M taken over unchanged\)" "$out/commands.log" ||
   fail "the summary line does not count the runs and masked scores"
+# The delayed replay takes over the baseline's ticks whose snapshot the delays left unchanged.
+grep -Eq "^report: replay arrival delays x2 \(3 scorers\): .* \([0-9.]+ M of them the history's, snapshot unchanged\)" "$out/commands.log" ||
+  fail "the delayed replay took over no unchanged tick"
 
 # 3. Deterministic: sequential replays write the same bytes, and so do one shard per replay
 # (the default with a fusion model is one per core).

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -459,6 +461,132 @@ TEST(Backtest, AGroupReplayGivesEachScorerTheTablesOfItsOwnReplay) {
   }
   EXPECT_NE(together.value()[0].ticks[100].risk, together.value()[1].ticks[100].risk)
       << "different models, different risks";
+}
+
+// A variant's replay that takes over the baseline's unchanged ticks gives the tables of one that
+// scores every tick, bit for bit, and takes over only some of them.
+TEST(BacktestVariants, TakingOverUnchangedTicksGivesTheTablesOfAFullReplay) {
+  const Cohort& c = cohort();
+  const std::span<const Event> events =
+      std::span(c.history.events).first(c.history.events.size() / 4);
+  const std::vector<OutcomeEvent> outcomes = history_outcomes(events);
+  const std::vector<Rearrival> order = scale_delays(events, 2.0);
+  const ReplaySequence delayed(events, order);
+  const std::vector<std::vector<std::shared_ptr<const Scorer>>> groups = {
+      {fusion_scorer(c, Strategy::attention, 3, 31), fusion_scorer(c, Strategy::late, 1, 32),
+       fusion_scorer(c, Strategy::early, 1, 33)},
+      {c.scorers[0].scorer}};
+  for (const auto& scorers : groups) {
+    const std::string what = scorers.size() == 1 ? "news2 alone" : "three fusion models";
+    std::vector<MaskedRisks> masked;
+    RunLink recording;
+    recording.record = true;
+    auto baseline = score_events(events, c.config, scorers, *c.registry, outcomes,
+                                 kDefaultHorizonMs, nullptr, &masked, &recording);
+    ASSERT_TRUE(baseline) << baseline.error().message;
+    ASSERT_TRUE(recording.recorded);
+    EXPECT_EQ(recording.recorded->size(), masked.front().size()) << "every tick is recorded";
+    EXPECT_EQ(recording.taken_over, 0u);
+    auto full = score_events(delayed, c.config, scorers, *c.registry, outcomes, kDefaultHorizonMs);
+    ASSERT_TRUE(full) << full.error().message;
+    RunLink taking_over;
+    taking_over.earlier = recording.recorded;
+    auto reused = score_events(delayed, c.config, scorers, *c.registry, outcomes, kDefaultHorizonMs,
+                               nullptr, nullptr, &taking_over);
+    ASSERT_TRUE(reused) << reused.error().message;
+    const uint64_t taken_over = taking_over.taken_over;
+    ASSERT_EQ(reused.value().size(), scorers.size());
+    for (std::size_t s = 0; s < scorers.size(); ++s) {
+      expect_same_ticks(reused.value()[s], full.value()[s], what + ", scorer " + std::to_string(s));
+    }
+    EXPECT_GT(taken_over, 0u) << what << ": most grid ticks see what the baseline saw";
+    EXPECT_LT(taken_over, full.value().front().ticks.size())
+        << what << ": doubled delays change some snapshots";
+  }
+}
+
+TEST(ScorerGroup, TakesOverOnlyARunOfAsManyMembersAndOnlyWithoutMasking) {
+  const Cohort& c = cohort();
+  const auto attention = c.scorers[1].scorer;
+  const auto late = fusion_scorer(c, Strategy::late, 1, 4);
+  const std::span<const Event> events =
+      std::span(c.history.events).first(c.history.events.size() / 20);
+  const std::vector<OutcomeEvent> outcomes = history_outcomes(events);
+  RunLink recording;
+  recording.record = true;
+  ASSERT_TRUE(score_events(events, c.config, std::vector{attention, late}, *c.registry, outcomes,
+                           kDefaultHorizonMs, nullptr, nullptr, &recording));
+  ASSERT_TRUE(recording.recorded);
+  EXPECT_EQ(recording.recorded->members(), 2u);
+  EXPECT_GT(recording.recorded->size(), 0u);
+  const GroupTakeover takeover{false, recording.recorded};
+  EXPECT_TRUE(ScorerGroup::create({attention, late}, c.config.schema, false, takeover));
+  auto three = ScorerGroup::create({attention, late, late}, c.config.schema, false, takeover);
+  ASSERT_FALSE(three) << "three members cannot take over two members' risks";
+  EXPECT_NE(three.error().message.find("cannot take over"), std::string::npos);
+  EXPECT_FALSE(ScorerGroup::create({attention, late}, c.config.schema, true, takeover))
+      << "the earlier run holds no masked risks to take over";
+}
+
+TEST(ScorerGroup, TheSnapshotDigestSeesEveryFieldAMemberReads) {
+  std::vector<float> vitals = {1.0f, 2.0f, 3.0f};
+  std::vector<float> note = {0.5f, -0.5f};
+  std::vector<float> older_note = {0.25f, 0.75f};
+  std::vector<HistoryItem> history = {{60'000, note}, {7'200'000, older_note}};
+  std::vector<ModalitySnapshot> modalities(2);
+  modalities[0] = {true, 1000, 59'000, vitals, {}};
+  modalities[1] = {true, 60'000, 0, note, history};
+  const auto digest = [&] {
+    return ScorerGroup::snapshot_digest(Snapshot{3, 60'000, modalities}, {});
+  };
+  const uint64_t original = digest();
+
+  // Equal content elsewhere in memory: the same digest.
+  std::vector<float> vitals_copy = vitals;
+  modalities[0].features = vitals_copy;
+  EXPECT_EQ(digest(), original);
+
+  const auto changed = [&](auto&& change, auto&& undo, const char* what) {
+    change();
+    EXPECT_NE(digest(), original) << what;
+    undo();
+    EXPECT_EQ(digest(), original) << what << " (undone)";
+  };
+  changed([&] { modalities[0].present = false; }, [&] { modalities[0].present = true; },
+          "presence");
+  changed([&] { modalities[0].age_ms = 2000; }, [&] { modalities[0].age_ms = 1000; }, "age");
+  changed([&] { modalities[1].event_time_ms = 1; }, [&] { modalities[1].event_time_ms = 0; },
+          "event time");
+  changed([&] { vitals_copy[2] = 3.5f; }, [&] { vitals_copy[2] = 3.0f; }, "a feature");
+  changed([&] { modalities[0].features = std::span(vitals_copy).first(2); },
+          [&] { modalities[0].features = vitals_copy; }, "the feature count");
+  changed([&] { history[1].age_ms = 7'200'001; }, [&] { history[1].age_ms = 7'200'000; },
+          "a history item's age");
+  changed([&] { older_note[0] = -0.25f; }, [&] { older_note[0] = 0.25f; },
+          "a history item's feature");
+  changed([&] { modalities[1].history = std::span(history).first(1); },
+          [&] { modalities[1].history = history; }, "the history length");
+  changed([&] { std::swap(modalities[0], modalities[1]); },
+          [&] { std::swap(modalities[0], modalities[1]); }, "the modality order");
+
+  // With a digest tail (the group's encoder stores a digest of the features in their last two
+  // floats), the tail stands for the features before it.
+  const std::array<bool, 2> tails = {false, true};
+  const auto tailed = [&] {
+    return ScorerGroup::snapshot_digest(Snapshot{3, 60'000, modalities}, tails);
+  };
+  std::vector<float> encoded = {0.5f, -0.5f, 0.0f, 0.0f};
+  const uint64_t tag = 0x0123456789abcdefULL;
+  std::memcpy(encoded.data() + 2, &tag, sizeof tag);
+  modalities[1].features = encoded;
+  modalities[1].history = {};
+  const uint64_t with_tail = tailed();
+  encoded[0] = 0.75f;
+  EXPECT_EQ(tailed(), with_tail) << "the digest tail, not the features before it";
+  EXPECT_NE(digest(), with_tail) << "without tails every float counts";
+  const uint64_t other_tag = tag + 1;
+  std::memcpy(encoded.data() + 2, &other_tag, sizeof other_tag);
+  EXPECT_NE(tailed(), with_tail) << "another digest tail";
 }
 
 TEST(Backtest, ParallelAndSequentialReplaysGiveTheSameReport) {

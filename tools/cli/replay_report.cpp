@@ -189,14 +189,15 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
   const std::string html = (std::filesystem::path(args.dir) / "report.html").string();
   std::printf(
       "replay: report %s: %zu scorer%s, %llu runs, %llu events, %.1f M scores (%.1f M of them "
-      "with a modality masked); load %.1f s, replays %.1f s, metrics %.1f s (the two overlap), "
-      "write %.1f s, total %.1f s\n",
+      "with a modality masked, %.1f M taken over unchanged); load %.1f s, replays %.1f s, "
+      "metrics %.1f s (the two overlap), write %.1f s, total %.1f s\n",
       html.c_str(), scorers.size(), scorers.size() == 1 ? "" : "s",
       static_cast<unsigned long long>(stats.runs),
       static_cast<unsigned long long>(stats.history_events),
       static_cast<double>(stats.ticks + stats.masked_scores) / 1e6,
-      static_cast<double>(stats.masked_scores) / 1e6, load_seconds, stats.replay_seconds,
-      stats.metrics_seconds, write_seconds, seconds_since(start));
+      static_cast<double>(stats.masked_scores) / 1e6, static_cast<double>(stats.taken_over) / 1e6,
+      load_seconds, stats.replay_seconds, stats.metrics_seconds, write_seconds,
+      seconds_since(start));
   return kExitOk;
 }
 

@@ -134,11 +134,11 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
                                             const PatientRegistry& registry,
                                             std::span<const OutcomeEvent> outcomes,
                                             int64_t horizon_ms, ReplayStats* stats,
-                                            std::vector<MaskedRisks>* masked) {
+                                            std::vector<MaskedRisks>* masked, RunLink* link) {
   if (scorers.empty()) return make_error(Errc::invalid_argument, "no scorer to replay");
   const auto n_patients = static_cast<uint32_t>(registry.size());
   TickCollector sink(config.schema.size());
-  if (scorers.size() == 1 && !masked) {
+  if (scorers.size() == 1 && !masked && !link) {
     ReplayStats replay = replay_events(events, config, scorers.front(), registry, sink);
     if (stats) *stats = replay;
     auto table =
@@ -148,8 +148,10 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
     tables.push_back(std::move(table.value()));
     return tables;
   }
+  GroupTakeover takeover;
+  if (link) takeover = {link->record, link->earlier};
   auto group = ScorerGroup::create(std::vector(scorers.begin(), scorers.end()), config.schema,
-                                   masked != nullptr);
+                                   masked != nullptr, std::move(takeover));
   if (!group) return group.error();
   ReplayStats replay = replay_events(events, config, group.value(), registry, sink);
   if (stats) *stats = replay;
@@ -162,8 +164,12 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
         first.emplace(
             build_labels(sink.take(), outcomes, n_patients, horizon_ms, config.tick_cadence_ms));
       },
-      [&] { risks = std::make_shared<const TickRisks>(group.value()->collect(n_patients)); });
+      [&] {
+        risks = std::make_shared<const TickRisks>(
+            group.value()->collect(n_patients, link ? &link->recorded : nullptr));
+      });
   if (!*first) return first->error();
+  if (link) link->taken_over = group.value()->taken_over();
   const uint32_t stride = group.value()->stride();
   std::vector<std::optional<Result<TickTable>>> others(scorers.size());
   tbb::parallel_for(std::size_t{1}, scorers.size(), [&](std::size_t s) {
@@ -265,9 +271,11 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   }
 
   // Replays every group over `variant`: one table per scorer, in scorer order. With `masked`,
-  // the replays also record each scorer's masked risks there ([n]).
+  // the replays also record each scorer's masked risks there ([n]). With `links` ([groups]),
+  // each group's run is recorded or takes over an earlier one.
   const auto replay_all = [&](const ReplaySequence& variant, const std::string& what,
-                              std::vector<MaskedRisks>* masked) -> Result<std::vector<TickTable>> {
+                              std::vector<MaskedRisks>* masked,
+                              std::span<RunLink> links) -> Result<std::vector<TickTable>> {
     const auto start = Clock::now();
     std::vector<std::optional<Result<std::vector<TickTable>>>> tables(groups.size());
     std::vector<std::vector<MaskedRisks>> group_masked(groups.size());
@@ -277,9 +285,9 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
       for (const std::size_t i : groups[g]) members.push_back(scorers[i].scorer);
       // A failure stays a value of its slot: nothing thrown leaves a worker thread.
       try {
-        tables[g].emplace(score_events(variant, config, members, registry, outcomes,
-                                       horizon.value(), &replay[g],
-                                       masked ? &group_masked[g] : nullptr));
+        tables[g].emplace(
+            score_events(variant, config, members, registry, outcomes, horizon.value(), &replay[g],
+                         masked ? &group_masked[g] : nullptr, links.empty() ? nullptr : &links[g]));
       } catch (const std::exception& e) {
         tables[g].emplace(make_error(Errc::config, std::string("replay failed: ") + e.what()));
       }
@@ -288,10 +296,13 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     stats.replay_seconds += seconds;
     stats.runs += groups.size();
     uint64_t scores = 0;
+    uint64_t reused = 0;
     for (std::size_t g = 0; g < groups.size(); ++g) {
       scores += replay[g].pipeline.scores_emitted * groups[g].size();
+      if (!links.empty()) reused += links[g].taken_over * groups[g].size();
     }
     stats.ticks += scores;
+    stats.taken_over += reused;
     uint64_t masked_scores = 0;
     if (masked) {
       masked->assign(n, MaskedRisks{});
@@ -303,9 +314,13 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
       }
     }
     stats.masked_scores += masked_scores;
-    log(fmt::format("replay {} ({} scorer{}): {} events, {} scores{}, {:.1f} s", what, n,
-                    n == 1 ? "" : "s", millions(variant.size()), millions(scores),
-                    masked ? " (and each modality masked)" : "", seconds));
+    log(fmt::format(
+        "replay {} ({} scorer{}): {} events, {} scores{}{}, {:.1f} s", what, n, n == 1 ? "" : "s",
+        millions(variant.size()), millions(scores), masked ? " (and each modality masked)" : "",
+        reused == 0
+            ? ""
+            : fmt::format(" ({} of them the history's, snapshot unchanged)", millions(reused)),
+        seconds));
     std::vector<TickTable> by_scorer(n);
     for (std::size_t g = 0; g < groups.size(); ++g) {
       if (!*tables[g]) {
@@ -333,9 +348,14 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
 
   // Baselines: evaluated, and kept for the stress comparisons and timelines.
   std::vector<MaskedRisks> masked;
-  auto base = replay_all(events, "history", options.stress ? &masked : nullptr);
+  // With the stress tests, each group's baseline is recorded for the delay variant to take over
+  // its unchanged ticks.
+  std::vector<RunLink> links(options.stress ? groups.size() : 0);
+  for (RunLink& link : links) link.record = true;
+  auto base = replay_all(events, "history", options.stress ? &masked : nullptr, links);
   if (!base) return base.error();
   const std::vector<TickTable> baselines = std::move(base.value());
+  for (RunLink& link : links) link = RunLink{false, std::move(link.recorded), nullptr, 0};
 
   // The delay variant needs the events alone, so its replay runs while the baselines are evaluated
   // and compared, phases that leave a core idle at times; it is compared once both are done. Each
@@ -353,7 +373,8 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
       std::erase_if(delayed, [&](const Rearrival& r) { return r.arrival_ms > history_end_ms; });
       stats.replay_seconds += seconds_since(start);
       delayed_tables.emplace(
-          replay_all(ReplaySequence(events, delayed), stress_name(delay_kind), nullptr));
+          replay_all(ReplaySequence(events, delayed), stress_name(delay_kind), nullptr, links));
+      links.clear();
     } catch (const std::exception& e) {
       delayed_tables.emplace(make_error(Errc::config, std::string("replay failed: ") + e.what()));
     }

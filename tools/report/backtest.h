@@ -65,6 +65,7 @@ struct BacktestStats {
   uint64_t runs = 0;           // replays (groups of scorers sharing one replay x variants)
   uint64_t ticks = 0;          // scores over all runs (a tick scored by three scorers: three)
   uint64_t masked_scores = 0;  // scores of ticks with a modality masked (no replay of their own)
+  uint64_t taken_over = 0;     // scores a variant took from the baseline (same snapshot)
   // Wall time in replays (and building variants), and in labelling, evaluation, comparisons and
   // timelines. They overlap: the delay variant replays while the baselines are evaluated.
   double replay_seconds = 0;
@@ -112,16 +113,27 @@ class MaskedRisks {
 // scorer. Scorers share one engine state (ScorerGroup) when there are several; they must be able
 // to (share_groups). The registry must hold every patient of the events; its size is the tables'
 // patient count. With `masked`, every tick is also scored with each modality masked in turn
-// (*masked: one per scorer).
+// (*masked: one per scorer). With `link`, the run is recorded for a later one or takes over an
+// earlier one (RunLink).
 // Errors: those of build_labels (a risk outside [0, 1], a bad horizon or cadence), scorers that
-// cannot share a state.
-Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
-                                            const EngineConfig& config,
-                                            std::span<const std::shared_ptr<const Scorer>> scorers,
-                                            const PatientRegistry& registry,
-                                            std::span<const OutcomeEvent> outcomes,
-                                            int64_t horizon_ms, ReplayStats* stats = nullptr,
-                                            std::vector<MaskedRisks>* masked = nullptr);
+// cannot share a state, an earlier run of another number of scorers or taken over with `masked`.
+struct RunLink;
+Result<std::vector<TickTable>> score_events(
+    const ReplaySequence& events, const EngineConfig& config,
+    std::span<const std::shared_ptr<const Scorer>> scorers, const PatientRegistry& registry,
+    std::span<const OutcomeEvent> outcomes, int64_t horizon_ms, ReplayStats* stats = nullptr,
+    std::vector<MaskedRisks>* masked = nullptr, RunLink* link = nullptr);
+
+// A variant's replay taking over the baseline's unchanged ticks (ScorerGroup): the baseline's
+// replay records its ticks (`record`: `recorded` is set); the variant's replay, given them as
+// `earlier`, scores only the ticks whose snapshot differs from the baseline's at the same patient
+// and time, and takes the others' risks (`taken_over` counts them).
+struct RunLink {
+  bool record = false;
+  std::shared_ptr<const RecordedTicks> earlier;
+  std::shared_ptr<const RecordedTicks> recorded;  // set by a recording replay
+  uint64_t taken_over = 0;                        // set by a replay with `earlier`
+};
 
 // One scorer: the table of score_events above.
 Result<TickTable> score_events(const ReplaySequence& events, const EngineConfig& config,

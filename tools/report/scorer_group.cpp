@@ -3,10 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <string>
 
 #include <fmt/format.h>
 #include <tbb/parallel_for.h>
+// Inlined: the digest runs at every tick of a recorded or taking-over run.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 namespace tfe::report {
 
@@ -28,29 +33,45 @@ struct ScorerGroup::Member {
 struct ScorerGroup::ShardRecord {
   std::vector<TickRisks::Tick> ticks;  // the shard's tick order: time, then patient
   std::vector<double> risks;           // [ticks.size() * columns]
+  std::vector<uint64_t> digests;       // [ticks.size()] with GroupTakeover::record
+  uint64_t taken_over = 0;             // ticks whose risks came from the earlier run
 };
 
 namespace {
 
-// One text/embedding modality encoded by several members: their features side by side.
+// Chained: each piece's hash seeds the next.
+uint64_t chain_hash(uint64_t seed, const void* data, std::size_t n) {
+  return XXH3_64bits_withSeed(data, n, seed);
+}
+
+// A digest of encoded features stored after them, in the place of kDigestFloats floats.
+constexpr uint32_t kDigestFloats = sizeof(uint64_t) / sizeof(float);
+
+// One text/embedding modality encoded by several members: their features side by side. With a
+// digest tail, the digest of those features follows them: computed once per event, it stands for
+// them in every snapshot digest (ScorerGroup::snapshot_digest).
 class ConcatenatedEncoder final : public ModalityEncoder {
  public:
-  explicit ConcatenatedEncoder(std::vector<std::shared_ptr<const ModalityEncoder>> parts)
-      : parts_(std::move(parts)) {
-    for (const auto& p : parts_) dim_ += p->dim();
+  ConcatenatedEncoder(std::vector<std::shared_ptr<const ModalityEncoder>> parts, bool digest_tail)
+      : parts_(std::move(parts)), digest_tail_(digest_tail) {
+    for (const auto& p : parts_) features_ += p->dim();
   }
-  uint32_t dim() const override { return dim_; }
+  uint32_t dim() const override { return features_ + (digest_tail_ ? kDigestFloats : 0); }
   void encode(const Event& event, std::span<float> out) const override {
     std::size_t offset = 0;
     for (const auto& p : parts_) {
       p->encode(event, out.subspan(offset, p->dim()));
       offset += p->dim();
     }
+    if (!digest_tail_) return;
+    const uint64_t digest = chain_hash(0, out.data(), std::size_t{features_} * sizeof(float));
+    std::memcpy(out.data() + features_, &digest, sizeof digest);
   }
 
  private:
   std::vector<std::shared_ptr<const ModalityEncoder>> parts_;
-  uint32_t dim_ = 0;
+  bool digest_tail_;
+  uint32_t features_ = 0;
 };
 
 class GroupState final : public ScorerState {
@@ -61,9 +82,22 @@ class GroupState final : public ScorerState {
   // A member's view of the snapshot, rewritten for each member (16 modalities: a kilobyte that
   // value-initialising per tick would clear for nothing).
   std::array<ModalitySnapshot, kMaxModalities> view;
+  // Per shard of the earlier run, the first of its ticks not yet passed.
+  std::vector<std::size_t> earlier_cursors;
 };
 
+bool before(const RecordedTicks::Tick& tick, const Snapshot& snapshot) {
+  return tick.score_time_ms != snapshot.time_ms ? tick.score_time_ms < snapshot.time_ms
+                                                : tick.patient < snapshot.patient;
+}
+
 }  // namespace
+
+uint64_t RecordedTicks::size() const {
+  uint64_t n = 0;
+  for (const auto& shard : shards_) n += shard.size();
+  return n;
+}
 
 TickRisks::TickRisks(uint32_t columns, std::vector<Tick> ticks, std::vector<double> risks)
     : columns_(columns), ticks_(std::move(ticks)), risks_(std::move(risks)) {}
@@ -98,8 +132,15 @@ Result<TickTable> TickRisks::table(const TickTable& like, uint32_t column, uint3
 }
 
 Result<std::shared_ptr<const ScorerGroup>> ScorerGroup::create(
-    std::vector<std::shared_ptr<const Scorer>> scorers, const ModalitySchema& schema, bool masked) {
+    std::vector<std::shared_ptr<const Scorer>> scorers, const ModalitySchema& schema, bool masked,
+    GroupTakeover takeover) {
   if (scorers.empty()) return make_error(Errc::invalid_argument, "a scorer group needs a scorer");
+  if (takeover.earlier && (masked || takeover.earlier->members() != scorers.size())) {
+    return make_error(
+        Errc::invalid_argument,
+        fmt::format("a group of {} scorers{} cannot take over a run of {}", scorers.size(),
+                    masked ? " with masked risks" : "", takeover.earlier->members()));
+  }
   const std::size_t n_mod = schema.size();
   std::vector<Member> members(scorers.size());
   ScorerSpec spec;
@@ -116,6 +157,7 @@ Result<std::shared_ptr<const ScorerGroup>> ScorerGroup::create(
                       own.strategy, own.needs.size(), n_mod));
     }
   }
+  std::array<bool, kMaxModalities> digest_tails{};
   for (std::size_t m = 0; m < n_mod; ++m) {
     const ModalitySpec& modality = schema[static_cast<ModalityIndex>(m)];
     ModalityNeeds& merged = spec.needs[m];
@@ -161,21 +203,28 @@ Result<std::shared_ptr<const ScorerGroup>> ScorerGroup::create(
           Errc::invalid_argument,
           fmt::format("modality '{}': one scorer encodes it, another reads it raw", modality.name));
     }
-    if (encoders.size() == 1) {
+    // Snapshot digests read an encoded modality's digest tail instead of its features.
+    const bool tail = (takeover.record || takeover.earlier) && !encoders.empty();
+    if (encoders.size() == 1 && !tail) {
       merged.encoder = encoders.front();
-    } else if (encoders.size() > 1) {
-      merged.encoder = std::make_shared<ConcatenatedEncoder>(std::move(encoders));
+    } else if (!encoders.empty()) {
+      merged.encoder = std::make_shared<ConcatenatedEncoder>(std::move(encoders), tail);
+      digest_tails[m] = tail;
     }
   }
-  return std::make_shared<const ScorerGroup>(std::move(members), std::move(spec), n_mod, masked);
+  return std::make_shared<const ScorerGroup>(std::move(members), std::move(spec), n_mod, masked,
+                                             std::move(takeover), digest_tails);
 }
 
 ScorerGroup::ScorerGroup(std::vector<Member> members, ScorerSpec spec, std::size_t n_modalities,
-                         bool masked)
+                         bool masked, GroupTakeover takeover,
+                         std::array<bool, kMaxModalities> digest_tails)
     : members_(std::move(members)),
       spec_(std::move(spec)),
       n_modalities_(std::min(n_modalities, kMaxModalities)),
-      stride_(masked ? static_cast<uint32_t>(1 + n_modalities_) : 1) {
+      stride_(masked ? static_cast<uint32_t>(1 + n_modalities_) : 1),
+      takeover_(std::move(takeover)),
+      digest_tails_(digest_tails) {
   for (std::size_t m = 0; m < n_modalities_; ++m) {
     uint32_t most = 0;
     for (const Member& member : members_) most = std::max(most, member.views[m].history);
@@ -192,8 +241,97 @@ std::unique_ptr<ScorerState> ScorerGroup::make_state() const {
   for (const Member& member : members_) state->members.push_back(member.scorer->make_state());
   state->record = std::make_shared<ShardRecord>();
   state->items.resize(history_items_);
+  if (takeover_.earlier) state->earlier_cursors.assign(takeover_.earlier->shards_.size(), 0);
   shards_.add(state->record);
   return state;
+}
+
+namespace {
+// The bytes of a snapshot gathered for a few hash calls instead of one per field: a tick's
+// snapshot is a few hundred bytes in a dozen pieces.
+class DigestStream {
+ public:
+  template <class T>
+  void add(const T& value) {
+    add(&value, sizeof value);
+  }
+  void add(const void* data, std::size_t n) {
+    if (n == 0) return;  // an empty span's data() may be null
+    if (n > bytes_.size() - used_) {
+      flush();
+      if (n > bytes_.size()) {
+        digest_ = chain_hash(digest_, data, n);
+        return;
+      }
+    }
+    std::memcpy(bytes_.data() + used_, data, n);
+    used_ += n;
+  }
+  uint64_t finish() {
+    flush();
+    return digest_;
+  }
+
+ private:
+  void flush() {
+    if (used_ == 0) return;
+    digest_ = chain_hash(digest_, bytes_.data(), used_);
+    used_ = 0;
+  }
+  std::array<std::byte, 1024> bytes_;
+  std::size_t used_ = 0;
+  uint64_t digest_ = 0;
+};
+}  // namespace
+
+uint64_t ScorerGroup::snapshot_digest(const Snapshot& snapshot,
+                                      std::span<const bool> digest_tails) {
+  // Fixed-size fields ahead of each variable-length part, so that equal bytes mean equal fields
+  // (and the points where the stream is hashed fall alike).
+  struct Header {
+    int64_t age_ms;
+    int64_t event_time_ms;
+    uint64_t features;
+    uint64_t history;
+    uint64_t present;
+  };
+  DigestStream stream;
+  for (std::size_t m = 0; m < snapshot.modalities.size(); ++m) {
+    const ModalitySnapshot& ms = snapshot.modalities[m];
+    const bool tail = m < digest_tails.size() && digest_tails[m];
+    // The features themselves, or the digest of them that follows them.
+    const auto add_features = [&](std::span<const float> f) {
+      if (tail && f.size() >= kDigestFloats) f = f.last(kDigestFloats);
+      stream.add(f.data(), f.size_bytes());
+    };
+    stream.add(Header{ms.age_ms, ms.event_time_ms, ms.features.size(), ms.history.size(),
+                      ms.present ? 1u : 0u});
+    add_features(ms.features);
+    for (const HistoryItem& item : ms.history) {
+      const int64_t item_header[2] = {item.age_ms, static_cast<int64_t>(item.features.size())};
+      stream.add(item_header);
+      add_features(item.features);
+    }
+  }
+  return stream.finish();
+}
+
+const double* ScorerGroup::earlier_risks(const Snapshot& snapshot, uint64_t digest,
+                                         std::vector<std::size_t>& cursors) const {
+  const RecordedTicks& e = *takeover_.earlier;
+  if (snapshot.patient >= e.shard_of_patient_.size()) return nullptr;
+  const uint32_t k = e.shard_of_patient_[snapshot.patient];
+  if (k == UINT32_MAX) return nullptr;
+  // That shard's ticks are in (time, patient) order and so are this shard's ticks of its
+  // patients: its cursor only moves forward.
+  const std::vector<RecordedTicks::Tick>& ticks = e.shards_[k];
+  std::size_t& i = cursors[k];
+  while (i < ticks.size() && before(ticks[i], snapshot)) ++i;
+  if (i == ticks.size() || ticks[i].score_time_ms != snapshot.time_ms ||
+      ticks[i].patient != snapshot.patient || ticks[i].digest != digest) {
+    return nullptr;
+  }
+  return e.risks_[k].data() + i * e.members_;
 }
 
 void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const {
@@ -202,6 +340,19 @@ void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutpu
   r.ticks.push_back({snapshot.patient, snapshot.time_ms});
   const std::size_t base = r.risks.size();
   r.risks.resize(base + members_.size() * stride_);
+  if (takeover_.record || takeover_.earlier) {
+    const uint64_t digest = snapshot_digest(snapshot, digest_tails_);
+    if (takeover_.record) r.digests.push_back(digest);
+    if (takeover_.earlier) {
+      if (const double* risks = earlier_risks(snapshot, digest, st.earlier_cursors)) {
+        std::copy_n(risks, members_.size(), r.risks.data() + base);  // stride 1: not masked
+        ++r.taken_over;
+        out.risk = risks[0];
+        out.logit = std::numeric_limits<double>::quiet_NaN();
+        return;
+      }
+    }
+  }
   const std::size_t n = std::min(n_modalities_, snapshot.modalities.size());
   std::array<ModalitySnapshot, kMaxModalities>& view = st.view;
   for (std::size_t s = 0; s < members_.size(); ++s) {
@@ -250,7 +401,14 @@ void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutpu
   }
 }
 
-TickRisks ScorerGroup::collect(std::size_t n_patients) const {
+uint64_t ScorerGroup::taken_over() const {
+  uint64_t n = 0;
+  for (const auto& shard : shards_.all()) n += shard->taken_over;
+  return n;
+}
+
+TickRisks ScorerGroup::collect(std::size_t n_patients,
+                               std::shared_ptr<const RecordedTicks>* recorded) const {
   // A patient is scored by one shard only, in time order, so a stable bucket pass by patient
   // gives (patient, time) order.
   const std::vector<std::shared_ptr<ShardRecord>> shards = shards_.all();
@@ -264,6 +422,14 @@ TickRisks ScorerGroup::collect(std::size_t n_patients) const {
   for (std::size_t p = 1; p < start.size(); ++p) start[p] += start[p - 1];
   std::vector<TickRisks::Tick> ticks(total);
   std::vector<double> risks(total * columns);
+  auto kept = std::make_shared<RecordedTicks>();
+  const bool record = takeover_.record && recorded;
+  if (record) {
+    kept->members_ = static_cast<uint32_t>(members_.size());
+    kept->shards_.resize(shards.size());
+    kept->risks_.resize(shards.size());
+    kept->shard_of_patient_.assign(n_patients, UINT32_MAX);
+  }
   // Shards own disjoint patients, so they write disjoint rows (and counters): side by side.
   tbb::parallel_for(std::size_t{0}, shards.size(), [&](std::size_t k) {
     const ShardRecord& shard = *shards[k];
@@ -273,7 +439,21 @@ TickRisks ScorerGroup::collect(std::size_t n_patients) const {
       std::copy_n(shard.risks.begin() + static_cast<std::ptrdiff_t>(i * columns), columns,
                   risks.begin() + static_cast<std::ptrdiff_t>(to * columns));
     }
+    if (!record) return;
+    std::vector<RecordedTicks::Tick>& own = kept->shards_[k];
+    std::vector<double>& own_risks = kept->risks_[k];
+    own.resize(shard.ticks.size());
+    own_risks.resize(shard.ticks.size() * members_.size());
+    for (std::size_t i = 0; i < shard.ticks.size(); ++i) {
+      const TickRisks::Tick& t = shard.ticks[i];
+      own[i] = {t.score_time_ms, t.patient, shard.digests[i]};
+      kept->shard_of_patient_[t.patient] = static_cast<uint32_t>(k);
+      for (std::size_t s = 0; s < members_.size(); ++s) {
+        own_risks[i * members_.size() + s] = shard.risks[i * columns + s * stride_];
+      }
+    }
   });
+  if (record) *recorded = std::move(kept);
   return TickRisks(static_cast<uint32_t>(columns), std::move(ticks), std::move(risks));
 }
 

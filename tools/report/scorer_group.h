@@ -7,10 +7,18 @@
 // computed. The risks are recorded per tick (TickRisks) and turned into one TickTable per scorer
 // and masked modality afterwards.
 //
+// Taking over an earlier run: a variant's replay (arrival delays scaled) sees, at many of its
+// ticks, exactly the snapshot the baseline saw at the same patient and time. The baseline's group
+// records a digest of each tick's snapshot (RecordedTicks); the variant's group computes the same
+// digest and, where the baseline has that tick with that digest, copies the members' risks
+// instead of scoring again. This relies on what the engine already requires of scorers for its
+// scores not to depend on the shard count: a member's risk is a function of its snapshot alone.
+//
 // Consumes: the union of the members' needs (docs/report.md says when needs can be merged).
-// Produces: the first member's risk and logit for the engine's sink (weights zero); everything
-// else in TickRisks.
+// Produces: the first member's risk and logit for the engine's sink (weights zero; a tick taken
+// over from an earlier run carries the risk alone, its logit NaN); everything else in TickRisks.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -49,14 +57,43 @@ class TickRisks {
   std::vector<double> risks_;
 };
 
+// A run's ticks in the order each shard scored them (time, then patient), with each tick's
+// snapshot digest and each member's own risk: what a later run of the same members takes over
+// from. Built by ScorerGroup::collect.
+class RecordedTicks {
+ public:
+  struct Tick {
+    int64_t score_time_ms = 0;
+    uint32_t patient = 0;
+    uint64_t digest = 0;
+  };
+  uint32_t members() const { return members_; }
+  uint64_t size() const;
+
+ private:
+  friend class ScorerGroup;
+  uint32_t members_ = 0;
+  std::vector<std::vector<Tick>> shards_;   // [shard][tick]
+  std::vector<std::vector<double>> risks_;  // [shard][tick * members + member]
+  std::vector<uint32_t> shard_of_patient_;  // UINT32_MAX: a patient without ticks
+};
+
+// How a group's run relates to another run of the same members.
+struct GroupTakeover {
+  bool record = false;  // record each tick's snapshot digest for a later run (collect)
+  // Take over the ticks this earlier run saw unchanged. Only a run without masked risks can.
+  std::shared_ptr<const RecordedTicks> earlier;
+};
+
 class ScorerGroup final : public Scorer {
  public:
   // Errors: no scorer, or needs one engine state cannot serve (a vitals modality read as window
   // statistics by one member and as latest values by another; a text or embedding modality
-  // encoded by one member and read raw by another).
+  // encoded by one member and read raw by another); an earlier run of another number of members,
+  // or taken over by a masked run.
   static Result<std::shared_ptr<const ScorerGroup>> create(
-      std::vector<std::shared_ptr<const Scorer>> scorers, const ModalitySchema& schema,
-      bool masked);
+      std::vector<std::shared_ptr<const Scorer>> scorers, const ModalitySchema& schema, bool masked,
+      GroupTakeover takeover = {});
 
   const ScorerSpec& spec() const override { return spec_; }
   std::unique_ptr<ScorerState> make_state() const override;
@@ -66,21 +103,38 @@ class ScorerGroup final : public Scorer {
   // Columns of collect(): member s's own risk at s * stride(); with masking, its risk with
   // modality m masked at s * stride() + 1 + m.
   uint32_t stride() const { return stride_; }
-  // Every shard's records, sorted by (patient, time). Call after the replay.
-  TickRisks collect(std::size_t n_patients) const;
+  // Every shard's records, sorted by (patient, time). Call after the replay. With
+  // GroupTakeover::record, *recorded gets the run's ticks for a later run.
+  TickRisks collect(std::size_t n_patients,
+                    std::shared_ptr<const RecordedTicks>* recorded = nullptr) const;
+  // Ticks of the run whose risks were taken over from the earlier run. Call after the replay.
+  uint64_t taken_over() const;
+
+  // The digest of everything a member can read from a snapshot: each modality's presence, age,
+  // latest event time, features and history items, as bytes (XXH3, 64 bits). For a modality m
+  // with digest_tails[m], the group's encoder stored the digest of each item's features after
+  // them, and that digest stands for them.
+  static uint64_t snapshot_digest(const Snapshot& snapshot, std::span<const bool> digest_tails);
 
   struct Member;
   struct ShardRecord;
   // Use create(); public for std::make_shared.
-  ScorerGroup(std::vector<Member> members, ScorerSpec spec, std::size_t n_modalities, bool masked);
+  ScorerGroup(std::vector<Member> members, ScorerSpec spec, std::size_t n_modalities, bool masked,
+              GroupTakeover takeover, std::array<bool, kMaxModalities> digest_tails);
   ~ScorerGroup() override;
 
  private:
+  // The earlier run's risks of this tick ([members]) when it saw the same snapshot, else null.
+  const double* earlier_risks(const Snapshot& snapshot, uint64_t digest,
+                              std::vector<std::size_t>& cursors) const;
+
   std::vector<Member> members_;
   ScorerSpec spec_;
   std::size_t n_modalities_;
   uint32_t stride_;
-  uint32_t history_items_ = 0;  // HistoryItem scratch a view needs
+  GroupTakeover takeover_;
+  std::array<bool, kMaxModalities> digest_tails_;  // encoded with a digest after the features
+  uint32_t history_items_ = 0;                     // HistoryItem scratch a view needs
   mutable ShardRecords<ShardRecord> shards_;
 };
 
