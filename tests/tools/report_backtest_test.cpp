@@ -609,24 +609,38 @@ TEST(Backtest, ParallelAndSequentialReplaysGiveTheSameReport) {
 }
 
 TEST(Backtest, StressReplayOverlappingTheEvaluationsGivesTheSequentialReport) {
-  // The delay variant replays while the baselines are evaluated; a quarter of the day keeps the
-  // test quick under the sanitizers.
+  // The delay variant replays while the baselines are evaluated (with one group of scorers, from
+  // before that group's tables are built); a quarter of the day keeps the test quick under the
+  // sanitizers.
   const Cohort& c = cohort();
   History part;
   part.events.assign(
       c.history.events.begin(),
       c.history.events.begin() + static_cast<std::ptrdiff_t>(c.history.events.size() / 4));
-  BacktestOptions options = quick_options();
-  options.stress = true;
-  auto overlapped = run_backtest(part, *c.registry, c.config, c.scorers, options);
-  ASSERT_TRUE(overlapped) << overlapped.error().message;
-  options.parallel_replays = false;
-  auto sequential = run_backtest(part, *c.registry, c.config, c.scorers, options);
-  ASSERT_TRUE(sequential) << sequential.error().message;
-  EXPECT_EQ(report_json(sequential.value()), report_json(overlapped.value()));
-  for (const ModelReport& m : overlapped.value().models) {
-    ASSERT_EQ(m.stress.size(), c.config.schema.size() + 1);
-    EXPECT_EQ(m.stress.back().kind, StressKind::delay_scale);
+  const std::vector<std::vector<BacktestScorer>> scorer_sets = {
+      c.scorers,  // NEWS2 and attention: two groups
+      {c.scorers[1], {"late", fusion_scorer(c, Strategy::late, 1, 4), std::nullopt}}};
+  for (const auto& scorers : scorer_sets) {
+    BacktestOptions options = quick_options();
+    options.stress = true;
+    BacktestStats overlapped_stats;
+    auto overlapped =
+        run_backtest(part, *c.registry, c.config, scorers, options, &overlapped_stats);
+    ASSERT_TRUE(overlapped) << overlapped.error().message;
+    options.parallel_replays = false;
+    BacktestStats sequential_stats;
+    auto sequential =
+        run_backtest(part, *c.registry, c.config, scorers, options, &sequential_stats);
+    ASSERT_TRUE(sequential) << sequential.error().message;
+    EXPECT_EQ(report_json(sequential.value()), report_json(overlapped.value()));
+    for (const ModelReport& m : overlapped.value().models) {
+      ASSERT_EQ(m.stress.size(), c.config.schema.size() + 1);
+      EXPECT_EQ(m.stress.back().kind, StressKind::delay_scale);
+    }
+    EXPECT_GT(overlapped_stats.taken_over, 0u) << scorers.size() << " scorers";
+    EXPECT_EQ(overlapped_stats.taken_over, sequential_stats.taken_over);
+    EXPECT_EQ(overlapped_stats.ticks, sequential_stats.ticks);
+    EXPECT_EQ(overlapped_stats.runs, sequential_stats.runs);
   }
 }
 

@@ -155,40 +155,47 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
   if (!group) return group.error();
   ReplayStats replay = replay_events(events, config, group.value(), registry, sink);
   if (stats) *stats = replay;
-  // The sink saw the first scorer's risks; the others' come from the group's records. Labelling
-  // and collecting are independent passes over millions of ticks: side by side.
-  std::optional<Result<TickTable>> first;
-  std::shared_ptr<const TickRisks> risks;
-  tbb::parallel_invoke(
-      [&] {
-        first.emplace(
-            build_labels(sink.take(), outcomes, n_patients, horizon_ms, config.tick_cadence_ms));
-      },
-      [&] {
-        risks = std::make_shared<const TickRisks>(
-            group.value()->collect(n_patients, link ? &link->recorded : nullptr));
-      });
-  if (!*first) return first->error();
-  if (link) link->taken_over = group.value()->taken_over();
-  const uint32_t stride = group.value()->stride();
-  std::vector<std::optional<Result<TickTable>>> others(scorers.size());
-  tbb::parallel_for(std::size_t{1}, scorers.size(), [&](std::size_t s) {
-    others[s].emplace(risks->table(first->value(), static_cast<uint32_t>(s) * stride));
-  });
-  std::vector<TickTable> tables(scorers.size());
-  for (std::size_t s = 1; s < scorers.size(); ++s) {
-    if (!*others[s]) return others[s]->error();
-    tables[s] = std::move(others[s]->value());
-  }
-  tables[0] = std::move(first->value());
-  if (masked) {
-    masked->clear();
-    for (std::size_t s = 0; s < scorers.size(); ++s) {
-      masked->emplace_back(risks, static_cast<uint32_t>(s) * stride + 1,
-                           static_cast<uint32_t>(stride - 1));
+  if (link) {
+    link->taken_over = group.value()->taken_over();
+    if (link->record) {
+      link->recorded = group.value()->record_ticks(n_patients);
+      if (link->recorded_ready) link->recorded_ready();
     }
   }
-  return tables;
+  // Isolated: a variant's replay started by recorded_ready must not run inside this thread's
+  // waits below (it would hold these tables until it ends); an idle worker takes it.
+  return tbb::this_task_arena::isolate([&]() -> Result<std::vector<TickTable>> {
+    // The sink saw the first scorer's risks; the others' come from the group's records. Labelling
+    // and collecting are independent passes over millions of ticks: side by side.
+    std::optional<Result<TickTable>> first;
+    std::shared_ptr<const TickRisks> risks;
+    tbb::parallel_invoke(
+        [&] {
+          first.emplace(
+              build_labels(sink.take(), outcomes, n_patients, horizon_ms, config.tick_cadence_ms));
+        },
+        [&] { risks = std::make_shared<const TickRisks>(group.value()->collect(n_patients)); });
+    if (!*first) return first->error();
+    const uint32_t stride = group.value()->stride();
+    std::vector<std::optional<Result<TickTable>>> others(scorers.size());
+    tbb::parallel_for(std::size_t{1}, scorers.size(), [&](std::size_t s) {
+      others[s].emplace(risks->table(first->value(), static_cast<uint32_t>(s) * stride));
+    });
+    std::vector<TickTable> tables(scorers.size());
+    for (std::size_t s = 1; s < scorers.size(); ++s) {
+      if (!*others[s]) return others[s]->error();
+      tables[s] = std::move(others[s]->value());
+    }
+    tables[0] = std::move(first->value());
+    if (masked) {
+      masked->clear();
+      for (std::size_t s = 0; s < scorers.size(); ++s) {
+        masked->emplace_back(risks, static_cast<uint32_t>(s) * stride + 1,
+                             static_cast<uint32_t>(stride - 1));
+      }
+    }
+    return tables;
+  });
 }
 
 Result<TickTable> score_events(const ReplaySequence& events, const EngineConfig& config,
@@ -249,6 +256,12 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   };
   BacktestStats stats;
   stats.history_events = history.events.size();
+  // The delay variant's replay may start while the baseline's finishes: both add to the stats.
+  std::mutex stats_mutex;
+  const auto add_replay_seconds = [&](double seconds) {
+    const std::lock_guard lock(stats_mutex);
+    stats.replay_seconds += seconds;
+  };
   const std::span<const Event> events(history.events);
   const std::vector<OutcomeEvent> outcomes = history_outcomes(events);
   const std::size_t n = scorers.size();
@@ -293,6 +306,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
       }
     });
     const double seconds = seconds_since(start);
+    std::unique_lock stats_lock(stats_mutex);
     stats.replay_seconds += seconds;
     stats.runs += groups.size();
     uint64_t scores = 0;
@@ -314,6 +328,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
       }
     }
     stats.masked_scores += masked_scores;
+    stats_lock.unlock();
     log(fmt::format(
         "replay {} ({} scorer{}): {} events, {} scores{}{}, {:.1f} s", what, n, n == 1 ? "" : "s",
         millions(variant.size()), millions(scores), masked ? " (and each modality masked)" : "",
@@ -346,24 +361,18 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   meta.events = history.events.size();
   meta.options = options.evaluation;
 
-  // Baselines: evaluated, and kept for the stress comparisons and timelines.
-  std::vector<MaskedRisks> masked;
-  // With the stress tests, each group's baseline is recorded for the delay variant to take over
-  // its unchanged ticks.
-  std::vector<RunLink> links(options.stress ? groups.size() : 0);
-  for (RunLink& link : links) link.record = true;
-  auto base = replay_all(events, "history", options.stress ? &masked : nullptr, links);
-  if (!base) return base.error();
-  const std::vector<TickTable> baselines = std::move(base.value());
-  for (RunLink& link : links) link = RunLink{false, std::move(link.recorded), nullptr, 0};
-
   // The delay variant needs the events alone, so its replay runs while the baselines are evaluated
-  // and compared, phases that leave a core idle at times; it is compared once both are done. Each
-  // result has its own slot, so the report does not depend on the overlap.
+  // and compared, phases that leave a core idle at times; it is compared once both are done. It
+  // takes over the baseline's ticks whose snapshot the delays left unchanged (each group's
+  // baseline records its ticks for that), so it starts once every group's baseline is recorded;
+  // with one group, before that group's tables are built. Each result has its own slot, so the
+  // report does not depend on the overlap.
   StressResult delay_kind;
   delay_kind.kind = StressKind::delay_scale;
   delay_kind.delay_factor = options.delay_factor;
   std::optional<Result<std::vector<TickTable>>> delayed_tables;
+  std::vector<RunLink> recording(options.stress ? groups.size() : 0);
+  std::vector<RunLink> taking_over(recording.size());
   const auto replay_delayed = [&] {
     try {
       const auto start = Clock::now();
@@ -371,17 +380,44 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
       // Delayed evidence would keep the clock running past the history's end: time the baseline
       // never scored. The replay stops at the last arrival of the history.
       std::erase_if(delayed, [&](const Rearrival& r) { return r.arrival_ms > history_end_ms; });
-      stats.replay_seconds += seconds_since(start);
-      delayed_tables.emplace(
-          replay_all(ReplaySequence(events, delayed), stress_name(delay_kind), nullptr, links));
-      links.clear();
+      add_replay_seconds(seconds_since(start));
+      delayed_tables.emplace(replay_all(ReplaySequence(events, delayed), stress_name(delay_kind),
+                                        nullptr, taking_over));
+      taking_over.clear();
     } catch (const std::exception& e) {
       delayed_tables.emplace(make_error(Errc::config, std::string("replay failed: ") + e.what()));
     }
   };
   const bool overlap = options.stress && options.parallel_replays;
   tbb::task_group background;
-  if (overlap) background.run(replay_delayed);
+  bool delay_started = false;
+  for (std::size_t g = 0; g < recording.size(); ++g) {
+    recording[g].record = true;
+    if (overlap && groups.size() == 1) {
+      // Spawned from the baseline's replay thread: its own waits after this are isolated.
+      recording[g].recorded_ready = [&, g] {
+        taking_over[g].earlier = recording[g].recorded;
+        background.run(replay_delayed);
+        delay_started = true;
+      };
+    }
+  }
+
+  // Baselines: evaluated, and kept for the stress comparisons and timelines.
+  std::vector<MaskedRisks> masked;
+  auto base = replay_all(events, "history", options.stress ? &masked : nullptr, recording);
+  if (!base) {
+    background.wait();
+    return base.error();
+  }
+  const std::vector<TickTable> baselines = std::move(base.value());
+  if (!delay_started) {
+    for (std::size_t g = 0; g < recording.size(); ++g) {
+      taking_over[g].earlier = std::move(recording[g].recorded);
+    }
+    if (overlap) background.run(replay_delayed);
+  }
+  recording.clear();
 
   report.models.resize(n);
   std::vector<std::optional<ComparisonBaseline>> prepared(n);

@@ -132,7 +132,10 @@ struct RunLink {
   bool record = false;
   std::shared_ptr<const RecordedTicks> earlier;
   std::shared_ptr<const RecordedTicks> recorded;  // set by a recording replay
-  uint64_t taken_over = 0;                        // set by a replay with `earlier`
+  // Called (on the replay's thread) as soon as `recorded` is set, before the tables are built:
+  // a variant's replay can start.
+  std::function<void()> recorded_ready;
+  uint64_t taken_over = 0;  // set by a replay with `earlier`
 };
 
 // One scorer: the table of score_events above.

@@ -340,12 +340,13 @@ void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutpu
   r.ticks.push_back({snapshot.patient, snapshot.time_ms});
   const std::size_t base = r.risks.size();
   r.risks.resize(base + members_.size() * stride_);
+  double* const row = r.risks.data() + base;
   if (takeover_.record || takeover_.earlier) {
     const uint64_t digest = snapshot_digest(snapshot, digest_tails_);
     if (takeover_.record) r.digests.push_back(digest);
     if (takeover_.earlier) {
       if (const double* risks = earlier_risks(snapshot, digest, st.earlier_cursors)) {
-        std::copy_n(risks, members_.size(), r.risks.data() + base);  // stride 1: not masked
+        std::copy_n(risks, members_.size(), row);  // stride 1: not masked
         ++r.taken_over;
         out.risk = risks[0];
         out.logit = std::numeric_limits<double>::quiet_NaN();
@@ -394,7 +395,7 @@ void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutpu
                                    std::span<const ModalitySnapshot>(view.data(), n)};
     ScoreOutput own;
     ScoreOutput& result = s == 0 ? out : own;
-    double* column = r.risks.data() + base + s * stride_;
+    double* column = row + s * stride_;
     members_[s].scorer->score_risks(member_snapshot, *st.members[s], result,
                                     std::span<double>(column + 1, stride_ - 1));
     column[0] = result.risk;
@@ -407,8 +408,35 @@ uint64_t ScorerGroup::taken_over() const {
   return n;
 }
 
-TickRisks ScorerGroup::collect(std::size_t n_patients,
-                               std::shared_ptr<const RecordedTicks>* recorded) const {
+std::shared_ptr<const RecordedTicks> ScorerGroup::record_ticks(std::size_t n_patients) const {
+  const std::vector<std::shared_ptr<ShardRecord>> shards = shards_.all();
+  auto kept = std::make_shared<RecordedTicks>();
+  if (!takeover_.record) return kept;
+  kept->members_ = static_cast<uint32_t>(members_.size());
+  kept->shards_.resize(shards.size());
+  kept->risks_.resize(shards.size());
+  kept->shard_of_patient_.assign(n_patients, UINT32_MAX);
+  // Shards own disjoint patients: side by side.
+  tbb::parallel_for(std::size_t{0}, shards.size(), [&](std::size_t k) {
+    const ShardRecord& shard = *shards[k];
+    std::vector<RecordedTicks::Tick>& own = kept->shards_[k];
+    std::vector<double>& own_risks = kept->risks_[k];
+    own.resize(shard.ticks.size());
+    own_risks.resize(shard.ticks.size() * members_.size());
+    for (std::size_t i = 0; i < shard.ticks.size(); ++i) {
+      const TickRisks::Tick& t = shard.ticks[i];
+      const double* risks = shard.risks.data() + i * (members_.size() * stride_);
+      own[i] = {t.score_time_ms, t.patient, shard.digests[i]};
+      kept->shard_of_patient_[t.patient] = static_cast<uint32_t>(k);
+      for (std::size_t s = 0; s < members_.size(); ++s) {
+        own_risks[i * members_.size() + s] = risks[s * stride_];
+      }
+    }
+  });
+  return kept;
+}
+
+TickRisks ScorerGroup::collect(std::size_t n_patients) const {
   // A patient is scored by one shard only, in time order, so a stable bucket pass by patient
   // gives (patient, time) order.
   const std::vector<std::shared_ptr<ShardRecord>> shards = shards_.all();
@@ -422,38 +450,17 @@ TickRisks ScorerGroup::collect(std::size_t n_patients,
   for (std::size_t p = 1; p < start.size(); ++p) start[p] += start[p - 1];
   std::vector<TickRisks::Tick> ticks(total);
   std::vector<double> risks(total * columns);
-  auto kept = std::make_shared<RecordedTicks>();
-  const bool record = takeover_.record && recorded;
-  if (record) {
-    kept->members_ = static_cast<uint32_t>(members_.size());
-    kept->shards_.resize(shards.size());
-    kept->risks_.resize(shards.size());
-    kept->shard_of_patient_.assign(n_patients, UINT32_MAX);
-  }
   // Shards own disjoint patients, so they write disjoint rows (and counters): side by side.
   tbb::parallel_for(std::size_t{0}, shards.size(), [&](std::size_t k) {
     const ShardRecord& shard = *shards[k];
     for (std::size_t i = 0; i < shard.ticks.size(); ++i) {
-      const std::size_t to = start[shard.ticks[i].patient]++;
-      ticks[to] = shard.ticks[i];
+      const TickRisks::Tick& t = shard.ticks[i];
+      const std::size_t to = start[t.patient]++;
+      ticks[to] = t;
       std::copy_n(shard.risks.begin() + static_cast<std::ptrdiff_t>(i * columns), columns,
                   risks.begin() + static_cast<std::ptrdiff_t>(to * columns));
     }
-    if (!record) return;
-    std::vector<RecordedTicks::Tick>& own = kept->shards_[k];
-    std::vector<double>& own_risks = kept->risks_[k];
-    own.resize(shard.ticks.size());
-    own_risks.resize(shard.ticks.size() * members_.size());
-    for (std::size_t i = 0; i < shard.ticks.size(); ++i) {
-      const TickRisks::Tick& t = shard.ticks[i];
-      own[i] = {t.score_time_ms, t.patient, shard.digests[i]};
-      kept->shard_of_patient_[t.patient] = static_cast<uint32_t>(k);
-      for (std::size_t s = 0; s < members_.size(); ++s) {
-        own_risks[i * members_.size() + s] = shard.risks[i * columns + s * stride_];
-      }
-    }
   });
-  if (record) *recorded = std::move(kept);
   return TickRisks(static_cast<uint32_t>(columns), std::move(ticks), std::move(risks));
 }
 

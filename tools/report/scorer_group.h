@@ -59,7 +59,7 @@ class TickRisks {
 
 // A run's ticks in the order each shard scored them (time, then patient), with each tick's
 // snapshot digest and each member's own risk: what a later run of the same members takes over
-// from. Built by ScorerGroup::collect.
+// from. Built by ScorerGroup::record_ticks.
 class RecordedTicks {
  public:
   struct Tick {
@@ -80,7 +80,7 @@ class RecordedTicks {
 
 // How a group's run relates to another run of the same members.
 struct GroupTakeover {
-  bool record = false;  // record each tick's snapshot digest for a later run (collect)
+  bool record = false;  // record each tick's snapshot digest for a later run (record_ticks)
   // Take over the ticks this earlier run saw unchanged. Only a run without masked risks can.
   std::shared_ptr<const RecordedTicks> earlier;
 };
@@ -103,10 +103,11 @@ class ScorerGroup final : public Scorer {
   // Columns of collect(): member s's own risk at s * stride(); with masking, its risk with
   // modality m masked at s * stride() + 1 + m.
   uint32_t stride() const { return stride_; }
-  // Every shard's records, sorted by (patient, time). Call after the replay. With
-  // GroupTakeover::record, *recorded gets the run's ticks for a later run.
-  TickRisks collect(std::size_t n_patients,
-                    std::shared_ptr<const RecordedTicks>* recorded = nullptr) const;
+  // Every shard's records, sorted by (patient, time). Call after the replay.
+  TickRisks collect(std::size_t n_patients) const;
+  // The run's ticks for a later run to take over (GroupTakeover::record; without it, none).
+  // Call after the replay.
+  std::shared_ptr<const RecordedTicks> record_ticks(std::size_t n_patients) const;
   // Ticks of the run whose risks were taken over from the earlier run. Call after the replay.
   uint64_t taken_over() const;
 
