@@ -480,7 +480,7 @@ TEST(BacktestVariants, TakingOverUnchangedTicksGivesTheTablesOfAFullReplay) {
     const std::string what = scorers.size() == 1 ? "news2 alone" : "three fusion models";
     std::vector<MaskedRisks> masked;
     RunLink recording;
-    recording.record = true;
+    recording.takeover.record = true;
     auto baseline = score_events(events, c.config, scorers, *c.registry, outcomes,
                                  kDefaultHorizonMs, nullptr, &masked, &recording);
     ASSERT_TRUE(baseline) << baseline.error().message;
@@ -490,7 +490,7 @@ TEST(BacktestVariants, TakingOverUnchangedTicksGivesTheTablesOfAFullReplay) {
     auto full = score_events(delayed, c.config, scorers, *c.registry, outcomes, kDefaultHorizonMs);
     ASSERT_TRUE(full) << full.error().message;
     RunLink taking_over;
-    taking_over.earlier = recording.recorded;
+    taking_over.takeover.earlier = recording.recorded;
     auto reused = score_events(delayed, c.config, scorers, *c.registry, outcomes, kDefaultHorizonMs,
                                nullptr, nullptr, &taking_over);
     ASSERT_TRUE(reused) << reused.error().message;
@@ -513,7 +513,7 @@ TEST(ScorerGroup, TakesOverOnlyARunOfAsManyMembersAndOnlyWithoutMasking) {
       std::span(c.history.events).first(c.history.events.size() / 20);
   const std::vector<OutcomeEvent> outcomes = history_outcomes(events);
   RunLink recording;
-  recording.record = true;
+  recording.takeover.record = true;
   ASSERT_TRUE(score_events(events, c.config, std::vector{attention, late}, *c.registry, outcomes,
                            kDefaultHorizonMs, nullptr, nullptr, &recording));
   ASSERT_TRUE(recording.recorded);

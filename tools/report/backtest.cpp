@@ -148,16 +148,14 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
     tables.push_back(std::move(table.value()));
     return tables;
   }
-  GroupTakeover takeover;
-  if (link) takeover = {link->record, link->earlier};
   auto group = ScorerGroup::create(std::vector(scorers.begin(), scorers.end()), config.schema,
-                                   masked != nullptr, std::move(takeover));
+                                   masked != nullptr, link ? link->takeover : GroupTakeover{});
   if (!group) return group.error();
   ReplayStats replay = replay_events(events, config, group.value(), registry, sink);
   if (stats) *stats = replay;
   if (link) {
     link->taken_over = group.value()->taken_over();
-    if (link->record) {
+    if (link->takeover.record) {
       link->recorded = group.value()->record_ticks(n_patients);
       if (link->recorded_ready) link->recorded_ready();
     }
@@ -392,11 +390,11 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   tbb::task_group background;
   bool delay_started = false;
   for (std::size_t g = 0; g < recording.size(); ++g) {
-    recording[g].record = true;
+    recording[g].takeover.record = true;
     if (overlap && groups.size() == 1) {
       // Spawned from the baseline's replay thread: its own waits after this are isolated.
       recording[g].recorded_ready = [&, g] {
-        taking_over[g].earlier = recording[g].recorded;
+        taking_over[g].takeover.earlier = recording[g].recorded;
         background.run(replay_delayed);
         delay_started = true;
       };
@@ -413,7 +411,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   const std::vector<TickTable> baselines = std::move(base.value());
   if (!delay_started) {
     for (std::size_t g = 0; g < recording.size(); ++g) {
-      taking_over[g].earlier = std::move(recording[g].recorded);
+      taking_over[g].takeover.earlier = std::move(recording[g].recorded);
     }
     if (overlap) background.run(replay_delayed);
   }

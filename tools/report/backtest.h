@@ -125,12 +125,11 @@ Result<std::vector<TickTable>> score_events(
     std::vector<MaskedRisks>* masked = nullptr, RunLink* link = nullptr);
 
 // A variant's replay taking over the baseline's unchanged ticks (ScorerGroup): the baseline's
-// replay records its ticks (`record`: `recorded` is set); the variant's replay, given them as
-// `earlier`, scores only the ticks whose snapshot differs from the baseline's at the same patient
-// and time, and takes the others' risks (`taken_over` counts them).
+// replay records its ticks (`takeover.record`: `recorded` is set); the variant's replay, given them
+// as `takeover.earlier`, scores only the ticks whose snapshot differs from the baseline's at the
+// same patient and time, and takes the others' risks (`taken_over` counts them).
 struct RunLink {
-  bool record = false;
-  std::shared_ptr<const RecordedTicks> earlier;
+  GroupTakeover takeover;                         // what the replay's group is given
   std::shared_ptr<const RecordedTicks> recorded;  // set by a recording replay
   // Called (on the replay's thread) as soon as `recorded` is set, before the tables are built:
   // a variant's replay can start.
