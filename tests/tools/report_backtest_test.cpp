@@ -331,12 +331,11 @@ TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
   }
 }
 
-TEST(Backtest, MaskedRisksRefuseATableOfAnotherRunOrAModalityOutOfRange) {
-  // Columns: modality 0 masked, modality 1 masked.
-  const MaskedRisks masked(
-      std::make_shared<const TickRisks>(2, std::vector<TickRisks::Tick>{{0, 1000}, {1, 1000}},
-                                        std::vector<double>{0.1, 0.2, 0.3, kNaN}),
-      0, 2);
+TEST(Backtest, MaskedRisksRefuseATableOfAnotherRunOrAModalityOutOfRangeOrReleased) {
+  // Columns: own risk, modality 0 masked, modality 1 masked.
+  const TickRisks risks(std::vector<TickRisks::Tick>{{0, 1000}, {1, 1000}},
+                        {{0.5, 0.4}, {0.1, 0.3}, {0.2, kNaN}});
+  const MaskedRisks masked(risks, 1, 2);
   auto other = make_tick_table({ScoredTick{0, 3, 1000, 0.5, false}, ScoredTick{1, 1, 2000, 0.5}},
                                {kNoOutcome, kNoOutcome}, kDefaultHorizonMs);
   ASSERT_TRUE(other) << other.error().message;
@@ -353,6 +352,15 @@ TEST(Backtest, MaskedRisksRefuseATableOfAnotherRunOrAModalityOutOfRange) {
   ASSERT_EQ(without_second.value().ticks.size(), 1u) << "patient 1 had only that modality";
   EXPECT_EQ(without_second.value().ticks[0].risk, 0.2);
   EXPECT_EQ(without_second.value().ticks[0].present_mask, 1u);
+
+  // Released risks are refused by the copy that let go of them, not by others sharing them.
+  MaskedRisks released = masked;
+  released.release(1);
+  EXPECT_FALSE(released.table(same.value(), 1));
+  auto first = released.table(same.value(), 0);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first.value().ticks[1].risk, 0.3);
+  EXPECT_TRUE(masked.table(same.value(), 1));
 }
 
 std::shared_ptr<const Scorer> fusion_scorer(const Cohort& c, Strategy strategy, uint32_t history_k,

@@ -52,16 +52,15 @@ std::string millions(uint64_t n) { return fmt::format("{:.2f} M", static_cast<do
 
 }  // namespace
 
-MaskedRisks::MaskedRisks(std::shared_ptr<const TickRisks> risks, uint32_t first_column,
-                         uint32_t n_modalities)
-    : risks_(std::move(risks)), first_column_(first_column), n_modalities_(n_modalities) {}
+MaskedRisks::MaskedRisks(const TickRisks& risks, uint32_t first_column, uint32_t n_modalities)
+    : risks_(risks.select(first_column, n_modalities)) {}
 
 Result<TickTable> MaskedRisks::table(const TickTable& baseline, ModalityIndex m) const {
-  if (!risks_ || m >= n_modalities_) {
+  if (m >= risks_.columns()) {
     return make_error(Errc::invalid_argument,
                       fmt::format("report: no masked risks of modality {}", int(m)));
   }
-  return risks_->table(baseline, first_column_ + m, 1u << m);
+  return risks_.table(baseline, m, 1u << m);
 }
 
 std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events) {
@@ -154,6 +153,9 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
   ReplayStats replay = replay_events(events, config, group.value(), registry, sink);
   if (stats) *stats = replay;
   if (link) {
+    // The earlier run's ticks go before this run's tables are built: at the backtest's peak.
+    group.value()->release_earlier();
+    link->takeover.earlier.reset();
     link->taken_over = group.value()->taken_over();
     if (link->takeover.record) {
       link->recorded = group.value()->record_ticks(n_patients);
@@ -166,18 +168,18 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
     // The sink saw the first scorer's risks; the others' come from the group's records. Labelling
     // and collecting are independent passes over millions of ticks: side by side.
     std::optional<Result<TickTable>> first;
-    std::shared_ptr<const TickRisks> risks;
+    TickRisks risks;
     tbb::parallel_invoke(
         [&] {
           first.emplace(
               build_labels(sink.take(), outcomes, n_patients, horizon_ms, config.tick_cadence_ms));
         },
-        [&] { risks = std::make_shared<const TickRisks>(group.value()->collect(n_patients)); });
+        [&] { risks = group.value()->collect(n_patients); });
     if (!*first) return first->error();
     const uint32_t stride = group.value()->stride();
     std::vector<std::optional<Result<TickTable>>> others(scorers.size());
     tbb::parallel_for(std::size_t{1}, scorers.size(), [&](std::size_t s) {
-      others[s].emplace(risks->table(first->value(), static_cast<uint32_t>(s) * stride));
+      others[s].emplace(risks.table(first->value(), static_cast<uint32_t>(s) * stride));
     });
     std::vector<TickTable> tables(scorers.size());
     for (std::size_t s = 1; s < scorers.size(); ++s) {
@@ -485,6 +487,8 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
         return masked[i].table(baselines[i], static_cast<ModalityIndex>(m));
       });
       if (!done) return done.error();
+      // Compared: its risks make room for what the delay variant's replay is still building.
+      for (MaskedRisks& risks : masked) risks.release(static_cast<ModalityIndex>(m));
     }
     masked.clear();
     return ok();

@@ -92,21 +92,21 @@ Result<int64_t> label_horizon(std::span<const BacktestScorer> scorers,
 class MaskedRisks {
  public:
   MaskedRisks() = default;
-  // Columns first_column + m of `risks` hold modality m masked, m < n_modalities.
-  MaskedRisks(std::shared_ptr<const TickRisks> risks, uint32_t first_column, uint32_t n_modalities);
+  // Columns first_column + m of `risks` hold modality m masked, m < n_modalities. Shares them.
+  MaskedRisks(const TickRisks& risks, uint32_t first_column, uint32_t n_modalities);
 
   // The scorer's table of the same run with modality m masked: each tick's risk is its masked
   // risk and m's presence bit is cleared; ticks where m was the only present modality are left
-  // out. Labels and outcomes are the baseline's. Errors: m out of range, a baseline tick that was
-  // never recorded (a table from another run).
+  // out. Labels and outcomes are the baseline's. Errors: m out of range or released, a baseline
+  // tick that was never recorded (a table from another run).
   Result<TickTable> table(const TickTable& baseline, ModalityIndex m) const;
+  // Lets go of modality m's risks (freed once no other MaskedRisks shares them).
+  void release(ModalityIndex m) { risks_.release(m); }
 
-  uint64_t size() const { return risks_ ? risks_->size() : 0; }
+  uint64_t size() const { return risks_.size(); }
 
  private:
-  std::shared_ptr<const TickRisks> risks_;
-  uint32_t first_column_ = 0;
-  uint32_t n_modalities_ = 0;
+  TickRisks risks_;  // column m: modality m masked
 };
 
 // Replays `events` (in replay order) once for all `scorers` and labels the scores: one table per

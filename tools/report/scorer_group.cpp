@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -99,11 +100,29 @@ uint64_t RecordedTicks::size() const {
   return n;
 }
 
-TickRisks::TickRisks(uint32_t columns, std::vector<Tick> ticks, std::vector<double> risks)
-    : columns_(columns), ticks_(std::move(ticks)), risks_(std::move(risks)) {}
+TickRisks::TickRisks(std::vector<Tick> ticks, std::vector<std::vector<double>> columns)
+    : ticks_(std::make_shared<const std::vector<Tick>>(std::move(ticks))) {
+  columns_.reserve(columns.size());
+  for (std::vector<double>& c : columns) {
+    assert(c.size() == ticks_->size());
+    columns_.push_back(std::make_shared<const std::vector<double>>(std::move(c)));
+  }
+}
+
+TickRisks TickRisks::select(uint32_t first, uint32_t count) const {
+  assert(std::size_t{first} + count <= columns_.size());
+  TickRisks out;
+  out.ticks_ = ticks_;
+  out.columns_.assign(columns_.begin() + first, columns_.begin() + first + count);
+  return out;
+}
+
+void TickRisks::release(uint32_t column) {
+  if (column < columns_.size()) columns_[column].reset();
+}
 
 Result<TickTable> TickRisks::table(const TickTable& like, uint32_t column, uint32_t cleared) const {
-  if (column >= columns_) {
+  if (column >= columns_.size() || !columns_[column]) {
     return make_error(Errc::invalid_argument,
                       fmt::format("report: no recorded risks in column {}", column));
   }
@@ -112,15 +131,17 @@ Result<TickTable> TickRisks::table(const TickTable& like, uint32_t column, uint3
   };
   std::vector<ScoredTick> ticks;
   ticks.reserve(like.ticks.size());
+  const std::vector<Tick>& recorded = *ticks_;
+  const std::vector<double>& risks = *columns_[column];
   std::size_t j = 0;
   for (const ScoredTick& t : like.ticks) {
-    while (j < ticks_.size() && before(ticks_[j], t)) ++j;
-    if (j == ticks_.size() || ticks_[j].patient != t.patient ||
-        ticks_[j].score_time_ms != t.score_time_ms) {
+    while (j < recorded.size() && before(recorded[j], t)) ++j;
+    if (j == recorded.size() || recorded[j].patient != t.patient ||
+        recorded[j].score_time_ms != t.score_time_ms) {
       return make_error(Errc::invalid_argument,
                         "report: a tick has no recorded risks (tables of different runs)");
     }
-    const double risk = risks_[j * columns_ + column];
+    const double risk = risks[j];
     if (std::isnan(risk)) continue;
     ScoredTick out = t;
     out.risk = risk;
@@ -131,7 +152,7 @@ Result<TickTable> TickRisks::table(const TickTable& like, uint32_t column, uint3
                          like.tick_cadence_ms);
 }
 
-Result<std::shared_ptr<const ScorerGroup>> ScorerGroup::create(
+Result<std::shared_ptr<ScorerGroup>> ScorerGroup::create(
     std::vector<std::shared_ptr<const Scorer>> scorers, const ModalitySchema& schema, bool masked,
     GroupTakeover takeover) {
   if (scorers.empty()) return make_error(Errc::invalid_argument, "a scorer group needs a scorer");
@@ -212,8 +233,8 @@ Result<std::shared_ptr<const ScorerGroup>> ScorerGroup::create(
       digest_tails[m] = tail;
     }
   }
-  return std::make_shared<const ScorerGroup>(std::move(members), std::move(spec), n_mod, masked,
-                                             std::move(takeover), digest_tails);
+  return std::make_shared<ScorerGroup>(std::move(members), std::move(spec), n_mod, masked,
+                                       std::move(takeover), digest_tails);
 }
 
 ScorerGroup::ScorerGroup(std::vector<Member> members, ScorerSpec spec, std::size_t n_modalities,
@@ -449,7 +470,7 @@ TickRisks ScorerGroup::collect(std::size_t n_patients) const {
   }
   for (std::size_t p = 1; p < start.size(); ++p) start[p] += start[p - 1];
   std::vector<TickRisks::Tick> ticks(total);
-  std::vector<double> risks(total * columns);
+  std::vector<std::vector<double>> risks(columns, std::vector<double>(total));
   // Shards own disjoint patients, so they write disjoint rows (and counters): side by side.
   tbb::parallel_for(std::size_t{0}, shards.size(), [&](std::size_t k) {
     const ShardRecord& shard = *shards[k];
@@ -457,11 +478,11 @@ TickRisks ScorerGroup::collect(std::size_t n_patients) const {
       const TickRisks::Tick& t = shard.ticks[i];
       const std::size_t to = start[t.patient]++;
       ticks[to] = t;
-      std::copy_n(shard.risks.begin() + static_cast<std::ptrdiff_t>(i * columns), columns,
-                  risks.begin() + static_cast<std::ptrdiff_t>(to * columns));
+      const double* row = shard.risks.data() + i * columns;
+      for (std::size_t c = 0; c < columns; ++c) risks[c][to] = row[c];
     }
   });
-  return TickRisks(static_cast<uint32_t>(columns), std::move(ticks), std::move(risks));
+  return TickRisks(std::move(ticks), std::move(risks));
 }
 
 }  // namespace tfe::report

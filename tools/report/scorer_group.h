@@ -31,7 +31,9 @@
 
 namespace tfe::report {
 
-// Risks recorded per tick, in columns.
+// Risks recorded per tick, in columns. Each column is held on its own and shared by the tables
+// of risks selected from it (select()): a column is freed as soon as no selection holds it, so a
+// backtest lets go of a stress test's risks once that test is compared.
 class TickRisks {
  public:
   struct Tick {
@@ -39,22 +41,25 @@ class TickRisks {
     int64_t score_time_ms = 0;
   };
   TickRisks() = default;
-  // ticks sorted by (patient, time), unique; risks [ticks.size() * columns].
-  TickRisks(uint32_t columns, std::vector<Tick> ticks, std::vector<double> risks);
+  // ticks sorted by (patient, time), unique; columns[c][i] is tick i's risk in column c.
+  TickRisks(std::vector<Tick> ticks, std::vector<std::vector<double>> columns);
 
   // `like` (a table of the same run) with each tick's risk taken from `column`, the presence bits
   // of `cleared` removed, and ticks whose risk is NaN left out; labels and outcomes are like's.
-  // Errors: column out of range, a tick of `like` that was never recorded (another run's table),
-  // a risk outside [0, 1].
+  // Errors: column out of range or released, a tick of `like` that was never recorded (another
+  // run's table), a risk outside [0, 1].
   Result<TickTable> table(const TickTable& like, uint32_t column, uint32_t cleared = 0) const;
+  // The same ticks with columns [first, first + count) of these, sharing their storage.
+  TickRisks select(uint32_t first, uint32_t count) const;
+  // Lets go of a column: table() refuses it from now on.
+  void release(uint32_t column);
 
-  uint64_t size() const { return ticks_.size(); }
-  uint32_t columns() const { return columns_; }
+  uint64_t size() const { return ticks_ ? ticks_->size() : 0; }
+  uint32_t columns() const { return static_cast<uint32_t>(columns_.size()); }
 
  private:
-  uint32_t columns_ = 0;
-  std::vector<Tick> ticks_;
-  std::vector<double> risks_;
+  std::shared_ptr<const std::vector<Tick>> ticks_;
+  std::vector<std::shared_ptr<const std::vector<double>>> columns_;
 };
 
 // A run's ticks in the order each shard scored them (time, then patient), with each tick's
@@ -91,7 +96,7 @@ class ScorerGroup final : public Scorer {
   // statistics by one member and as latest values by another; a text or embedding modality
   // encoded by one member and read raw by another); an earlier run of another number of members,
   // or taken over by a masked run.
-  static Result<std::shared_ptr<const ScorerGroup>> create(
+  static Result<std::shared_ptr<ScorerGroup>> create(
       std::vector<std::shared_ptr<const Scorer>> scorers, const ModalitySchema& schema, bool masked,
       GroupTakeover takeover = {});
 
@@ -110,6 +115,8 @@ class ScorerGroup final : public Scorer {
   std::shared_ptr<const RecordedTicks> record_ticks(std::size_t n_patients) const;
   // Ticks of the run whose risks were taken over from the earlier run. Call after the replay.
   uint64_t taken_over() const;
+  // Lets go of the earlier run's ticks, read while scoring only. Call after the replay.
+  void release_earlier() { takeover_.earlier.reset(); }
 
   // The digest of everything a member can read from a snapshot: each modality's presence, age,
   // latest event time, features and history items, as bytes (XXH3, 64 bits). For a modality m
