@@ -336,16 +336,18 @@ TEST(Backtest, MaskedRisksRefuseATableOfAnotherRunOrAModalityOutOfRangeOrRelease
   const TickRisks risks(std::vector<TickRisks::Tick>{{0, 1000}, {1, 1000}},
                         {{0.5, 0.4}, {0.1, 0.3}, {0.2, kNaN}});
   const MaskedRisks masked(risks, 1, 2);
-  auto other = make_tick_table({ScoredTick{0, 3, 1000, 0.5, false}, ScoredTick{1, 1, 2000, 0.5}},
-                               {kNoOutcome, kNoOutcome}, kDefaultHorizonMs);
+  auto other =
+      make_tick_table({ScoredTick{0, 3, false, 1000, 0.5}, ScoredTick{1, 1, false, 2000, 0.5}},
+                      {kNoOutcome, kNoOutcome}, kDefaultHorizonMs);
   ASSERT_TRUE(other) << other.error().message;
   auto refused = masked.table(other.value(), 0);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("different runs"), std::string::npos);
   EXPECT_FALSE(masked.table(other.value(), 2)) << "only 2 modalities recorded";
 
-  auto same = make_tick_table({ScoredTick{0, 3, 1000, 0.5, false}, ScoredTick{1, 1, 1000, 0.4}},
-                              {kNoOutcome, kNoOutcome}, kDefaultHorizonMs);
+  auto same =
+      make_tick_table({ScoredTick{0, 3, false, 1000, 0.5}, ScoredTick{1, 1, false, 1000, 0.4}},
+                      {kNoOutcome, kNoOutcome}, kDefaultHorizonMs);
   ASSERT_TRUE(same) << same.error().message;
   auto without_second = masked.table(same.value(), 1);
   ASSERT_TRUE(without_second) << without_second.error().message;

@@ -210,10 +210,10 @@ TEST(ReportMetrics, WeightedReplicateEqualsExpandedTicks) {
 // group with no weight at all (no positive, no negative so far) before any weighted tick, which
 // must add nothing, in every walk alike.
 TEST(ReportMetrics, WeightedReplicateWithoutTheTopRankedPatient) {
-  std::vector<ScoredTick> ticks{{0, 1, 0, 0.9, true},  {0, 1, kMin, 0.8, true},
-                                {1, 1, 0, 0.7, false}, {1, 1, kMin, 0.6, true},
-                                {2, 1, 0, 0.5, false}, {2, 1, kMin, 0.4, true},
-                                {3, 1, 0, 0.3, false}, {3, 1, kMin, 0.2, false}};
+  std::vector<ScoredTick> ticks{{0, 1, true, 0, 0.9},  {0, 1, true, kMin, 0.8},
+                                {1, 1, false, 0, 0.7}, {1, 1, true, kMin, 0.6},
+                                {2, 1, false, 0, 0.5}, {2, 1, true, kMin, 0.4},
+                                {3, 1, false, 0, 0.3}, {3, 1, false, kMin, 0.2}};
   auto table = make_tick_table(ticks, std::vector<int64_t>(4, kNoOutcome), 60 * kMin, kMin);
   ASSERT_TRUE(table.has_value());
   const std::vector<uint32_t> mult{0, 2, 1, 1};
@@ -304,10 +304,10 @@ TEST(ReportMetrics, BrierAndExpectedCalibrationErrorByHand) {
   // Brier: (0.0025 + 0.9025 + 0.0225 + 0.0025) / 4 = 0.2325.
   // ECE: bin 0 |0.05 - 0.5| * 2/4 = 0.225; bin 1 |0.15 - 0| * 1/4 = 0.0375;
   //      bin 9 |0.95 - 1| * 1/4 = 0.0125; total 0.275.
-  std::vector<ScoredTick> ticks{{0, 1, 0, 0.05, false},
-                                {0, 1, kMin, 0.05, true},
-                                {1, 1, 0, 0.15, false},
-                                {1, 1, kMin, 0.95, true}};
+  std::vector<ScoredTick> ticks{{0, 1, false, 0, 0.05},
+                                {0, 1, true, kMin, 0.05},
+                                {1, 1, false, 0, 0.15},
+                                {1, 1, true, kMin, 0.95}};
   auto table = make_tick_table(ticks, {kNoOutcome, kNoOutcome}, 60 * kMin, kMin);
   ASSERT_TRUE(table.has_value());
   EvaluationOptions options;
@@ -324,7 +324,7 @@ TEST(ReportMetrics, BrierAndExpectedCalibrationErrorByHand) {
   EXPECT_TRUE(std::isnan(c.bins[5].mean_risk));
   EXPECT_DOUBLE_EQ(c.bins[3].lo, 0.3);
   // Risk 1 falls in the last bin, risk 0.1 in the second.
-  std::vector<ScoredTick> edge{{0, 1, 0, 1.0, true}, {0, 1, kMin, 0.1, false}};
+  std::vector<ScoredTick> edge{{0, 1, true, 0, 1.0}, {0, 1, false, kMin, 0.1}};
   auto edge_table = make_tick_table(edge, {kNoOutcome}, 60 * kMin, kMin);
   ASSERT_TRUE(edge_table.has_value());
   const Evaluation f = evaluate(edge_table.value(), options);
@@ -339,8 +339,8 @@ TEST(ReportMetrics, BrierAndExpectedCalibrationErrorByHand) {
 
 TEST(ReportMetrics, BuildLabelsUsesFirstOutcomeAndHorizon) {
   std::vector<ScoredTick> ticks;
-  for (int k = 0; k < 10; ++k) ticks.push_back({0, 1, k * 10 * kMin, 0.1, true});
-  ticks.push_back({1, 1, 5 * kMin, 0.2, true});
+  for (int k = 0; k < 10; ++k) ticks.push_back({0, 1, true, k * 10 * kMin, 0.1});
+  ticks.push_back({1, 1, true, 5 * kMin, 0.2});
   // Outcomes for patient 0 at 100 and 70 minutes: the first (70) counts.
   const std::vector<OutcomeEvent> outcomes{{0, 100 * kMin}, {0, 70 * kMin}};
   auto table = build_labels(ticks, outcomes, 2, 30 * kMin, 10 * kMin);
@@ -358,11 +358,11 @@ TEST(ReportMetrics, BuildLabelsUsesFirstOutcomeAndHorizon) {
   EXPECT_FALSE(t.ticks[7].label);  // no outcome: negative, whatever the input said
 
   EXPECT_FALSE(build_labels(ticks, std::vector<OutcomeEvent>{{5, 0}}, 2, 30 * kMin).has_value());
-  std::vector<ScoredTick> bad_patient{{3, 1, 0, 0.5, false}};
+  std::vector<ScoredTick> bad_patient{{3, 1, false, 0, 0.5}};
   EXPECT_FALSE(build_labels(bad_patient, {}, 2, 30 * kMin).has_value());
-  std::vector<ScoredTick> bad_risk{{0, 1, 0, 1.5, false}};
+  std::vector<ScoredTick> bad_risk{{0, 1, false, 0, 1.5}};
   EXPECT_FALSE(build_labels(bad_risk, {}, 2, 30 * kMin).has_value());
-  std::vector<ScoredTick> nan_risk{{0, 1, 0, kNaN, false}};
+  std::vector<ScoredTick> nan_risk{{0, 1, false, 0, kNaN}};
   EXPECT_FALSE(build_labels(nan_risk, {}, 2, 30 * kMin).has_value());
   EXPECT_FALSE(build_labels(ticks, {}, 2, 0).has_value());
 }
@@ -370,10 +370,10 @@ TEST(ReportMetrics, BuildLabelsUsesFirstOutcomeAndHorizon) {
 TEST(ReportMetrics, TablesAreSortedByPatientThenTimeStably) {
   // Engine order (time, then patient), one late tick, and two ticks of one patient at one time
   // (told apart by risk): they keep their input order.
-  std::vector<ScoredTick> ticks{{1, 1, 0, 0.1, false},       {0, 1, 0, 0.2, false},
-                                {1, 1, kMin, 0.3, false},    {0, 1, kMin, 0.4, false},
-                                {0, 1, kMin, 0.45, false},   {2, 1, 5 * kMin, 0.5, false},
-                                {2, 1, 2 * kMin, 0.6, false}};
+  std::vector<ScoredTick> ticks{{1, 1, false, 0, 0.1},       {0, 1, false, 0, 0.2},
+                                {1, 1, false, kMin, 0.3},    {0, 1, false, kMin, 0.4},
+                                {0, 1, false, kMin, 0.45},   {2, 1, false, 5 * kMin, 0.5},
+                                {2, 1, false, 2 * kMin, 0.6}};
   auto table = make_tick_table(ticks, {kNoOutcome, kNoOutcome, kNoOutcome}, 60 * kMin, kMin);
   ASSERT_TRUE(table.has_value());
   const std::vector<double> expected{0.2, 0.4, 0.45, 0.1, 0.3, 0.6, 0.5};
@@ -394,13 +394,13 @@ TEST(ReportMetrics, TablesAreSortedByPatientThenTimeStably) {
 TickTable alert_table() {
   std::vector<ScoredTick> ticks;
   const double p0[] = {0.1, 0.6, 0.2, 0.1, 0.1, 0.7, 0.8, 0.3, 0.9, 0.9};
-  for (int k = 0; k < 10; ++k) ticks.push_back({0, 1, k * 10 * kMin, p0[k], false});
+  for (int k = 0; k < 10; ++k) ticks.push_back({0, 1, false, k * 10 * kMin, p0[k]});
   const double p1[] = {0.6, 0.6, 0.4, 0.7, 0.1, 0.1};
-  for (int k = 0; k < 6; ++k) ticks.push_back({1, 1, k * 10 * kMin, p1[k], false});
+  for (int k = 0; k < 6; ++k) ticks.push_back({1, 1, false, k * 10 * kMin, p1[k]});
   const double p2[] = {0.2, 0.3, 0.4, 0.9};  // the tick at 30 min is at the outcome: dropped
-  for (int k = 0; k < 4; ++k) ticks.push_back({2, 1, k * 10 * kMin, p2[k], false});
-  ticks.push_back({3, 1, 150 * kMin, 0.2, false});
-  ticks.push_back({3, 1, 160 * kMin, 0.9, false});
+  for (int k = 0; k < 4; ++k) ticks.push_back({2, 1, false, k * 10 * kMin, p2[k]});
+  ticks.push_back({3, 1, false, 150 * kMin, 0.2});
+  ticks.push_back({3, 1, false, 160 * kMin, 0.9});
   const std::vector<OutcomeEvent> outcomes{{0, 100 * kMin}, {2, 30 * kMin}, {3, 200 * kMin}};
   auto table = build_labels(ticks, outcomes, 4, 60 * kMin, 10 * kMin);
   EXPECT_TRUE(table.has_value());
@@ -443,7 +443,7 @@ TEST(ReportMetrics, PatientTimeCapsGapsAtTheCadence) {
   // Ticks at 0, 10 and 200 min with a 10-minute cadence: 10 + 10 + 10 minutes (the 190-minute
   // gap counts as one cadence).
   std::vector<ScoredTick> ticks{
-      {0, 1, 0, 0.9, false}, {0, 1, 10 * kMin, 0.1, false}, {0, 1, 200 * kMin, 0.9, false}};
+      {0, 1, false, 0, 0.9}, {0, 1, false, 10 * kMin, 0.1}, {0, 1, false, 200 * kMin, 0.9}};
   auto table = make_tick_table(ticks, {kNoOutcome}, 60 * kMin, 10 * kMin);
   ASSERT_TRUE(table.has_value());
   const AlertPolicy a = alert_policy(table.value(), 0.5);
@@ -457,7 +457,7 @@ TEST(ReportMetrics, ThresholdForAlertRateByHand) {
   std::vector<ScoredTick> ticks;
   const double risks[] = {0.2, 0.8, 0.2, 0.8};
   const int64_t six_h = 6 * 60 * kMin;
-  for (int k = 0; k < 4; ++k) ticks.push_back({0, 1, k * six_h, risks[k], false});
+  for (int k = 0; k < 4; ++k) ticks.push_back({0, 1, false, k * six_h, risks[k]});
   auto table = make_tick_table(ticks, {kNoOutcome}, six_h, six_h);
   ASSERT_TRUE(table.has_value());
   EXPECT_DOUBLE_EQ(threshold_for_alert_rate(table.value(), 2.0), 0.2);
@@ -616,9 +616,9 @@ TEST(ReportMetrics, PreparedBaselineGivesTheComparisonOfFreshResamples) {
 
 TEST(ReportMetrics, SamplePatientsPreferOutcomesThenMostTicks) {
   std::vector<ScoredTick> ticks{
-      {0, 1, 0, 0.1, false}, {0, 1, kMin, 0.1, false}, {0, 1, 2 * kMin, 0.1, false},
-      {1, 1, 0, 0.1, false}, {1, 3, kMin, 0.1, false},  //
-      {2, 3, 0, 0.1, false}, {2, 3, kMin, 0.1, false},
+      {0, 1, false, 0, 0.1}, {0, 1, false, kMin, 0.1}, {0, 1, false, 2 * kMin, 0.1},
+      {1, 1, false, 0, 0.1}, {1, 3, false, kMin, 0.1},  //
+      {2, 3, false, 0, 0.1}, {2, 3, false, kMin, 0.1},
   };
   auto table = make_tick_table(ticks, {kNoOutcome, 50 * kMin, kNoOutcome}, 60 * kMin, kMin);
   ASSERT_TRUE(table.has_value());

@@ -175,8 +175,10 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
               build_labels(sink.take(), outcomes, n_patients, horizon_ms, config.tick_cadence_ms));
         },
         [&] { risks = group.value()->collect(n_patients); });
-    if (!*first) return first->error();
+    // The shards' records are all in `risks` now: freed before the tables are built from it.
     const uint32_t stride = group.value()->stride();
+    group.value().reset();
+    if (!*first) return first->error();
     std::vector<std::optional<Result<TickTable>>> others(scorers.size());
     tbb::parallel_for(std::size_t{1}, scorers.size(), [&](std::size_t s) {
       others[s].emplace(risks.table(first->value(), static_cast<uint32_t>(s) * stride));

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/modality.h"
 #include "engine/result.h"
 
 namespace tfe::report {
@@ -33,13 +34,15 @@ inline constexpr uint32_t kMaxPatients = 1u << 30;
 inline constexpr int64_t kMsPerDay = 86'400'000;
 
 // One scored tick as the report sees it.
+// 24 bytes: a backtest holds tens of millions of these, several tables at a time.
 struct ScoredTick {
   uint32_t patient = 0;       // dense report-local patient index, < TickTable::n_patients()
-  uint32_t present_mask = 0;  // bit m set: modality m was present (fresh) at the tick
+  uint16_t present_mask = 0;  // bit m set: modality m was present (fresh) at the tick
+  bool label = false;         // positive: the patient's outcome follows within the horizon
   int64_t score_time_ms = 0;
-  double risk = 0;     // calibrated probability in [0, 1]
-  bool label = false;  // positive: the patient's outcome follows within the horizon
+  double risk = 0;  // calibrated probability in [0, 1]
 };
+static_assert(sizeof(ScoredTick) == 24 && kMaxModalities <= 16);
 
 // An outcome event from the history (only the first per patient counts).
 struct OutcomeEvent {
