@@ -333,7 +333,7 @@ TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
 
 TEST(Backtest, MaskedRisksRefuseATableOfAnotherRunOrAModalityOutOfRangeOrReleased) {
   // Columns: own risk, modality 0 masked, modality 1 masked.
-  const TickRisks risks(std::vector<TickRisks::Tick>{{0, 1000}, {1, 1000}},
+  const TickRisks risks(std::vector<TickRisks::Tick>{{0, 3, 1000}, {1, 1, 1000}},
                         {{0.5, 0.4}, {0.1, 0.3}, {0.2, kNaN}});
   const MaskedRisks masked(risks, 1, 2);
   auto other =

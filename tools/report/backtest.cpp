@@ -136,8 +136,8 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
                                             std::vector<MaskedRisks>* masked, RunLink* link) {
   if (scorers.empty()) return make_error(Errc::invalid_argument, "no scorer to replay");
   const auto n_patients = static_cast<uint32_t>(registry.size());
-  TickCollector sink(config.schema.size());
   if (scorers.size() == 1 && !masked && !link) {
+    TickCollector sink(config.schema.size());
     ReplayStats replay = replay_events(events, config, scorers.front(), registry, sink);
     if (stats) *stats = replay;
     auto table =
@@ -150,7 +150,10 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
   auto group = ScorerGroup::create(std::vector(scorers.begin(), scorers.end()), config.schema,
                                    masked != nullptr, link ? link->takeover : GroupTakeover{});
   if (!group) return group.error();
-  ReplayStats replay = replay_events(events, config, group.value(), registry, sink);
+  // The group records every tick with its risks and present modalities, so the engine's own
+  // output is only counted.
+  CountingScoreSink counted;
+  ReplayStats replay = replay_events(events, config, group.value(), registry, counted);
   if (stats) *stats = replay;
   if (link) {
     // The earlier run's ticks go before this run's tables are built: at the backtest's peak.
@@ -165,30 +168,25 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
   // Isolated: a variant's replay started by recorded_ready must not run inside this thread's
   // waits below (it would hold these tables until it ends); an idle worker takes it.
   return tbb::this_task_arena::isolate([&]() -> Result<std::vector<TickTable>> {
-    // The sink saw the first scorer's risks; the others' come from the group's records. Labelling
-    // and collecting are independent passes over millions of ticks: side by side.
-    std::optional<Result<TickTable>> first;
-    TickRisks risks;
-    tbb::parallel_invoke(
-        [&] {
-          first.emplace(
-              build_labels(sink.take(), outcomes, n_patients, horizon_ms, config.tick_cadence_ms));
-        },
-        [&] { risks = group.value()->collect(n_patients); });
+    // The first scorer's table is labelled; the others' take its labels.
+    TickRisks risks = group.value()->collect(n_patients);
     // The shards' records are all in `risks` now: freed before the tables are built from it.
     const uint32_t stride = group.value()->stride();
     group.value().reset();
-    if (!*first) return first->error();
+    // Already in (patient, time) order: labelling sorts nothing.
+    Result<TickTable> first =
+        build_labels(risks.scored(0), outcomes, n_patients, horizon_ms, config.tick_cadence_ms);
+    if (!first) return first.error();
     std::vector<std::optional<Result<TickTable>>> others(scorers.size());
     tbb::parallel_for(std::size_t{1}, scorers.size(), [&](std::size_t s) {
-      others[s].emplace(risks.table(first->value(), static_cast<uint32_t>(s) * stride));
+      others[s].emplace(risks.table(first.value(), static_cast<uint32_t>(s) * stride));
     });
     std::vector<TickTable> tables(scorers.size());
     for (std::size_t s = 1; s < scorers.size(); ++s) {
       if (!*others[s]) return others[s]->error();
       tables[s] = std::move(others[s]->value());
     }
-    tables[0] = std::move(first->value());
+    tables[0] = std::move(first.value());
     if (masked) {
       masked->clear();
       for (std::size_t s = 0; s < scorers.size(); ++s) {

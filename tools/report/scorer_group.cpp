@@ -117,6 +117,21 @@ TickRisks TickRisks::select(uint32_t first, uint32_t count) const {
   return out;
 }
 
+std::vector<ScoredTick> TickRisks::scored(uint32_t column) const {
+  std::vector<ScoredTick> out;
+  if (column >= columns_.size() || !columns_[column]) return out;
+  const std::vector<Tick>& recorded = *ticks_;
+  const std::vector<double>& risks = *columns_[column];
+  out.resize(recorded.size());
+  for (std::size_t i = 0; i < recorded.size(); ++i) {
+    out[i].patient = recorded[i].patient;
+    out[i].present_mask = recorded[i].present_mask;
+    out[i].score_time_ms = recorded[i].score_time_ms;
+    out[i].risk = risks[i];
+  }
+  return out;
+}
+
 void TickRisks::release(uint32_t column) {
   if (column < columns_.size()) columns_[column].reset();
 }
@@ -358,7 +373,11 @@ const double* ScorerGroup::earlier_risks(const Snapshot& snapshot, uint64_t dige
 void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const {
   auto& st = static_cast<GroupState&>(state);
   ShardRecord& r = *st.record;
-  r.ticks.push_back({snapshot.patient, snapshot.time_ms});
+  uint16_t present = 0;
+  for (std::size_t m = 0; m < std::min(n_modalities_, snapshot.modalities.size()); ++m) {
+    if (snapshot.modalities[m].present) present |= static_cast<uint16_t>(1u << m);
+  }
+  r.ticks.push_back({snapshot.patient, present, snapshot.time_ms});
   const std::size_t base = r.risks.size();
   r.risks.resize(base + members_.size() * stride_);
   double* const row = r.risks.data() + base;

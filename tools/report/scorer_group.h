@@ -16,7 +16,8 @@
 //
 // Consumes: the union of the members' needs (docs/report.md says when needs can be merged).
 // Produces: the first member's risk and logit for the engine's sink (weights zero; a tick taken
-// over from an earlier run carries the risk alone, its logit NaN); everything else in TickRisks.
+// over from an earlier run carries the risk alone, its logit NaN); every member's risks and each
+// tick's present modalities in TickRisks, which is all a backtest reads.
 
 #include <array>
 #include <cstdint>
@@ -38,6 +39,7 @@ class TickRisks {
  public:
   struct Tick {
     uint32_t patient = 0;
+    uint16_t present_mask = 0;  // as ScoredTick::present_mask
     int64_t score_time_ms = 0;
   };
   TickRisks() = default;
@@ -49,6 +51,9 @@ class TickRisks {
   // Errors: column out of range or released, a tick of `like` that was never recorded (another
   // run's table), a risk outside [0, 1].
   Result<TickTable> table(const TickTable& like, uint32_t column, uint32_t cleared = 0) const;
+  // Every tick with its risk in `column` (unlabelled), in (patient, time) order: what the engine's
+  // sink would have collected from the scorer of that column. Empty for a released column.
+  std::vector<ScoredTick> scored(uint32_t column) const;
   // The same ticks with columns [first, first + count) of these, sharing their storage.
   TickRisks select(uint32_t first, uint32_t count) const;
   // Lets go of a column: table() refuses it from now on.
