@@ -130,6 +130,7 @@ Result<ReplayStats> replay_history(const std::vector<std::string>& paths,
   auto source = open_event_sources(paths, config.schema, registry, DecodeLimits::from(config));
   if (!source) return source.error();
   Pipeline pipeline(config, std::move(scorer), registry, scores);
+  pipeline.set_emitting(options.emit_scores);
   ReplayClock clock(pipeline, config, options);
   bool stopped = false;
   auto dead_letters = drain(*source.value(), dead, [&](Event& event) {
@@ -168,6 +169,7 @@ ReplayStats replay_events(const ReplaySequence& events, const EngineConfig& conf
                           std::shared_ptr<const Scorer> scorer, const PatientRegistry& registry,
                           ScoreSink& scores, const ReplayOptions& options) {
   Pipeline pipeline(config, std::move(scorer), registry, scores);
+  pipeline.set_emitting(options.emit_scores);
   ReplayClock clock(pipeline, config, options);
   bool stopped = false;
   events.for_each([&](const Event& event, int64_t arrival_ms) {

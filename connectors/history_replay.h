@@ -28,6 +28,9 @@ struct ReplayOptions {
   double pace = 0;
   // Events pushed between two advances of the replay clock.
   uint32_t advance_every = 4096;
+  // False: every tick is scored but no score reaches the sink, for a scorer that records what
+  // it needs itself (PipelineStats::ticks counts them).
+  bool emit_scores = true;
   // Called about once a second with the events replayed so far; returning false stops the
   // replay early (what was pushed is still finished).
   std::function<bool(uint64_t events)> progress;

@@ -85,6 +85,33 @@ TEST(HistoryReplay, StreamingAndInMemoryReplayScoreTheSame) {
   EXPECT_EQ(streamed.rows, replayed.rows);
 }
 
+TEST(HistoryReplay, AReplayThatEmitsNothingStillScoresEveryTick) {
+  test::TempDir dir;
+  const std::string path = dir.file("h.jsonl");
+  test::write_file(path, small_history());
+  const EngineConfig config = test_config();
+  auto scorer = make_news2_scorer(config);
+  ASSERT_TRUE(scorer) << scorer.error().message;
+  PatientRegistry registry;
+  DeadLetterSink dead;
+  auto history = load_history({path}, config, registry, dead);
+  ASSERT_TRUE(history) << history.error().message;
+
+  CollectingSink emitted;
+  const ReplayStats loud =
+      replay_events(history.value().events, config, scorer.value(), registry, emitted);
+  ReplayOptions options;
+  options.emit_scores = false;
+  CollectingSink silent;
+  const ReplayStats quiet =
+      replay_events(history.value().events, config, scorer.value(), registry, silent, options);
+  EXPECT_TRUE(silent.rows.empty());
+  EXPECT_EQ(quiet.pipeline.scores_emitted, 0u);
+  EXPECT_GT(emitted.rows.size(), 30u);
+  EXPECT_EQ(quiet.pipeline.ticks, emitted.rows.size());
+  EXPECT_EQ(loud.pipeline.ticks, emitted.rows.size());
+}
+
 TEST(HistoryReplay, BadRecordsAreDeadLetteredAndTheReplayGoesOn) {
   test::TempDir dir;
   const std::string clean_path = dir.file("clean.jsonl");

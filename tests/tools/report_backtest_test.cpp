@@ -471,6 +471,12 @@ TEST(Backtest, AGroupReplayGivesEachScorerTheTablesOfItsOwnReplay) {
   }
   EXPECT_NE(together.value()[0].ticks[100].risk, together.value()[1].ticks[100].risk)
       << "different models, different risks";
+  // A group labels its tables from its own records; a lone scorer without masking from the
+  // engine's output (ticks, present modalities): the same table.
+  auto from_engine =
+      score_events(events, c.config, scorers[0], *c.registry, outcomes, kDefaultHorizonMs);
+  ASSERT_TRUE(from_engine) << from_engine.error().message;
+  expect_same_ticks(together.value()[0], from_engine.value(), "scorer 0 from the engine's output");
 }
 
 // A variant's replay that takes over the baseline's unchanged ticks gives the tables of one that

@@ -150,10 +150,11 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
   auto group = ScorerGroup::create(std::vector(scorers.begin(), scorers.end()), config.schema,
                                    masked != nullptr, link ? link->takeover : GroupTakeover{});
   if (!group) return group.error();
-  // The group records every tick with its risks and present modalities, so the engine's own
-  // output is only counted.
-  CountingScoreSink counted;
-  ReplayStats replay = replay_events(events, config, group.value(), registry, counted);
+  // The group records every tick with its risks and present modalities: the engine emits nothing.
+  CountingScoreSink unused;
+  ReplayOptions quiet;
+  quiet.emit_scores = false;
+  ReplayStats replay = replay_events(events, config, group.value(), registry, unused, quiet);
   if (stats) *stats = replay;
   if (link) {
     // The earlier run's ticks go before this run's tables are built: at the backtest's peak.
@@ -312,7 +313,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     uint64_t scores = 0;
     uint64_t reused = 0;
     for (std::size_t g = 0; g < groups.size(); ++g) {
-      scores += replay[g].pipeline.scores_emitted * groups[g].size();
+      scores += replay[g].pipeline.ticks * groups[g].size();
       if (!links.empty()) reused += links[g].taken_over * groups[g].size();
     }
     stats.ticks += scores;

@@ -373,8 +373,9 @@ const double* ScorerGroup::earlier_risks(const Snapshot& snapshot, uint64_t dige
 void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const {
   auto& st = static_cast<GroupState&>(state);
   ShardRecord& r = *st.record;
+  const std::size_t n = std::min(n_modalities_, snapshot.modalities.size());
   uint16_t present = 0;
-  for (std::size_t m = 0; m < std::min(n_modalities_, snapshot.modalities.size()); ++m) {
+  for (std::size_t m = 0; m < n; ++m) {
     if (snapshot.modalities[m].present) present |= static_cast<uint16_t>(1u << m);
   }
   r.ticks.push_back({snapshot.patient, present, snapshot.time_ms});
@@ -394,7 +395,6 @@ void ScorerGroup::score(const Snapshot& snapshot, ScorerState& state, ScoreOutpu
       }
     }
   }
-  const std::size_t n = std::min(n_modalities_, snapshot.modalities.size());
   std::array<ModalitySnapshot, kMaxModalities>& view = st.view;
   for (std::size_t s = 0; s < members_.size(); ++s) {
     // The member's own view: its features (its slice of encoded ones), its history length.
