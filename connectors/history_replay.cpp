@@ -121,6 +121,24 @@ Result<uint64_t> drain(EventSource& source, DeadLetterSink& dead, OnEvent&& on_e
   return dead_letters;
 }
 
+template <class Events, class Append, class Sort>
+Result<BasicHistory<Events>> load_into(const std::vector<std::string>& paths,
+                                       const EngineConfig& config, PatientRegistry& registry,
+                                       DeadLetterSink& dead, Append&& append, Sort&& sort) {
+  auto source = open_event_sources(paths, config.schema, registry, DecodeLimits::from(config));
+  if (!source) return source.error();
+  BasicHistory<Events> history;
+  auto dead_letters = drain(*source.value(), dead, [&](Event& event) {
+    append(history.events, event);
+    return true;
+  });
+  if (!dead_letters) return dead_letters.error();
+  history.dead_letters = dead_letters.value();
+  history.unknown_channels = source.value()->unknown_channels();
+  sort(history.events);
+  return history;
+}
+
 }  // namespace
 
 Result<ReplayStats> replay_history(const std::vector<std::string>& paths,
@@ -151,18 +169,18 @@ Result<ReplayStats> replay_history(const std::vector<std::string>& paths,
 
 Result<History> load_history(const std::vector<std::string>& paths, const EngineConfig& config,
                              PatientRegistry& registry, DeadLetterSink& dead) {
-  auto source = open_event_sources(paths, config.schema, registry, DecodeLimits::from(config));
-  if (!source) return source.error();
-  History history;
-  auto dead_letters = drain(*source.value(), dead, [&](Event& event) {
-    history.events.push_back(std::move(event));
-    return true;
-  });
-  if (!dead_letters) return dead_letters.error();
-  history.dead_letters = dead_letters.value();
-  history.unknown_channels = source.value()->unknown_channels();
-  sort_for_replay(history.events);
-  return history;
+  return load_into<std::vector<Event>>(
+      paths, config, registry, dead,
+      [](std::vector<Event>& events, Event& e) { events.push_back(std::move(e)); },
+      [](std::vector<Event>& events) { sort_for_replay(events); });
+}
+
+Result<PackedHistory> load_packed_history(const std::vector<std::string>& paths,
+                                          const EngineConfig& config, PatientRegistry& registry,
+                                          DeadLetterSink& dead) {
+  return load_into<PackedEvents>(
+      paths, config, registry, dead, [](PackedEvents& events, Event& e) { events.append(e); },
+      [](PackedEvents& events) { events.sort_for_replay(); });
 }
 
 ReplayStats replay_events(const ReplaySequence& events, const EngineConfig& config,

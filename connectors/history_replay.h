@@ -5,6 +5,7 @@
 // arrival time seen, moved forward every `advance_every` events and whenever history time has
 // advanced by more than a tick cadence.
 
+#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "connectors/dead_letter.h"
+#include "connectors/packed_events.h"
 #include "engine/config.h"
 #include "engine/event.h"
 #include "engine/patient_registry.h"
@@ -54,14 +56,22 @@ Result<ReplayStats> replay_history(const std::vector<std::string>& paths,
                                    DeadLetterSink& dead, const ReplayOptions& options = {});
 
 // Reads a whole history into memory, in arrival order (ties in source order), for consumers that
-// replay it several times (several models, stress variants, training epochs).
-struct History {
-  std::vector<Event> events;
+// replay it several times (several models, stress variants, training epochs). `Events` is
+// std::vector<Event> (History: consumers that index or edit events) or PackedEvents
+// (PackedHistory: a third of the memory, for replays alone).
+template <class Events>
+struct BasicHistory {
+  Events events;
   uint64_t dead_letters = 0;
   uint64_t unknown_channels = 0;
 };
+using History = BasicHistory<std::vector<Event>>;
+using PackedHistory = BasicHistory<PackedEvents>;
 Result<History> load_history(const std::vector<std::string>& paths, const EngineConfig& config,
                              PatientRegistry& registry, DeadLetterSink& dead);
+Result<PackedHistory> load_packed_history(const std::vector<std::string>& paths,
+                                          const EngineConfig& config, PatientRegistry& registry,
+                                          DeadLetterSink& dead);
 
 // One event of a history replayed in another order: events[index], arriving at arrival_ms.
 struct Rearrival {
@@ -69,21 +79,52 @@ struct Rearrival {
   int64_t arrival_ms = 0;
 };
 
-// Events in replay order: a span already in that order, or the events of a span rearranged by
-// Rearrival entries, so that a variant with moved arrival times (a stress test) replays without
-// a copy of the history.
+// Events in replay order: a span or a packed history already in that order, or the events of
+// either rearranged by Rearrival entries, so that a variant with moved arrival times (a stress
+// test) replays without a copy of the history.
 class ReplaySequence {
  public:
   // Implicit: events in replay order already are a sequence as they are.
   ReplaySequence(std::span<const Event> events) : events_(events) {}
   ReplaySequence(const std::vector<Event>& events) : events_(events) {}
+  ReplaySequence(const PackedEvents& events) : packed_(&events) {}
   ReplaySequence(std::span<const Event> events, std::span<const Rearrival> order)
       : events_(events), order_(order), rearranged_(true) {}
+  ReplaySequence(const PackedEvents& events, std::span<const Rearrival> order)
+      : packed_(&events), order_(order), rearranged_(true) {}
 
-  std::size_t size() const { return rearranged_ ? order_.size() : events_.size(); }
+  // These events in the order `order` gives (indices into this sequence, which must not be
+  // rearranged itself).
+  ReplaySequence rearranged(std::span<const Rearrival> order) const {
+    assert(!rearranged_);
+    ReplaySequence out = *this;
+    out.order_ = order;
+    out.rearranged_ = true;
+    return out;
+  }
+
+  std::size_t size() const {
+    if (rearranged_) return order_.size();
+    return packed_ != nullptr ? packed_->size() : events_.size();
+  }
   // Calls fn(event, arrival_ms) in replay order while it returns true.
   template <class Fn>
   void for_each(Fn&& fn) const {
+    if (packed_ != nullptr) {
+      Event event;
+      if (!rearranged_) {
+        for (std::size_t i = 0; i < packed_->size(); ++i) {
+          packed_->decode(i, event);
+          if (!fn(static_cast<const Event&>(event), event.arrival_time_ms)) return;
+        }
+        return;
+      }
+      for (const Rearrival& r : order_) {
+        packed_->decode(r.index, event);
+        if (!fn(static_cast<const Event&>(event), r.arrival_ms)) return;
+      }
+      return;
+    }
     if (!rearranged_) {
       for (const Event& e : events_) {
         if (!fn(e, e.arrival_time_ms)) return;
@@ -97,6 +138,7 @@ class ReplaySequence {
 
  private:
   std::span<const Event> events_;
+  const PackedEvents* packed_ = nullptr;
   std::span<const Rearrival> order_;
   bool rearranged_ = false;
 };

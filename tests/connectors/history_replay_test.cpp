@@ -85,6 +85,35 @@ TEST(HistoryReplay, StreamingAndInMemoryReplayScoreTheSame) {
   EXPECT_EQ(streamed.rows, replayed.rows);
 }
 
+TEST(HistoryReplay, APackedHistoryHoldsAndReplaysWhatAPlainOneDoes) {
+  test::TempDir dir;
+  const std::string path = dir.file("h.jsonl");
+  test::write_file(path, small_history());
+  const EngineConfig config = test_config();
+  auto scorer = make_news2_scorer(config);
+  ASSERT_TRUE(scorer) << scorer.error().message;
+  PatientRegistry plain_registry;
+  PatientRegistry packed_registry;
+  DeadLetterSink dead;
+  auto plain = load_history({path}, config, plain_registry, dead);
+  ASSERT_TRUE(plain) << plain.error().message;
+  auto packed = load_packed_history({path}, config, packed_registry, dead);
+  ASSERT_TRUE(packed) << packed.error().message;
+  ASSERT_EQ(packed.value().events.size(), plain.value().events.size());
+  Event e;
+  for (std::size_t i = 0; i < plain.value().events.size(); ++i) {
+    packed.value().events.decode(i, e);
+    EXPECT_TRUE(test::same_event(e, packed_registry, plain.value().events[i], plain_registry))
+        << "event " << i;
+  }
+  CollectingSink from_plain;
+  CollectingSink from_packed;
+  replay_events(plain.value().events, config, scorer.value(), plain_registry, from_plain);
+  replay_events(packed.value().events, config, scorer.value(), packed_registry, from_packed);
+  EXPECT_GT(from_plain.rows.size(), 30u);
+  EXPECT_EQ(from_plain.rows, from_packed.rows);
+}
+
 TEST(HistoryReplay, AReplayThatEmitsNothingStillScoresEveryTick) {
   test::TempDir dir;
   const std::string path = dir.file("h.jsonl");

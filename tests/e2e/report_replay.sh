@@ -113,9 +113,13 @@ grep -Eq "^report: replay arrival delays x2 \(3 scorers\): .* \([0-9.]+ M of the
 cores="$(nproc)"
 grep -q "^report: $cores shards\? per replay" "$out/commands.log" ||
   fail "a report with a model does not replay with one shard per core ($cores)"
-run "$tfe" replay "${report_args[@]}" --sequential --report "$out/report-sequential"
+grep -Eq "^report: history .* \([0-9]+ MB of memory touched ahead\)$" "$out/commands.log" ||
+  fail "the load line does not say how much memory was touched ahead"
+# Without memory touched ahead too: it changes where pages are faulted in, nothing else.
+run "$tfe" replay "${report_args[@]}" --sequential --pretouch 0 --report "$out/report-sequential"
+grep -q "(0 MB of memory touched ahead)$" "$out/commands.log" || fail "--pretouch 0 was not applied"
 cmp -s "$json" "$out/report-sequential/report.json" ||
-  fail "report.json differs between parallel and sequential replays"
+  fail "report.json differs between parallel and sequential replays (without memory touched ahead)"
 run "$tfe" replay "${report_args[@]}" --shards 1 --report "$out/report-one-shard"
 grep -q "^report: 1 shard per replay" "$out/commands.log" || fail "--shards 1 was not applied"
 cmp -s "$json" "$out/report-one-shard/report.json" ||
@@ -145,6 +149,12 @@ for bad in "--threshold nan" "--threshold 1.5" "--alerts-per-day nan" "--delay-f
   [[ "$(wc -l <"$out/usage.err")" == 1 ]] && grep -q -- "${bad%% *}: expected a number" "$out/usage.err" ||
     fail "$bad: unclear error: $(cat "$out/usage.err")"
 done
+
+rc=0
+"$tfe" replay --history "$out/h.jsonl" --config "$config" --strategy news2 --report "$out/r2" \
+  --pretouch -1 >/dev/null 2>"$out/usage.err" || rc=$?
+((rc == 2)) && [[ "$(wc -l <"$out/usage.err")" == 1 ]] && grep -q -- "--pretouch" "$out/usage.err" ||
+  fail "--pretouch -1: exit $rc, error: $(cat "$out/usage.err")"
 
 rc=0
 "$tfe" replay --history "$out/missing.jsonl" --config "$config" --strategy news2 \

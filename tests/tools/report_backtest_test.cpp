@@ -81,7 +81,7 @@ BacktestOptions quick_options() {
 const Report& backtest() {
   static const Report report = [] {
     const Cohort& c = cohort();
-    auto r = run_backtest(c.history, *c.registry, c.config, c.scorers, quick_options());
+    auto r = run_backtest(c.history.events, *c.registry, c.config, c.scorers, quick_options());
     if (!r) throw std::runtime_error(r.error().message);
     return std::move(r.value());
   }();
@@ -178,10 +178,10 @@ TEST(BacktestHorizon, OverrideAgreementDisagreementDefault) {
 
 TEST(Backtest, RejectsNoScorersAndBadDelayFactor) {
   const Cohort& c = cohort();
-  EXPECT_FALSE(run_backtest(c.history, *c.registry, c.config, {}, quick_options()));
+  EXPECT_FALSE(run_backtest(c.history.events, *c.registry, c.config, {}, quick_options()));
   BacktestOptions options = quick_options();
   options.delay_factor = 0;
-  EXPECT_FALSE(run_backtest(c.history, *c.registry, c.config, c.scorers, options));
+  EXPECT_FALSE(run_backtest(c.history.events, *c.registry, c.config, c.scorers, options));
 }
 
 TEST(Backtest, CohortHasOutcomesAndEveryModality) {
@@ -611,10 +611,10 @@ TEST(Backtest, ParallelAndSequentialReplaysGiveTheSameReport) {
   BacktestOptions options = quick_options();
   options.stress = false;
   BacktestStats stats;
-  auto parallel = run_backtest(c.history, *c.registry, c.config, c.scorers, options, &stats);
+  auto parallel = run_backtest(c.history.events, *c.registry, c.config, c.scorers, options, &stats);
   ASSERT_TRUE(parallel) << parallel.error().message;
   options.parallel_replays = false;
-  auto sequential = run_backtest(c.history, *c.registry, c.config, c.scorers, options);
+  auto sequential = run_backtest(c.history.events, *c.registry, c.config, c.scorers, options);
   ASSERT_TRUE(sequential) << sequential.error().message;
   EXPECT_EQ(report_json(sequential.value()), report_json(parallel.value()));
   for (const ModelReport& m : parallel.value().models) EXPECT_TRUE(m.stress.empty());
@@ -622,6 +622,30 @@ TEST(Backtest, ParallelAndSequentialReplaysGiveTheSameReport) {
   EXPECT_EQ(stats.runs, c.scorers.size());
   EXPECT_EQ(stats.history_events, c.history.events.size());
   EXPECT_GT(stats.ticks, 0u);
+}
+
+TEST(Backtest, APackedHistoryGivesTheSameReport) {
+  // The stress tests included: the delay variant replays the packed events rearranged. A quarter
+  // of the day keeps the test quick under the sanitizers.
+  const Cohort& c = cohort();
+  const std::span<const Event> part =
+      std::span(c.history.events).first(c.history.events.size() / 4);
+  const PackedEvents packed(part);
+  const std::vector<BacktestScorer> scorers = {
+      c.scorers[1], {"late", fusion_scorer(c, Strategy::late, 1, 4), std::nullopt}};
+  BacktestOptions options = quick_options();
+  options.stress = true;
+  BacktestStats plain_stats;
+  auto plain = run_backtest(part, *c.registry, c.config, scorers, options, &plain_stats);
+  ASSERT_TRUE(plain) << plain.error().message;
+  BacktestStats packed_stats;
+  auto from_packed = run_backtest(packed, *c.registry, c.config, scorers, options, &packed_stats);
+  ASSERT_TRUE(from_packed) << from_packed.error().message;
+  EXPECT_EQ(report_json(from_packed.value()), report_json(plain.value()));
+  EXPECT_EQ(packed_stats.ticks, plain_stats.ticks);
+  EXPECT_EQ(packed_stats.taken_over, plain_stats.taken_over);
+  EXPECT_GT(packed_stats.taken_over, 0u);
+  EXPECT_EQ(from_packed.value().meta.events, part.size());
 }
 
 TEST(Backtest, StressReplayOverlappingTheEvaluationsGivesTheSequentialReport) {
@@ -641,12 +665,12 @@ TEST(Backtest, StressReplayOverlappingTheEvaluationsGivesTheSequentialReport) {
     options.stress = true;
     BacktestStats overlapped_stats;
     auto overlapped =
-        run_backtest(part, *c.registry, c.config, scorers, options, &overlapped_stats);
+        run_backtest(part.events, *c.registry, c.config, scorers, options, &overlapped_stats);
     ASSERT_TRUE(overlapped) << overlapped.error().message;
     options.parallel_replays = false;
     BacktestStats sequential_stats;
     auto sequential =
-        run_backtest(part, *c.registry, c.config, scorers, options, &sequential_stats);
+        run_backtest(part.events, *c.registry, c.config, scorers, options, &sequential_stats);
     ASSERT_TRUE(sequential) << sequential.error().message;
     EXPECT_EQ(report_json(sequential.value()), report_json(overlapped.value()));
     for (const ModelReport& m : overlapped.value().models) {

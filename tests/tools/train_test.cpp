@@ -309,8 +309,8 @@ TEST(TrainFromHistoryTest, BacktestOfTheTestSplitMatchesTrainingTestMetrics) {
     options.stress = false;
     options.timelines = false;
     options.evaluation.bootstrap_replicates = 0;
-    auto rep =
-        report::run_backtest(test, cohort->registry, cohort->profile.engine, scorers, options);
+    auto rep = report::run_backtest(test.events, cohort->registry, cohort->profile.engine, scorers,
+                                    options);
     ASSERT_TRUE(rep) << rep.error().message;
     const auto& overall = rep.value().models.at(0).evaluation.overall;
     EXPECT_EQ(overall.ticks, r.test.examples) << to_string(s);

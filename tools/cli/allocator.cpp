@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string_view>
 
 #ifdef TFE_WITH_JEMALLOC
@@ -63,5 +64,45 @@ void return_freed_memory_over_time() {}
 std::string allocator_description() { return "the C library's malloc"; }
 
 #endif
+
+namespace {
+// Large enough that most of each chunk lies in whole 2 MB pages (the allocator aligns large
+// allocations to 4 KB only; a partial huge page is faulted in 4 KB at a time).
+constexpr std::size_t kPretouchChunk = std::size_t{64} << 20;
+constexpr std::size_t kPage = 4096;
+}  // namespace
+
+MemoryPretouch::MemoryPretouch(std::size_t budget) {
+  if (budget < kPretouchChunk) return;
+  thread_ = std::thread([this, budget] {
+    while (!stopping_.load(std::memory_order_relaxed) && touched_ + kPretouchChunk <= budget) {
+      auto chunk = std::make_unique_for_overwrite<std::byte[]>(kPretouchChunk);
+      volatile std::byte* p = chunk.get();
+      for (std::size_t i = 0; i < kPretouchChunk; i += kPage) p[i] = std::byte{0};
+      chunks_.push_back(std::move(chunk));
+      touched_ += kPretouchChunk;
+    }
+  });
+}
+
+MemoryPretouch::~MemoryPretouch() { stop(); }
+
+std::size_t MemoryPretouch::stop() {
+  stopping_.store(true, std::memory_order_relaxed);
+  if (thread_.joinable()) thread_.join();
+  chunks_.clear();
+  return touched_;
+}
+
+std::size_t available_memory() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  std::size_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return 0;
+}
 
 }  // namespace tfe::cli

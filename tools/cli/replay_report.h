@@ -36,6 +36,7 @@ struct ReplayReportArgs {
   bool no_stress = false;          // skip the stress tests
   double delay_factor = 2.0;       // arrival delay multiplier of the delay stress test
   bool sequential = false;         // one replay at a time (default: one per scorer in parallel)
+  int64_t pretouch_mb = -1;        // memory touched ahead during the load; -1: estimated
 };
 
 // Registers the report's own options on `cmd`: --report, and options that only the report uses,

@@ -145,7 +145,7 @@ Result<std::vector<FoldFigures>> run_fold(const History& history, const PatientR
   options.evaluation.seed = seed;
   options.timelines = false;
   options.log = [&](const std::string& line) { say("bake-off: " + line); };
-  auto backtest = report::run_backtest(test, registry, config, scorers, options);
+  auto backtest = report::run_backtest(test.events, registry, config, scorers, options);
   if (!backtest) return backtest.error();
   const report::Report& rep = backtest.value();
   for (std::size_t i = 0; i < rep.models.size() && i < figures.size(); ++i) {

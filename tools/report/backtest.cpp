@@ -63,13 +63,14 @@ Result<TickTable> MaskedRisks::table(const TickTable& baseline, ModalityIndex m)
   return risks_.table(baseline, m, 1u << m);
 }
 
-std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events) {
+std::vector<OutcomeEvent> history_outcomes(const ReplaySequence& events) {
   std::unordered_map<uint32_t, int64_t> first;
-  for (const Event& e : events) {
-    if (e.modality != kOutcomeModality) continue;
+  events.for_each([&](const Event& e, int64_t) {
+    if (e.modality != kOutcomeModality) return true;
     auto [it, inserted] = first.try_emplace(e.patient, e.event_time_ms);
     if (!inserted) it->second = std::min(it->second, e.event_time_ms);
-  }
+    return true;
+  });
   std::vector<OutcomeEvent> out;
   out.reserve(first.size());
   for (const auto& [patient, time] : first) out.push_back({patient, time});
@@ -78,22 +79,23 @@ std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events) {
   return out;
 }
 
-std::vector<Rearrival> scale_delays(std::span<const Event> events, double factor) {
+std::vector<Rearrival> scale_delays(const ReplaySequence& events, double factor) {
   struct Key {
     int64_t arrival;
     uint64_t seq;
     std::size_t index;
   };
-  std::vector<Key> keys(events.size());
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    const Event& e = events[i];
+  std::vector<Key> keys;
+  keys.reserve(events.size());
+  events.for_each([&](const Event& e, int64_t) {
     int64_t arrival = e.arrival_time_ms;
     const int64_t delay = e.arrival_time_ms - e.event_time_ms;
     if (e.modality != kOutcomeModality && delay > 0) {
       arrival = e.event_time_ms + std::llround(factor * static_cast<double>(delay));
     }
-    keys[i] = {arrival, e.source_seq, i};
-  }
+    keys.push_back({arrival, e.source_seq, keys.size()});
+    return true;
+  });
   // The same order as sort_for_replay (arrival, source order, then position), sorting keys
   // rather than whole events.
   std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
@@ -232,7 +234,7 @@ std::vector<std::vector<std::size_t>> share_groups(std::span<const BacktestScore
   return groups;
 }
 
-Result<Report> run_backtest(const History& history, const PatientRegistry& registry,
+Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry& registry,
                             const EngineConfig& config, std::span<const BacktestScorer> scorers,
                             const BacktestOptions& options, BacktestStats* stats_out) {
   if (scorers.empty()) return make_error(Errc::invalid_argument, "no scorer to backtest");
@@ -256,19 +258,21 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     options.log(line);
   };
   BacktestStats stats;
-  stats.history_events = history.events.size();
+  stats.history_events = events.size();
   // The delay variant's replay may start while the baseline's finishes: both add to the stats.
   std::mutex stats_mutex;
   const auto add_replay_seconds = [&](double seconds) {
     const std::lock_guard lock(stats_mutex);
     stats.replay_seconds += seconds;
   };
-  const std::span<const Event> events(history.events);
   const std::vector<OutcomeEvent> outcomes = history_outcomes(events);
   const std::size_t n = scorers.size();
   // The replay clock never passes the last arrival, so no baseline tick is later than this.
   int64_t history_end_ms = std::numeric_limits<int64_t>::min();
-  for (const Event& e : events) history_end_ms = std::max(history_end_ms, e.arrival_time_ms);
+  events.for_each([&](const Event&, int64_t arrival_ms) {
+    history_end_ms = std::max(history_end_ms, arrival_ms);
+    return true;
+  });
 
   // Scorers that can share one engine state replay together.
   const std::vector<std::vector<std::size_t>> groups = share_groups(scorers, config.schema);
@@ -359,7 +363,7 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
   meta.horizon_ms = horizon.value();
   meta.tick_cadence_ms = config.tick_cadence_ms;
   meta.patients = static_cast<uint32_t>(registry.size());
-  meta.events = history.events.size();
+  meta.events = events.size();
   meta.options = options.evaluation;
 
   // The delay variant needs the events alone, so its replay runs while the baselines are evaluated
@@ -382,8 +386,8 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
       // never scored. The replay stops at the last arrival of the history.
       std::erase_if(delayed, [&](const Rearrival& r) { return r.arrival_ms > history_end_ms; });
       add_replay_seconds(seconds_since(start));
-      delayed_tables.emplace(replay_all(ReplaySequence(events, delayed), stress_name(delay_kind),
-                                        nullptr, taking_over));
+      delayed_tables.emplace(
+          replay_all(events.rearranged(delayed), stress_name(delay_kind), nullptr, taking_over));
       taking_over.clear();
     } catch (const std::exception& e) {
       delayed_tables.emplace(make_error(Errc::config, std::string("replay failed: ") + e.what()));
@@ -525,13 +529,14 @@ Result<Report> run_backtest(const History& history, const PatientRegistry& regis
     for (const uint32_t p : picked) {
       if (p != UINT32_MAX) lanes[p].resize(config.schema.size());
     }
-    for (const Event& e : events) {
-      if (e.modality == kOutcomeModality) continue;
+    events.for_each([&](const Event& e, int64_t) {
+      if (e.modality == kOutcomeModality) return true;
       auto it = lanes.find(e.patient);
       if (it != lanes.end() && e.modality < it->second.size()) {
         it->second[e.modality].push_back(e.event_time_ms);
       }
-    }
+      return true;
+    });
     for (std::size_t k = 0; k < masks.size(); ++k) {
       const uint32_t p = picked[k];
       if (p == UINT32_MAX) continue;

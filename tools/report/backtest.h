@@ -73,13 +73,14 @@ struct BacktestStats {
 };
 
 // The first outcome per patient among the history's outcome events (by event time).
-std::vector<OutcomeEvent> history_outcomes(std::span<const Event> events);
+std::vector<OutcomeEvent> history_outcomes(const ReplaySequence& events);
 
 // Every configured modality's arrival delay multiplied by `factor` (arrival' = event +
 // factor * (arrival - event)); a negative delay (a clock ahead of the source's) is kept as it is,
-// and outcome events are untouched. Returned as the events' order of replay and new arrival
-// times, which replay through ReplaySequence without a copy of the events.
-std::vector<Rearrival> scale_delays(std::span<const Event> events, double factor);
+// and outcome events are untouched. `events` in replay order (not rearranged). Returned as the
+// events' order of replay and new arrival times, which replay through events.rearranged()
+// without a copy of the events.
+std::vector<Rearrival> scale_delays(const ReplaySequence& events, double factor);
 
 // The label horizon of a backtest (see BacktestOptions::horizon_ms). Error when scorers with a
 // known horizon disagree and none is given.
@@ -149,9 +150,10 @@ Result<TickTable> score_events(const ReplaySequence& events, const EngineConfig&
 std::vector<std::vector<std::size_t>> share_groups(std::span<const BacktestScorer> scorers,
                                                    const ModalitySchema& schema);
 
-// The whole backtest of a loaded history. Errors: no scorers, an invalid option (horizon,
-// cadence), disagreeing horizons. `meta.histories` and `meta.generator` are left for the caller.
-Result<Report> run_backtest(const History& history, const PatientRegistry& registry,
+// The whole backtest of a loaded history (in replay order, not rearranged: a History's events or
+// a PackedHistory's). Errors: no scorers, an invalid option (horizon, cadence), disagreeing
+// horizons. `meta.histories` and `meta.generator` are left for the caller.
+Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry& registry,
                             const EngineConfig& config, std::span<const BacktestScorer> scorers,
                             const BacktestOptions& options, BacktestStats* stats = nullptr);
 

@@ -340,7 +340,7 @@ double fold_validation_share(const TrainingConfig& training) {
   return std::min(0.5, training.validation_fraction * k / (k - 1));
 }
 
-Result<RecordedExamples> record_examples(std::span<const Event> events, const EngineConfig& config,
+Result<RecordedExamples> record_examples(const ReplaySequence& events, const EngineConfig& config,
                                          const PatientRegistry& registry, const ModelConfig& arch,
                                          const TrainingConfig& training) {
   const auto start = std::chrono::steady_clock::now();
@@ -352,11 +352,12 @@ Result<RecordedExamples> record_examples(std::span<const Event> events, const En
 
   const std::size_t n_patients = registry.size();
   std::vector<int64_t> outcome(n_patients, kNoOutcome);
-  for (const Event& e : events) {
+  events.for_each([&](const Event& e, int64_t) {
     if (e.modality == kOutcomeModality && e.patient < n_patients) {
       outcome[e.patient] = std::min(outcome[e.patient], e.event_time_ms);
     }
-  }
+    return true;
+  });
   std::vector<Split> split(n_patients);
   for (std::size_t p = 0; p < n_patients; ++p) {
     split[p] = split_of(registry.id(static_cast<PatientIndex>(p)), training);
@@ -481,9 +482,9 @@ namespace {
 
 // Everything after the events are in memory. `loaded`, when given, holds `events` and is freed
 // once the examples are recorded (the history is the larger of the two).
-Result<TrainResult> train_events(std::span<const Event> events, const PatientRegistry& registry,
+Result<TrainResult> train_events(const ReplaySequence& events, const PatientRegistry& registry,
                                  uint64_t dead_letters, const TrainRequest& request,
-                                 std::vector<Event>* loaded) {
+                                 PackedEvents* loaded) {
   auto log = [&](const std::string& line) {
     if (request.log) request.log(line);
   };
@@ -492,7 +493,7 @@ Result<TrainResult> train_events(std::span<const Event> events, const PatientReg
   TrainResult result;
   result.events = events.size();
   result.dead_letters = dead_letters;
-  if (loaded != nullptr) std::vector<Event>().swap(*loaded);
+  if (loaded != nullptr) *loaded = PackedEvents();
   const RecordStats& rs = recorded.value().stats;
   result.record = rs;
   log(
@@ -580,14 +581,14 @@ Result<TrainResult> train_events(std::span<const Event> events, const PatientReg
 Result<TrainResult> train_from_history(const TrainRequest& request) {
   PatientRegistry registry;
   DeadLetterSink dead;
-  auto history = load_history(request.history, request.engine, registry, dead);
+  auto history = load_packed_history(request.history, request.engine, registry, dead);
   if (!history) return history.error();
   if (request.log) {
     request.log(fmt::format("loaded {} events of {} patients ({} bad records)",
                             history.value().events.size(), registry.size(),
                             history.value().dead_letters));
   }
-  std::vector<Event>& events = history.value().events;
+  PackedEvents& events = history.value().events;
   return train_events(events, registry, history.value().dead_letters, request, &events);
 }
 

@@ -24,6 +24,7 @@
 
 #include <toml++/toml.h>
 
+#include "connectors/history_replay.h"
 #include "engine/config.h"
 #include "engine/event.h"
 #include "engine/patient_registry.h"
@@ -80,9 +81,9 @@ struct RecordedExamples {
   RecordStats stats;
 };
 
-// Replays `events` (in replay order) through one pipeline and records the examples a model of
-// `arch` needs (history tokens for attention with history_k > 1).
-Result<RecordedExamples> record_examples(std::span<const Event> events, const EngineConfig& config,
+// Replays `events` (in replay order: a History's or a PackedHistory's) through one pipeline and
+// records the examples a model of `arch` needs (history tokens for attention with history_k > 1).
+Result<RecordedExamples> record_examples(const ReplaySequence& events, const EngineConfig& config,
                                          const PatientRegistry& registry, const ModelConfig& arch,
                                          const TrainingConfig& training);
 
