@@ -57,18 +57,26 @@ std::string small_history() {
   return out;
 }
 
-TEST(HistoryReplay, StreamingAndInMemoryReplayScoreTheSame) {
+// The small history on disk, with the config and the NEWS2 scorer it is replayed with.
+class SmallHistoryReplay : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::write_file(path, small_history());
+    auto made = make_news2_scorer(config);
+    ASSERT_TRUE(made) << made.error().message;
+    scorer = made.value();
+  }
   test::TempDir dir;
   const std::string path = dir.file("h.jsonl");
-  test::write_file(path, small_history());
   const EngineConfig config = test_config();
-  auto scorer = make_news2_scorer(config);
-  ASSERT_TRUE(scorer) << scorer.error().message;
+  std::shared_ptr<const Scorer> scorer;
+  DeadLetterSink dead;
+};
 
+TEST_F(SmallHistoryReplay, StreamingAndInMemoryReplayScoreTheSame) {
   PatientRegistry streamed_registry;
   CollectingSink streamed;
-  DeadLetterSink dead;
-  auto stats = replay_history({path}, config, scorer.value(), streamed_registry, streamed, dead);
+  auto stats = replay_history({path}, config, scorer, streamed_registry, streamed, dead);
   ASSERT_TRUE(stats) << stats.error().message;
   EXPECT_EQ(stats.value().events, 41u);
   EXPECT_EQ(stats.value().dead_letters, 0u);
@@ -80,21 +88,14 @@ TEST(HistoryReplay, StreamingAndInMemoryReplayScoreTheSame) {
   ASSERT_EQ(history.value().events.size(), 41u);
   CollectingSink replayed;
   const ReplayStats again =
-      replay_events(history.value().events, config, scorer.value(), loaded_registry, replayed);
+      replay_events(history.value().events, config, scorer, loaded_registry, replayed);
   EXPECT_EQ(again.events, 41u);
   EXPECT_EQ(streamed.rows, replayed.rows);
 }
 
-TEST(HistoryReplay, APackedHistoryHoldsAndReplaysWhatAPlainOneDoes) {
-  test::TempDir dir;
-  const std::string path = dir.file("h.jsonl");
-  test::write_file(path, small_history());
-  const EngineConfig config = test_config();
-  auto scorer = make_news2_scorer(config);
-  ASSERT_TRUE(scorer) << scorer.error().message;
+TEST_F(SmallHistoryReplay, APackedHistoryHoldsAndReplaysWhatAPlainOneDoes) {
   PatientRegistry plain_registry;
   PatientRegistry packed_registry;
-  DeadLetterSink dead;
   auto plain = load_history({path}, config, plain_registry, dead);
   ASSERT_TRUE(plain) << plain.error().message;
   auto packed = load_packed_history({path}, config, packed_registry, dead);
@@ -108,32 +109,24 @@ TEST(HistoryReplay, APackedHistoryHoldsAndReplaysWhatAPlainOneDoes) {
   }
   CollectingSink from_plain;
   CollectingSink from_packed;
-  replay_events(plain.value().events, config, scorer.value(), plain_registry, from_plain);
-  replay_events(packed.value().events, config, scorer.value(), packed_registry, from_packed);
+  replay_events(plain.value().events, config, scorer, plain_registry, from_plain);
+  replay_events(packed.value().events, config, scorer, packed_registry, from_packed);
   EXPECT_GT(from_plain.rows.size(), 30u);
   EXPECT_EQ(from_plain.rows, from_packed.rows);
 }
 
-TEST(HistoryReplay, AReplayThatEmitsNothingStillScoresEveryTick) {
-  test::TempDir dir;
-  const std::string path = dir.file("h.jsonl");
-  test::write_file(path, small_history());
-  const EngineConfig config = test_config();
-  auto scorer = make_news2_scorer(config);
-  ASSERT_TRUE(scorer) << scorer.error().message;
+TEST_F(SmallHistoryReplay, AReplayThatEmitsNothingStillScoresEveryTick) {
   PatientRegistry registry;
-  DeadLetterSink dead;
   auto history = load_history({path}, config, registry, dead);
   ASSERT_TRUE(history) << history.error().message;
 
   CollectingSink emitted;
-  const ReplayStats loud =
-      replay_events(history.value().events, config, scorer.value(), registry, emitted);
+  const ReplayStats loud = replay_events(history.value().events, config, scorer, registry, emitted);
   ReplayOptions options;
   options.emit_scores = false;
   CollectingSink silent;
   const ReplayStats quiet =
-      replay_events(history.value().events, config, scorer.value(), registry, silent, options);
+      replay_events(history.value().events, config, scorer, registry, silent, options);
   EXPECT_TRUE(silent.rows.empty());
   EXPECT_EQ(quiet.pipeline.scores_emitted, 0u);
   EXPECT_GT(emitted.rows.size(), 30u);
