@@ -111,14 +111,11 @@ class ReplaySequence {
   template <class Fn>
   void for_each(Fn&& fn) const {
     if (packed_ != nullptr) {
-      Event event;
       if (!rearranged_) {
-        for (std::size_t i = 0; i < packed_->size(); ++i) {
-          packed_->decode(i, event);
-          if (!fn(static_cast<const Event&>(event), event.arrival_time_ms)) return;
-        }
+        packed_->for_each([&](const Event& e) { return fn(e, e.arrival_time_ms); });
         return;
       }
+      Event event;
       for (const Rearrival& r : order_) {
         packed_->decode(r.index, event);
         if (!fn(static_cast<const Event&>(event), r.arrival_ms)) return;

@@ -3,7 +3,7 @@
 // backtest's baseline and stress variants). An Event is 192 bytes, most of them room for payloads
 // an event does not have (16 vitals channels, the strings and vector of notes, embeddings and
 // outcomes); a packed event keeps its fixed fields in columns and only the payload it has in one
-// byte arena: about 70 bytes for a vitals reading of six channels.
+// byte arena: about 66 bytes for a vitals reading of six channels.
 
 #include <cstddef>
 #include <cstdint>
