@@ -218,11 +218,14 @@ void sort_for_replay(std::vector<Event>& events) {
   std::stable_sort(events.begin(), events.end(), before);
 }
 
-void reindex_patients_by_id(History& history, const PatientRegistry& from, PatientRegistry& to) {
+namespace {
+
+// Interns the patients of `from` that `seen` marks into the empty registry `to`, in the order of
+// their ids; returns each one's new index. Only patients with an event are marked: a bad record
+// may have interned its id before it was refused.
+std::vector<PatientIndex> renumbering_by_id(const std::vector<uint8_t>& seen,
+                                            const PatientRegistry& from, PatientRegistry& to) {
   assert(to.size() == 0);
-  // Only patients with an event: a bad record may have interned its id before it was refused.
-  std::vector<uint8_t> seen(from.size(), 0);
-  for (const Event& e : history.events) seen[e.patient] = 1;
   std::vector<PatientIndex> order;
   for (std::size_t p = 0; p < seen.size(); ++p) {
     if (seen[p]) order.push_back(static_cast<PatientIndex>(p));
@@ -231,7 +234,23 @@ void reindex_patients_by_id(History& history, const PatientRegistry& from, Patie
             [&](PatientIndex a, PatientIndex b) { return from.id(a) < from.id(b); });
   std::vector<PatientIndex> renumber(from.size());
   for (const PatientIndex p : order) renumber[p] = to.intern(from.id(p));
+  return renumber;
+}
+
+}  // namespace
+
+void reindex_patients_by_id(History& history, const PatientRegistry& from, PatientRegistry& to) {
+  std::vector<uint8_t> seen(from.size(), 0);
+  for (const Event& e : history.events) seen[e.patient] = 1;
+  const std::vector<PatientIndex> renumber = renumbering_by_id(seen, from, to);
   for (Event& e : history.events) e.patient = renumber[e.patient];
+}
+
+void reindex_patients_by_id(PackedHistory& history, const PatientRegistry& from,
+                            PatientRegistry& to) {
+  std::vector<uint8_t> seen(from.size(), 0);
+  for (std::size_t i = 0; i < history.events.size(); ++i) seen[history.events.patient(i)] = 1;
+  history.events.renumber_patients(renumbering_by_id(seen, from, to));
 }
 
 }  // namespace tfe

@@ -155,5 +155,7 @@ void sort_for_replay(std::vector<Event>& events);
 // history holds and not on the order its sources delivered them (Kafka partitions interleave
 // differently on every read).
 void reindex_patients_by_id(History& history, const PatientRegistry& from, PatientRegistry& to);
+void reindex_patients_by_id(PackedHistory& history, const PatientRegistry& from,
+                            PatientRegistry& to);
 
 }  // namespace tfe

@@ -144,6 +144,10 @@ void PackedEvents::sort_for_replay() {
   payload_at_ = permuted(payload_at_, order);
 }
 
+void PackedEvents::renumber_patients(std::span<const PatientIndex> renumber) {
+  for (uint32_t& p : patient_) p = renumber[p];
+}
+
 std::size_t PackedEvents::bytes() const {
   return arrival_.capacity() * sizeof(int64_t) + event_time_.capacity() * sizeof(int64_t) +
          seq_.capacity() * sizeof(uint64_t) + patient_.capacity() * sizeof(uint32_t) +

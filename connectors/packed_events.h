@@ -49,6 +49,9 @@ class PackedEvents {
   // order of sort_for_replay).
   void sort_for_replay();
 
+  // Replaces each event's patient p by renumber[p] (every p must be below renumber.size()).
+  void renumber_patients(std::span<const PatientIndex> renumber);
+
   // Heap bytes held (capacity, not size).
   std::size_t bytes() const;
 

@@ -237,6 +237,19 @@ TEST(HistoryReplay, ReindexByIdMakesTheReadOrderIrrelevant) {
     EXPECT_EQ(first_ids.id(first.events[i].patient),
               (std::vector<std::string>{"b", "a", "c", "a"}[i]));
   }
+  // A packed history re-indexes the same way.
+  PatientRegistry packed_order, packed_ids;
+  PackedHistory packed;
+  packed.events = PackedEvents(read({"c", "refused", "b", "a"}, packed_order).events);
+  reindex_patients_by_id(packed, packed_order, packed_ids);
+  ASSERT_EQ(packed_ids.size(), 3u);
+  ASSERT_EQ(packed.events.size(), first.events.size());
+  for (std::size_t i = 0; i < first.events.size(); ++i) {
+    EXPECT_EQ(packed.events.patient(i), first.events[i].patient);
+    Event decoded;
+    packed.events.decode(i, decoded);
+    EXPECT_EQ(decoded.patient, first.events[i].patient);
+  }
 }
 
 }  // namespace

@@ -273,7 +273,7 @@ ProfileOptions quick_options() {
 }
 
 Result<DeploymentProfile> profile_of(const Cohort& c, const ProfileOptions& o = quick_options()) {
-  return profile_history(c.history, c.registry, c.config, o);
+  return profile_history(c.history.events, c.registry, c.config, o);
 }
 
 std::string describe(const DeploymentProfile& p) { return profile_table(p); }
@@ -359,6 +359,18 @@ TEST(ProfileDeployments, ThinEvidenceFallsBackToLateFusion) {
   EXPECT_EQ(p.value().recommendation.strategy, Strategy::late);
 }
 
+// `tfe profile` holds its history packed: the same events give the same profile either way.
+TEST(ProfileDeployments, APackedHistoryGivesTheSameProfile) {
+  auto c = make_cohort("home", 120, 1, 19);
+  ASSERT_TRUE(c);
+  const PackedEvents packed(c->history.events);
+  auto plain = profile_of(*c);
+  auto from_packed = profile_history(packed, c->registry, c->config, quick_options());
+  ASSERT_TRUE(plain && from_packed);
+  EXPECT_GT(plain.value().availability.ticks, 0u);
+  EXPECT_EQ(profile_json(from_packed.value()), profile_json(plain.value()));
+}
+
 TEST(ProfileDeployments, DeterministicWhateverTheShardCount) {
   auto c = make_cohort("home", 120, 1, 16);
   ASSERT_TRUE(c);
@@ -422,8 +434,8 @@ class ProfileBakeoff : public ::testing::Test {
   static Result<Bakeoff> bakeoff(uint32_t folds) {
     const auto doc =
         toml::parse(folds >= 2 ? "[training]\nepochs = 1\n" : "[training]\nepochs = 2\n");
-    return run_bakeoff(doc, cohort_->history, cohort_->registry, cohort_->config, *profile_, 1,
-                       folds, {});
+    return run_bakeoff(doc, cohort_->history.events, cohort_->registry, cohort_->config, *profile_,
+                       1, folds, {});
   }
   static inline std::unique_ptr<Cohort> cohort_;
   static inline std::unique_ptr<DeploymentProfile> profile_;
@@ -591,7 +603,7 @@ TEST(ProfileErrors, EmptyHistoryAndBadOptions) {
   PatientRegistry registry;
   History empty;
   EngineConfig config;
-  auto r = profile_history(empty, registry, config, {});
+  auto r = profile_history(empty.events, registry, config, {});
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("empty"), std::string::npos);
   auto c = make_cohort("home", 10, 1, 18);

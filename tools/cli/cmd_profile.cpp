@@ -57,7 +57,7 @@ std::optional<int64_t> time_option(const char* option, const std::string& text) 
 // files then typically hold the outcomes, which live topics do not carry).
 struct LoadedHistory {
   EngineConfig config;
-  History history;
+  PackedHistory history;
   std::vector<std::string> sources;
 };
 
@@ -79,7 +79,7 @@ Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRa
     out.config = std::move(config).value();
   }
   if (!args.history.empty()) {
-    auto files = load_history(args.history, out.config, registry, dead);
+    auto files = load_packed_history(args.history, out.config, registry, dead);
     if (!files) return files.error();
     out.history = std::move(files).value();
     out.sources = args.history;
@@ -94,11 +94,11 @@ Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRa
     }
     auto topics = load_history_from_kafka(*kafka, out.config, range, registry, dead, options);
     if (!topics) return topics.error();
-    History& h = out.history;
-    h.events.insert(h.events.end(), topics.value().events.begin(), topics.value().events.end());
+    PackedHistory& h = out.history;
+    for (const Event& e : topics.value().events) h.events.append(e);
     h.dead_letters += topics.value().dead_letters;
     h.unknown_channels += topics.value().unknown_channels;
-    sort_for_replay(h.events);  // files and topics by arrival (a no-op for topics alone)
+    h.events.sort_for_replay();  // files and topics by arrival (a no-op for topics alone)
     std::string names;
     for (const std::string& t : kafka->modality_topics) names += (names.empty() ? "" : ",") + t;
     out.sources.push_back(fmt::format("kafka {} topics {} from {} until {}", kafka->brokers, names,
@@ -167,7 +167,7 @@ int run_profile(const ProfileArgs& args) {
     return kExitFailure;
   }
   const EngineConfig& config = loaded.value().config;
-  History& history = loaded.value().history;
+  PackedHistory& history = loaded.value().history;
   // The same records give the same profile, from files or from topics read in any order.
   PatientRegistry registry;
   reindex_patients_by_id(history, read_order, registry);
@@ -187,7 +187,7 @@ int run_profile(const ProfileArgs& args) {
       std::fprintf(stderr, "profile: %s\n", line.c_str());
     };
   }
-  auto result = profile::profile_history(history, registry, config, options);
+  auto result = profile::profile_history(history.events, registry, config, options);
   if (!result) {
     print_error(kCmd, result.error());
     return kExitFailure;
@@ -195,7 +195,7 @@ int run_profile(const ProfileArgs& args) {
   profile::DeploymentProfile& p = result.value();
   p.histories = loaded.value().sources;
   if (args.bakeoff) {
-    auto bakeoff = profile::run_bakeoff(doc.value(), history, registry, config, p, args.seed,
+    auto bakeoff = profile::run_bakeoff(doc.value(), history.events, registry, config, p, args.seed,
                                         args.folds, options.log);
     if (!bakeoff) {
       print_error(kCmd, "bake-off: " + bakeoff.error().message);

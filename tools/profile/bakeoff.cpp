@@ -61,19 +61,20 @@ double mean_defined(std::span<const double> values) {
 
 // Every split of a fold needs a patient with an outcome (training, early stopping and the test
 // metrics all need both classes): one clear error, before minutes of training.
-Result<void> check_fold_outcomes(const History& history, const PatientRegistry& registry,
+Result<void> check_fold_outcomes(const ReplaySequence& events, const PatientRegistry& registry,
                                  const train::TrainingConfig& training, const std::string& label) {
   std::array<uint32_t, 3> with_outcome{};
   uint32_t outcome_patients = 0;
   std::vector<uint8_t> counted(registry.size(), 0);
-  for (const Event& e : history.events) {
+  events.for_each([&](const Event& e, int64_t) {
     if (e.modality != kOutcomeModality || e.patient >= counted.size() || counted[e.patient]) {
-      continue;
+      return true;
     }
     counted[e.patient] = 1;
     ++outcome_patients;
     ++with_outcome[static_cast<std::size_t>(train::split_of(registry.id(e.patient), training))];
-  }
+    return true;
+  });
   constexpr const char* kSplitName[] = {"training", "validation", "test"};
   for (std::size_t s = 0; s < with_outcome.size(); ++s) {
     if (with_outcome[s] > 0) continue;
@@ -87,7 +88,8 @@ Result<void> check_fold_outcomes(const History& history, const PatientRegistry& 
 }
 
 // Trains the four strategies with `training`'s split and backtests them on its test patients.
-Result<std::vector<FoldFigures>> run_fold(const History& history, const PatientRegistry& registry,
+Result<std::vector<FoldFigures>> run_fold(const ReplaySequence& events,
+                                          const PatientRegistry& registry,
                                           const EngineConfig& config, const ModelConfig& arch,
                                           const train::TrainingConfig& training,
                                           const DeploymentProfile& profile, uint64_t seed,
@@ -101,10 +103,12 @@ Result<std::vector<FoldFigures>> run_fold(const History& history, const PatientR
         train::split_of(registry.id(static_cast<PatientIndex>(p)), training) == Split::test;
     test_patients += is_test[p];
   }
-  History test;
-  for (const Event& e : history.events) {
-    if (e.patient < is_test.size() && is_test[e.patient]) test.events.push_back(e);
-  }
+  // The test patients' events, packed (the backtest rearranges them for its delay variant).
+  PackedEvents test;
+  events.for_each([&](const Event& e, int64_t) {
+    if (e.patient < is_test.size() && is_test[e.patient]) test.append(e);
+    return true;
+  });
 
   std::map<uint32_t, double> share;  // this deployment's subgroup frequencies
   for (const Subgroup& g : profile.availability.subgroups) share[g.present_mask] = g.share;
@@ -121,7 +125,7 @@ Result<std::vector<FoldFigures>> run_fold(const History& history, const PatientR
     request.seed = seed;
     request.masking = true;
     request.threads = 1;  // the bake-off shares the machine; results do not depend on it
-    auto trained = train::train_from_events(history.events, registry, request);
+    auto trained = train::train_from_events(events, registry, request);
     if (!trained) {
       return make_error(trained.error().code, fmt::format("training {}{}: {}", to_string(s), label,
                                                           trained.error().message));
@@ -145,7 +149,7 @@ Result<std::vector<FoldFigures>> run_fold(const History& history, const PatientR
   options.evaluation.seed = seed;
   options.timelines = false;
   options.log = [&](const std::string& line) { say("bake-off: " + line); };
-  auto backtest = report::run_backtest(test.events, registry, config, scorers, options);
+  auto backtest = report::run_backtest(test, registry, config, scorers, options);
   if (!backtest) return backtest.error();
   const report::Report& rep = backtest.value();
   for (std::size_t i = 0; i < rep.models.size() && i < figures.size(); ++i) {
@@ -305,7 +309,7 @@ void judge(Bakeoff& out, const Recommendation& matrix_row, double test_over_trai
 }
 }  // namespace detail
 
-Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
+Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events,
                             const PatientRegistry& registry, const EngineConfig& config,
                             const DeploymentProfile& profile, uint64_t seed, uint32_t folds,
                             const std::function<void(const std::string&)>& log) {
@@ -344,7 +348,7 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
   // Every fold's splits are checked before any trains: a fold that cannot train is an error
   // before minutes of work, whatever the schedule.
   for (uint32_t f = 0; f < folds; ++f) {
-    if (auto checked = check_fold_outcomes(history, registry, fold_training(f), fold_label(f));
+    if (auto checked = check_fold_outcomes(events, registry, fold_training(f), fold_label(f));
         !checked) {
       return checked.error();
     }
@@ -364,7 +368,7 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
           // a failure stays a value of its slot: nothing thrown leaves a worker.
           tbb::this_task_arena::isolate([&] {
             try {
-              fold_results[f] = run_fold(history, registry, config, arch.value(), fold_training(f),
+              fold_results[f] = run_fold(events, registry, config, arch.value(), fold_training(f),
                                          profile, seed, label, fold_test_patients[f], say_locked);
             } catch (const std::exception& e) {
               fold_results[f] =

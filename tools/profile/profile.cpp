@@ -466,7 +466,8 @@ double nan_max(double a, double b) {
 
 }  // namespace
 
-Result<DeploymentProfile> profile_history(const History& history, const PatientRegistry& registry,
+Result<DeploymentProfile> profile_history(const ReplaySequence& events,
+                                          const PatientRegistry& registry,
                                           const EngineConfig& config,
                                           const ProfileOptions& options) {
   using Clock = std::chrono::steady_clock;
@@ -474,7 +475,7 @@ Result<DeploymentProfile> profile_history(const History& history, const PatientR
   const auto log = [&](const std::string& line) {
     if (options.log) options.log(line);
   };
-  if (history.events.empty()) return make_error(Errc::invalid_argument, "the history is empty");
+  if (events.size() == 0) return make_error(Errc::invalid_argument, "the history is empty");
   if (options.horizon_ms <= 0) return make_error(Errc::invalid_argument, "horizon must be > 0");
   if (options.variance_share <= 0 || options.variance_share > 1) {
     return make_error(Errc::invalid_argument, "variance share must be in (0, 1]");
@@ -491,7 +492,7 @@ Result<DeploymentProfile> profile_history(const History& history, const PatientR
   out.horizon_ms = options.horizon_ms;
   out.tick_cadence_ms = config.tick_cadence_ms;
   out.thresholds = options.thresholds;
-  out.events = history.events.size();
+  out.events = events.size();
   for (const ModalitySpec& spec : schema.specs()) out.modalities.push_back(spec.name);
 
   // Outcomes, cadence and documentation delay straight from the events.
@@ -507,19 +508,20 @@ Result<DeploymentProfile> profile_history(const History& history, const PatientR
   std::vector<std::vector<float>> gaps(n_mod);
   std::vector<std::vector<float>> delays(n_mod);
   std::vector<int64_t> last_arrival(n_pat * n_mod, kUnset);
-  for (const Event& e : history.events) {
+  events.for_each([&](const Event& e, int64_t) {
     if (e.modality == kOutcomeModality) {
       if (e.patient < n_pat)
         rec.outcome_ms[e.patient] = std::min(rec.outcome_ms[e.patient], e.event_time_ms);
-      continue;
+      return true;
     }
-    if (e.modality >= n_mod || e.patient >= n_pat) continue;
+    if (e.modality >= n_mod || e.patient >= n_pat) return true;
     delays[e.modality].push_back(
         static_cast<float>(std::max<int64_t>(0, e.arrival_time_ms - e.event_time_ms)));
     int64_t& last = last_arrival[e.patient * n_mod + e.modality];
     if (last != kUnset) gaps[e.modality].push_back(static_cast<float>(e.arrival_time_ms - last));
     last = e.arrival_time_ms;
-  }
+    return true;
+  });
   last_arrival = {};
 
   // The recording replay.
@@ -540,7 +542,7 @@ Result<DeploymentProfile> profile_history(const History& history, const PatientR
   }
   auto scorer = std::make_shared<RecordingScorer>(std::move(spec), rec);
   CountingScoreSink sink;
-  const ReplayStats replay = replay_events(history.events, config, scorer, registry, sink);
+  const ReplayStats replay = replay_events(events, config, scorer, registry, sink);
   log(fmt::format("replay: {} events, {} ticks in {:.1f} s", replay.events, replay.pipeline.ticks,
                   replay.seconds));
   const auto shards = rec.shards();

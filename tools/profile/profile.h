@@ -18,7 +18,7 @@
 //
 // Typical use:
 //   auto thresholds = thresholds_from_toml(doc);          // [profile_thresholds], else defaults
-//   auto profile = profile_history(history, registry, config, options);
+//   auto profile = profile_history(history.events, registry, config, options);
 //   write_profile(profile.value(), dir);                  // dir/profile.json, dir/profile.html
 //   std::fputs(profile_table(profile.value()).c_str(), stdout);
 
@@ -267,10 +267,12 @@ struct DeploymentProfile {
   double seconds = 0;  // wall time of the profile
 };
 
-// Replays the history through the engine with a recording scorer, measures the three axes and
-// applies the decision matrix. Deterministic for a given history, config and options (whatever
-// the shard count). Errors: an empty history, invalid options.
-Result<DeploymentProfile> profile_history(const History& history, const PatientRegistry& registry,
+// Replays the history (events in replay order: a History's or a PackedHistory's) through the
+// engine with a recording scorer, measures the three axes and applies the decision matrix.
+// Deterministic for a given history, config and options (whatever the shard count). Errors: an
+// empty history, invalid options.
+Result<DeploymentProfile> profile_history(const ReplaySequence& events,
+                                          const PatientRegistry& registry,
                                           const EngineConfig& config,
                                           const ProfileOptions& options);
 
@@ -279,10 +281,11 @@ Result<DeploymentProfile> profile_history(const History& history, const PatientR
 // `tfe replay --report`, with the stress tests) and weighs subgroup metrics by this deployment's
 // subgroup frequencies. With folds >= 2 it cross-fits: each of `folds` patient buckets is the
 // test split once, and the winner must lead beyond the spread of the folds. `doc` is the config
-// document; `history` the profiled history (files or topics), whose patients `registry` holds.
+// document; `events` the profiled history (files or topics) in replay order, whose patients
+// `registry` holds.
 // Errors: folds 0 or above kMaxBakeoffFolds, an empty test split, a training failure.
 constexpr uint32_t kMaxBakeoffFolds = 20;
-Result<Bakeoff> run_bakeoff(const toml::table& doc, const History& history,
+Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events,
                             const PatientRegistry& registry, const EngineConfig& config,
                             const DeploymentProfile& profile, uint64_t seed, uint32_t folds,
                             const std::function<void(const std::string&)>& log);

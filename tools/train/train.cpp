@@ -592,8 +592,7 @@ Result<TrainResult> train_from_history(const TrainRequest& request) {
   return train_events(events, registry, history.value().dead_letters, request, &events);
 }
 
-Result<TrainResult> train_from_events(std::span<const Event> events,
-                                      const PatientRegistry& registry,
+Result<TrainResult> train_from_events(const ReplaySequence& events, const PatientRegistry& registry,
                                       const TrainRequest& request) {
   return train_events(events, registry, 0, request, nullptr);
 }

@@ -120,8 +120,8 @@ struct TrainResult {
 Result<TrainResult> train_from_history(const TrainRequest& request);
 // The same on events already in memory, in replay order (request.history is not read), for a
 // history read once and trained on several times; `registry` holds every patient they name.
-Result<TrainResult> train_from_events(std::span<const Event> events,
-                                      const PatientRegistry& registry, const TrainRequest& request);
+Result<TrainResult> train_from_events(const ReplaySequence& events, const PatientRegistry& registry,
+                                      const TrainRequest& request);
 
 // Evaluates a trained model on the test split of recorded examples.
 TestMetrics evaluate_test(const FusionModel& model, const RecordedExamples& examples,
