@@ -14,6 +14,15 @@ for threads in 1 2; do
     --out "$WORK/model$threads.tfemodel" > "$WORK/train$threads.txt"
 done
 grep -q "test (" "$WORK/train1.txt" || { echo "no test summary"; cat "$WORK/train1.txt"; exit 1; }
+# The test AUROC with its patient-bootstrap interval around it, the same with 1 and 2 threads.
+auroc_line=$(grep -E "^  test \(.*AUROC [0-9.]+ \([0-9.]+ to [0-9.]+\)" "$WORK/train1.txt") ||
+  fail "no test AUROC interval: $(cat "$WORK/train1.txt")"
+read -r point lo hi < <(sed -E 's/.*AUROC ([0-9.]+) \(([0-9.]+) to ([0-9.]+)\).*/\1 \2 \3/' <<< "$auroc_line")
+awk -v p="$point" -v l="$lo" -v h="$hi" 'BEGIN { exit !(l <= p && p <= h && l < h) }' ||
+  fail "interval ($lo to $hi) does not surround $point"
+grep -q "NEWS2 on the same examples: AUROC [0-9.]* (" "$WORK/train1.txt" || fail "no NEWS2 interval"
+diff <(grep -E "AUROC" "$WORK/train1.txt" | grep -v "examples/s") \
+  <(grep -E "AUROC" "$WORK/train2.txt" | grep -v "examples/s") || fail "metrics differ by thread count"
 cmp "$WORK/model1.tfemodel" "$WORK/model2.tfemodel" || {
   echo "model bytes differ between 1 and 2 threads"; exit 1; }
 "$TFE" model show "$WORK/model1.tfemodel" > "$WORK/show.txt"

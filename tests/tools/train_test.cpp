@@ -6,6 +6,7 @@
 
 #include <array>
 #include <filesystem>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -204,6 +205,74 @@ TEST(RecordExamplesTest, LabelsStrideAndPooledFeatures) {
   EXPECT_GE(n * 10, set.examples.size());
   EXPECT_LE(n * 10, set.examples.size() + 10 * cohort->registry.size());
   EXPECT_EQ(some.value().stats.strided_out + n, set.examples.size());
+}
+
+// Test metrics' intervals: a bootstrap over patients of the scores' ranks gives the report's own
+// figures, points exactly as the plain metrics, for any scores (logits) with ties.
+TEST(TestMetricsTest, PatientBootstrapOfRanksIsTheReportsOwn) {
+  std::mt19937_64 rng(5);
+  std::vector<Example> examples;
+  std::vector<uint32_t> rows;
+  std::vector<double> score;
+  std::vector<uint8_t> label;
+  for (PatientIndex p = 0; p < 60; ++p) {
+    const bool sick = p % 4 == 0;
+    for (int k = 0; k < 20; ++k) {
+      Example e;
+      e.patient = p;
+      e.time_ms = 60'000 * k;
+      e.label = sick && k > 12;
+      examples.push_back(e);
+      if (k % 3 == 2) continue;  // rows need not be every example
+      rows.push_back(static_cast<uint32_t>(examples.size() - 1));
+      label.push_back(e.label);
+      // Two decimals: many ties.
+      score.push_back(
+          std::round(100 *
+                     (std::uniform_real_distribution<double>(0, 1)(rng) + (e.label ? 0.3 : 0.0)) /
+                     1.3) /
+          100);
+    }
+  }
+  const auto d = detail::discrimination_by_patient(score, label, examples, rows, 200, 9);
+  EXPECT_DOUBLE_EQ(d.auroc, report::auroc(score, label));
+  EXPECT_DOUBLE_EQ(d.auprc, report::average_precision(score, label));
+  EXPECT_LT(d.auroc_ci.lo, d.auroc);
+  EXPECT_GT(d.auroc_ci.hi, d.auroc);
+  EXPECT_LT(d.auprc_ci.lo, d.auprc_ci.hi);
+
+  // The scores are risks already: the report's evaluation of them gives the same intervals.
+  std::vector<report::ScoredTick> ticks;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    report::ScoredTick t;
+    t.patient = examples[rows[i]].patient;
+    t.score_time_ms = examples[rows[i]].time_ms;
+    t.label = label[i] != 0;
+    t.risk = score[i];
+    ticks.push_back(t);
+  }
+  auto table = report::make_tick_table(ticks, std::vector<int64_t>(60, report::kNoOutcome), 1, 1);
+  ASSERT_TRUE(table);
+  report::EvaluationOptions options;
+  options.seed = 9;
+  options.subgroups = false;
+  const report::Discrimination direct =
+      report::evaluate(table.value(), options).overall.discrimination;
+  EXPECT_DOUBLE_EQ(d.auroc_ci.lo, direct.auroc_ci.lo);
+  EXPECT_DOUBLE_EQ(d.auroc_ci.hi, direct.auroc_ci.hi);
+  EXPECT_DOUBLE_EQ(d.auprc_ci.lo, direct.auprc_ci.lo);
+  EXPECT_DOUBLE_EQ(d.auprc_ci.hi, direct.auprc_ci.hi);
+
+  // Logits: any increasing map of the scores gives the same figures.
+  std::vector<double> logit(score.size());
+  for (std::size_t i = 0; i < score.size(); ++i) logit[i] = 40 * score[i] - 25;
+  const auto same = detail::discrimination_by_patient(logit, label, examples, rows, 200, 9);
+  EXPECT_EQ(same.auroc, d.auroc);
+  EXPECT_EQ(same.auroc_ci.lo, d.auroc_ci.lo);
+  EXPECT_EQ(same.auprc_ci.hi, d.auprc_ci.hi);
+  // Another seed, other replicates.
+  const auto other = detail::discrimination_by_patient(score, label, examples, rows, 200, 10);
+  EXPECT_NE(other.auroc_ci.lo, d.auroc_ci.lo);
 }
 
 TEST(TrainFromHistoryTest, SameModelBytesWithOneAndTwoThreads) {

@@ -97,24 +97,31 @@ int run_train(const TrainArgs& args) {
   const auto metric = [](double v) {
     return std::isnan(v) ? std::string("–") : fmt::format("{:.4f}", v);
   };
+  const auto with_ci = [&](double v, const report::Interval& ci) {
+    if (std::isnan(v) || std::isnan(ci.lo)) return metric(v);
+    return fmt::format("{} ({:.4f} to {:.4f})", metric(v), ci.lo, ci.hi);
+  };
   std::string without;
   for (std::size_t m = 0; m < t.auroc_without.size(); ++m) {
     without += fmt::format("{}{} {}", m ? ", " : "", r.model.schema.modalities[m].name,
                            metric(t.auroc_without[m]));
   }
-  std::fputs(
-      fmt::format("train: {} model written to {}, id {}\n"
-                  "  epochs {} (best {}), {:.0f} training examples/s, {:.1f} s in all\n"
-                  "  validation AUROC {} AUPRC {}\n"
-                  "  test ({} examples, {} positive): AUROC {} AUPRC {}; NEWS2 AUROC {} AUPRC {}\n"
-                  "  test AUROC without a modality: {}\n",
-                  to_string(r.model.strategy()), args.out, model_id(r.model), r.summary.epochs_run,
-                  r.summary.best_epoch, r.summary.examples_per_s,
-                  r.summary.seconds + r.record.replay_seconds, metric(r.summary.best_val_auroc),
-                  metric(r.summary.best_val_auprc), t.examples, t.positives, metric(t.auroc),
-                  metric(t.auprc), metric(t.news2_auroc), metric(t.news2_auprc), without)
-          .c_str(),
-      stdout);
+  std::fputs(fmt::format("train: {} model written to {}, id {}\n"
+                         "  epochs {} (best {}), {:.0f} training examples/s, {:.1f} s in all\n"
+                         "  validation AUROC {} AUPRC {}\n"
+                         "  test ({} examples, {} positive): AUROC {} AUPRC {}\n"
+                         "  NEWS2 on the same examples: AUROC {} AUPRC {}\n"
+                         "  (in brackets: 95% intervals, bootstrap over the test patients)\n"
+                         "  test AUROC without a modality: {}\n",
+                         to_string(r.model.strategy()), args.out, model_id(r.model),
+                         r.summary.epochs_run, r.summary.best_epoch, r.summary.examples_per_s,
+                         r.summary.seconds + r.record.replay_seconds,
+                         metric(r.summary.best_val_auroc), metric(r.summary.best_val_auprc),
+                         t.examples, t.positives, with_ci(t.auroc, t.auroc_ci),
+                         with_ci(t.auprc, t.auprc_ci), with_ci(t.news2_auroc, t.news2_auroc_ci),
+                         with_ci(t.news2_auprc, t.news2_auprc_ci), without)
+                 .c_str(),
+             stdout);
   return kExitOk;
 }
 

@@ -453,8 +453,57 @@ Result<RecordedExamples> record_examples(const ReplaySequence& events, const Eng
   return result;
 }
 
+namespace detail {
+
+report::Discrimination discrimination_by_patient(std::span<const double> score,
+                                                 std::span<const uint8_t> label,
+                                                 std::span<const Example> examples,
+                                                 std::span<const uint32_t> rows,
+                                                 uint32_t replicates, uint64_t seed) {
+  const std::size_t n = rows.size();
+  assert(score.size() == n && label.size() == n);
+  report::Discrimination out;
+  if (n == 0) return out;
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return score[a] < score[b]; });
+  std::vector<double> rank(n);
+  std::size_t distinct = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (k > 0 && score[order[k]] != score[order[k - 1]]) ++distinct;
+    rank[order[k]] = static_cast<double>(distinct);
+  }
+  const double top = std::max<double>(1.0, static_cast<double>(distinct));
+  PatientIndex n_patients = 0;
+  std::vector<report::ScoredTick> ticks(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Example& e = examples[rows[i]];
+    ticks[i].patient = e.patient;
+    ticks[i].score_time_ms = e.time_ms;
+    ticks[i].label = label[i] != 0;
+    ticks[i].risk = rank[i] / top;
+    n_patients = std::max<PatientIndex>(n_patients, e.patient + 1);
+  }
+  // Outcome times only serve alert policies, which are not asked for.
+  auto table = report::make_tick_table(std::move(ticks),
+                                       std::vector<int64_t>(n_patients, report::kNoOutcome),
+                                       /*horizon_ms=*/1, /*tick_cadence_ms=*/1);
+  if (!table) return out;
+  report::EvaluationOptions options;
+  options.bootstrap_replicates = replicates;
+  options.seed = seed;
+  options.thresholds.clear();
+  options.target_alerts_per_patient_day = 0;
+  options.subgroups = false;
+  options.curve_points = 2;
+  return report::evaluate(table.value(), options).overall.discrimination;
+}
+
+}  // namespace detail
+
 TestMetrics evaluate_test(const FusionModel& model, const RecordedExamples& examples,
-                          uint32_t threads) {
+                          uint32_t threads, uint64_t seed) {
   TestMetrics m;
   const std::vector<uint32_t> test = examples.set.indices(Split::test);
   m.examples = test.size();
@@ -470,6 +519,15 @@ TestMetrics evaluate_test(const FusionModel& model, const RecordedExamples& exam
   m.auprc = report::average_precision(logit, label);
   m.news2_auroc = report::auroc(baseline, label);
   m.news2_auprc = report::average_precision(baseline, label);
+  const std::span<const Example> all(examples.set.examples);
+  const report::Discrimination model_ci =
+      detail::discrimination_by_patient(logit, label, all, test, kTestBootstrapReplicates, seed);
+  const report::Discrimination news2_ci =
+      detail::discrimination_by_patient(baseline, label, all, test, kTestBootstrapReplicates, seed);
+  m.auroc_ci = model_ci.auroc_ci;
+  m.auprc_ci = model_ci.auprc_ci;
+  m.news2_auroc_ci = news2_ci.auroc_ci;
+  m.news2_auprc_ci = news2_ci.auprc_ci;
   for (std::size_t mod = 0; mod < examples.set.dims.size(); ++mod) {
     predict_logits(model, examples.set, test, 1u << mod, threads, logit);
     m.auroc_without.push_back(report::auroc(logit, label));
@@ -527,7 +585,7 @@ Result<TrainResult> train_events(const ReplaySequence& events, const PatientRegi
   auto summary = train_model(model, recorded.value().set, options, hooks);
   if (!summary) return summary.error();
   result.summary = summary.value();
-  result.test = evaluate_test(model, recorded.value(), request.threads);
+  result.test = evaluate_test(model, recorded.value(), request.threads, request.seed);
 
   // Metadata: what reproduces the model, nothing that varies between runs (no times, no speeds).
   auto& md = model.metadata;

@@ -31,6 +31,7 @@
 #include "engine/result.h"
 #include "operators/fusion_model.h"
 #include "operators/trainer.h"
+#include "tools/report/metrics.h"
 
 namespace tfe::train {
 
@@ -90,8 +91,11 @@ Result<RecordedExamples> record_examples(const ReplaySequence& events, const Eng
 struct TestMetrics {
   double auroc = 0, auprc = 0;              // the trained model, test split
   double news2_auroc = 0, news2_auprc = 0;  // NEWS2 on the same test examples
-  std::vector<double> auroc_without;        // [modality]: test AUROC with that modality removed
-  std::vector<double> auprc_without;        // [modality]
+  // 95% percentile intervals of a bootstrap over test patients (not examples: one patient's
+  // ticks are correlated), kTestBootstrapReplicates replicates seeded by the training seed.
+  report::Interval auroc_ci, auprc_ci, news2_auroc_ci, news2_auprc_ci;
+  std::vector<double> auroc_without;  // [modality]: test AUROC with that modality removed
+  std::vector<double> auprc_without;  // [modality]
   uint64_t examples = 0, positives = 0;
 };
 
@@ -123,8 +127,22 @@ Result<TrainResult> train_from_history(const TrainRequest& request);
 Result<TrainResult> train_from_events(const ReplaySequence& events, const PatientRegistry& registry,
                                       const TrainRequest& request);
 
-// Evaluates a trained model on the test split of recorded examples.
+inline constexpr uint32_t kTestBootstrapReplicates = 200;
+
+// Evaluates a trained model on the test split of recorded examples; `seed` draws the bootstrap.
 TestMetrics evaluate_test(const FusionModel& model, const RecordedExamples& examples,
-                          uint32_t threads);
+                          uint32_t threads, uint64_t seed = 1);
+
+namespace detail {
+// AUROC and AUPRC of `score` (any real numbers: logits) with percentile intervals of a bootstrap
+// over patients, as the backtest report computes them. Scores are replaced by their dense rank
+// scaled into [0, 1] first: both metrics depend on the order and ties alone, so the point
+// estimates equal report::auroc and report::average_precision of the scores exactly.
+report::Discrimination discrimination_by_patient(std::span<const double> score,
+                                                 std::span<const uint8_t> label,
+                                                 std::span<const Example> examples,
+                                                 std::span<const uint32_t> rows,
+                                                 uint32_t replicates, uint64_t seed);
+}  // namespace detail
 
 }  // namespace tfe::train
