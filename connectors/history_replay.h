@@ -79,6 +79,16 @@ struct Rearrival {
   int64_t arrival_ms = 0;
 };
 
+// An event's fixed fields, without its payload: what passes over a history that need no features
+// read (outcomes, arrival times, the order of a stress variant).
+struct EventHeader {
+  PatientIndex patient = 0;
+  ModalityIndex modality = 0;
+  int64_t event_time_ms = 0;
+  int64_t arrival_time_ms = 0;  // the history's own, whatever the sequence's order
+  uint64_t source_seq = 0;
+};
+
 // Events in replay order: a span or a packed history already in that order, or the events of
 // either rearranged by Rearrival entries, so that a variant with moved arrival times (a stress
 // test) replays without a copy of the history.
@@ -130,6 +140,31 @@ class ReplaySequence {
     }
     for (const Rearrival& r : order_) {
       if (!fn(events_[r.index], r.arrival_ms)) return;
+    }
+  }
+
+  // Calls fn(header, arrival_ms) in replay order while it returns true: for_each without decoding
+  // any payload (a packed history's columns are read as they are).
+  template <class Fn>
+  void for_each_header(Fn&& fn) const {
+    const auto header = [&](std::size_t i) {
+      if (packed_ != nullptr) {
+        return EventHeader{packed_->patient(i), packed_->modality(i), packed_->event_time_ms(i),
+                           packed_->arrival_time_ms(i), packed_->source_seq(i)};
+      }
+      const Event& e = events_[i];
+      return EventHeader{e.patient, e.modality, e.event_time_ms, e.arrival_time_ms, e.source_seq};
+    };
+    if (!rearranged_) {
+      const std::size_t n = size();
+      for (std::size_t i = 0; i < n; ++i) {
+        const EventHeader h = header(i);
+        if (!fn(h, h.arrival_time_ms)) return;
+      }
+      return;
+    }
+    for (const Rearrival& r : order_) {
+      if (!fn(header(r.index), r.arrival_ms)) return;
     }
   }
 

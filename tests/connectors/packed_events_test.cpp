@@ -1,6 +1,6 @@
 // The packed history: every kind of event decodes to what was appended, the replay order is
 // sort_for_replay's, a packed sequence replays (rearranged too) the events a plain one does, and
-// it takes well under the room of the events it holds.
+// their headers alone, and it takes well under the room of the events it holds.
 
 #include "connectors/packed_events.h"
 
@@ -160,6 +160,21 @@ TEST(PackedEvents, ReplaysTheSameSequenceAsThePlainEventsRearrangedToo) {
       return true;
     });
     EXPECT_EQ(k, a.size());
+    // The headers alone, from either, are those of the same events in the same order.
+    for (const ReplaySequence* sequence : {&a, &b}) {
+      std::size_t h = 0;
+      sequence->for_each_header([&](const EventHeader& e, int64_t arrival_ms) {
+        const Event& want = seen_a[h];
+        EXPECT_EQ(e.patient, want.patient) << "position " << h;
+        EXPECT_EQ(e.modality, want.modality) << "position " << h;
+        EXPECT_EQ(e.event_time_ms, want.event_time_ms) << "position " << h;
+        EXPECT_EQ(e.arrival_time_ms, want.arrival_time_ms) << "position " << h;
+        EXPECT_EQ(e.source_seq, want.source_seq) << "position " << h;
+        EXPECT_EQ(arrival_ms, arrivals_a[h]) << "position " << h;
+        return ++h < 700;  // stops when fn returns false
+      });
+      EXPECT_EQ(h, std::min<std::size_t>(700, a.size()));
+    }
   }
 }
 

@@ -66,7 +66,7 @@ Result<void> check_fold_outcomes(const ReplaySequence& events, const PatientRegi
   std::array<uint32_t, 3> with_outcome{};
   uint32_t outcome_patients = 0;
   std::vector<uint8_t> counted(registry.size(), 0);
-  events.for_each([&](const Event& e, int64_t) {
+  events.for_each_header([&](const EventHeader& e, int64_t) {
     if (e.modality != kOutcomeModality || e.patient >= counted.size() || counted[e.patient]) {
       return true;
     }

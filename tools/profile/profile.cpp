@@ -508,7 +508,7 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
   std::vector<std::vector<float>> gaps(n_mod);
   std::vector<std::vector<float>> delays(n_mod);
   std::vector<int64_t> last_arrival(n_pat * n_mod, kUnset);
-  events.for_each([&](const Event& e, int64_t) {
+  events.for_each_header([&](const EventHeader& e, int64_t) {
     if (e.modality == kOutcomeModality) {
       if (e.patient < n_pat)
         rec.outcome_ms[e.patient] = std::min(rec.outcome_ms[e.patient], e.event_time_ms);

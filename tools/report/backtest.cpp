@@ -65,7 +65,7 @@ Result<TickTable> MaskedRisks::table(const TickTable& baseline, ModalityIndex m)
 
 std::vector<OutcomeEvent> history_outcomes(const ReplaySequence& events) {
   std::unordered_map<uint32_t, int64_t> first;
-  events.for_each([&](const Event& e, int64_t) {
+  events.for_each_header([&](const EventHeader& e, int64_t) {
     if (e.modality != kOutcomeModality) return true;
     auto [it, inserted] = first.try_emplace(e.patient, e.event_time_ms);
     if (!inserted) it->second = std::min(it->second, e.event_time_ms);
@@ -87,7 +87,7 @@ std::vector<Rearrival> scale_delays(const ReplaySequence& events, double factor)
   };
   std::vector<Key> keys;
   keys.reserve(events.size());
-  events.for_each([&](const Event& e, int64_t) {
+  events.for_each_header([&](const EventHeader& e, int64_t) {
     int64_t arrival = e.arrival_time_ms;
     const int64_t delay = e.arrival_time_ms - e.event_time_ms;
     if (e.modality != kOutcomeModality && delay > 0) {
@@ -269,7 +269,7 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
   const std::size_t n = scorers.size();
   // The replay clock never passes the last arrival, so no baseline tick is later than this.
   int64_t history_end_ms = std::numeric_limits<int64_t>::min();
-  events.for_each([&](const Event&, int64_t arrival_ms) {
+  events.for_each_header([&](const EventHeader&, int64_t arrival_ms) {
     history_end_ms = std::max(history_end_ms, arrival_ms);
     return true;
   });
@@ -529,7 +529,7 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
     for (const uint32_t p : picked) {
       if (p != UINT32_MAX) lanes[p].resize(config.schema.size());
     }
-    events.for_each([&](const Event& e, int64_t) {
+    events.for_each_header([&](const EventHeader& e, int64_t) {
       if (e.modality == kOutcomeModality) return true;
       auto it = lanes.find(e.patient);
       if (it != lanes.end() && e.modality < it->second.size()) {

@@ -352,7 +352,7 @@ Result<RecordedExamples> record_examples(const ReplaySequence& events, const Eng
 
   const std::size_t n_patients = registry.size();
   std::vector<int64_t> outcome(n_patients, kNoOutcome);
-  events.for_each([&](const Event& e, int64_t) {
+  events.for_each_header([&](const EventHeader& e, int64_t) {
     if (e.modality == kOutcomeModality && e.patient < n_patients) {
       outcome[e.patient] = std::min(outcome[e.patient], e.event_time_ms);
     }
