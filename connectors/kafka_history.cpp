@@ -35,10 +35,10 @@ struct PartitionRange {
 };
 
 // Reads the range's records with a consumer made for it.
-Result<History> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kafka,
-                           const EngineConfig& engine, const KafkaTimeRange& range,
-                           PatientRegistry& registry, DeadLetterSink& dead,
-                           const KafkaHistoryOptions& options) {
+Result<PackedHistory> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kafka,
+                                 const EngineConfig& engine, const KafkaTimeRange& range,
+                                 PatientRegistry& registry, DeadLetterSink& dead,
+                                 const KafkaHistoryOptions& options) {
   const auto say = [&](const std::string& line) {
     if (options.log) options.log(line);
   };
@@ -107,7 +107,7 @@ Result<History> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kafka,
   }
   say(fmt::format("{} records in range on {} of {} partitions", expected, open, parts.size()));
 
-  History history;
+  PackedHistory history;
   if (open > 0) {
     if (auto a = c.assign(assignment); !a) return a.error();
   }
@@ -154,7 +154,7 @@ Result<History> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kafka,
           decode_topic_record(decoder, engine.schema, t, m, event, engine.max_event_skew_ms);
       if (decoded) {
         event.source_seq = record_seq(t, m.partition, m.offset);
-        history.events.push_back(event);
+        history.events.append(event);
       } else {
         const std::string_view value = kafka::message_value(m);
         dl.source = std::string(name);
@@ -193,7 +193,7 @@ Result<History> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kafka,
     }
   }
   history.unknown_channels = decoder.unknown_channels();
-  sort_for_replay(history.events);
+  history.events.sort_for_replay();
   say(fmt::format("read {} records: {} events, {} bad records", read, history.events.size(),
                   history.dead_letters));
   return history;
@@ -201,9 +201,10 @@ Result<History> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kafka,
 
 }  // namespace
 
-Result<History> load_history_from_kafka(const KafkaConfig& kafka, const EngineConfig& engine,
-                                        const KafkaTimeRange& range, PatientRegistry& registry,
-                                        DeadLetterSink& dead, const KafkaHistoryOptions& options) {
+Result<PackedHistory> load_history_from_kafka(const KafkaConfig& kafka, const EngineConfig& engine,
+                                              const KafkaTimeRange& range,
+                                              PatientRegistry& registry, DeadLetterSink& dead,
+                                              const KafkaHistoryOptions& options) {
   if (kafka.embedded()) {
     return make_error(Errc::config,
                       "kafka: reading a history needs a broker address, and [kafka] brokers is "

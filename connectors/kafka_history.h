@@ -35,12 +35,12 @@ struct KafkaHistoryOptions {
   std::function<void(const std::string&)> log;
 };
 
-// The events of the range in replay order (arrival time, then topic position), like
-// load_history(). Fails on an embedded broker (it starts empty), a missing topic, an unreachable
-// broker or a timeout; bad records never fail the read.
-Result<History> load_history_from_kafka(const KafkaConfig& kafka, const EngineConfig& engine,
-                                        const KafkaTimeRange& range, PatientRegistry& registry,
-                                        DeadLetterSink& dead,
-                                        const KafkaHistoryOptions& options = {});
+// The events of the range in replay order (arrival time, then topic position), packed, like
+// load_packed_history(). Fails on an embedded broker (it starts empty), a missing topic, an
+// unreachable broker or a timeout; bad records never fail the read.
+Result<PackedHistory> load_history_from_kafka(const KafkaConfig& kafka, const EngineConfig& engine,
+                                              const KafkaTimeRange& range,
+                                              PatientRegistry& registry, DeadLetterSink& dead,
+                                              const KafkaHistoryOptions& options = {});
 
 }  // namespace tfe

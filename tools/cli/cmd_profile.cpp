@@ -95,10 +95,19 @@ Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRa
     auto topics = load_history_from_kafka(*kafka, out.config, range, registry, dead, options);
     if (!topics) return topics.error();
     PackedHistory& h = out.history;
-    for (const Event& e : topics.value().events) h.events.append(e);
-    h.dead_letters += topics.value().dead_letters;
-    h.unknown_channels += topics.value().unknown_channels;
-    h.events.sort_for_replay();  // files and topics by arrival (a no-op for topics alone)
+    const uint64_t dead_letters = h.dead_letters + topics.value().dead_letters;
+    const uint64_t unknown_channels = h.unknown_channels + topics.value().unknown_channels;
+    if (h.events.empty()) {
+      h = std::move(topics.value());
+    } else {
+      topics.value().events.for_each([&](const Event& e) {
+        h.events.append(e);
+        return true;
+      });
+      h.events.sort_for_replay();  // files and topics by arrival
+    }
+    h.dead_letters = dead_letters;
+    h.unknown_channels = unknown_channels;
     std::string names;
     for (const std::string& t : kafka->modality_topics) names += (names.empty() ? "" : ",") + t;
     out.sources.push_back(fmt::format("kafka {} topics {} from {} until {}", kafka->brokers, names,
