@@ -98,10 +98,6 @@ class ReplaySequence {
   ReplaySequence(std::span<const Event> events) : events_(events) {}
   ReplaySequence(const std::vector<Event>& events) : events_(events) {}
   ReplaySequence(const PackedEvents& events) : packed_(&events) {}
-  ReplaySequence(std::span<const Event> events, std::span<const Rearrival> order)
-      : events_(events), order_(order), rearranged_(true) {}
-  ReplaySequence(const PackedEvents& events, std::span<const Rearrival> order)
-      : packed_(&events), order_(order), rearranged_(true) {}
 
   // These events in the order `order` gives (indices into this sequence, which must not be
   // rearranged itself).

@@ -424,8 +424,8 @@ TEST(BacktestVariants, RearrangedReplayScoresLikeTheCopiedVariant) {
   const std::vector<Rearrival> order = scale_delays(events, 3.0);
   const std::vector<Event> copied = copy_rearranged(events, order);
   const std::shared_ptr<const Scorer> scorer = c.scorers.front().scorer;
-  auto rearranged = score_events(ReplaySequence(events, order), c.config, scorer, *c.registry,
-                                 outcomes, kDefaultHorizonMs);
+  auto rearranged = score_events(ReplaySequence(events).rearranged(order), c.config, scorer,
+                                 *c.registry, outcomes, kDefaultHorizonMs);
   auto from_copy = score_events(copied, c.config, scorer, *c.registry, outcomes, kDefaultHorizonMs);
   auto baseline = score_events(events, c.config, scorer, *c.registry, outcomes, kDefaultHorizonMs);
   ASSERT_TRUE(rearranged && from_copy && baseline);
@@ -487,7 +487,7 @@ TEST(BacktestVariants, TakingOverUnchangedTicksGivesTheTablesOfAFullReplay) {
       std::span(c.history.events).first(c.history.events.size() / 4);
   const std::vector<OutcomeEvent> outcomes = history_outcomes(events);
   const std::vector<Rearrival> order = scale_delays(events, 2.0);
-  const ReplaySequence delayed(events, order);
+  const ReplaySequence delayed = ReplaySequence(events).rearranged(order);
   const std::vector<std::vector<std::shared_ptr<const Scorer>>> groups = {
       {fusion_scorer(c, Strategy::attention, 3, 31), fusion_scorer(c, Strategy::late, 1, 32),
        fusion_scorer(c, Strategy::early, 1, 33)},
