@@ -59,8 +59,6 @@ using DecodeResult =
     boost::outcome_v2::basic_result<T, DecodeError, boost::outcome_v2::policy::terminate>;
 
 inline constexpr std::size_t kMaxPatientIdBytes = 64;
-// Latest accepted time: 9999-12-31T23:59:59.999Z. Bounds keep time arithmetic far from overflow.
-inline constexpr int64_t kMaxTimeMs = 253'402'300'799'999;
 
 struct DecodeLimits {
   uint32_t max_record_bytes = 1 << 20;

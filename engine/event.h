@@ -13,6 +13,10 @@ namespace tfe {
 // Dense index of an interned patient id (see PatientRegistry).
 using PatientIndex = uint32_t;
 
+// Event and arrival times are epoch milliseconds from 1970-01-01 to 9999-12-31T23:59:59.999Z
+// (the latest, below). Bounds keep time arithmetic far from overflow.
+inline constexpr int64_t kMaxTimeMs = 253'402'300'799'999;
+
 struct VitalsReading {
   uint32_t present_mask = 0;               // bit c set: channel c measured in this reading
   std::array<float, kMaxChannels> values;  // meaningful where present_mask has the bit

@@ -15,6 +15,7 @@
 
 #include "connectors/event_codec.h"
 #include "tests/connectors/test_schema.h"
+#include "tests/support/mutation_budget.h"
 
 namespace tfe {
 namespace {
@@ -143,14 +144,14 @@ TEST_F(EventDecoderMutationTest, SeedRecordsAreValid) {
 }
 
 TEST_F(EventDecoderMutationTest, MutatedRecordsDecodeToValidEventsOrOneCleanError) {
-  constexpr int kRecords = 40'000;
+  const int kRecords = test::mutation_count(40'000);
   PatientRegistry registry;
   EventDecoder decoder(schema_, registry, limits_);
   PatientRegistry padded_registry;
   EventDecoder padded_decoder(schema_, padded_registry, limits_);
   PatientRegistry echo_registry;
   EventDecoder echo_decoder(schema_, echo_registry, limits_);
-  RecordMutator mutator(20261207);
+  RecordMutator mutator(test::mutation_seed(20261207));
   std::array<int, kDecodeReasonCount> reasons{};
   int accepted = 0;
   Event event{};

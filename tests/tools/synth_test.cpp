@@ -411,6 +411,16 @@ TEST(SynthProfileLoader, Errors) {
                        "\"sbp\", \"activity\"]",
                        "kind = \"embedding\"\ndim = 4"),
                "no vitals modality");
+  const std::string imaging =
+      "\n[[modality]]\nname = \"imaging\"\nkind = \"embedding\"\n"
+      "horizon = \"30d\"\ndim = ";
+  expect_error(base + imaging + "1\n",
+               "'imaging' has dim 1; the generator's imaging needs at least 2");
+  EXPECT_TRUE(parse(base + imaging + "2\n"));
+  expect_error(replace(base, "cadence = \"1m\"", "cadence = 9223372036854775807"),
+               "[profile.vitals] cadence: must be at most 3650d");
+  expect_error(replace(base, "name = \"t\"", "name = \"t\"\nstart = -1"),
+               "start: must be between 1970 and 9999");
   auto missing = load_profile("no-such-profile", kProfiles);
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("no-such-profile.toml"), std::string::npos);

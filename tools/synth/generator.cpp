@@ -856,6 +856,16 @@ Result<void> validate_options(const Profile& profile, const GenerateOptions& opt
   if (!(options.days > 0) || options.days > 3650) {
     return make_error(Errc::invalid_argument, "synth: days must be in (0, 3650]");
   }
+  // A note or study arriving in the window may have been written up to its longest delay before
+  // the start; every time must stay in the range events may carry.
+  const int64_t lead_ms = std::max(profile.notes.delay.max_ms, profile.imaging.read_delay.max_ms);
+  const double end_ms = static_cast<double>(profile.start_ms) + options.days * kDayMs;
+  if (profile.start_ms - lead_ms < 0 || end_ms > static_cast<double>(kMaxTimeMs)) {
+    return make_error(Errc::invalid_argument,
+                      fmt::format("synth: profile '{}' puts events outside 1970..9999 (start, "
+                                  "days and the longest documentation delay)",
+                                  profile.name));
+  }
   bool has_vitals = false;
   for (const auto& spec : profile.engine.schema.specs()) {
     has_vitals |= spec.kind == ModalityKind::vitals;

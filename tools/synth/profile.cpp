@@ -18,6 +18,7 @@ namespace tfe::synth {
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kMaxProfileDurationMs = 3650 * kDayMs;  // ten years, the longest history
 
 // Reads one table, checking that every key is known, with errors that name source and table.
 class TableReader {
@@ -84,11 +85,16 @@ class TableReader {
     }
   }
   // A duration by the config's rules (engine/duration.h): "500ms", "15s", "15m", "48h", "30d"
-  // or integer milliseconds.
+  // or integer milliseconds. At most kMaxProfileDurationMs, so that the generator's sums of
+  // times and durations stay far from overflow.
   std::optional<int64_t> duration_of(std::string_view key, const toml::node& n) {
     auto ms = duration_from_toml(n, fmt::format("[{}] {}", path_, key));
     if (!ms) {
       if (error_.empty()) error_ = fmt::format("{}: {}", source_, ms.error().message);
+      return std::nullopt;
+    }
+    if (ms.value() > kMaxProfileDurationMs) {
+      fail(key, "must be at most 3650d");
       return std::nullopt;
     }
     return ms.value();
@@ -157,6 +163,10 @@ Result<Profile> profile_from_toml(const toml::table& doc, const std::string& sou
   }
   auto start = read_start(root->get("start"), source);
   if (!start) return start.error();
+  if (start.value() < 0 || start.value() > kMaxTimeMs) {
+    return make_error(Errc::config,
+                      fmt::format("{}: [profile] start: must be between 1970 and 9999", source));
+  }
   p.start_ms = start.value();
 
   const toml::table* stay_t = top.table("stay");
@@ -322,6 +332,18 @@ Result<Profile> profile_from_toml(const toml::table& doc, const std::string& sou
     return make_error(
         Errc::config,
         fmt::format("{}: the profile's [[modality]] list has no vitals modality", source));
+  }
+  // The imaging model places two orthogonal directions (deterioration, COPD) in the first
+  // embedding modality, which a 1-float vector cannot hold.
+  for (const auto& spec : p.engine.schema.specs()) {
+    if (spec.kind != ModalityKind::embedding) continue;
+    if (spec.dim < 2) {
+      return make_error(Errc::config,
+                        fmt::format("{}: [[modality]] '{}' has dim {}; the generator's imaging "
+                                    "needs at least 2",
+                                    source, spec.name, spec.dim));
+    }
+    break;
   }
   return p;
 }
