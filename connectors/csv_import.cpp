@@ -299,6 +299,16 @@ std::optional<DecodeError> parse_time(std::string_view s, std::string_view colum
 }
 
 // A number as the JSON decoder reads it: a double, then narrowed to float.
+// A header names columns; a field that reads as a time or a number is data.
+bool reads_as_data(std::string_view s) {
+  if (s.empty()) return false;
+  int64_t ms = 0;
+  if (parse_time_text(s, ms) == TimeTextError::none) return true;
+  double d = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
 std::optional<DecodeError> parse_float(std::string_view s, const std::string& field, float& out) {
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   double d = 0;
@@ -461,8 +471,10 @@ Result<std::array<int, kColumnCount>> CsvImporter::Impl::read_header(
   index.fill(-1);
   auto headers = column_headers(columns);
   std::vector<std::string> unknown;
+  int first_data_field = -1;
   for (std::size_t f = 0; f < header.fields.size(); ++f) {
     const std::string_view name = trim(header.fields[f]);
+    if (first_data_field < 0 && reads_as_data(name)) first_data_field = static_cast<int>(f);
     bool found = false;
     for (std::size_t c = 0; c < kColumnCount; ++c) {
       if (!iequal(name, *headers[c])) continue;
@@ -481,6 +493,16 @@ Result<std::array<int, kColumnCount>> CsvImporter::Impl::read_header(
     return make_error(Errc::parse, where + "the header has no column '" + *headers[c] +
                                        "' (given with --column " + std::string(kColumnNames[c]) +
                                        "=" + *headers[c] + ")");
+  }
+  if (!unknown.empty() && first_data_field >= 0) {
+    // A headerless export, or line endings the reader does not split on (a lone CR), put a row
+    // of data where the header belongs: its fields are payload and are not repeated.
+    return make_error(Errc::parse,
+                      where + "the header row holds data (field " +
+                          std::to_string(first_data_field + 1) +
+                          " reads as a time or a number); the first line must name the columns "
+                          "patient_id, event_time, arrival_time, modality, variable, value, text "
+                          "(rename with --column NAME=HEADER; lines end with LF or CRLF)");
   }
   if (!unknown.empty()) {
     std::string list;

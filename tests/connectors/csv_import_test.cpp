@@ -6,13 +6,16 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
+#include <set>
 #include <sstream>
 
 #include <simdjson.h>
 
 #include "connectors/event_files.h"
 #include "tests/connectors/test_schema.h"
+#include "tests/support/mutation.h"
 
 namespace tfe {
 namespace {
@@ -422,6 +425,19 @@ TEST(CsvImportTest, BadHeadersFailTheFileNamingTheColumn) {
   EXPECT_NE(unknown.error.find("ward.csv:1: unknown columns 'unit', 'site'"), std::string::npos)
       << unknown.error;
   EXPECT_TRUE(unknown.events.empty());
+  // A headerless export, or lone-CR line endings that make the file one row: the row holds data,
+  // which the error does not repeat.
+  for (const std::string& bad :
+       {std::string("SECRET-7,1704096000000,,wearables,hr,80,\nSECRET-7,1704096060000,,"
+                    "wearables,hr,81,\n"),
+        std::string("patient_id,event_time,arrival_time,modality,variable,value,text\rSECRET-7,"
+                    "2024-01-01T08:00:00Z,,wearables,hr,80,\r")}) {
+    Imported data(bad, schema);
+    EXPECT_NE(data.error.find("ward.csv:1: the header row holds data (field "), std::string::npos)
+        << data.error;
+    EXPECT_EQ(data.error.find("SECRET"), std::string::npos) << data.error;
+    EXPECT_TRUE(data.events.empty());
+  }
   Imported missing("patient_id,modality,variable,value\n", schema);
   EXPECT_NE(missing.error.find("no column 'event_time'"), std::string::npos) << missing.error;
   Imported twice("patient_id,event_time,modality,Modality\n", schema);
@@ -524,6 +540,98 @@ TEST(CsvImportTest, ImportRefusesAnUnknownOutputExtensionBeforeWriting) {
   auto stats = import_csv({dir.file("a.csv")}, dir.file("out.csv"), schema, {}, dead);
   ASSERT_FALSE(stats);
   EXPECT_NE(stats.error().message.find("out.csv"), std::string::npos);
+}
+
+// Mutated exports: seeded edits of a valid export (every modality, grouped vitals rows, quoted
+// multi-line text, embeddings, ISO and epoch times). Damage below the header never stops the
+// import: every event it keeps is valid, only the kept events' patients are interned, and each
+// dead letter has its line and a reason, in one line without payload. Damage to the header line
+// (its line break included) is refused in one line without payload, or imports the same way.
+TEST(CsvImportTest, MutatedExportsGiveValidEventsOrDeadLettersWithoutPayload) {
+  const auto schema = default_test_schema(/*notes_dim=*/2, /*imaging_dim=*/3);
+  const std::string base =
+      csv("QX7-A,2024-01-01T08:00:00Z,2024-01-01T08:00:02Z,wearables,hr,72,\n"
+          "QX7-A,2024-01-01T08:00:00Z,2024-01-01T08:00:02Z,wearables,spo2,97,\n"
+          "QX7-A,2024-01-01T08:00:00Z,2024-01-01T08:00:02Z,wearables,rr,,\n"
+          "QX7-B,1704096000000,1704096001000,wearables,temp,37.5,\n"
+          "QX7-B,1704096000000,1704096001000,wearables,sbp,121,\n"
+          "QX7-A,2024-01-01T07:30:00Z,2024-01-01T08:05:30Z,notes,,,"
+          "\"zebracrossing, eating; \"\"no distress\"\"\nsecond line\"\n"
+          "QX7-B,1704096000002,,notes,,0.5 0.25,zebracrossing with a vector\n"
+          "QX7-A,1704096000001,,imaging,,\"[1, 2, 3]\",\n"
+          "QX7-B,1704096000003,,imaging,,0.1 0.2  -3e2,\n"
+          "QX7-B,2024-01-01T09:00:00Z,,outcome,deterioration,,\n");
+  {
+    Imported r(base, schema);
+    ASSERT_EQ(r.error, "");
+    ASSERT_TRUE(r.dead.empty()) << r.dead[0].message;
+    ASSERT_EQ(r.events.size(), 7u);
+  }
+  const std::array<std::string_view, 20> tokens = {",",
+                                                   "\"",
+                                                   "\"\"",
+                                                   "\n",
+                                                   "\r\n",
+                                                   "\r",
+                                                   " ",
+                                                   "wearables",
+                                                   "notes",
+                                                   "imaging",
+                                                   "outcome",
+                                                   "hr",
+                                                   "1e999",
+                                                   "NaN",
+                                                   "-1",
+                                                   "99999999999999999999",
+                                                   "9999-12-31T23:59:59.999Z",
+                                                   "1969-12-31T23:59:59Z",
+                                                   "\xc3",
+                                                   std::string_view("\0", 1)};
+  test::ByteMutator mutator(test::mutation_seed(20261207), tokens);
+  const int files = test::mutation_count(400);
+  int refused = 0;
+  uint64_t events = 0;
+  uint64_t dead = 0;
+  const std::string body = base.substr(kHeader.size());
+  for (int i = 0; i < files; ++i) {
+    SCOPED_TRACE("file " + std::to_string(i));
+    const bool header_damaged = i % 4 == 0;
+    Imported r(header_damaged ? mutator.mutate(std::string(kHeader)) + body
+                              : std::string(kHeader) + mutator.mutate(body),
+               schema);
+    if (!r.error.empty()) {
+      ASSERT_TRUE(header_damaged) << r.error;
+      ++refused;
+      EXPECT_EQ(r.error.find('\n'), std::string::npos) << r.error;
+      EXPECT_EQ(r.error.find("QX7-"), std::string::npos) << r.error;
+      continue;
+    }
+    ASSERT_EQ(r.stats.events, r.events.size());
+    ASSERT_EQ(r.stats.dead_letters, r.dead.size());
+    std::set<PatientIndex> patients;
+    for (const Event& e : r.events) {
+      const auto invalid = check_event(e, schema, DecodeLimits{});
+      ASSERT_FALSE(invalid.has_value()) << invalid->message;
+      ASSERT_FALSE(check_patient_id(r.registry.id(e.patient)).has_value());
+      patients.insert(e.patient);
+    }
+    ASSERT_EQ(patients.size(), r.registry.size()) << "a rejected row interned a patient";
+    for (const DeadRecord& d : r.dead) {
+      EXPECT_EQ(d.source, "ward.csv");
+      EXPECT_GE(d.line, 2u);
+      EXPECT_TRUE(decode_reason_from_string(d.reason).has_value()) << d.reason;
+      EXPECT_FALSE(d.message.empty());
+      EXPECT_EQ(d.message.find('\n'), std::string::npos) << d.message;
+      EXPECT_EQ(d.message.find("QX7-"), std::string::npos) << d.message;
+      EXPECT_EQ(d.message.find("zebracrossing"), std::string::npos) << d.message;
+    }
+    events += r.events.size();
+    dead += r.dead.size();
+  }
+  // Header damage is mostly refused; bad rows and kept events are common.
+  EXPECT_GT(refused, files / 8);
+  EXPECT_GT(events, static_cast<uint64_t>(files) * 3);
+  EXPECT_GT(dead, static_cast<uint64_t>(files) / 4);
 }
 
 }  // namespace

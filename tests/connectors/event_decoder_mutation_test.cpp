@@ -15,7 +15,7 @@
 
 #include "connectors/event_codec.h"
 #include "tests/connectors/test_schema.h"
-#include "tests/support/mutation_budget.h"
+#include "tests/support/mutation.h"
 
 namespace tfe {
 namespace {
@@ -76,56 +76,8 @@ constexpr std::array<std::string_view, 34> kTokens = {
     "\xc3",
     "\xff",
     "\xf0\x9f\x98",
-    "\x00",
+    std::string_view("\0", 1),
     "{\"a\":[[[[[[[[1]]]]]]]]}",
-};
-
-class RecordMutator {
- public:
-  explicit RecordMutator(uint64_t seed) : rng_(seed) {}
-
-  std::string mutate(std::string record) {
-    const int edits = 1 + static_cast<int>(below(4));
-    for (int i = 0; i < edits; ++i) edit(record);
-    return record;
-  }
-
- private:
-  uint64_t below(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
-
-  void edit(std::string& r) {
-    const std::size_t at = below(r.size() + 1);
-    switch (below(8)) {
-      case 0:  // flip one bit
-        if (!r.empty()) r[below(r.size())] ^= static_cast<char>(1u << below(8));
-        break;
-      case 1:  // replace one byte
-        if (!r.empty()) r[below(r.size())] = static_cast<char>(below(256));
-        break;
-      case 2:  // insert random bytes
-        r.insert(at, std::string(1 + below(4), static_cast<char>(below(256))));
-        break;
-      case 3:  // delete a span
-        r.erase(at, 1 + below(12));
-        break;
-      case 4: {  // duplicate a span
-        const std::size_t from = below(r.size() + 1);
-        r.insert(at, r.substr(from, 1 + below(24)));
-        break;
-      }
-      case 5:  // splice a token in
-        r.insert(at, kTokens[below(kTokens.size())]);
-        break;
-      case 6:  // replace a span by a token
-        r.replace(at, below(8), kTokens[below(kTokens.size())]);
-        break;
-      default:  // cut
-        r.resize(at);
-        break;
-    }
-  }
-
-  std::mt19937_64 rng_;
 };
 
 class EventDecoderMutationTest : public ::testing::Test {
@@ -151,7 +103,7 @@ TEST_F(EventDecoderMutationTest, MutatedRecordsDecodeToValidEventsOrOneCleanErro
   EventDecoder padded_decoder(schema_, padded_registry, limits_);
   PatientRegistry echo_registry;
   EventDecoder echo_decoder(schema_, echo_registry, limits_);
-  RecordMutator mutator(test::mutation_seed(20261207));
+  test::ByteMutator mutator(test::mutation_seed(20261207), kTokens);
   std::array<int, kDecodeReasonCount> reasons{};
   int accepted = 0;
   Event event{};
