@@ -26,7 +26,7 @@
 #include "operators/fusion_model.h"
 #include "operators/fusion_operator.h"
 #include "operators/model_config.h"
-#include "tests/support/mutation_budget.h"
+#include "tests/support/mutation.h"
 #include "tools/profile/profile.h"
 #include "tools/synth/synth.h"
 #include "tools/train/train.h"
