@@ -56,6 +56,7 @@ class JsonlSource final : public EventSource {
   uint64_t line_ = 0;            // lines consumed
   uint64_t skipping_bytes_ = 0;  // > 0: inside an oversized line, this many bytes dropped
   int64_t skipping_offset_ = 0;
+  bool skipping_blank_ = true;  // the dropped bytes were all blank
   uint32_t max_record_bytes_;
   EventDecoder decoder_;
 };
@@ -107,8 +108,12 @@ Result<SourceItem> JsonlSource::next(Event& event, DeadLetter& dead) {
       next_begin = line_end + 1;
     } else if (end_ - begin_ > std::size_t{max_record_bytes_} + 1) {
       // Oversized line: drop what we hold (keeping no payload) and go on until its newline.
-      if (skipping_bytes_ == 0) skipping_offset_ = begin_offset_;
+      if (skipping_bytes_ == 0) {
+        skipping_offset_ = begin_offset_;
+        skipping_blank_ = true;
+      }
       skipping_bytes_ += end_ - begin_;
+      skipping_blank_ = skipping_blank_ && is_blank(std::string_view(base + begin_, end_ - begin_));
       begin_offset_ += static_cast<int64_t>(end_ - begin_);
       begin_ = scanned_ = end_;
       if (auto r = refill(); !r) return std::move(r).error();
@@ -135,6 +140,8 @@ Result<SourceItem> JsonlSource::next(Event& event, DeadLetter& dead) {
     if (skipping_bytes_ > 0) {
       const uint64_t total = skipping_bytes_ + line.size();
       skipping_bytes_ = 0;
+      // A long blank line is still blank.
+      if (skipping_blank_ && is_blank(line)) continue;
       dead.offset = skipping_offset_;
       return dead_letter(dead, DecodeReason::record_too_large, "record exceeds max_record_bytes",
                          {}, total);

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include "connectors/event_codec.h"
 #include "connectors/jsonl_events.h"
 #include "tests/connectors/test_schema.h"
+#include "tests/support/mutation.h"
 
 namespace tfe {
 namespace {
@@ -227,6 +230,119 @@ TEST_F(BadRecordCorpusTest, DeadLetterFileHoldsPositionReasonAndRawBytes) {
   append_dead_letter_json(no_raw, d, /*include_raw=*/false);
   EXPECT_EQ(no_raw.find("raw_b64"), std::string::npos);
   EXPECT_NE(no_raw.find("\"raw_bytes\":" + std::to_string(d.raw.size())), std::string::npos);
+}
+
+// The file reader against a line-by-line reference: seeded edits of a file of valid lines (line
+// breaks, CRs, blanks, long runs and JSON fragments spliced in; bytes flipped, spans deleted or
+// repeated; cuts). Splitting the edited bytes at '\n', dropping a trailing '\r', skipping blank
+// lines, refusing lines over max_record_bytes and decoding the rest one by one must give exactly
+// what the buffered reader gives: the same events in the same order, the same dead letters with
+// the same lines, reasons and byte offsets.
+TEST(JsonlFraming, BufferedReaderAgreesWithALineByLineReference) {
+  const ModalitySchema schema = default_test_schema(/*notes_dim=*/0, /*imaging_dim=*/4);
+  DecodeLimits limits;
+  limits.max_record_bytes = 220;
+  std::string base;
+  PatientRegistry base_registry;
+  const std::vector<std::string> texts = {"settled", "increased work of breathing", ""};
+  for (int i = 0; i < 40; ++i) {
+    Event e{};
+    e.patient = base_registry.intern("P" + std::to_string(i % 7));
+    e.arrival_time_ms = 1'700'000'000'000 + i * 60'000;
+    e.event_time_ms = e.arrival_time_ms - 1000;
+    switch (i % 4) {
+      case 0:
+      case 1:
+        e.modality = 0;
+        e.vitals.values.fill(0);
+        e.vitals.present_mask = 0b1011;
+        e.vitals.values[0] = 70.0f + static_cast<float>(i);
+        e.vitals.values[1] = 97.5f;
+        e.vitals.values[3] = 36.9f;
+        break;
+      case 2:
+        e.modality = 1;
+        e.text = texts[static_cast<std::size_t>(i) % 2] + " day " + std::to_string(i);
+        break;
+      default:
+        e.modality = 2;
+        e.embedding = {0.25f, -1.0f, static_cast<float>(i), 3e-3f};
+        break;
+    }
+    append_event_json(base, e, schema, base_registry);
+    base += i % 9 == 4 ? "\r\n" : "\n";
+    if (i % 11 == 5) base += "  \t\n";
+  }
+  const std::string long_run(300, 'x');
+  const std::string long_blank(260, ' ');
+  const std::array<std::string_view, 12> tokens = {
+      "\n",
+      "\r",
+      "\r\n",
+      "\n\n",
+      " \t",
+      "{",
+      "}",
+      "\"",
+      ",",
+      long_run,
+      long_blank,
+      R"({"patient_id":"Q","modality":"outcome","event_time":1700000000000,"label":"x"})"};
+  test::ByteMutator mutator(test::mutation_seed(20261207), tokens, 6);
+  test::TempDir tmp;
+  const std::string path = tmp.file("m.jsonl");
+  const int files = test::mutation_count(300);
+  uint64_t events = 0;
+  uint64_t dead = 0;
+  for (int i = 0; i < files; ++i) {
+    SCOPED_TRACE("file " + std::to_string(i));
+    std::string bytes = mutator.mutate(base);
+    if (i % 10 == 0) bytes += long_blank;  // a last line, blank and over the limit
+    test::write_file(path, bytes);
+    PatientRegistry registry;
+    const Drained got = read_jsonl(path, schema, registry, limits);
+    ASSERT_EQ(got.error, "");
+
+    PatientRegistry want_registry;
+    EventDecoder decoder(schema, want_registry, limits);
+    std::size_t next_event = 0;
+    std::size_t next_dead = 0;
+    uint64_t line_no = 0;
+    for (std::size_t begin = 0; begin < bytes.size();) {
+      std::size_t end = bytes.find('\n', begin);
+      const bool last = end == std::string::npos;
+      if (last) end = bytes.size();
+      ++line_no;
+      std::string_view line(bytes.data() + begin, end - begin);
+      const auto offset = static_cast<int64_t>(begin);
+      begin = last ? end : end + 1;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank
+      std::optional<DecodeReason> reason;
+      if (line.size() > limits.max_record_bytes) {
+        reason = DecodeReason::record_too_large;
+      } else if (auto r = decoder.decode(line); !r) {
+        reason = r.error().reason;
+      } else {
+        ASSERT_LT(next_event, got.events.size()) << "line " << line_no << " is missing";
+        const Event& e = got.events[next_event++];
+        ASSERT_TRUE(same_event(e, registry, r.value(), want_registry)) << "line " << line_no;
+        ASSERT_EQ(e.source_seq, line_no);
+        continue;
+      }
+      ASSERT_LT(next_dead, got.dead.size()) << "line " << line_no << " is not dead-lettered";
+      const DeadLetter& d = got.dead[next_dead++];
+      ASSERT_EQ(d.line, line_no);
+      ASSERT_EQ(d.reason, *reason) << "line " << line_no << ": " << d.message;
+      ASSERT_EQ(d.offset, offset) << "line " << line_no;
+    }
+    ASSERT_EQ(next_event, got.events.size()) << "events beyond the reference";
+    ASSERT_EQ(next_dead, got.dead.size()) << "dead letters beyond the reference";
+    events += got.events.size();
+    dead += got.dead.size();
+  }
+  EXPECT_GT(events, static_cast<uint64_t>(files) * 25);
+  EXPECT_GT(dead, static_cast<uint64_t>(files));
 }
 
 }  // namespace
