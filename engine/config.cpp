@@ -28,7 +28,6 @@ constexpr uint32_t kMaxShards = 256;
 constexpr uint32_t kMaxTickPhases = 3600;
 constexpr uint32_t kMaxHistory = 1024;
 constexpr uint32_t kMaxDim = 1u << 20;
-constexpr std::size_t kMaxNameBytes = 64;
 
 struct Unit {
   std::string_view suffix;
@@ -176,8 +175,9 @@ Result<ModalitySpec> read_modality(const toml::table& table, std::size_t positio
   auto name = read_string(*name_node, context + ": name");
   if (!name) return name.error();
   spec.name = std::move(name).value();
-  if (spec.name.empty() || spec.name.size() > kMaxNameBytes) {
-    return config_error(fmt::format("{}: name must be 1 to {} bytes long", context, kMaxNameBytes));
+  if (!valid_name(spec.name)) {
+    return config_error(fmt::format(
+        "{}: name must be 1 to {} bytes long, without control characters", context, kMaxNameBytes));
   }
   if (spec.name == "outcome") {
     return config_error(fmt::format(
@@ -233,8 +233,10 @@ Result<ModalitySpec> read_modality(const toml::table& table, std::size_t positio
     }
     for (const auto& item : *array) {
       const auto* channel = item.as_string();
-      if (channel == nullptr || channel->get().empty()) {
-        return config_error(fmt::format("{}: channels must be non-empty strings", context));
+      if (channel == nullptr || !valid_name(channel->get())) {
+        return config_error(
+            fmt::format("{}: channels must be names of 1 to {} bytes, without control characters",
+                        context, kMaxNameBytes));
       }
       if (std::find(spec.channels.begin(), spec.channels.end(), channel->get()) !=
           spec.channels.end()) {

@@ -24,6 +24,18 @@ using ModalityIndex = uint8_t;
 inline constexpr ModalityIndex kOutcomeModality = 255;
 inline constexpr std::size_t kMaxModalities = 16;
 inline constexpr std::size_t kMaxChannels = 16;
+inline constexpr std::size_t kMaxNameBytes = 64;  // modality and channel names
+
+// A modality or channel name: 1 to kMaxNameBytes bytes, none of them a control character, so
+// that every message quoting it stays one line.
+inline bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameBytes) return false;
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
 
 struct ModalitySpec {
   std::string name;

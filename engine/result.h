@@ -4,6 +4,7 @@
 #include <boost/outcome/result.hpp>
 #include <boost/outcome/success_failure.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace tfe {
@@ -26,6 +27,27 @@ template <class T>
 using Result = boost::outcome_v2::basic_result<T, Error, boost::outcome_v2::policy::terminate>;
 
 inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+
+// A string from outside input as an error message may quote it: printable ASCII as is, any other
+// byte as \xHH, and at most its first 64 bytes (then "..."), so that the message stays one short
+// line whatever the input held.
+inline std::string quoted_text(std::string_view text) {
+  constexpr std::size_t kShown = 64;
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < kShown; ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u >= 0x20 && u < 0x7f) {
+      out.push_back(static_cast<char>(u));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  if (text.size() > kShown) out += "...";
+  return out;
+}
 
 inline auto ok() { return boost::outcome_v2::success(); }
 

@@ -165,7 +165,7 @@ ModelConfig read_arch(Reader& r) {
   if (auto s = strategy_from_string(strategy)) {
     a.strategy = *s;
   } else if (!r.failed()) {
-    r.fail(fmt::format("unknown strategy '{}'", strategy));
+    r.fail(fmt::format("unknown strategy '{}'", quoted_text(strategy)));
   }
   a.d_model = r.u32("d_model");
   a.heads = r.u32("heads");
@@ -181,7 +181,7 @@ ModelConfig read_arch(Reader& r) {
   if (auto c = calibration_method_from_string(cal)) {
     a.calibration = *c;
   } else if (!r.failed()) {
-    r.fail(fmt::format("unknown calibration '{}'", cal));
+    r.fail(fmt::format("unknown calibration '{}'", quoted_text(cal)));
   }
   return a;
 }
@@ -197,11 +197,15 @@ ModelSchema read_schema(Reader& r) {
     ModelModality mod;
     const std::string f = fmt::format("modality[{}]", m);
     mod.name = r.str(f + ".name");
+    if (!r.failed() && !valid_name(mod.name)) {
+      r.fail(fmt::format("{}.name '{}' is not a name (1 to {} bytes, no control characters)", f,
+                         quoted_text(mod.name), kMaxNameBytes));
+    }
     const std::string kind = r.str(f + ".kind");
     if (auto k = modality_kind_from_string(kind)) {
       mod.kind = *k;
     } else if (!r.failed()) {
-      r.fail(fmt::format("{} ('{}') has unknown kind '{}'", f, mod.name, kind));
+      r.fail(fmt::format("{} ('{}') has unknown kind '{}'", f, mod.name, quoted_text(kind)));
     }
     mod.dim = r.u32(f + ".dim");
     mod.text_hash_dim = r.u32(f + ".text_hash_dim");
@@ -209,6 +213,10 @@ ModelSchema read_schema(Reader& r) {
     const uint32_t n_ch = r.count(f + ".channels", 4, kMaxChannels);
     for (uint32_t c = 0; c < n_ch; ++c) {
       mod.channels.push_back(r.str(fmt::format("{}.channels[{}]", f, c)));
+      if (!r.failed() && !valid_name(mod.channels.back())) {
+        r.fail(fmt::format("{}.channels[{}] '{}' is not a name", f, c,
+                           quoted_text(mod.channels.back())));
+      }
     }
     s.modalities.push_back(std::move(mod));
   }
@@ -228,15 +236,15 @@ void read_params(Reader& r, ParamSet& expected) {
   for (std::size_t i = 0; i < tensors.size() && !r.failed(); ++i) {
     const TensorInfo& t = tensors[i];
     const std::string name = r.str(fmt::format("tensor[{}].name", i));
-    const uint32_t rows = r.u32(fmt::format("tensor '{}' rows", name));
-    const uint32_t cols = r.u32(fmt::format("tensor '{}' cols", name));
+    const uint32_t rows = r.u32(fmt::format("tensor '{}' rows", quoted_text(name)));
+    const uint32_t cols = r.u32(fmt::format("tensor '{}' cols", quoted_text(name)));
     if (r.failed()) return;
     if (name != t.name || rows != t.ref.rows || cols != t.ref.cols) {
       r.fail(fmt::format("tensor {} is '{}' [{}x{}], the architecture expects '{}' [{}x{}]", i,
-                         name, rows, cols, t.name, t.ref.rows, t.ref.cols));
+                         quoted_text(name), rows, cols, t.name, t.ref.rows, t.ref.cols));
       return;
     }
-    r.floats(expected.view(t.ref), fmt::format("tensor '{}'", name));
+    r.floats(expected.view(t.ref), fmt::format("tensor '{}'", t.name));
   }
 }
 
@@ -246,7 +254,7 @@ Calibration read_calibration(Reader& r) {
   if (auto m = calibration_method_from_string(method)) {
     c.method = *m;
   } else if (!r.failed()) {
-    r.fail(fmt::format("unknown calibration method '{}'", method));
+    r.fail(fmt::format("unknown calibration method '{}'", quoted_text(method)));
   }
   c.platt_a = r.f32("platt_a");
   c.platt_b = r.f32("platt_b");

@@ -257,7 +257,14 @@ INSTANTIATE_TEST_SUITE_P(
                           "modality 'x': channels has 17 entries, at most 16 are supported"},
         ModalityErrorCase{"name = \"x\"\nkind = \"vitals\"\nchannels = [\"a\", 3]\nhorizon = "
                           "\"1m\"\n",
-                          "modality 'x': channels must be non-empty strings"},
+                          "modality 'x': channels must be names of 1 to 64 bytes"},
+        ModalityErrorCase{"name = \"x\"\nkind = \"vitals\"\nchannels = [\"a\\nb\"]\nhorizon = "
+                          "\"1m\"\n",
+                          "modality 'x': channels must be names of 1 to 64 bytes, without control "
+                          "characters"},
+        ModalityErrorCase{"name = \"x\\ty\"\nkind = \"text\"\nhorizon = \"1m\"\n",
+                          "modality #1: name must be 1 to 64 bytes long, without control "
+                          "characters"},
         ModalityErrorCase{"name = \"x\"\nkind = \"text\"\nchannels = [\"a\"]\nhorizon = \"1m\"\n",
                           "modality 'x': channels is only valid for kind vitals"},
         ModalityErrorCase{"name = \"x\"\nkind = \"vitals\"\nchannels = [\"a\"]\ndim = 3\nhorizon = "

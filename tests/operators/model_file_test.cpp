@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "operators/hash.h"
 #include "operators/model_file.h"
 #include "tests/operators/fusion_test_support.h"
+#include "tests/support/mutation.h"
 
 namespace tfe {
 namespace {
@@ -101,6 +103,52 @@ TEST_P(ModelFileTest, EveryFlippedByteIsAClearError) {
   }
 }
 
+// Edits resealed (declared size and checksum recomputed) reach the parser's checks of every
+// section and field: each edited file is one clear error, or a model whose own bytes are the
+// file's (nothing accepted that the writer would not write) and that an operator either takes or
+// refuses in one line.
+TEST_P(ModelFileTest, ResealedMutationsAreCleanErrorsOrCanonicalModels) {
+  const EngineConfig config = test::default_engine_config(kSmall);
+  auto model = test::random_model(small_arch(GetParam()), config, 5);
+  const std::vector<uint8_t> bytes = serialize_model(*model);
+  const std::string le_max("\xff\xff\xff\xff", 4);
+  const std::string le_zero("\0\0\0\0", 4);
+  const std::string le_big("\0\0\x01\0", 4);  // 65536
+  const std::string nan_bits("\0\0\xc0\x7f", 4);
+  const std::array<std::string_view, 14> tokens = {
+      le_max, le_zero, le_big, nan_bits, "ARCH",      "SCHM",     "WGHT",
+      "STAT", "CALB",  "META", "early",  "attention", "isotonic", "attn.query"};
+  test::ByteMutator mutator(test::mutation_seed(20261207), tokens, 3);
+  const int files = test::mutation_count(2000);
+  int accepted = 0;
+  for (int i = 0; i < files; ++i) {
+    std::string edited = mutator.mutate(std::string(bytes.begin(), bytes.end()));
+    std::vector<uint8_t> v(edited.begin(), edited.end());
+    if (v.size() >= 24 && i % 8 != 0) {
+      const uint64_t size = v.size();
+      std::memcpy(v.data() + 16, &size, 8);
+    }
+    if (v.size() >= 32) reseal(v);
+    auto r = parse_model(v);
+    if (!r) {
+      EXPECT_FALSE(r.error().message.empty()) << i;
+      EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << i << ": " << r.error().message;
+      continue;
+    }
+    ++accepted;
+    ASSERT_EQ(serialize_model(r.value()), v) << "file " << i << " parsed to another model's bytes";
+    auto op =
+        FusionOperator::create(std::make_shared<const FusionModel>(std::move(r.value())), config);
+    if (!op) {
+      EXPECT_EQ(op.error().message.find('\n'), std::string::npos)
+          << i << ": " << op.error().message;
+    }
+  }
+  // Some edits land in weights and stay valid; most break a structure the parser checks.
+  EXPECT_GT(accepted, 0);
+  EXPECT_LT(accepted, files / 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, ModelFileTest, ::testing::ValuesIn(kAllStrategies), strategy_name);
 
 TEST(ModelFile, HeaderErrors) {
@@ -164,6 +212,14 @@ TEST(ModelFile, ChecksOfValuesBehindTheChecksum) {
   EXPECT_NE(
       r.error().message.find("is 'attn.Query' [4x1], the architecture expects 'attn.query' [4x1]"),
       std::string::npos)
+      << r.error().message;
+
+  // Bytes that are not text are shown escaped: the message stays one line.
+  *(it + 5) = '\n';
+  reseal(v);
+  r = parse_model(v);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("is 'attn.\\x0auery' [4x1]"), std::string::npos)
       << r.error().message;
 }
 
