@@ -92,8 +92,9 @@ Result<ConfPtr> make_conf(const Properties& properties, ClientLog* log) {
   for (const auto& [key, value] : properties) {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err.data(), err.size()) !=
         RD_KAFKA_CONF_OK) {
+      // The value is not repeated: a mistyped property name may be holding a password.
       return make_error(Errc::config,
-                        fmt::format("kafka property '{}' = '{}': {}", key, value, err.data()));
+                        fmt::format("kafka property '{}': {}", quoted_text(key), err.data()));
     }
   }
   return conf;

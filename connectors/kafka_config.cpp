@@ -155,7 +155,7 @@ Result<KafkaConfig> kafka_config_from_toml(const toml::table& doc, const Modalit
   for (const auto& [key, value] : t) {
     (void)value;
     if (std::find(kKeys.begin(), kKeys.end(), key.str()) == kKeys.end()) {
-      return config_error(fmt::format("[kafka]: unknown key '{}'", key.str()));
+      return config_error(fmt::format("[kafka]: unknown key '{}'", quoted_text(key.str())));
     }
   }
 
@@ -224,7 +224,8 @@ Result<KafkaConfig> kafka_config_from_toml(const toml::table& doc, const Modalit
     for (const auto& [key, value] : *props) {
       const auto* s = value.as_string();
       if (s == nullptr) {
-        return config_error(fmt::format("kafka.librdkafka.{}: expected a string", key.str()));
+        return config_error(
+            fmt::format("kafka.librdkafka.{}: expected a string", quoted_text(key.str())));
       }
       c.librdkafka.emplace_back(std::string(key.str()), s->get());
     }

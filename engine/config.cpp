@@ -45,7 +45,7 @@ Result<void> check_keys(const toml::table& table, std::initializer_list<std::str
   for (const auto& [key, value] : table) {
     (void)value;
     if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
-      return config_error(fmt::format("{}: unknown key '{}'", context, key.str()));
+      return config_error(fmt::format("{}: unknown key '{}'", context, quoted_text(key.str())));
     }
   }
   return ok();
@@ -369,11 +369,12 @@ Result<EngineConfig> engine_config_from_toml(const toml::table& doc) {
       continue;
     }
     if (!node.is_table() && !node.is_array_of_tables()) {
-      return config_error(fmt::format(
-          "'{}' is outside any section; settings go under a section such as [engine]", key.str()));
+      return config_error(
+          fmt::format("'{}' is outside any section; settings go under a section such as [engine]",
+                      quoted_text(key.str())));
     }
-    return config_error(fmt::format("unknown section [{}]; a config holds {}", key.str(),
-                                    fmt::join(kConfigSections, ", ")));
+    return config_error(fmt::format("unknown section [{}]; a config holds {}",
+                                    quoted_text(key.str()), fmt::join(kConfigSections, ", ")));
   }
   if (const auto* node = doc.get("engine")) {
     const auto* engine = node->as_table();

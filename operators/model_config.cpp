@@ -142,7 +142,8 @@ Result<ModelConfig> model_config_from_toml(const toml::table& doc) {
       if (key == "sinusoidal_dim") field = &c.sinusoidal_dim;
       if (key == "history_k") field = &c.history_k;
       if (key == "encoder_hidden") field = &c.encoder_hidden;
-      if (field == nullptr) return config_error(fmt::format("[model] unknown key '{}'", key));
+      if (field == nullptr)
+        return config_error(fmt::format("[model] unknown key '{}'", quoted_text(key)));
       auto v = read_uint(node, key);
       if (!v) return v.error();
       *field = v.value();

@@ -358,6 +358,11 @@ TEST(KafkaClient, BadPropertyIsAConfigError) {
   ASSERT_FALSE(producer);
   EXPECT_EQ(producer.error().code, Errc::config);
   EXPECT_NE(producer.error().message.find("no.such.property"), std::string::npos);
+  // A mistyped property may hold a secret: its value is not repeated.
+  auto typo = KafkaProducer::create({{"sasl.pasword", "hunter2-secret"}}, {});
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("sasl.pasword"), std::string::npos) << typo.error().message;
+  EXPECT_EQ(typo.error().message.find("hunter2"), std::string::npos) << typo.error().message;
 }
 
 }  // namespace

@@ -180,8 +180,9 @@ class ConfigMutator {
       }
       case 3: {  // add an unknown key
         toml::table* t = tables[below(tables.size())];
-        with_random_value(
-            [&](toml::node&& v) { t->insert_or_assign("unknown_key", std::move(v)); });
+        // Half of them with a line break and a control byte in the key, which an error quotes.
+        const std::string key = below(2) == 0 ? "unknown_key" : "unknown\nkey\x01";
+        with_random_value([&](toml::node&& v) { t->insert_or_assign(key, std::move(v)); });
         break;
       }
       default: {  // repeat an array element ([[modality]], windows, channels, ...)

@@ -72,7 +72,7 @@ Result<Thresholds> thresholds_from_toml(const toml::table& doc) {
     } else if (key == "dimension_ratio") {
       done = number(t.dimension_ratio, 1, 1e9);
     } else {
-      return threshold_error(key, "unknown key");
+      return threshold_error(quoted_text(key), "unknown key");
     }
     if (!done) return done.error();
   }

@@ -31,7 +31,8 @@ class TableReader {
   bool ok() const { return error_.empty(); }
 
   void fail(std::string_view key, std::string_view what) {
-    if (error_.empty()) error_ = fmt::format("{}: [{}] {}: {}", source_, path_, key, what);
+    if (error_.empty())
+      error_ = fmt::format("{}: [{}] {}: {}", source_, path_, quoted_text(key), what);
   }
 
   // Every key must be in `known`.

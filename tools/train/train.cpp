@@ -292,7 +292,7 @@ Result<TrainingConfig> training_config_from_toml(const toml::table& doc) {
                                             : c.optim.positive_weight;
       field = v.value();
     } else {
-      return config_error(fmt::format("[training] unknown key '{}'", key));
+      return config_error(fmt::format("[training] unknown key '{}'", quoted_text(key)));
     }
   }
   if (c.train_fraction + c.validation_fraction >= 1.0 + 1e-12) {
