@@ -27,6 +27,8 @@ constexpr std::size_t kReadAhead = 512;        // bytes prefetched ahead of the 
 constexpr PatientIndex kNotInterned = std::numeric_limits<PatientIndex>::max();
 // A file-local patient index beyond this cannot come from a real writer.
 constexpr uint64_t kMaxLocalPatients = uint64_t{1} << 30;
+// Length, a body of at least a patient reference, modality and times, checksum.
+constexpr uint64_t kMinRecordBytes = 4 + 4 + 4;
 
 uint32_t load_u32(const uint8_t* p) {
   uint32_t v;
@@ -146,7 +148,8 @@ class BinlogSource final : public EventSource {
   const uint8_t* data_;
   std::size_t size_;
   std::size_t pos_;
-  uint64_t record_ = 0;  // records consumed (good or bad)
+  uint64_t record_ = 0;         // records consumed (good or bad)
+  uint64_t damaged_bytes_ = 0;  // skipped as damaged so far
   const ModalitySchema& schema_;
   PatientRegistry& registry_;
   DecodeLimits limits_;
@@ -188,6 +191,12 @@ BinlogSource::BodyStatus BinlogSource::parse_body(const uint8_t* p, const uint8_
   uint64_t ref;
   if (!r.varint(ref) || (ref >> 1) >= kMaxLocalPatients) return BodyStatus::malformed;
   local = static_cast<uint32_t>(ref >> 1);
+  // A writer numbers patients in the order it first writes them, so a new index is at most the
+  // next one, plus one for each record lost to damage (a record takes at least kMinRecordBytes).
+  // Beyond that the record is forged, and honouring it would size the tables by its claim.
+  if ((ref & 1) && local > defined_.size() + damaged_bytes_ / kMinRecordBytes) {
+    return BodyStatus::malformed;
+  }
   if (ref & 1) {
     std::string_view id;
     if (!r.bytes(id) || check_patient_id(id) || !valid_utf8(id)) return BodyStatus::malformed;
@@ -272,6 +281,7 @@ Result<SourceItem> BinlogSource::next(Event& event, DeadLetter& dead) {
         crc32_of(data_ + at, 4 + std::size_t{len}) != load_u32(data_ + at + 4 + len)) {
       ++record_;
       const std::size_t next = left >= 4 ? resync() : size_;
+      damaged_bytes_ += next - at;
       pos_ = next;
       if (next == size_ && (!fits || left < kFrameBytes)) {
         return dead_letter(dead, at, DecodeReason::truncated_record, "file ends inside a record",

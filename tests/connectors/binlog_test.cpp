@@ -4,6 +4,8 @@
 
 #include <zlib.h>
 
+#include <array>
+#include <cstring>
 #include <random>
 #include <string>
 #include <string_view>
@@ -12,6 +14,7 @@
 #include "connectors/event_files.h"
 #include "connectors/jsonl_events.h"
 #include "tests/connectors/test_schema.h"
+#include "tests/support/mutation.h"
 
 namespace tfe {
 namespace {
@@ -375,6 +378,80 @@ TEST_F(BinlogDamageTest, GarbageTailAndInsertedBytes) {
   ASSERT_TRUE(out2.opened);
   EXPECT_EQ(out2.items.events.size(), events_.size());
   ASSERT_GE(out2.items.dead.size(), 1u);
+}
+
+// Record bodies edited and resealed (length and checksum recomputed), as only a deliberate edit
+// would be, reach the body parser behind the checksum. Whatever the body holds, each record is
+// one item (the edited one an event that passes the checks, or a dead letter with a one-line
+// message at its offset), and the records before it read as written. (After it, records may
+// resolve to other patients: a forged record can claim a file-local patient index.)
+TEST_F(BinlogDamageTest, ResealedBodyEditsGiveValidEventsOrDeadLetters) {
+  const std::string path = tmp_.file("r.tfelog");
+  const std::string le_max("\xff\xff\xff\xff", 4);
+  const std::array<std::string_view, 6> tokens = {le_max, std::string_view("\0", 1),
+                                                  "\x80", "\xff",
+                                                  "\xc3", std::string_view("\x7f\x80\x80", 3)};
+  auto reseal_record = [&](std::size_t hit, const std::string& edited) {
+    const auto length = static_cast<uint32_t>(edited.size());
+    std::string record(4, '\0');
+    std::memcpy(record.data(), &length, 4);
+    record += edited;
+    const uint32_t crc = crc32_ieee(0, record.data(), record.size());
+    record.append(reinterpret_cast<const char*>(&crc), 4);
+    return bytes_.substr(0, starts_[hit]) + record + bytes_.substr(starts_[hit + 1]);
+  };
+  {
+    // The first record defines patient index 0; forged to define index 2^29, it is refused
+    // rather than sizing the reader's tables by its claim.
+    const std::string body = bytes_.substr(starts_[0] + 4, starts_[1] - starts_[0] - 8);
+    ASSERT_EQ(body[0], 1) << "record 0 defines local patient 0";
+    const std::string forged = std::string("\x81\x80\x80\x80\x04", 5) + body.substr(1);
+    PatientRegistry reg;
+    const Outcome out = read_bytes(path, reseal_record(0, forged), schema_, reg);
+    ASSERT_TRUE(out.opened);
+    ASSERT_FALSE(out.items.dead.empty());
+    EXPECT_EQ(out.items.dead[0].offset, static_cast<int64_t>(starts_[0]));
+    EXPECT_EQ(out.items.dead[0].reason, DecodeReason::malformed_record);
+  }
+  test::ByteMutator mutator(test::mutation_seed(20261207), tokens, 3);
+  const int files = test::mutation_count(1500);
+  int accepted = 0;
+  int refused = 0;
+  for (int i = 0; i < files; ++i) {
+    SCOPED_TRACE("file " + std::to_string(i));
+    const std::size_t hit = static_cast<std::size_t>(i) % events_.size();
+    const std::size_t start = starts_[hit];
+    const std::string body = bytes_.substr(start + 4, starts_[hit + 1] - start - 8);
+    const std::string edited = mutator.mutate(body);
+    if (edited.empty() || edited == body) continue;
+    const std::string file = reseal_record(hit, edited);
+
+    PatientRegistry reg;
+    const Outcome out = read_bytes(path, file, schema_, reg);
+    ASSERT_TRUE(out.opened) << out.open_error;
+    ASSERT_TRUE(out.items.error.empty()) << out.items.error;
+    const Drained& got = out.items;
+    ASSERT_EQ(got.events.size() + got.dead.size(), events_.size()) << "one item per record";
+    bool edited_dead = false;
+    for (const DeadLetter& d : got.dead) {
+      ASSERT_FALSE(d.message.empty());
+      ASSERT_EQ(d.message.find('\n'), std::string::npos) << d.message;
+      ASSERT_GE(d.offset, static_cast<int64_t>(start)) << "a record before the edit was lost";
+      edited_dead = edited_dead || d.offset == static_cast<int64_t>(start);
+    }
+    for (const Event& e : got.events) {
+      const auto invalid = check_event(e, schema_, DecodeLimits{});
+      ASSERT_FALSE(invalid.has_value()) << invalid->message;
+      ASSERT_FALSE(check_patient_id(reg.id(e.patient)).has_value());
+    }
+    for (std::size_t k = 0; k < hit; ++k) {
+      ASSERT_TRUE(same_event(got.events[k], reg, events_[k], reg_)) << "record " << k;
+    }
+    ++(edited_dead ? refused : accepted);
+  }
+  // Most edits break the body; some leave a valid event (a changed value or time).
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(refused, files / 4);
 }
 
 }  // namespace
