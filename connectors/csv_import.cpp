@@ -298,17 +298,28 @@ std::optional<DecodeError> parse_time(std::string_view s, std::string_view colum
                   "(YYYY-MM-DDTHH:MM:SS[.fff]Z)");
 }
 
-// A number as the JSON decoder reads it: a double, then narrowed to float.
-// A header names columns; a field that reads as a time or a number is data.
+// A header names columns. A field that reads as a time (with or without a zone, in range or not),
+// a number, or is mostly digits (a date, an identifier) is data.
 bool reads_as_data(std::string_view s) {
-  if (s.empty()) return false;
   int64_t ms = 0;
-  if (parse_time_text(s, ms) == TimeTextError::none) return true;
+  switch (parse_time_text(s, ms)) {
+    case TimeTextError::none:
+    case TimeTextError::out_of_range:
+    case TimeTextError::no_zone:
+    case TimeTextError::invalid_date:
+      return true;
+    default:
+      break;
+  }
+  const auto digits = static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }));
+  if (digits >= 4 && 2 * digits >= s.size()) return true;
   double d = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  return ec == std::errc() && end == s.data() + s.size();
+  return digits > 0 && ec == std::errc() && end == s.data() + s.size();
 }
 
+// A number as the JSON decoder reads it: a double, then narrowed to float.
 std::optional<DecodeError> parse_float(std::string_view s, const std::string& field, float& out) {
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   double d = 0;
@@ -470,23 +481,26 @@ Result<std::array<int, kColumnCount>> CsvImporter::Impl::read_header(
   std::array<int, kColumnCount> index;
   index.fill(-1);
   auto headers = column_headers(columns);
-  std::vector<std::string> unknown;
-  int first_data_field = -1;
+  std::vector<std::string_view> unknown;
+  int first_data_field = -1;  // among the unknown fields
   for (std::size_t f = 0; f < header.fields.size(); ++f) {
     const std::string_view name = trim(header.fields[f]);
-    if (first_data_field < 0 && reads_as_data(name)) first_data_field = static_cast<int>(f);
     bool found = false;
     for (std::size_t c = 0; c < kColumnCount; ++c) {
       if (!iequal(name, *headers[c])) continue;
       if (index[c] >= 0) {
         return make_error(Errc::parse,
-                          where + "column '" + std::string(name) + "' appears twice in the header");
+                          where + "column '" + quoted_text(name) + "' appears twice in the header");
       }
       index[c] = static_cast<int>(f);
       found = true;
     }
-    if (!found) unknown.emplace_back(name);
+    if (found) continue;
+    unknown.push_back(name);
+    if (first_data_field < 0 && reads_as_data(name)) first_data_field = static_cast<int>(f);
   }
+  const bool any_known =
+      std::any_of(index.begin(), index.end(), [](int column) { return column >= 0; });
   // A renamed column the header lacks explains the unknown columns better than their list does.
   for (std::size_t c = 0; c < kColumnCount; ++c) {
     if (index[c] >= 0 || *headers[c] == kColumnNames[c]) continue;
@@ -494,19 +508,26 @@ Result<std::array<int, kColumnCount>> CsvImporter::Impl::read_header(
                                        "' (given with --column " + std::string(kColumnNames[c]) +
                                        "=" + *headers[c] + ")");
   }
+  // A headerless export, or line endings the reader does not split on (a lone CR), put a row of
+  // data where the header belongs: its fields are payload and are not repeated.
+  constexpr std::string_view kExpected =
+      "the first line must name the columns patient_id, event_time, arrival_time, modality, "
+      "variable, value, text (rename with --column NAME=HEADER; lines end with LF or CRLF)";
   if (!unknown.empty() && first_data_field >= 0) {
-    // A headerless export, or line endings the reader does not split on (a lone CR), put a row
-    // of data where the header belongs: its fields are payload and are not repeated.
-    return make_error(Errc::parse,
-                      where + "the header row holds data (field " +
-                          std::to_string(first_data_field + 1) +
-                          " reads as a time or a number); the first line must name the columns "
-                          "patient_id, event_time, arrival_time, modality, variable, value, text "
-                          "(rename with --column NAME=HEADER; lines end with LF or CRLF)");
+    return make_error(Errc::parse, where + "the header row holds data (field " +
+                                       std::to_string(first_data_field + 1) +
+                                       " reads as a time, a number or an identifier); " +
+                                       std::string(kExpected));
+  }
+  if (!unknown.empty() && !any_known) {
+    return make_error(Errc::parse, where +
+                                       "the first row names none of the columns, so it may be "
+                                       "data and is not repeated; " +
+                                       std::string(kExpected));
   }
   if (!unknown.empty()) {
     std::string list;
-    for (const auto& u : unknown) list += (list.empty() ? "'" : ", '") + u + "'";
+    for (const auto& u : unknown) list += (list.empty() ? "'" : ", '") + quoted_text(u) + "'";
     return make_error(Errc::parse,
                       where + "unknown column" + (unknown.size() > 1 ? "s " : " ") + list +
                           " (known: patient_id, event_time, arrival_time, modality, variable, "

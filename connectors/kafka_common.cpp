@@ -92,9 +92,16 @@ Result<ConfPtr> make_conf(const Properties& properties, ClientLog* log) {
   for (const auto& [key, value] : properties) {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err.data(), err.size()) !=
         RD_KAFKA_CONF_OK) {
-      // The value is not repeated: a mistyped property name may be holding a password.
-      return make_error(Errc::config,
-                        fmt::format("kafka property '{}': {}", quoted_text(key), err.data()));
+      // The value is not repeated, and is cut out of librdkafka's text (which quotes it for a
+      // property of fixed choices): a mistyped or misplaced property may be holding a password.
+      std::string reason = err.data();
+      if (!value.empty()) {
+        for (auto at = reason.find(value); at != std::string::npos; at = reason.find(value, at)) {
+          reason.replace(at, value.size(), "<value>");
+        }
+      }
+      return make_error(Errc::config, fmt::format("kafka property '{}': {}", quoted_text(key),
+                                                  quoted_text(reason, err.size())));
     }
   }
   return conf;

@@ -28,16 +28,17 @@ using Result = boost::outcome_v2::basic_result<T, Error, boost::outcome_v2::poli
 
 inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
 
-// A string from outside input as an error message may quote it: printable ASCII as is, any other
-// byte as \xHH, and at most its first 64 bytes (then "..."), so that the message stays one short
-// line whatever the input held.
-inline std::string quoted_text(std::string_view text) {
-  constexpr std::size_t kShown = 64;
+// A string from outside input as an error message may quote it: printable ASCII as is, a
+// backslash doubled, any other byte as \xHH, and at most its first max_bytes bytes (then "..."),
+// so that the message stays one line whatever the input held.
+inline std::string quoted_text(std::string_view text, std::size_t max_bytes = 64) {
   constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (std::size_t i = 0; i < text.size() && i < kShown; ++i) {
+  for (std::size_t i = 0; i < text.size() && i < max_bytes; ++i) {
     const auto u = static_cast<unsigned char>(text[i]);
-    if (u >= 0x20 && u < 0x7f) {
+    if (u == '\\') {
+      out += "\\\\";
+    } else if (u >= 0x20 && u < 0x7f) {
       out.push_back(static_cast<char>(u));
     } else {
       out += "\\x";
@@ -45,7 +46,7 @@ inline std::string quoted_text(std::string_view text) {
       out.push_back(kHex[u & 15]);
     }
   }
-  if (text.size() > kShown) out += "...";
+  if (text.size() > max_bytes) out += "...";
   return out;
 }
 

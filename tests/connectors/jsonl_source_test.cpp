@@ -347,5 +347,31 @@ TEST(JsonlFraming, BufferedReaderAgreesWithALineByLineReference) {
   EXPECT_GT(dead, static_cast<uint64_t>(files));
 }
 
+// Lines longer than the reader's buffer (at least 4 MiB) are skipped across several refills: a
+// blank one is still blank, one with content after megabytes of spaces is record_too_large, and
+// the lines around them read as usual.
+TEST(JsonlFraming, LinesLongerThanTheBufferAreSkippedAcrossRefills) {
+  const ModalitySchema schema = default_test_schema();
+  const std::string valid =
+      R"({"patient_id":"P1","modality":"wearables","event_time":1700000000000,"values":{"hr":70}})";
+  const std::string spaces(5u << 20, ' ');
+  const std::string bytes =
+      valid + "\n" + spaces + "\n" + valid + "\n" + spaces + "x\n" + valid + "\n" + spaces + "\t\r";
+  test::TempDir tmp;
+  test::write_file(tmp.file("long.jsonl"), bytes);
+  PatientRegistry registry;
+  const Drained got = read_jsonl(tmp.file("long.jsonl"), schema, registry);
+  ASSERT_EQ(got.error, "");
+  ASSERT_EQ(got.events.size(), 3u);
+  EXPECT_EQ(got.events[0].source_seq, 1u);
+  EXPECT_EQ(got.events[1].source_seq, 3u);
+  EXPECT_EQ(got.events[2].source_seq, 5u);
+  ASSERT_EQ(got.dead.size(), 1u);
+  EXPECT_EQ(got.dead[0].line, 4u);
+  EXPECT_EQ(got.dead[0].reason, DecodeReason::record_too_large);
+  EXPECT_EQ(got.dead[0].raw_bytes, spaces.size() + 1);
+  EXPECT_EQ(got.dead[0].offset, static_cast<int64_t>(2 * valid.size() + spaces.size() + 3));
+}
+
 }  // namespace
 }  // namespace tfe

@@ -13,6 +13,7 @@
 #include "connectors/embedded_broker.h"
 #include "connectors/kafka_consumer.h"
 #include "connectors/kafka_producer.h"
+#include "tests/support/mutation.h"
 
 namespace tfe::kafka {
 namespace {
@@ -363,6 +364,16 @@ TEST(KafkaClient, BadPropertyIsAConfigError) {
   ASSERT_FALSE(typo);
   EXPECT_NE(typo.error().message.find("sasl.pasword"), std::string::npos) << typo.error().message;
   EXPECT_EQ(typo.error().message.find("hunter2"), std::string::npos) << typo.error().message;
+  // librdkafka's own text quotes the value of a property of fixed choices: cut out too.
+  auto misplaced = KafkaProducer::create({{"security.protocol", "hunter2-secret"}}, {});
+  ASSERT_FALSE(misplaced);
+  EXPECT_NE(misplaced.error().message.find("security.protocol"), std::string::npos);
+  EXPECT_EQ(misplaced.error().message.find("hunter2"), std::string::npos)
+      << misplaced.error().message;
+  // A key with a line break stays on one line.
+  auto broken = KafkaProducer::create({{"bad\nkey", "1"}}, {});
+  ASSERT_FALSE(broken);
+  EXPECT_TRUE(test::one_clean_line(broken.error().message)) << broken.error().message;
 }
 
 }  // namespace

@@ -26,6 +26,17 @@ inline uint64_t mutation_seed(uint64_t default_seed) {
   return text != nullptr && *text != '\0' ? std::strtoull(text, nullptr, 10) : default_seed;
 }
 
+// An error message as the tests of outside input expect it: not empty, and no control byte (a
+// line break, a carriage return, a NUL) anywhere in it.
+inline bool one_clean_line(std::string_view message) {
+  if (message.empty()) return false;
+  for (const char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
 // One to max_edits edits of a byte string: a bit flipped, a byte replaced, random bytes inserted,
 // a span deleted or duplicated, one of `tokens` (the format's structure and edge values) spliced
 // in or put in place of a span, or a cut.

@@ -853,8 +853,9 @@ Result<void> validate_options(const Profile& profile, const GenerateOptions& opt
     return make_error(Errc::invalid_argument,
                       fmt::format("synth: patients must be in 1..{}", kMaxPatients));
   }
-  if (!(options.days > 0) || options.days > 3650) {
-    return make_error(Errc::invalid_argument, "synth: days must be in (0, 3650]");
+  if (!(options.days > 0) || options.days > kMaxDays) {
+    return make_error(Errc::invalid_argument,
+                      fmt::format("synth: days must be in (0, {}]", kMaxDays));
   }
   // A note or study arriving in the window may have been written up to its longest delay before
   // the start; every time must stay in the range events may carry.

@@ -18,7 +18,7 @@ namespace tfe::synth {
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
-constexpr int64_t kMaxProfileDurationMs = 3650 * kDayMs;  // ten years, the longest history
+constexpr int64_t kMaxProfileDurationMs = kMaxDays * kDayMs;
 
 // Reads one table, checking that every key is known, with errors that name source and table.
 class TableReader {
@@ -95,7 +95,7 @@ class TableReader {
       return std::nullopt;
     }
     if (ms.value() > kMaxProfileDurationMs) {
-      fail(key, "must be at most 3650d");
+      fail(key, fmt::format("must be at most {}d", kMaxDays));
       return std::nullopt;
     }
     return ms.value();

@@ -110,6 +110,9 @@ Result<Profile> profile_from_toml(const toml::table& doc, const std::string& sou
 Result<Profile> load_profile(const std::string& name_or_path,
                              const std::string& profiles_dir = "configs/profiles");
 
+// The longest history, in days; also the longest duration a profile may give.
+inline constexpr int kMaxDays = 3650;
+
 struct GenerateOptions {
   uint32_t patients = 100;
   double days = 1;  // history length from profile.start_ms
@@ -158,7 +161,7 @@ class Generator {
 using EventCallback = std::function<void(const Event&)>;
 
 // Runs a Generator to the end, calling emit for each event. Fails on invalid options (no patients,
-// days <= 0 or beyond 3650, a profile whose schema has no vitals modality).
+// days <= 0 or beyond kMaxDays, a profile whose schema has no vitals modality).
 Result<GenerateStats> generate(const Profile& profile, const GenerateOptions& options,
                                PatientRegistry& registry, const EventCallback& emit);
 
