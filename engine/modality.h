@@ -26,13 +26,18 @@ inline constexpr std::size_t kMaxModalities = 16;
 inline constexpr std::size_t kMaxChannels = 16;
 inline constexpr std::size_t kMaxNameBytes = 64;  // modality and channel names
 
-// A modality or channel name: 1 to kMaxNameBytes bytes, none of them a control character, so
-// that every message quoting it stays one line.
+// A modality or channel name: 1 to kMaxNameBytes bytes with no control character (ASCII, or the
+// UTF-8 of a C1 control, a line or a paragraph separator), so that every message quoting it stays
+// one line.
 inline bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameBytes) return false;
-  for (const char c : name) {
-    const auto u = static_cast<unsigned char>(c);
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const auto u = static_cast<unsigned char>(name[i]);
+    const auto next = i + 1 < name.size() ? static_cast<unsigned char>(name[i + 1]) : 0;
+    const auto third = i + 2 < name.size() ? static_cast<unsigned char>(name[i + 2]) : 0;
     if (u < 0x20 || u == 0x7f) return false;
+    if (u == 0xc2 && next >= 0x80 && next <= 0x9f) return false;                      // U+0080..9F
+    if (u == 0xe2 && next == 0x80 && (third == 0xa8 || third == 0xa9)) return false;  // U+2028/9
   }
   return true;
 }

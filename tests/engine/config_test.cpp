@@ -262,6 +262,12 @@ INSTANTIATE_TEST_SUITE_P(
                           "\"1m\"\n",
                           "modality 'x': channels must be names of 1 to 64 bytes, without control "
                           "characters"},
+        ModalityErrorCase{"name = \"x\\u2028y\"\nkind = \"text\"\nhorizon = \"1m\"\n",
+                          "modality #1: name must be 1 to 64 bytes long, without control "
+                          "characters"},
+        ModalityErrorCase{"name = \"x\\u0085y\"\nkind = \"text\"\nhorizon = \"1m\"\n",
+                          "modality #1: name must be 1 to 64 bytes long, without control "
+                          "characters"},
         ModalityErrorCase{"name = \"x\\ty\"\nkind = \"text\"\nhorizon = \"1m\"\n",
                           "modality #1: name must be 1 to 64 bytes long, without control "
                           "characters"},
@@ -317,6 +323,27 @@ TEST(ReadTomlFile, MissingFileIsAnIoError) {
   ASSERT_FALSE(doc);
   EXPECT_EQ(doc.error().code, Errc::io);
   EXPECT_NE(doc.error().message.find("/nonexistent/tfe/config.toml"), std::string::npos);
+}
+
+TEST(ModalityNames, UnicodeIsAllowedControlsAndSeparatorsAreNot) {
+  EXPECT_TRUE(valid_name("herzfrequenz_\xc3\xa4"));     // a-umlaut
+  EXPECT_TRUE(valid_name("\xe5\xbf\x83\xe7\x8e\x87"));  // two CJK characters
+  EXPECT_TRUE(
+      valid_name("\xe2\x80\x94"
+                 "dash"));  // U+2014, not a separator
+  EXPECT_FALSE(valid_name(""));
+  EXPECT_FALSE(valid_name(std::string(65, 'a')));
+  EXPECT_FALSE(valid_name("a\nb"));
+  EXPECT_FALSE(valid_name("a\x7f"));
+  EXPECT_FALSE(
+      valid_name("a\xc2\x85"
+                 "b"));  // U+0085, next line
+  EXPECT_FALSE(
+      valid_name("a\xe2\x80\xa8"
+                 "b"));  // U+2028, line separator
+  EXPECT_FALSE(
+      valid_name("a\xe2\x80\xa9"
+                 "b"));  // U+2029, paragraph separator
 }
 
 }  // namespace
