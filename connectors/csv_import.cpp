@@ -298,27 +298,6 @@ std::optional<DecodeError> parse_time(std::string_view s, std::string_view colum
                   "(YYYY-MM-DDTHH:MM:SS[.fff]Z)");
 }
 
-// A header names columns. A field that reads as a time (with or without a zone, in range or not),
-// a number, or is mostly digits (a date, an identifier) is data.
-bool reads_as_data(std::string_view s) {
-  int64_t ms = 0;
-  switch (parse_time_text(s, ms)) {
-    case TimeTextError::none:
-    case TimeTextError::out_of_range:
-    case TimeTextError::no_zone:
-    case TimeTextError::invalid_date:
-      return true;
-    default:
-      break;
-  }
-  const auto digits = static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }));
-  if (digits >= 4 && 2 * digits >= s.size()) return true;
-  double d = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  return digits > 0 && ec == std::errc() && end == s.data() + s.size();
-}
-
 // A number as the JSON decoder reads it: a double, then narrowed to float.
 std::optional<DecodeError> parse_float(std::string_view s, const std::string& field, float& out) {
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
@@ -335,6 +314,26 @@ std::optional<DecodeError> parse_float(std::string_view s, const std::string& fi
     return fail(DecodeReason::non_finite_value, "field '" + field + "' is not a finite float");
   }
   return std::nullopt;
+}
+
+// A header names columns. A field that reads as a time (with or without a zone, in range or not),
+// a number, or is mostly digits (a date, an identifier) is data.
+bool reads_as_data(std::string_view s) {
+  int64_t ms = 0;
+  switch (parse_time_text(s, ms)) {
+    case TimeTextError::none:
+    case TimeTextError::out_of_range:
+    case TimeTextError::no_zone:
+    case TimeTextError::invalid_date:
+      return true;
+    default:
+      break;
+  }
+  const auto digits = static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }));
+  float number = 0;
+  return (digits >= 4 && 2 * digits >= s.size()) ||
+         (digits > 0 && !parse_float(s, std::string(), number).has_value());
 }
 
 // Floats separated by spaces and/or commas, optionally inside [ ].

@@ -95,9 +95,11 @@ Result<ConfPtr> make_conf(const Properties& properties, ClientLog* log) {
       // The value is not repeated, and is cut out of librdkafka's text (which quotes it for a
       // property of fixed choices): a mistyped or misplaced property may be holding a password.
       std::string reason = err.data();
+      constexpr std::string_view kCut = "<value>";
       if (!value.empty()) {
-        for (auto at = reason.find(value); at != std::string::npos; at = reason.find(value, at)) {
-          reason.replace(at, value.size(), "<value>");
+        for (auto at = reason.find(value); at != std::string::npos;
+             at = reason.find(value, at + kCut.size())) {
+          reason.replace(at, value.size(), kCut);
         }
       }
       return make_error(Errc::config, fmt::format("kafka property '{}': {}", quoted_text(key),

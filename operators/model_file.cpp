@@ -236,12 +236,13 @@ void read_params(Reader& r, ParamSet& expected) {
   for (std::size_t i = 0; i < tensors.size() && !r.failed(); ++i) {
     const TensorInfo& t = tensors[i];
     const std::string name = r.str(fmt::format("tensor[{}].name", i));
-    const uint32_t rows = r.u32(fmt::format("tensor '{}' rows", quoted_text(name)));
-    const uint32_t cols = r.u32(fmt::format("tensor '{}' cols", quoted_text(name)));
+    const std::string shown = quoted_text(name);
+    const uint32_t rows = r.u32(fmt::format("tensor '{}' rows", shown));
+    const uint32_t cols = r.u32(fmt::format("tensor '{}' cols", shown));
     if (r.failed()) return;
     if (name != t.name || rows != t.ref.rows || cols != t.ref.cols) {
       r.fail(fmt::format("tensor {} is '{}' [{}x{}], the architecture expects '{}' [{}x{}]", i,
-                         quoted_text(name), rows, cols, t.name, t.ref.rows, t.ref.cols));
+                         shown, rows, cols, t.name, t.ref.rows, t.ref.cols));
       return;
     }
     r.floats(expected.view(t.ref), fmt::format("tensor '{}'", t.name));

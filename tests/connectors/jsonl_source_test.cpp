@@ -356,7 +356,8 @@ TEST(JsonlFraming, LinesLongerThanTheBufferAreSkippedAcrossRefills) {
       R"({"patient_id":"P1","modality":"wearables","event_time":1700000000000,"values":{"hr":70}})";
   const std::string spaces(5u << 20, ' ');
   const std::string bytes =
-      valid + "\n" + spaces + "\n" + valid + "\n" + spaces + "x\n" + valid + "\n" + spaces + "\t\r";
+      valid + "\n" + spaces + "\n" + valid + "\n" + spaces + "x\n" + valid + "\nx" + spaces + "\n" +
+      spaces + "\t\r";  // line 4 has content at its end, line 6 where it is dropped first
   test::TempDir tmp;
   test::write_file(tmp.file("long.jsonl"), bytes);
   PatientRegistry registry;
@@ -366,11 +367,13 @@ TEST(JsonlFraming, LinesLongerThanTheBufferAreSkippedAcrossRefills) {
   EXPECT_EQ(got.events[0].source_seq, 1u);
   EXPECT_EQ(got.events[1].source_seq, 3u);
   EXPECT_EQ(got.events[2].source_seq, 5u);
-  ASSERT_EQ(got.dead.size(), 1u);
+  ASSERT_EQ(got.dead.size(), 2u);
   EXPECT_EQ(got.dead[0].line, 4u);
   EXPECT_EQ(got.dead[0].reason, DecodeReason::record_too_large);
   EXPECT_EQ(got.dead[0].raw_bytes, spaces.size() + 1);
   EXPECT_EQ(got.dead[0].offset, static_cast<int64_t>(2 * valid.size() + spaces.size() + 3));
+  EXPECT_EQ(got.dead[1].line, 6u);
+  EXPECT_EQ(got.dead[1].reason, DecodeReason::record_too_large);
 }
 
 }  // namespace

@@ -370,6 +370,10 @@ TEST(KafkaClient, BadPropertyIsAConfigError) {
   EXPECT_NE(misplaced.error().message.find("security.protocol"), std::string::npos);
   EXPECT_EQ(misplaced.error().message.find("hunter2"), std::string::npos)
       << misplaced.error().message;
+  // A value that the cut's own mark contains is cut once, not forever.
+  auto looping = KafkaProducer::create({{"security.protocol", "value"}}, {});
+  ASSERT_FALSE(looping);
+  EXPECT_NE(looping.error().message.find("<value>"), std::string::npos) << looping.error().message;
   // A key with a line break stays on one line.
   auto broken = KafkaProducer::create({{"bad\nkey", "1"}}, {});
   ASSERT_FALSE(broken);
