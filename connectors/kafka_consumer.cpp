@@ -16,12 +16,15 @@ struct KafkaConsumer::State : detail::ClientLog {
   }
   ConsumerCallbacks callbacks;
   uint64_t rebalances = 0;  // rebalance callbacks served so far
+  uint64_t rewinds = 0;     // of them, those that moved fetch positions
 };
 
 namespace {
 
-// Applies the group's own list when the application gave no rebalance callback.
-void apply_default(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+// Applies the group's own list when the application gave no rebalance callback. Returns whether
+// positions moved: an eager assignment starts every partition again from its committed offset,
+// an incremental one leaves the partitions kept where they were.
+bool apply_default(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                    rd_kafka_topic_partition_list_t* partitions) {
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -35,6 +38,7 @@ void apply_default(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   } else {
     rd_kafka_assign(rk, nullptr);
   }
+  return !cooperative;
 }
 
 void rebalance_trampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -43,14 +47,14 @@ void rebalance_trampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   ++state->rebalances;
   if (!state->callbacks.on_rebalance || (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS &&
                                          err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)) {
-    apply_default(rk, err, partitions);
+    if (apply_default(rk, err, partitions)) ++state->rewinds;
     return;
   }
   RebalanceKind kind = RebalanceKind::assign;
   if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     kind = rd_kafka_assignment_lost(rk) ? RebalanceKind::lost : RebalanceKind::revoke;
   }
-  state->callbacks.on_rebalance(kind, detail::from_list(partitions));
+  if (state->callbacks.on_rebalance(kind, detail::from_list(partitions))) ++state->rewinds;
 }
 
 void commit_trampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
@@ -151,13 +155,13 @@ Result<void> KafkaConsumer::subscribe(const std::vector<std::string>& topics) {
 
 std::size_t KafkaConsumer::poll_batch(std::vector<MessagePtr>& out, std::size_t max,
                                       int timeout_ms) {
-  // One message per call, so that a rebalance served in between is seen at its exact place:
-  // what was consumed before it belongs to the previous assignment and is dropped.
+  // One message per call, so that a rebalance served in between is seen at its exact place: when
+  // it moved fetch positions, what was consumed before it is fetched again and is dropped here.
   const std::size_t start = out.size();
   for (std::size_t i = 0; i < max; ++i) {
-    const uint64_t before = state_->rebalances;
+    const uint64_t before = state_->rewinds;
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), i == 0 ? timeout_ms : 0);
-    if (state_->rebalances != before) out.resize(start);
+    if (state_->rewinds != before) out.resize(start);
     if (m == nullptr) break;
     out.emplace_back(m);
   }
@@ -177,6 +181,7 @@ Result<void> KafkaConsumer::resume(const TopicPartitions& partitions) {
 }
 
 uint64_t KafkaConsumer::rebalances() const { return state_->rebalances; }
+uint64_t KafkaConsumer::rewinds() const { return state_->rewinds; }
 
 bool KafkaConsumer::cooperative() const {
   return std::strcmp(rd_kafka_rebalance_protocol(rk_.get()), "COOPERATIVE") == 0;

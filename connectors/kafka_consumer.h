@@ -41,9 +41,12 @@ enum class RebalanceKind : uint8_t {
 
 struct ConsumerCallbacks {
   // Must apply the change with incremental_assign/incremental_unassign (cooperative protocol)
-  // or assign/unassign (eager), possibly with a different list. Without a callback the wrapper
-  // applies the group's list as given.
-  std::function<void(RebalanceKind, const TopicPartitions&)> on_rebalance;
+  // or assign/unassign (eager), possibly with a different list. Returns true when it moved the
+  // fetch positions of partitions it keeps (a reassignment that seeks them back): messages
+  // consumed before it are then read again, and poll_batch() drops them. A cooperative rebalance
+  // that leaves this member's assignment as it was must return false, or those messages are
+  // lost. Without a callback the wrapper applies the group's list as given.
+  std::function<bool(RebalanceKind, const TopicPartitions&)> on_rebalance;
   // Result of an asynchronous commit.
   std::function<void(rd_kafka_resp_err_t, const TopicPartitions&)> on_commit;
   // Client-level errors (all brokers down, transport failures); informational unless fatal.
@@ -67,12 +70,13 @@ class KafkaConsumer {
 
   // Appends up to `max` messages (or events such as partition EOF, with err set) to `out`, waiting
   // up to timeout_ms for the first. Serves rebalance and commit callbacks. Messages consumed in
-  // the same call before a rebalance callback ran are dropped (they belong to the assignment
-  // before it), so every returned message was consumed after the last callback. Returns the
-  // number appended.
+  // the same call before a rebalance that moved fetch positions are dropped (they belong to the
+  // assignment before it and are fetched again), so every returned message was consumed after
+  // the last such rebalance. Returns the number appended.
   std::size_t poll_batch(std::vector<MessagePtr>& out, std::size_t max, int timeout_ms);
-  // Rebalance callbacks served so far.
+  // Rebalance callbacks served so far, and those of them that moved fetch positions.
   uint64_t rebalances() const;
+  uint64_t rewinds() const;
 
   // Stops or restarts fetching from assigned partitions (positions are kept).
   Result<void> pause(const TopicPartitions& partitions);

@@ -44,6 +44,8 @@ class KafkaOutput {
                        std::span<const kafka::Header> headers, bool is_score,
                        const std::function<bool()>& keep_waiting);
 
+  // See KafkaProducer::max_message_bytes.
+  std::size_t max_message_bytes() const { return producer_->max_message_bytes(); }
   // See KafkaProducer::await_topic.
   Result<void> await_topic(const std::string& topic, int timeout_ms) {
     return producer_->await_topic(topic, timeout_ms);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -167,6 +168,16 @@ Result<void> KafkaProducer::flush(int timeout_ms) {
 }
 
 int KafkaProducer::in_flight() const { return rd_kafka_outq_len(rk_.get()); }
+
+std::size_t KafkaProducer::max_message_bytes() const {
+  std::array<char, 32> text{};
+  std::size_t size = text.size();
+  if (rd_kafka_conf_get(rd_kafka_conf(rk_.get()), "message.max.bytes", text.data(), &size) !=
+      RD_KAFKA_CONF_OK) {
+    return 1'000'000;  // librdkafka's default
+  }
+  return static_cast<std::size_t>(std::strtoull(text.data(), nullptr, 10));
+}
 
 std::optional<Error> KafkaProducer::fatal_error() const {
   std::array<char, 512> text{};

@@ -65,6 +65,9 @@ class KafkaProducer {
   Result<void> flush(int timeout_ms);
   // Messages produced and not yet reported.
   int in_flight() const;
+  // The largest message this producer sends (`message.max.bytes`: key, value and headers, plus
+  // a little framing); a larger one is refused at produce().
+  std::size_t max_message_bytes() const;
   // A fatal error (idempotence guarantees broken): the producer cannot go on.
   std::optional<Error> fatal_error() const;
   // `error` with this client's last kept-back librdkafka error appended

@@ -138,6 +138,8 @@ struct ServiceMetrics {
         &registry.gauge("tfe_restore_duration_seconds", "Duration of the last completed restore");
     restore_events = &registry.counter("tfe_restore_events_total",
                                        "Events replayed without emitting during restores");
+    paused = &registry.gauge("tfe_paused_partitions",
+                             "Partitions restored and paused while others still restore");
     rebalances = &registry.counter("tfe_rebalances_total", "Rebalance callbacks served");
     auto& commits =
         registry.counter_family("tfe_commits_total", "Offset commits, by result", {"result"});
@@ -168,6 +170,7 @@ struct ServiceMetrics {
   Counter* restores = nullptr;
   Gauge* restore_seconds = nullptr;
   Counter* restore_events = nullptr;
+  Gauge* paused = nullptr;
   Counter* rebalances = nullptr;
   Counter* commits_ok = nullptr;
   Counter* commits_failed = nullptr;
@@ -190,7 +193,11 @@ class RateLimitedLog {
 class IoThread {
  public:
   IoThread() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}
-  ~IoThread() {
+  ~IoThread() { join(); }
+  // Stops the io_context and waits for the thread: no handler runs once this returns (the
+  // io_context itself lives on for the objects bound to it).
+  void join() {
+    if (!thread_.joinable()) return;
     work_.reset();
     io_.stop();
     thread_.join();
@@ -210,6 +217,17 @@ class Service {
         kafka_(options.kafka),
         schema_(options.engine.schema),
         metrics_(options.engine.schema, options.kafka.modality_topics) {}
+  // The HTTP handlers and the shutdown watchdog run on the io thread and use the members below
+  // it (latest scores, metrics): the thread stops before any of them goes. A watchdog left
+  // armed would otherwise exit(1) during the teardown of a cleanly committed engine.
+  ~Service() {
+    if (io_) io_->join();
+    http_.reset();
+    watchdog_.reset();
+    signals_.reset();
+  }
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
 
   Result<ServiceSummary> run();
 
@@ -220,13 +238,16 @@ class Service {
   Result<void> create_clients();
   kafka::Properties common_properties() const;
 
-  void on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitions& partitions);
+  // Returns whether the fetch positions moved (see kafka::ConsumerCallbacks::on_rebalance).
+  bool on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitions& partitions);
   Result<void> rebuild();
-  // Retries one of the restore's lookups (the coordinator or a leader may be away) until it
-  // answers or the service is asked to stop.
-  Result<kafka::TopicPartitions> lookup_until_answered(
-      std::string_view what, const std::function<Result<kafka::TopicPartitions>()>& lookup);
+  // Retries one of the restore's broker requests (the coordinator or a leader may be away) until
+  // it answers, fails for good (an error other than Errc::io, such as topics that are not
+  // co-partitioned) or the service is asked to stop.
+  template <class Lookup>
+  auto until_answered(std::string_view what, const Lookup& lookup) -> decltype(lookup());
   void drop_engine();
+  void resume_paused();  // resumes the partitions the restore paused
   // A signal, or the embedding code's stop_requested: the restore's lookups stop retrying.
   bool stopping() const {
     return stop_.load() || (options_.stop_requested && options_.stop_requested());
@@ -418,7 +439,7 @@ Result<void> Service::create_clients() {
   consumer.insert(consumer.end(), kafka_.librdkafka.begin(), kafka_.librdkafka.end());
   kafka::ConsumerCallbacks callbacks;
   callbacks.on_rebalance = [this](kafka::RebalanceKind kind, const kafka::TopicPartitions& parts) {
-    on_rebalance(kind, parts);
+    return on_rebalance(kind, parts);
   };
   callbacks.on_commit = [this](rd_kafka_resp_err_t err, const kafka::TopicPartitions& offsets) {
     bool failed = err != RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -445,7 +466,7 @@ Result<void> Service::create_clients() {
   return ok();
 }
 
-void Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitions& partitions) {
+bool Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitions& partitions) {
   metrics_.rebalances->inc();
   const bool cooperative = consumer_->cooperative();
   auto apply = [&](const kafka::TopicPartitions& add, bool assign) {
@@ -462,7 +483,7 @@ void Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
   if (closing_.load()) {
     // The final revoke of close(): the last commit is already done.
     if (kind != kafka::RebalanceKind::assign) apply(all, false);
-    return;
+    return true;
   }
   std::set<int32_t> next = owned_;
   for (const auto& tp : partitions) {
@@ -473,9 +494,11 @@ void Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
     }
   }
   if (next == owned_ && kind == kafka::RebalanceKind::assign) {
-    apply({}, true);  // the cooperative protocol wants an answer, even to an empty assignment
+    // Nothing changes here: the cooperative protocol wants an answer, even to an empty
+    // assignment, and what was consumed stays valid (no position moved).
+    apply({}, true);
     if (!pipeline_ && owned_.empty()) ready_ = true;
-    return;
+    return false;
   }
   spdlog::info("rebalance: {} {} partition(s); {} -> {} partition(s) of each modality topic",
                kind == kafka::RebalanceKind::assign   ? "assigned"
@@ -486,6 +509,9 @@ void Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
   // to someone else: no commit then).
   if (kind != kafka::RebalanceKind::lost) commit_now(10'000);
   ready_ = false;
+  // A pause outlives the assignment in librdkafka: partitions paused by the restore would stay
+  // unfetched once assigned again, and the next restore would never end.
+  resume_paused();
   apply(all, false);
   owned_ = std::move(next);
   commit_pending_ = false;
@@ -493,19 +519,28 @@ void Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
     drop_engine();
     metrics_.assigned->set(0);  // rebuild() sets it for a non-empty assignment
     ready_ = true;              // nothing to serve, nothing to restore
-    return;
+    return true;
   }
   auto r = rebuild();
-  if (r) return;
+  if (r) return true;
   if (stopping() && !fatal_) {
     // Asked to stop while the restore waited for its lookups: what was applied is committed
     // above and nothing of the new assignment is, so the shutdown has nothing to commit.
     spdlog::info("restore abandoned: stopping ({})", r.error().message);
     drop_engine();
-    return;
+    return true;
   }
   fatal_ = r.error();
   stop_ = true;
+  return true;
+}
+
+void Service::resume_paused() {
+  kafka::TopicPartitions resume;
+  for (const auto& [t, p] : paused_) resume.emplace_back(kafka_.modality_topics[t], p);
+  paused_.clear();
+  metrics_.paused->set(0);
+  if (auto r = consumer_->resume(resume); !r) spdlog::warn("{}", r.error().message);
 }
 
 void Service::drop_engine() {
@@ -516,11 +551,11 @@ void Service::drop_engine() {
   cap_.reset();
 }
 
-Result<kafka::TopicPartitions> Service::lookup_until_answered(
-    std::string_view what, const std::function<Result<kafka::TopicPartitions>()>& lookup) {
+template <class Lookup>
+auto Service::until_answered(std::string_view what, const Lookup& lookup) -> decltype(lookup()) {
   for (int attempt = 0; !stopping(); ++attempt) {
     auto r = lookup();
-    if (r) return r;
+    if (r || r.error().code != Errc::io) return r;
     spdlog::warn("restore: {} (retrying)", r.error().message);
     // Backing off, but not past a stop request.
     const auto until =
@@ -534,7 +569,9 @@ Result<kafka::TopicPartitions> Service::lookup_until_answered(
 
 Result<void> Service::rebuild() {
   restore_started_ = SteadyClock::now();
-  auto count = check_co_partitioned();
+  // A broker that does not answer is waited out, as the lookups below are; topics that are not
+  // co-partitioned (a configuration error) are not.
+  auto count = until_answered("partition counts", [&] { return check_co_partitioned(); });
   if (!count) return count.error();
   partitions_ = count.value();
   const std::size_t topics = kafka_.modality_topics.size();
@@ -560,8 +597,8 @@ Result<void> Service::rebuild() {
   };
 
   // Committed offsets (retrying while the coordinator is away).
-  auto committed = lookup_until_answered(
-      "committed offsets", [&] { return consumer_->committed(full, kLookupTimeoutMs); });
+  auto committed = until_answered("committed offsets",
+                                  [&] { return consumer_->committed(full, kLookupTimeoutMs); });
   if (!committed) return committed.error();
 
   std::optional<int64_t> cap;
@@ -594,8 +631,8 @@ Result<void> Service::rebuild() {
     }
   }
   auto lookup = [&](const kafka::TopicPartitions& q) {
-    return lookup_until_answered("offsets for times",
-                                 [&] { return consumer_->offsets_for_times(q, kLookupTimeoutMs); });
+    return until_answered("offsets for times",
+                          [&] { return consumer_->offsets_for_times(q, kLookupTimeoutMs); });
   };
   kafka::TopicPartitions probes;
   if (!queries.empty()) {
@@ -695,6 +732,7 @@ void Service::finish_restore_if_done() {
       }
     }
     if (auto r = consumer_->pause(pause); !r) spdlog::warn("{}", r.error().message);
+    metrics_.paused->set(static_cast<double>(paused_.size()));
     return;
   }
   kafka::TopicPartitions resume;
@@ -706,6 +744,7 @@ void Service::finish_restore_if_done() {
     resume.emplace_back(kafka_.modality_topics[t], p);
   }
   paused_.clear();
+  metrics_.paused->set(0);
   if (auto r = consumer_->resume(resume); !r) spdlog::warn("{}", r.error().message);
   const double seconds =
       std::chrono::duration<double>(SteadyClock::now() - restore_started_).count();
@@ -744,10 +783,18 @@ void Service::dead_letter(const rd_kafka_message_t& m, std::size_t topic,
   const kafka::Header headers[] = {
       {"reason", to_string(error.reason)}, {"message", error.message}, {"source_topic", topic_name},
       {"source_partition", partition},     {"source_offset", offset},  {"raw_bytes", raw_bytes}};
-  // Oversized records are not copied (the dead-letter topic would refuse them too).
-  const std::string_view body = error.reason == DecodeReason::record_too_large ? "" : value;
-  auto r = output_->produce(kafka_.dead_letter_topic, kafka::message_key(m), body, headers, false,
-                            [] { return true; });
+  // Oversized records are not copied (the dead-letter topic would refuse them too), nor is a
+  // record the headers would push past what the producer sends: refused, it would stop the
+  // service, and the restart would meet the same record again.
+  std::size_t framing = 512;  // librdkafka's record overhead, generously
+  for (const kafka::Header& h : headers) framing += h.name.size() + h.value.size() + 16;
+  std::string_view key = kafka::message_key(m);
+  const std::size_t limit = output_->max_message_bytes();
+  if (key.size() + framing > limit) key = {};
+  const bool copy = error.reason != DecodeReason::record_too_large &&
+                    value.size() + key.size() + framing <= limit;
+  auto r = output_->produce(kafka_.dead_letter_topic, key, copy ? value : std::string_view{},
+                            headers, false, [] { return true; });
   if (!r) {
     fatal_ = r.error();
     stop_ = true;
@@ -783,7 +830,8 @@ void Service::handle(const rd_kafka_message_t& m) {
   auto decoded =
       decode_topic_record(*decoder_, schema_, t, m, event_, options_.engine.max_event_skew_ms);
   if (!decoded) {
-    dead_letter(m, t, decoded.error());
+    // Below the restore's end the record was consumed before, and dead-lettered then.
+    if (m.offset >= slot.restore_end) dead_letter(m, t, decoded.error());
     // A bad record's timestamp says nothing reliable: it does not move the partition's clock.
     table_.on_message(t, m.partition, m.offset, kNoArrival, true);
     return;

@@ -1,6 +1,7 @@
 // The librdkafka wrappers against the embedded (mock) cluster, including its fault injection:
 // brokers down and up, request errors, coordinator moves.
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
@@ -320,6 +321,86 @@ TEST(KafkaClient, ConsumerFollowsACoordinatorMove) {
   ASSERT_TRUE(committed);
   EXPECT_EQ(committed.value()[0].metadata, "b");
   ASSERT_TRUE(broker->set_broker_up(1));
+}
+
+// A member whose assignment a rebalance leaves as it was (another member joins for another
+// topic) keeps its fetch positions: nothing it consumed in the poll that served the rebalance
+// may be dropped, or those offsets are never seen again.
+TEST(KafkaClient, RebalanceThatKeepsTheAssignmentDropsNothing) {
+  auto broker = start_broker();
+  ASSERT_TRUE(broker->create_topic("t", 1));
+  ASSERT_TRUE(broker->create_topic("u", 1));
+  Delivered delivered;
+  auto producer = recording_producer(*broker, delivered);
+  ASSERT_TRUE(producer);
+  constexpr int kMessages = 40'000;
+  produce_all(producer.value(), "t", kMessages, 0, delivered);
+  ASSERT_EQ(delivered.ok.size(), static_cast<std::size_t>(kMessages));
+
+  // Applies each change as given; no position moves, so it reports none.
+  auto keep_positions = [](KafkaConsumer*& self) {
+    ConsumerCallbacks callbacks;
+    callbacks.on_rebalance = [&self](RebalanceKind kind, const TopicPartitions& parts) {
+      EXPECT_TRUE(kind == RebalanceKind::assign ? self->incremental_assign(parts)
+                                                : self->incremental_unassign(parts));
+      return false;
+    };
+    return callbacks;
+  };
+  KafkaConsumer* a_self = nullptr;
+  auto a = KafkaConsumer::create(consumer_props(*broker, "g7"), keep_positions(a_self));
+  ASSERT_TRUE(a) << a.error().message;
+  a_self = &a.value();
+  ASSERT_TRUE(a.value().subscribe({"t"}));
+
+  std::vector<int64_t> offsets;
+  std::vector<MessagePtr> batch;
+  auto take = [&](std::size_t max) {
+    batch.clear();
+    a.value().poll_batch(batch, max, 100);
+    for (const auto& m : batch) {
+      if (!m->err) offsets.push_back(m->offset);
+    }
+  };
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (offsets.size() < 2'000 && Clock::now() < deadline) take(64);
+  ASSERT_GE(offsets.size(), 2'000u) << "the first member consumed too little";
+  const uint64_t rebalances_before = a.value().rebalances();
+
+  // A second member joins for "u": the group rebalances, and the first member's assignment
+  // stays as it was. Meanwhile the first consumes slowly, so that the rebalance lands among
+  // messages it is polling.
+  std::atomic<bool> done{false};
+  std::thread other([&] {
+    KafkaConsumer* b_self = nullptr;
+    auto b = KafkaConsumer::create(consumer_props(*broker, "g7"), keep_positions(b_self));
+    ASSERT_TRUE(b) << b.error().message;
+    b_self = &b.value();
+    ASSERT_TRUE(b.value().subscribe({"u"}));
+    std::vector<MessagePtr> ignored;
+    while (!done) {
+      ignored.clear();
+      b.value().poll_batch(ignored, 64, 50);
+    }
+  });
+  while (a.value().rebalances() == rebalances_before && Clock::now() < deadline) {
+    take(64);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const bool rebalanced = a.value().rebalances() > rebalances_before;
+  while (offsets.size() < static_cast<std::size_t>(kMessages) && Clock::now() < deadline) {
+    take(1024);
+  }
+  done = true;
+  other.join();
+  ASSERT_TRUE(rebalanced) << "the second member's join did not reach the first";
+  EXPECT_EQ(a.value().rewinds(), 0u);
+  ASSERT_EQ(offsets.size(), static_cast<std::size_t>(kMessages)) << "messages lost";
+  for (int64_t i = 0; i < kMessages; ++i) {
+    if (offsets[static_cast<std::size_t>(i)] != i) {
+      FAIL() << "offset " << i << " is followed by " << offsets[static_cast<std::size_t>(i)];
+    }
+  }
 }
 
 TEST(KafkaClient, PartitionCountComesFromMetadata) {
