@@ -58,4 +58,9 @@ expect 2 "$TFE" profile --from-kafka --since 0 --until 1 --config configs/profil
   --kafka-timeout 0s
 grep -q -- '--kafka-timeout: expected a duration from 1s to 1h' "$WORK/err.txt" ||
   fail "unclear error for a zero timeout: $(cat "$WORK/err.txt")"
+# A replicate count past the limit is a typo, refused in one line rather than run for days.
+expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
+  --bootstrap 100001
+[[ $(wc -l < "$WORK/err.txt") == 1 ]] && grep -q -- '--bootstrap: .*100000' "$WORK/err.txt" ||
+  fail "unclear error for --bootstrap 100001: $(cat "$WORK/err.txt")"
 echo "PASS profile_options"

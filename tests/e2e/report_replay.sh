@@ -98,6 +98,9 @@ check "timelines for sample patients, one trace per model" \
   '(.timelines | length) >= 1 and ([.timelines[] | (.traces | length) == 3
     and (.events | length) == 3 and .start_ms < .end_ms] | all)'
 check "no patient id in the report" '[.. | strings | test("^ward-")] | any | not'
+check "timeline patients are labelled in list order, not by a hash of their id" \
+  '.timelines[0].patient == "patient 1" and
+   ([.timelines[].patient | test("^patient [0-9]+$")] | all)'
 
 # The two fusion models replay together; NEWS2 reads current vitals values, so it replays alone.
 grep -q "^report: 3 scorers in 2 replays per variant: news2; attention + late$" "$out/commands.log" ||
@@ -156,6 +159,13 @@ rc=0
   --pretouch -1 >/dev/null 2>"$out/usage.err" || rc=$?
 ((rc == 2)) && [[ "$(wc -l <"$out/usage.err")" == 1 ]] && grep -q -- "--pretouch" "$out/usage.err" ||
   fail "--pretouch -1: exit $rc, error: $(cat "$out/usage.err")"
+
+# A replicate count past the limit is a typo, refused in one line rather than run for days.
+rc=0
+"$tfe" replay --history "$out/h.jsonl" --config "$config" --strategy news2 --report "$out/r2" \
+  --bootstrap 100001 >/dev/null 2>"$out/usage.err" || rc=$?
+((rc == 2)) && [[ "$(wc -l <"$out/usage.err")" == 1 ]] && grep -q -- "--bootstrap: .*100000" "$out/usage.err" ||
+  fail "--bootstrap 100001: exit $rc, error: $(cat "$out/usage.err")"
 
 rc=0
 "$tfe" replay --history "$out/missing.jsonl" --config "$config" --strategy news2 \

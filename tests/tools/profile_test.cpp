@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <set>
 #include <sstream>
@@ -151,6 +152,30 @@ TEST(ProfileNumerics, DiscriminantOnACappedClassSortedSampleSeesBothClasses) {
             static_cast<std::ptrdiff_t>(max_train / 2));
 }
 
+// Vitals are measured on their channels' means over the shortest window, wherever the config
+// lists it.
+TEST(ProfileNumerics, VitalsSpectrumColumnsAreTheMeansOverTheShortestWindow) {
+  const uint32_t channels = 3;
+  const std::size_t n = 2;
+  const std::size_t width = 2 * channels * kWindowStatCount;
+  // Window w, channel c: the mean is 100 w + c + 10 r, every other statistic -1.
+  std::vector<float> x(n * width, -1.0f);
+  for (std::size_t r = 0; r < n; ++r) {
+    for (uint32_t w = 0; w < 2; ++w) {
+      for (uint32_t c = 0; c < channels; ++c) {
+        x[r * width + (w * channels + c) * kWindowStatCount +
+          static_cast<std::size_t>(WindowStat::mean)] = static_cast<float>(100 * w + c + 10 * r);
+      }
+    }
+  }
+  const std::vector<int64_t> shortest_first{300'000, 900'000};
+  const std::vector<int64_t> longest_first{900'000, 300'000};
+  EXPECT_EQ(detail::shortest_window_means(x, n, channels, shortest_first),
+            (std::vector<float>{0, 1, 2, 10, 11, 12}));
+  EXPECT_EQ(detail::shortest_window_means(x, n, channels, longest_first),
+            (std::vector<float>{100, 101, 102, 110, 111, 112}));
+}
+
 // ---- decision matrix --------------------------------------------------------------------------
 
 detail::Evidence evidence(std::vector<double> shares, uint32_t patients, double ratio,
@@ -213,6 +238,32 @@ TEST(ProfileDecision, EvidenceNumbersPrintCountsAsIntegersAndSharesWithDecimals)
   const auto r = detail::decide(e, names, Thresholds{});
   EXPECT_EQ(r.fired, 0u);
   EXPECT_NE(r.summary.find("patients with an outcome 0 < 8"), std::string::npos) << r.summary;
+}
+
+// Without bootstrap replicates the interaction's lower bound is not measured, so the attention
+// row cannot fire: the evidence says so instead of showing a dash.
+TEST(ProfileDecision, WithoutBootstrapTheBoundSaysTheAttentionRowCannotFire) {
+  const std::vector<std::string> names{"wearables", "notes", "imaging"};
+  auto e = evidence({0.95, 0.9, 0.99}, 5000, 50, 0.3, 0.1);
+  ASSERT_EQ(detail::decide(e, names, Thresholds{}).strategy, Strategy::attention);
+  EXPECT_TRUE(detail::decide(e, names, Thresholds{}).rows[3].conditions[2].note.empty());
+  e.interaction_gain_lo = NAN;
+  e.no_bootstrap = true;
+  DeploymentProfile p;
+  p.modalities = names;
+  p.recommendation = detail::decide(e, names, Thresholds{});
+  EXPECT_EQ(p.recommendation.strategy, Strategy::intermediate);
+  const Condition& bound = p.recommendation.rows[3].conditions[2];
+  EXPECT_FALSE(bound.met);
+  EXPECT_NE(bound.note.find("--bootstrap 0"), std::string::npos) << bound.note;
+  const std::string table = profile_table(p);
+  EXPECT_NE(table.find("5th bootstrap percentile of that gain > 0: not measured with --bootstrap "
+                       "0, so this row cannot fire [no]"),
+            std::string::npos)
+      << table;
+  const std::string json = profile_json(p);
+  EXPECT_NE(json.find("\"note\": \"not measured with --bootstrap 0"), std::string::npos) << json;
+  EXPECT_NE(profile_html(p).find("not measured with --bootstrap 0"), std::string::npos);
 }
 
 TEST(ProfileThresholds, ParsedFromTheConfigSection) {
@@ -381,6 +432,78 @@ TEST(ProfileDeployments, DeterministicWhateverTheShardCount) {
   EXPECT_EQ(profile_json(one.value()), profile_json(three.value()));
 }
 
+TEST(ProfileDeployments, WithoutBootstrapTheEvidenceSaysTheBoundIsNotMeasured) {
+  auto c = make_cohort("home", 120, 1, 17);
+  ASSERT_TRUE(c);
+  ProfileOptions o = quick_options();
+  o.bootstrap = 0;
+  auto off = profile_of(*c, o);
+  ASSERT_TRUE(off) << off.error().message;
+  const Condition& bound = off.value().recommendation.rows[3].conditions[2];
+  EXPECT_NE(bound.note.find("--bootstrap 0"), std::string::npos) << bound.note;
+  EXPECT_NE(profile_table(off.value()).find("not measured with --bootstrap 0"), std::string::npos);
+  auto on = profile_of(*c);
+  ASSERT_TRUE(on) << on.error().message;
+  EXPECT_TRUE(on.value().recommendation.rows[3].conditions[2].note.empty());
+  EXPECT_EQ(profile_json(on.value()).find("not measured"), std::string::npos);
+}
+
+// The engine writes window statistics in the config's window order; the effective dimension of
+// vitals is that of the shortest window's means whatever that order.
+TEST(ProfileDeployments, VitalsEffectiveDimensionDoesNotDependOnTheOrderOfTheWindows) {
+  auto c = make_cohort("ward", 120, 1, 16);
+  ASSERT_TRUE(c);
+  ProfileOptions o = quick_options();
+  o.bootstrap = 0;
+  const auto vitals = [&](std::vector<int64_t> windows) {
+    c->config.windows_ms = std::move(windows);
+    auto p = profile_of(*c, o);
+    EXPECT_TRUE(p) << p.error().message;
+    return p ? p.value().dimensionality.modalities[0] : ModalityDimension{};
+  };
+  const ModalityDimension shortest_first = vitals({5 * 60'000, 3'600'000});
+  const ModalityDimension longest_first = vitals({3'600'000, 5 * 60'000});
+  const ModalityDimension longest_alone = vitals({3'600'000});
+  ASSERT_EQ(shortest_first.kind, "vitals");
+  ASSERT_GT(shortest_first.sample, 100u);
+  // On this cohort the hour's means need fewer components, so reading the wrong window shows.
+  ASSERT_NE(longest_alone.effective_dim, shortest_first.effective_dim);
+  EXPECT_EQ(longest_first.sample, shortest_first.sample);
+  EXPECT_EQ(longest_first.effective_dim, shortest_first.effective_dim);
+}
+
+// A device clock ahead of the source gives a negative documentation delay: counted, and shown as
+// 0 in the statistics and the first bin, whose label says it holds everything under its top edge.
+TEST(ProfileDeployments, NegativeDelaysAreCountedAndTheFirstBinSaysWhatItHolds) {
+  auto c = make_cohort("home", 120, 1, 20);
+  ASSERT_TRUE(c);
+  uint64_t ahead = 0;
+  for (Event& e : c->history.events) {
+    if (e.modality == 0 && e.patient % 7 == 0) {
+      e.event_time_ms = e.arrival_time_ms + 30'000;  // arrival unchanged: same replay order
+      ++ahead;
+    }
+  }
+  ASSERT_GT(ahead, 0u);
+  auto p = profile_of(*c);
+  ASSERT_TRUE(p) << p.error().message;
+  const std::vector<ModalityTiming>& timing = p.value().temporal.modalities;
+  EXPECT_EQ(timing[0].delay.negative, ahead);
+  EXPECT_EQ(timing[0].delay.counts[0], static_cast<double>(timing[0].delay.count) -
+                                           std::accumulate(timing[0].delay.counts.begin() + 1,
+                                                           timing[0].delay.counts.end(), 0.0));
+  EXPECT_GE(timing[0].delay.counts[0], static_cast<double>(ahead));
+  for (std::size_t m = 1; m < timing.size(); ++m) EXPECT_EQ(timing[m].delay.negative, 0u);
+  for (const ModalityTiming& t : timing) EXPECT_EQ(t.inter_arrival.negative, 0u);
+  const std::string json = profile_json(p.value());
+  EXPECT_NE(json.find("\"negative\": " + std::to_string(ahead) + ","), std::string::npos);
+  const std::string html = profile_html(p.value());
+  EXPECT_NE(html.find("under 178 ms (0 included): 0."), std::string::npos) << "a share";
+  EXPECT_NE(html.find("under 178 ms (0 and negative delays included): "), std::string::npos);
+  EXPECT_NE(html.find("65.1 d and more: "), std::string::npos);
+  EXPECT_NE(html.find("<th>Negative delays</th>"), std::string::npos);
+}
+
 TEST(ProfileOutput, JsonHtmlAndTableCarryTheEvidence) {
   auto c = make_cohort("home", 120, 1, 17);
   ASSERT_TRUE(c);
@@ -412,6 +535,23 @@ TEST(ProfileOutput, JsonHtmlAndTableCarryTheEvidence) {
   EXPECT_EQ(read.str(), json);
   EXPECT_TRUE(std::filesystem::exists(dir / "profile.html"));
   std::filesystem::remove_all(dir);
+}
+
+// An AUROC below 0.4 is drawn where it is: the axis starts at the lowest bucket's AUROC.
+TEST(ProfileOutput, AgeBucketAxisReachesTheLowestAuroc) {
+  const std::vector<std::string> names{"wearables", "notes"};
+  DeploymentProfile p;
+  p.modalities = names;
+  p.recommendation = detail::decide(evidence({0.9, 0.9}, 100, 1, 0.3, 0.0), names, Thresholds{});
+  ModalityTiming t;
+  t.name = "notes";
+  t.buckets = {{0, 60'000, 100, 40, 0.72}, {60'000, 120'000, 100, 40, 0.23}};
+  p.temporal.modalities.push_back(t);
+  const std::string html = profile_html(p);
+  const std::size_t from = html.find("<figcaption>AUROC by age bucket");
+  ASSERT_NE(from, std::string::npos);
+  const std::string chart = html.substr(from, html.find("</figure>", from) - from);
+  EXPECT_NE(chart.find(">0.2<"), std::string::npos) << "the axis must reach 0.23";
 }
 
 // The bake-off on a small home cohort, profiled once for the suite.
@@ -611,6 +751,17 @@ TEST(ProfileErrors, EmptyHistoryAndBadOptions) {
   ProfileOptions bad;
   bad.horizon_ms = 0;
   EXPECT_FALSE(profile_of(*c, bad));
+}
+
+// A replicate count above the limit is one error before any replay, not a run of days.
+TEST(ProfileErrors, MoreBootstrapReplicatesThanTheLimitAreRefused) {
+  auto c = make_cohort("home", 10, 1, 18);
+  ASSERT_TRUE(c);
+  ProfileOptions o = quick_options();
+  o.bootstrap = 100'001;
+  auto r = profile_of(*c, o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("100000"), std::string::npos) << r.error().message;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "operators/fusion_model.h"
 #include "operators/fusion_operator.h"
 #include "operators/news2.h"
+#include "tools/report/report.h"
 #include "tools/synth/synth.h"
 
 namespace tfe::report {
@@ -182,6 +184,17 @@ TEST(Backtest, RejectsNoScorersAndBadDelayFactor) {
   BacktestOptions options = quick_options();
   options.delay_factor = 0;
   EXPECT_FALSE(run_backtest(c.history.events, *c.registry, c.config, c.scorers, options));
+}
+
+// Every replicate count above the limit is refused before any replay (a typo in --bootstrap
+// would otherwise run for days).
+TEST(Backtest, RejectsMoreBootstrapReplicatesThanTheLimit) {
+  const Cohort& c = cohort();
+  BacktestOptions options = quick_options();
+  options.evaluation.bootstrap_replicates = 100'001;
+  auto refused = run_backtest(c.history.events, *c.registry, c.config, c.scorers, options);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("100000"), std::string::npos) << refused.error().message;
 }
 
 TEST(Backtest, CohortHasOutcomesAndEveryModality) {
@@ -622,6 +635,40 @@ TEST(Backtest, ParallelAndSequentialReplaysGiveTheSameReport) {
   EXPECT_EQ(stats.runs, c.scorers.size());
   EXPECT_EQ(stats.history_events, c.history.events.size());
   EXPECT_GT(stats.ticks, 0u);
+}
+
+// Sample patients are "patient 1", "patient 2", ... in the order the timelines list them: any
+// hash of the id, keyed or not, could be reversed by hashing candidate ids.
+TEST(Backtest, TimelinePatientsAreReportLocalLabelsInListOrder) {
+  const Cohort& c = cohort();
+  BacktestOptions options = quick_options();
+  options.stress = false;
+  EngineConfig one_shard = c.config;
+  one_shard.shards = 1;
+  EngineConfig three_shards = c.config;
+  three_shards.shards = 3;
+  auto one = run_backtest(c.history.events, *c.registry, one_shard, c.scorers, options);
+  auto three = run_backtest(c.history.events, *c.registry, three_shards, c.scorers, options);
+  ASSERT_TRUE(one && three);
+  const std::string json = report_json(one.value());
+  EXPECT_EQ(report_json(three.value()), json) << "labels must not depend on the shard count";
+  const Report& r = one.value();
+  ASSERT_GE(r.timelines.size(), 2u);
+  std::set<std::string> seen;
+  for (const Timeline& t : r.timelines) {
+    // A patient sampled for two subgroups keeps its first label.
+    if (seen.contains(t.patient)) continue;
+    EXPECT_EQ(t.patient, "patient " + std::to_string(seen.size() + 1));
+    seen.insert(t.patient);
+  }
+  const std::string html = report_html(r);
+  for (PatientIndex p = 0; p < c.registry->size(); ++p) {
+    const std::string id(c.registry->id(p));
+    for (const std::string& hidden : {id, patient_pseudonym(id)}) {
+      EXPECT_EQ(json.find(hidden), std::string::npos) << "report.json names patient " << p;
+      EXPECT_EQ(html.find(hidden), std::string::npos) << "report.html names patient " << p;
+    }
+  }
 }
 
 TEST(Backtest, APackedHistoryGivesTheSameReport) {

@@ -141,6 +141,40 @@ TEST(ReportHtml, DemoPageIsSelfContainedAndEscaped) {
   }
 }
 
+// The page names the delay stress test by the factor it ran with, not always "doubled".
+TEST(ReportHtml, DelayStressTestIsDescribedByItsFactor) {
+  const std::string doubled = report_html(demo());
+  EXPECT_GE(occurrences(doubled, "arrival delay doubled"), 2u);  // the stress hint, the glossary
+  Report tripled = demo();
+  for (ModelReport& m : tripled.models) {
+    for (StressResult& s : m.stress) {
+      if (s.kind == StressKind::delay_scale) s.delay_factor = 3;
+    }
+  }
+  const std::string html = report_html(tripled);
+  EXPECT_EQ(occurrences(html, "doubled"), 0u);
+  EXPECT_GE(occurrences(html, "arrival delay multiplied by 3"), 2u);
+  EXPECT_GE(occurrences(html, "arrival delays x3"), 1u);
+  // Without a delay stress test the page does not speak of delays changed.
+  Report masked_only = demo();
+  for (ModelReport& m : masked_only.models) {
+    std::erase_if(m.stress,
+                  [](const StressResult& s) { return s.kind == StressKind::delay_scale; });
+  }
+  EXPECT_EQ(occurrences(report_html(masked_only), "arrival delay"), 0u);
+}
+
+// Lead times under a minute are shown in seconds, not as "0 min".
+TEST(ReportHtml, DurationsUnderAMinuteAreShownInSeconds) {
+  Report r = demo();
+  for (AlertPolicy& a : r.models.front().evaluation.overall.alerts) {
+    a.median_lead_ms = 17'000;
+  }
+  const std::string html = report_html(r);
+  EXPECT_GE(occurrences(html, ">17 s<"), 1u);
+  EXPECT_EQ(occurrences(html, ">0 min<"), 0u);
+}
+
 TEST(ReportHtml, EmptyReportStillRenders) {
   Report empty;
   empty.meta.title = "nothing <yet>";
@@ -246,6 +280,16 @@ TEST(ReportModel, NamesOfSubgroupsAndStressTests) {
   delay.kind = StressKind::delay_scale;
   delay.delay_factor = 2;
   EXPECT_EQ(stress_name(delay), "arrival delays x2");
+}
+
+TEST(ReportModel, TimelinePatientLabelsFollowTheListOrder) {
+  TimelinePatientLabels labels;
+  EXPECT_EQ(labels.label(4711), "patient 1");
+  EXPECT_EQ(labels.label(3), "patient 2");
+  EXPECT_EQ(labels.label(4711), "patient 1") << "a patient shown twice keeps its label";
+  EXPECT_EQ(labels.label(0), "patient 3");
+  for (const Timeline& t : demo().timelines)
+    EXPECT_TRUE(t.patient.starts_with("patient ")) << t.patient;
 }
 
 TEST(ReportModel, CollectorRiskTraceAndThinning) {

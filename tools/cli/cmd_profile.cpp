@@ -264,8 +264,10 @@ void register_profile(CLI::App& app, int* exit_code) {
   cmd->add_option("--horizon", args->horizon, "Label horizon: an outcome within this after a tick")
       ->capture_default_str();
   cmd->add_option("--bootstrap", args->bootstrap,
-                  "Bootstrap replicates over patients for the confidence (0: none)")
-      ->capture_default_str();
+                  "Bootstrap replicates over patients for the confidence and the interaction "
+                  "gain's lower bound (0: none; without that bound the attention row cannot fire)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, profile::kMaxBootstrapReplicates));
   cmd->add_option("--seed", args->seed, "Sampling and bootstrap seed")->capture_default_str();
   cmd->add_option("--sample", args->sample, "Model sample: ticks per class")
       ->capture_default_str()

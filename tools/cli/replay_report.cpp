@@ -70,7 +70,8 @@ void add_replay_report_options(CLI::App& cmd, ReplayReportArgs& args) {
       ->option_text("DURATION");
   cmd.add_option("--bootstrap", args.bootstrap,
                  "Report: bootstrap replicates over patients for the intervals (0: none)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0u, report::kMaxBootstrapReplicates));
   cmd.add_option("--seed", args.seed, "Report: bootstrap seed")->capture_default_str();
   cmd.add_option("--threshold", args.thresholds,
                  "Report: alert threshold on the risk, repeatable (default 0.1 0.2 0.3 0.5)")

@@ -83,20 +83,15 @@ namespace detail {
 namespace {
 
 Condition at_least(std::string name, double value, double threshold) {
-  return {std::move(name), ">=", value, threshold, !std::isnan(value) && value >= threshold};
+  return {std::move(name), ">=", value, threshold, !std::isnan(value) && value >= threshold, {}};
 }
 
 Condition below(std::string name, double value, double threshold) {
-  return {std::move(name), "<", value, threshold, !std::isnan(value) && value < threshold};
+  return {std::move(name), "<", value, threshold, !std::isnan(value) && value < threshold, {}};
 }
 
 Condition at_most(std::string name, double value, double threshold) {
-  return {std::move(name), "<=", value, threshold, !std::isnan(value) && value <= threshold};
-}
-
-std::string condition_text(const Condition& c) {
-  return fmt::format("{} {} {} {}", c.name, evidence_num(c.value), c.comparison,
-                     evidence_num(c.threshold));
+  return {std::move(name), "<=", value, threshold, !std::isnan(value) && value <= threshold, {}};
 }
 
 }  // namespace
@@ -142,9 +137,11 @@ Recommendation decide(const Evidence& e, std::span<const std::string> modalities
       at_least("AUROC spread across age buckets", e.max_auroc_spread, t.timing_auroc_spread));
   timing.conditions.push_back(at_least("AUROC gain of the interaction model",
                                        e.max_interaction_gain, t.interaction_auroc_gain));
-  timing.conditions.push_back({"5th bootstrap percentile of that gain", ">", e.interaction_gain_lo,
-                               0.0,
-                               !std::isnan(e.interaction_gain_lo) && e.interaction_gain_lo > 0});
+  // Said where the value would be: a dash would read as "measured, and nothing to show".
+  timing.conditions.push_back(
+      {"5th bootstrap percentile of that gain", ">", e.interaction_gain_lo, 0.0,
+       !std::isnan(e.interaction_gain_lo) && e.interaction_gain_lo > 0,
+       e.no_bootstrap ? "not measured with --bootstrap 0, so this row cannot fire" : ""});
   rec.rows.push_back(std::move(timing));
 
   DecisionRow dims{

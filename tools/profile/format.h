@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -31,6 +32,34 @@ inline std::string num(double v, int decimals = 2) {
 inline std::string evidence_num(double v) {
   if (!std::isnan(v) && v >= 0 && v == std::floor(v) && v < 1e12) return fmt::format("{:.0f}", v);
   return num(v, 3);
+}
+
+// "name value comparison threshold", or with a note in place of the value "name comparison
+// threshold: note".
+inline std::string condition_text(const Condition& c) {
+  if (!c.note.empty()) {
+    return fmt::format("{} {} {}: {}", c.name, c.comparison, evidence_num(c.threshold), c.note);
+  }
+  return fmt::format("{} {} {} {}", c.name, evidence_num(c.value), c.comparison,
+                     evidence_num(c.threshold));
+}
+
+// Tooltips of a log10(ms) histogram's bins: "under 178 ms (<first>)", "178 ms to 316 ms", ...,
+// "65.1 d and more": the first and last bins hold everything beyond their outer edges.
+inline std::vector<std::string> log_bin_labels(const std::vector<double>& log10_edges,
+                                               std::string_view first) {
+  std::vector<std::string> labels;
+  const auto ms = [&](std::size_t i) { return human_ms(std::pow(10.0, log10_edges[i])); };
+  for (std::size_t b = 0; b + 1 < log10_edges.size(); ++b) {
+    if (b == 0) {
+      labels.push_back(fmt::format("under {} ({})", ms(1), first));
+    } else if (b + 2 == log10_edges.size()) {
+      labels.push_back(fmt::format("{} and more", ms(b)));
+    } else {
+      labels.push_back(fmt::format("{} to {}", ms(b), ms(b + 1)));
+    }
+  }
+  return labels;
 }
 
 inline std::string stay_bin_label(const StayBin& bin) {

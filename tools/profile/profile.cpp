@@ -18,6 +18,10 @@
 #include "tools/report/metrics.h"
 
 namespace tfe::profile {
+
+static_assert(kMaxBootstrapReplicates == report::kMaxBootstrapReplicates,
+              "one limit for every bootstrap of tfe");
+
 namespace {
 
 constexpr int64_t kHourMs = 3'600'000;
@@ -232,6 +236,14 @@ double quantile(std::vector<float>& values, double q) {
 Distribution describe(std::vector<float> values_ms) {
   Distribution d;
   d.count = values_ms.size();
+  // Negative values (a device clock ahead) are counted, since the statistics alone would hide the
+  // skew, then taken as 0: a log histogram has no place for them.
+  for (float& v : values_ms) {
+    if (v < 0) {
+      ++d.negative;
+      v = 0;
+    }
+  }
   d.log10_edges.resize(kLogBins + 1);
   for (std::size_t i = 0; i <= kLogBins; ++i) {
     d.log10_edges[i] = kLogLo + (kLogHi - kLogLo) * static_cast<double>(i) / kLogBins;
@@ -357,22 +369,13 @@ std::vector<float> model_matrix(const Sample& s, const std::vector<uint32_t>& ti
 // window, one column per channel.
 std::vector<float> spectrum_matrix(const Sample& s, const std::vector<uint32_t>& ticks,
                                    const ModalitySpec& spec, uint32_t from, uint32_t to,
-                                   uint32_t* width) {
+                                   std::span<const int64_t> windows_ms, uint32_t* width) {
   const bool vitals = spec.kind == ModalityKind::vitals;
   std::vector<float> x = modality_matrix(s, ticks, from, to, !vitals && spec.l2_normalize);
-  const uint32_t d = to - from;
-  *width = d;
+  *width = to - from;
   if (!vitals) return x;
-  const auto channels = static_cast<uint32_t>(spec.channels.size());
-  std::vector<float> out(ticks.size() * channels);
-  for (std::size_t r = 0; r < ticks.size(); ++r) {
-    for (uint32_t c = 0; c < channels; ++c) {
-      out[r * channels + c] =
-          x[r * d + c * kWindowStatCount + static_cast<uint32_t>(WindowStat::mean)];
-    }
-  }
-  *width = channels;
-  return out;
+  *width = static_cast<uint32_t>(spec.channels.size());
+  return detail::shortest_window_means(x, ticks.size(), *width, windows_ms);
 }
 
 // ---- timing and interaction models -------------------------------------------------------------
@@ -466,6 +469,25 @@ double nan_max(double a, double b) {
 
 }  // namespace
 
+namespace detail {
+
+std::vector<float> shortest_window_means(std::span<const float> x, std::size_t n, uint32_t channels,
+                                         std::span<const int64_t> windows_ms) {
+  const std::size_t shortest = static_cast<std::size_t>(
+      std::min_element(windows_ms.begin(), windows_ms.end()) - windows_ms.begin());
+  const std::size_t d = windows_ms.size() * channels * kWindowStatCount;
+  std::vector<float> out(n * channels);
+  for (std::size_t r = 0; r < n; ++r) {
+    for (uint32_t c = 0; c < channels; ++c) {
+      out[r * channels + c] = x[r * d + (shortest * channels + c) * kWindowStatCount +
+                                static_cast<std::size_t>(WindowStat::mean)];
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
+
 Result<DeploymentProfile> profile_history(const ReplaySequence& events,
                                           const PatientRegistry& registry,
                                           const EngineConfig& config,
@@ -483,6 +505,10 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
   if (options.age_buckets < 1 || options.sample_ticks < 1 || !(options.ridge > 0)) {
     return make_error(Errc::invalid_argument,
                       "age buckets and sample size must be >= 1, ridge > 0");
+  }
+  if (options.bootstrap > kMaxBootstrapReplicates) {
+    return make_error(Errc::invalid_argument, fmt::format("bootstrap replicates must be at most {}",
+                                                          kMaxBootstrapReplicates));
   }
   const ModalitySchema& schema = config.schema;
   const std::size_t n_mod = schema.size();
@@ -515,8 +541,7 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
       return true;
     }
     if (e.modality >= n_mod || e.patient >= n_pat) return true;
-    delays[e.modality].push_back(
-        static_cast<float>(std::max<int64_t>(0, e.arrival_time_ms - e.event_time_ms)));
+    delays[e.modality].push_back(static_cast<float>(e.arrival_time_ms - e.event_time_ms));
     int64_t& last = last_arrival[e.patient * n_mod + e.modality];
     if (last != kUnset) gaps[e.modality].push_back(static_cast<float>(e.arrival_time_ms - last));
     last = e.arrival_time_ms;
@@ -680,7 +705,8 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
           all, present.size(), width, fold, y, vitals, options.ridge, options.pca_ticks);
       {
         uint32_t sw = 0;
-        const std::vector<float> sx = spectrum_matrix(sample, train, mspec, from, to, &sw);
+        const std::vector<float> sx =
+            spectrum_matrix(sample, train, mspec, from, to, config.windows_ms, &sw);
         detail::Pca spec_of;
         spec_of.eigenvalues = detail::spectrum(sx, train.size(), sw, vitals);
         md.effective_dim = spec_of.effective(options.variance_share);
@@ -880,6 +906,7 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
   evidence.dimension_ratio = dims.ratio;
   evidence.max_auroc_spread = tm.max_auroc_spread;
   evidence.max_interaction_gain = tm.max_interaction_gain;
+  evidence.no_bootstrap = options.bootstrap == 0;
   // The pair with the largest interaction gain, whose bootstrap interval the decision checks.
   std::size_t top_pair = 0;
   {

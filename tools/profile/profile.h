@@ -68,6 +68,10 @@ struct Thresholds {
 // out of range are errors naming the key.
 Result<Thresholds> thresholds_from_toml(const toml::table& doc);
 
+// Bootstrap replicates at most (more narrow nothing visibly and take hours: a typo). The
+// backtest's limit is the same.
+inline constexpr uint32_t kMaxBootstrapReplicates = 100'000;
+
 struct ProfileOptions {
   Thresholds thresholds;
   int64_t horizon_ms = 6 * 3'600'000;  // label: an outcome within this after the tick
@@ -77,7 +81,9 @@ struct ProfileOptions {
   double ridge = 1.0;        // single-modality models: ridge, as a multiple of the mean eigenvalue
   uint32_t age_buckets = 4;  // quantile buckets of a modality's age
   uint32_t min_bucket_ticks = 30;  // a bucket's AUROC needs this many positive and negative
-  uint32_t bootstrap = 200;        // replicates over patients for the confidence (0: none)
+  // Replicates over patients for the confidence and the interaction gain's lower bound (0: none,
+  // which leaves the bound unmeasured and the attention row unable to fire).
+  uint32_t bootstrap = 200;
   uint64_t seed = 1;
   std::function<void(const std::string&)> log;  // one line per finished stage
 };
@@ -129,10 +135,12 @@ struct Dimensionality {
 
 struct Distribution {
   uint64_t count = 0;
+  uint64_t negative = 0;  // values below 0 (a device clock ahead of the source), taken as 0
   double median_ms = kNaN;
   double p90_ms = kNaN;
   double cv = kNaN;  // standard deviation / mean
-  // Histogram over log10(milliseconds): edges [bins + 1], counts [bins].
+  // Histogram over log10(milliseconds): edges [bins + 1], counts [bins]. The first bin holds every
+  // value under its upper edge (0 included), the last every value at or above its lower edge.
   std::vector<double> log10_edges;
   std::vector<double> counts;
 };
@@ -188,6 +196,7 @@ struct Condition {
   double value = kNaN;
   double threshold = kNaN;
   bool met = false;
+  std::string note;  // why the value was not measured, when that is known (shown in its place)
 };
 
 struct DecisionRow {
@@ -306,6 +315,12 @@ namespace detail {
 uint32_t effective_dimension(std::span<const float> x, std::size_t n, std::size_t d, double share,
                              bool standardise);
 
+// The columns vitals are measured on: for each of n rows of window statistics
+// ([windows][channels][kWindowStatCount], windows in config order), each channel's mean over the
+// shortest window. Returns [n][channels].
+std::vector<float> shortest_window_means(std::span<const float> x, std::size_t n, uint32_t channels,
+                                         std::span<const int64_t> windows_ms);
+
 // Ridge logistic regression (Newton steps); x [n][d] row-major, returns [d + 1] weights, the
 // intercept last (not penalised).
 std::vector<double> fit_logistic(std::span<const double> x, std::size_t n, std::size_t d,
@@ -325,6 +340,7 @@ struct Evidence {
   double max_auroc_spread = kNaN;
   double max_interaction_gain = kNaN;
   double interaction_gain_lo = kNaN;  // must be > 0 for the interaction to count
+  bool no_bootstrap = false;          // no replicates: interaction_gain_lo was not measured
 };
 Recommendation decide(const Evidence& evidence, std::span<const std::string> modalities,
                       const Thresholds& thresholds);

@@ -61,10 +61,9 @@ std::string recommendation_section(const DeploymentProfile& p) {
     const DecisionRow& row = r.rows[i];
     std::string conds;
     for (const Condition& c : row.conditions) {
-      conds += fmt::format(
-          "{}{} {} {} {} <span class=\"{}\">{}</span>", conds.empty() ? "" : "<br>", escape(c.name),
-          detail::evidence_num(c.value), escape(c.comparison), detail::evidence_num(c.threshold),
-          c.met ? "" : "muted", c.met ? "holds" : "no");
+      conds += fmt::format("{}{} <span class=\"{}\">{}</span>", conds.empty() ? "" : "<br>",
+                           escape(detail::condition_text(c)), c.met ? "" : "muted",
+                           c.met ? "holds" : "no");
     }
     const std::string mark =
         i == r.fired ? "<strong>fired</strong>" : (row.holds ? "holds" : "\u2013");
@@ -159,10 +158,15 @@ report::svg::Histogram distribution_chart(const DeploymentProfile& p, bool delay
                : "log10 of time between arrivals (ms): 3 = 1 s, 5 = 1.7 min, 7 = 2.8 h",
          0, 0, ""};
   h.y = {"Share of events", 0, 0, ""};
+  h.decimals = 3;
   for (std::size_t m = 0; m < p.temporal.modalities.size(); ++m) {
     const Distribution& d =
         delay ? p.temporal.modalities[m].delay : p.temporal.modalities[m].inter_arrival;
-    if (h.edges.empty()) h.edges = d.log10_edges;
+    if (h.edges.empty()) {
+      h.edges = d.log10_edges;
+      h.bin_labels =
+          detail::log_bin_labels(h.edges, delay ? "0 and negative delays included" : "0 included");
+    }
     report::svg::HistogramSeries s;
     s.name = p.temporal.modalities[m].name;
     s.colour = m;
@@ -183,7 +187,9 @@ std::string temporal_section(const DeploymentProfile& p) {
       "features, fitted on {} patients and scored on {} others, evaluated by the "
       "age of the modality at the tick; a large spread between age buckets means the same "
       "features mean different things at different ages. Model sample: {} ticks (positives and "
-      "negatives sampled separately).</p>",
+      "negatives sampled separately). In the histograms the first bar holds every value under "
+      "its upper edge, 0 included (and negative delays: a device clock ahead of the source), "
+      "and the last every value from its lower edge up.</p>",
       tm.train_patients, tm.test_patients, tm.sample_ticks);
   std::vector<std::vector<std::string>> rows;
   for (const ModalityTiming& t : tm.modalities) {
@@ -196,10 +202,11 @@ std::string temporal_section(const DeploymentProfile& p) {
     rows.push_back({escape(t.name), escape(human_ms(t.inter_arrival.median_ms)),
                     escape(human_ms(t.inter_arrival.p90_ms)), num(t.inter_arrival.cv, 2),
                     escape(human_ms(t.delay.median_ms)), escape(human_ms(t.delay.p90_ms)),
-                    num(t.auroc, 3), buckets.empty() ? "\u2013" : buckets, num(t.auroc_spread, 3)});
+                    std::to_string(t.delay.negative), num(t.auroc, 3),
+                    buckets.empty() ? "\u2013" : buckets, num(t.auroc_spread, 3)});
   }
   out += table({"Modality", "Inter-arrival median", "p90", "CV", "Delay median", "p90",
-                "AUROC (test)", "AUROC by age (positives / ticks)", "Spread"},
+                "Negative delays", "AUROC (test)", "AUROC by age (positives / ticks)", "Spread"},
                rows);
   out += "<div class=\"charts\">";
   out += figure("Inter-arrival time", report::svg::histogram(distribution_chart(p, false)));
@@ -207,8 +214,8 @@ std::string temporal_section(const DeploymentProfile& p) {
   report::svg::LineChart ages;
   ages.title = "AUROC by age bucket";
   ages.x = {"Age bucket (quantiles of the modality's age)", 0.5, 0.5, ""};
-  ages.y = {"AUROC", 0.4, 1, ""};
   std::size_t most = 1;
+  double lowest = 0.4;  // the axis reaches down to the lowest AUROC, at least to 0.4
   for (std::size_t m = 0; m < tm.modalities.size(); ++m) {
     report::svg::Series s;
     s.name = tm.modalities[m].name;
@@ -216,11 +223,14 @@ std::string temporal_section(const DeploymentProfile& p) {
     s.markers = true;
     for (std::size_t b = 0; b < tm.modalities[m].buckets.size(); ++b) {
       const double a = tm.modalities[m].buckets[b].auroc;
-      if (!std::isnan(a)) s.points.push_back({static_cast<double>(b + 1), a});
+      if (std::isnan(a)) continue;
+      s.points.push_back({static_cast<double>(b + 1), a});
+      lowest = std::min(lowest, a);
     }
     most = std::max(most, tm.modalities[m].buckets.size());
     ages.series.push_back(std::move(s));
   }
+  ages.y = {"AUROC", std::floor(lowest * 10) / 10, 1, ""};
   ages.x.max = static_cast<double>(most) + 0.5;
   ages.ref_lines.push_back({false, 0.5, "chance", "#777", true});
   out += figure("AUROC by age bucket (1 = freshest)", report::svg::line_chart(ages));

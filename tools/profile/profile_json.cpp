@@ -13,6 +13,7 @@ using report::JsonWriter;
 void distribution(JsonWriter& w, const Distribution& d) {
   w.begin_object();
   w.key("count").value(d.count);
+  w.key("negative").value(d.negative);
   w.key("median_ms").number(d.median_ms);
   w.key("p90_ms").number(d.p90_ms);
   w.key("cv").number(d.cv);
@@ -187,6 +188,11 @@ std::string profile_json(const DeploymentProfile& p) {
       w.key("value").number(c.value);
       w.key("threshold").number(c.threshold);
       w.key("met").value(c.met);
+      if (c.note.empty()) {
+        w.key("note").null();
+      } else {
+        w.key("note").value(c.note);
+      }
       w.end_object();
     }
     w.end_array();

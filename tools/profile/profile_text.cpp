@@ -73,9 +73,8 @@ std::string profile_table(const DeploymentProfile& p) {
     const DecisionRow& row = r.rows[i];
     std::string conds;
     for (const Condition& c : row.conditions) {
-      conds += fmt::format("{}{} {} {} {} [{}]", conds.empty() ? "" : "; ", c.name,
-                           detail::evidence_num(c.value), c.comparison,
-                           detail::evidence_num(c.threshold), c.met ? "yes" : "no");
+      conds += fmt::format("{}{} [{}]", conds.empty() ? "" : "; ", detail::condition_text(c),
+                           c.met ? "yes" : "no");
     }
     line(fmt::format("  {} {:<52} -> {:<12} {}", i == r.fired ? "=>" : (row.holds ? " +" : "  "),
                      row.row, to_string(row.strategy), conds));

@@ -250,6 +250,10 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
     return make_error(Errc::invalid_argument, fmt::format("delay factor must be from {:g} to {:g}",
                                                           kMinDelayFactor, kMaxDelayFactor));
   }
+  if (options.evaluation.bootstrap_replicates > kMaxBootstrapReplicates) {
+    return make_error(Errc::invalid_argument, fmt::format("bootstrap replicates must be at most {}",
+                                                          kMaxBootstrapReplicates));
+  }
   // The delay variant's replay logs from another thread while the baselines are evaluated.
   std::mutex log_mutex;
   const auto log = [&](const std::string& line) {
@@ -537,12 +541,12 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
       }
       return true;
     });
+    TimelinePatientLabels labels;
     for (std::size_t k = 0; k < masks.size(); ++k) {
       const uint32_t p = picked[k];
       if (p == UINT32_MAX) continue;
       Timeline t;
       t.present_mask = masks[k];
-      t.patient = patient_pseudonym(registry.id(p));
       t.outcome_time_ms = baselines.front().outcome_time_ms[p];
       t.horizon_ms = horizon.value();
       int64_t lo = std::numeric_limits<int64_t>::max();
@@ -571,6 +575,7 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
       if (lo > hi) continue;  // nothing to draw
       t.start_ms = lo;
       t.end_ms = std::max(hi, lo + 1);
+      t.patient = labels.label(p);  // labelled once kept, so the numbers follow the list
       report.timelines.push_back(std::move(t));
     }
     const double seconds = seconds_since(start);

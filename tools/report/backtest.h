@@ -151,8 +151,9 @@ std::vector<std::vector<std::size_t>> share_groups(std::span<const BacktestScore
                                                    const ModalitySchema& schema);
 
 // The whole backtest of a loaded history (in replay order, not rearranged: a History's events or
-// a PackedHistory's). Errors: no scorers, an invalid option (horizon, cadence), disagreeing
-// horizons. `meta.histories` and `meta.generator` are left for the caller.
+// a PackedHistory's). Errors: no scorers, an invalid option (horizon, cadence, delay factor,
+// more than kMaxBootstrapReplicates), disagreeing horizons. `meta.histories` and
+// `meta.generator` are left for the caller.
 Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry& registry,
                             const EngineConfig& config, std::span<const BacktestScorer> scorers,
                             const BacktestOptions& options, BacktestStats* stats = nullptr);

@@ -9,7 +9,6 @@
 #include <cmath>
 #include <random>
 
-#include "engine/patient_registry.h"
 #include "tools/report/report.h"
 
 namespace tfe::report {
@@ -193,12 +192,13 @@ Report demo_report() {
   for (const GroupMetrics& g : report.models.front().evaluation.subgroups)
     masks.push_back(g.present_mask);
   const std::vector<uint32_t> picked = sample_patients(tables.front(), masks);
+  TimelinePatientLabels labels;
   for (std::size_t k = 0; k < masks.size(); ++k) {
     if (picked[k] == UINT32_MAX) continue;
     const uint32_t id = picked[k];
     Timeline t;
     t.present_mask = masks[k];
-    t.patient = patient_pseudonym("demo-patient-" + std::to_string(id));
+    t.patient = labels.label(id);
     t.start_ms = 0;
     t.end_ms = kDay;
     t.outcome_time_ms = cohort[id].outcome_ms;

@@ -161,8 +161,11 @@ struct Curves {
   std::vector<CurvePoint> pr;   // (recall, precision) at each distinct threshold, descending
 };
 
+// More replicates than this narrow no interval visibly and take hours; a larger count is a typo.
+inline constexpr uint32_t kMaxBootstrapReplicates = 100'000;
+
 struct EvaluationOptions {
-  uint32_t bootstrap_replicates = 200;  // 0: no intervals
+  uint32_t bootstrap_replicates = 200;  // 0: no intervals; at most kMaxBootstrapReplicates
   uint64_t seed = 1;
   double confidence = 0.95;
   std::vector<double> thresholds{0.1, 0.2, 0.3, 0.5};

@@ -20,6 +20,12 @@ std::string stress_name(const StressResult& stress) {
   return "stress";
 }
 
+std::string TimelinePatientLabels::label(uint32_t patient) {
+  auto it = std::find(labelled_.begin(), labelled_.end(), patient);
+  if (it == labelled_.end()) it = labelled_.insert(labelled_.end(), patient);
+  return fmt::format("patient {}", it - labelled_.begin() + 1);
+}
+
 ScoredTick to_scored_tick(const ScoreRecord& score, std::size_t n_modalities) {
   ScoredTick tick;
   tick.patient = score.patient;

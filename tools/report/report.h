@@ -70,13 +70,25 @@ struct ModalityEvents {
 // One sample patient of one modality-availability subgroup.
 struct Timeline {
   uint32_t present_mask = 0;  // the subgroup
-  std::string patient;        // a pseudonym (patient_pseudonym), never the patient id
+  std::string patient;        // a report-local label (TimelinePatientLabels), never the id
   int64_t start_ms = 0;       // shown window
   int64_t end_ms = 0;
   int64_t outcome_time_ms = kNoOutcome;
   int64_t horizon_ms = 0;
   std::vector<ModalityEvents> events;  // one lane per modality
   std::vector<RiskTrace> traces;       // one per model
+};
+
+// Labels of the timelines' sample patients, local to one report: "patient 1", "patient 2", ... in
+// the order the timelines are listed (a patient shown twice keeps its first label). They carry
+// nothing of the patient id: a hash of the id, keyed or not, gives the id back to anyone who
+// hashes candidate ids.
+class TimelinePatientLabels {
+ public:
+  std::string label(uint32_t patient);
+
+ private:
+  std::vector<uint32_t> labelled_;  // patients in the order of their labels (a few per report)
 };
 
 struct ReportMeta {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -30,6 +31,7 @@ std::string count(uint64_t n) {
 
 std::string duration(double ms) {
   if (std::isnan(ms)) return "\u2013";
+  if (ms < 60'000) return fmt::format("{:.0f} s", ms / 1'000.0);
   if (ms < kMsPerHour) return fmt::format("{:.0f} min", ms / 60'000.0);
   if (ms < 72 * kMsPerHour) return fmt::format("{:.1f} h", ms / kMsPerHour);
   return fmt::format("{:.1f} d", ms / (24 * kMsPerHour));
@@ -340,12 +342,30 @@ std::string subgroups_section(const Report& r) {
   return out;
 }
 
+// The factor of the report's delay stress test, if it ran one.
+std::optional<double> delay_factor(const Report& r) {
+  for (const ModelReport& m : r.models) {
+    for (const StressResult& s : m.stress) {
+      if (s.kind == StressKind::delay_scale) return s.delay_factor;
+    }
+  }
+  return std::nullopt;
+}
+
+// "doubled", "halved", "multiplied by 3".
+std::string scaled(double factor) {
+  if (factor == 2) return "doubled";
+  if (factor == 0.5) return "halved";
+  return fmt::format("multiplied by {:g}", factor);
+}
+
 std::string stress_section(const Report& r) {
-  std::string out =
+  const std::optional<double> factor = delay_factor(r);
+  std::string out = fmt::format(
       "<section id=\"stress\"><h2>Stress tests</h2><p class=\"hint\">Each model rescored with one "
-      "modality masked (never present) and with every arrival delay doubled. Bars show the change "
-      "against the unmasked run (negative: worse); whiskers are 95% paired-bootstrap intervals "
-      "over patients.</p>";
+      "modality masked (never present){}. Bars show the change against the unmasked run "
+      "(negative: worse); whiskers are 95% paired-bootstrap intervals over patients.</p>",
+      factor ? " and with every arrival delay " + scaled(*factor) : "");
   bool any = false;
   svg::BarChart chart;
   chart.title = "Change in AUROC and AUPRC under stress";
@@ -438,7 +458,7 @@ std::string timelines_section(const Report& r) {
       for (const int64_t t : trace.alert_times_ms)
         plot.markers.push_back({{hours(t), trace.threshold}, idx});
     }
-    std::string note = "patient " + tl.patient;
+    std::string note = tl.patient;
     if (tl.outcome_time_ms != kNoOutcome) {
       const double at = hours(tl.outcome_time_ms);
       plot.bands.push_back({hours(tl.outcome_time_ms - tl.horizon_ms), at, "horizon"});
@@ -455,7 +475,10 @@ std::string timelines_section(const Report& r) {
   return out;
 }
 
-std::string reading_section() {
+std::string reading_section(const Report& r) {
+  const std::optional<double> factor = delay_factor(r);
+  const std::string stress =
+      factor ? "a modality masked or every arrival delay " + scaled(*factor) : "a modality masked";
   return R"html(<section id="reading"><h2>How to read this page</h2><dl class="meta small">
 <dt>Tick</dt><dd>One score of one patient at one time; labels are positive when the patient's first outcome follows within the horizon. Ticks at or after the outcome are left out.</dd>
 <dt>AUROC</dt><dd>Probability that a positive tick scores above a negative one (ties count half). 0.5 is chance.</dd>
@@ -467,7 +490,8 @@ std::string reading_section() {
 <dt>Sensitivity</dt><dd>Patients with an outcome (and a tick inside the horizon before it) who were in the alert state on one of those ticks.</dd>
 <dt>PPV</dt><dd>Alerts followed by the outcome within the horizon, over all alerts.</dd>
 <dt>Lead time</dt><dd>From the first alerting tick inside the horizon to the outcome; the median over detected patients.</dd>
-<dt>Stress tests</dt><dd>The same history rescored with a modality masked or delays doubled; the change is stressed minus baseline.</dd>
+<dt>Stress tests</dt><dd>The same history rescored with )html" +
+         stress + R"html(; the change is stressed minus baseline.</dd>
 </dl></section>)html";
 }
 
@@ -483,7 +507,7 @@ std::string report_html(const Report& report) {
   body += stress_section(report);
   body += timelines_section(report);
   body += run_section(report);
-  body += reading_section();
+  body += reading_section(report);
   body += "</main>";
   return svg::page(report.meta.title, body);
 }

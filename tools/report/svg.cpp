@@ -560,9 +560,12 @@ std::string histogram(const Histogram& chart) {
           "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" fill-opacity=\"0.55\">"
           "<title>{}</title></rect>",
           c(x0), c(y0), c(std::max(x1 - x0 - 0.5, 0.5)), c(f.bottom() - y0), col,
-          escape(fmt::format("{}{}[{}, {}): {}", s.name, s.name.empty() ? "" : " ",
-                             fixed(chart.edges[b], 3), fixed(chart.edges[b + 1], 3),
-                             fixed(s.counts[b], 0))));
+          escape(fmt::format(
+              "{}{}{}: {}", s.name, s.name.empty() ? "" : " ",
+              b < chart.bin_labels.size()
+                  ? chart.bin_labels[b]
+                  : fmt::format("[{}, {})", fixed(chart.edges[b], 3), fixed(chart.edges[b + 1], 3)),
+              fixed(s.counts[b], chart.decimals))));
     }
   }
   draw_legend(out, legend, f.left, legend_top, f.width);

@@ -143,6 +143,8 @@ struct Histogram {
   Axis x;  // range taken from the edges when min == max
   Axis y;  // y.max <= y.min: from the largest count
   std::vector<double> edges;
+  std::vector<std::string> bin_labels;  // tooltip per bin; absent: its edges "[lo, hi)"
+  int decimals = 0;                     // of the values in the tooltips (counts: 0, shares: 3)
   std::vector<HistogramSeries> series;
   int width = 400;
   int plot_height = 220;
