@@ -39,6 +39,12 @@ class ReplayClock {
         advance();
       }
       newest_ms_ = arrival_ms;
+    } else if (arrival_ms < newest_ms_) {
+      // An event out of arrival order is late or not against the ticks fired up to the newest
+      // arrival before it, as if the clock had moved on every event: never against wherever
+      // the batching last left the clock, which would make a patient's scores depend on the
+      // pace and on other patients' events.
+      advance();
     }
     if (options_.pace > 0) wait_for_wall(arrival_ms);
     return report_progress();

@@ -2,8 +2,9 @@
 // Replaying a history through the engine: the one driver behind `tfe replay`, `tfe train`,
 // backtests and the profiler, so every consumer of a history sees the pipeline the live service
 // runs. Events apply in arrival order (ties in source order); the replay clock is the newest
-// arrival time seen, moved forward every `advance_every` events and whenever history time has
-// advanced by more than a tick cadence.
+// arrival time seen, moved forward every `advance_every` events, whenever history time has
+// advanced by more than a tick cadence, and before an event that arrives out of order (whether
+// it is late then depends on the history alone, not on `advance_every` or the pace).
 
 #include <cassert>
 #include <cstdint>

@@ -406,7 +406,8 @@ struct Pipeline::Impl {
     }
     const auto last = std::partition_point(
         first, buffer.end(), [&](const Event& e) { return e.arrival_time_ms <= release_bound; });
-    const std::span<const Event> released(&*first, static_cast<std::size_t>(last - first));
+    const std::span<const Event> released(buffer.data() + head,
+                                          static_cast<std::size_t>(last - first));
     if (!released.empty())
       max_applied_arrival = std::max(max_applied_arrival, released.back().arrival_time_ms);
 
@@ -481,12 +482,15 @@ struct Pipeline::Impl {
   }
 
   // Before buffering `event`: counts it late if it arrives behind the fired ticks, and notes
-  // whether it breaks the buffer's (arrival, seq) order.
+  // whether it breaks the buffer's (arrival, seq) order. The comparison is with the largest key
+  // buffered so far, not the last one pushed: after 100, 50 and an advance to 60 the buffer holds
+  // 100, and a push of 70 breaks its order although 70 follows 50.
   void note_order(const Event& event) {
     if (fired_until != kNoTime && event.arrival_time_ms < fired_until) ++late_events;
     if (have_last && (event.arrival_time_ms < last_arrival ||
                       (event.arrival_time_ms == last_arrival && event.source_seq < last_seq))) {
       sorted = false;
+      return;
     }
     have_last = true;
     last_arrival = event.arrival_time_ms;
@@ -512,7 +516,7 @@ struct Pipeline::Impl {
   std::vector<Event> buffer;  // pending events from index `head` on
   std::size_t head = 0;
   bool sorted = true;      // buffer[head..] in (arrival, seq) order
-  bool have_last = false;  // last_arrival/last_seq hold the last pushed event's key
+  bool have_last = false;  // last_arrival/last_seq: the largest key pushed
   int64_t last_arrival = 0;
   uint64_t last_seq = 0;
 

@@ -97,10 +97,16 @@ struct Increments {
 };
 
 // The time origin moves forward once a reading is this far past it, so |t| in the sums stays
-// below about this plus the longest window.
+// below about this plus the longest window, and the int32 offsets hold it (four 7-day windows
+// would be 28 days, past the 24.8 days of an int32 of milliseconds).
 int64_t rebase_span_ms(const VitalsWindowsShape& shape) {
-  return 4 * std::max<int64_t>(shape.max_window_ms(), 60'000);
+  return std::min(4 * std::max<int64_t>(shape.max_window_ms(), 60'000), kMaxSpanMs);
 }
+
+// A reading that leaves a window with a square this many times what the window keeps (or its
+// count, for readings near zero) takes most of the sums' precision with it: the residue of the
+// subtraction would outweigh the readings left, so the sums are rebuilt from the ring instead.
+constexpr double kDominantSquare = 1e6;
 
 // Largest |t| (ms from the origin) the sums hold: sets the scale of their rounding residue.
 int64_t time_scale_ms(const VitalsWindowsShape& shape) {
@@ -161,16 +167,23 @@ int64_t VitalsWindows::lower_bound_ms(int64_t window_ms) const {
 }
 
 // Adds (sign +1) or removes (sign -1) the reading in ring slot s to the sums of window w.
-void VitalsWindows::accumulate(const Block& b, std::size_t w, uint32_t s, double sign) const {
+bool VitalsWindows::accumulate(const Block& b, std::size_t w, uint32_t s, double sign) const {
   const double t = b.times[s] * 1e-3;
+  bool imprecise = false;
   for (uint32_t mask = b.masks[s]; mask != 0; mask &= mask - 1) {
     const auto c = static_cast<std::size_t>(std::countr_zero(mask));
     double* sc = b.sum(w, c);
-    Increments(sign, b.value(s, c), t).add_to(sc);
+    const double v = b.value(s, c);
+    Increments(sign, v, t).add_to(sc);
     // The window lost its last reading of this channel: restart its sums exactly at zero, so
     // that the rounding residue of add/remove pairs never outlives the readings.
-    if (sc[kN] == 0) std::fill(sc, sc + kSums, 0.0);
+    if (sc[kN] == 0) {
+      std::fill(sc, sc + kSums, 0.0);
+    } else if (sign < 0 && v * v > kDominantSquare * std::max(sc[kVV], sc[kN])) {
+      imprecise = true;
+    }
   }
+  return imprecise;
 }
 
 void VitalsWindows::reserve(const VitalsWindowsShape& shape, uint32_t capacity) {
@@ -338,11 +351,20 @@ void VitalsWindows::add(const VitalsWindowsShape& shape, int64_t now_ms, int64_t
   } else {
     const int64_t oldest = origin_ms_ + b.times[slot_of(0)];
     const int64_t newest = origin_ms_ + b.times[slot_of(count_ - 1)];
-    if (event_time_ms - oldest > kMaxSpanMs || newest - event_time_ms > kMaxSpanMs) {
-      // Readings this far apart cannot share the int32 offsets. Only clock errors beyond the
-      // configured skew produce them (and the decoders reject those): keep the newest reading.
-      pop_front(b, count_);
-      origin_ms_ = event_time_ms;
+    // Readings this far apart cannot share the int32 offsets, and are further apart than any
+    // window (at most 7 days) is long: the older one can count in no window of the newer.
+    if (newest - event_time_ms > kMaxSpanMs) return;  // the newer readings stay
+    if (event_time_ms - oldest > kMaxSpanMs) {
+      uint32_t gone = 0;
+      while (gone < count_ && event_time_ms - (origin_ms_ + b.times[slot_of(gone)]) > kMaxSpanMs) {
+        ++gone;
+      }
+      pop_front(b, gone);
+      if (count_ == 0) {
+        origin_ms_ = event_time_ms;
+      } else {
+        rebase(shape, event_time_ms);
+      }
     } else if (event_time_ms - origin_ms_ > rebase_span_ms(shape)) {
       // Keep t (seconds from the origin) small in the sums; amortised O(1): at most once per
       // four window lengths of event time, over the readings of about one window.
@@ -362,18 +384,20 @@ void VitalsWindows::evict(const VitalsWindowsShape& shape, int64_t now_ms) {
   if (count_ == 0) return;
   const Block b = layout(shape, capacity_, block_.get());
   uint32_t min_start = count_;
+  bool imprecise = false;
   for (std::size_t w = 0; w < b.windows; ++w) {
     const int64_t lower = now_ms - shape.windows_ms[w];
     uint32_t start = b.starts[w];
     while (start < count_) {
       const uint32_t s = slot_of(start);
       if (origin_ms_ + b.times[s] >= lower) break;
-      accumulate(b, w, s, -1);
+      imprecise = accumulate(b, w, s, -1) || imprecise;
       ++start;
     }
     b.starts[w] = start;
     min_start = std::min(min_start, start);
   }
+  if (imprecise) rebuild(shape);  // an outlier (say 1e12 among readings near 70) has left
   if (min_start > 0) {
     pop_front(b, min_start);
     // Readings have begun to leave, so the ring now holds what the windows hold at this cadence:

@@ -126,7 +126,8 @@ class VitalsWindows {
   void prefetch_ends(const VitalsWindowsShape& shape) const;
   void rebuild(const VitalsWindowsShape& shape);
   void rebase(const VitalsWindowsShape& shape, int64_t new_origin_ms);
-  void accumulate(const Block& b, std::size_t window, uint32_t slot, double sign) const;
+  // Returns true when a removal left sums too small to hold its rounding residue (see the .cpp).
+  bool accumulate(const Block& b, std::size_t window, uint32_t slot, double sign) const;
   int64_t lower_bound_ms(int64_t window_ms) const;
 
   std::unique_ptr<std::byte[]> block_;  // see Block

@@ -297,6 +297,41 @@ TEST(Pipeline, OutOfOrderPushesApplyInArrivalOrder) {
   EXPECT_FALSE(a.records.empty());
 }
 
+// Pushes in any order: after 130 s and 50 s, an advance to 60 s releases the 50 s event and
+// keeps the 130 s one; a push at 70 s then breaks the buffer's order although it follows the
+// last push (50 s). The tick at 120 s must see the 70 s reading and not wait behind 130 s.
+TEST(Pipeline, APushBehindTheBufferedEventsIsSortedIn) {
+  const EngineConfig config = test::test_config();
+  PatientRegistry registry;
+  registry.intern("p0");
+  const auto a = test::vitals_event(0, 130 * kSecond, 130 * kSecond, {{0, 100}}, 1);
+  const auto b = test::vitals_event(0, 50 * kSecond, 50 * kSecond, {{0, 60}}, 2);
+  const auto c = test::vitals_event(0, 70 * kSecond, 70 * kSecond, {{0, 80}}, 3);
+  test::CollectSink pushed_in_any_order;
+  {
+    Pipeline pipeline(config, std::make_shared<test::SumScorer>(3), registry, pushed_in_any_order);
+    pipeline.push(a);
+    pipeline.push(b);
+    pipeline.advance(60 * kSecond);
+    pipeline.push(c);
+    pipeline.advance(131 * kSecond);
+  }
+  test::CollectSink pushed_in_order;
+  {
+    Pipeline pipeline(config, std::make_shared<test::SumScorer>(3), registry, pushed_in_order);
+    pipeline.push(b);
+    pipeline.advance(60 * kSecond);
+    pipeline.push(c);
+    pipeline.push(a);
+    pipeline.advance(131 * kSecond);
+  }
+  ASSERT_GE(pushed_in_order.records.size(), 2u);
+  EXPECT_EQ(pushed_in_order.records.back().score_time_ms, 120 * kSecond);
+  std::string why;
+  EXPECT_TRUE(test::same_records(pushed_in_any_order.records, pushed_in_order.records, &why))
+      << why;
+}
+
 TEST(Pipeline, EmittingOffComputesTicksWithoutOutput) {
   const EngineConfig config = test::test_config();
   PatientRegistry registry;

@@ -360,6 +360,80 @@ TEST(WindowStats, ReadingOlderThanEveryWindowIsDropped) {
   EXPECT_EQ(windows.samples(), 1u);
 }
 
+// A huge (finite, valid) reading leaves the window: the statistics of what is left are those of
+// a window that never held it, not the residue of subtracting its square from the sums.
+TEST(WindowStats, AnOutlierLeavesNoTraceOnceItHasLeftTheWindow) {
+  VitalsWindowsShape shape{{5 * kMinute}, 1, 4096};
+  VitalsWindows with_outlier;
+  VitalsWindows control;
+  std::vector<Reading> readings;
+  for (int i = 0; i <= 114; ++i) {
+    const int64_t t = i * 10 * kSecond;
+    const float v = 70.0f + static_cast<float>(i % 3);
+    with_outlier.add(shape, t, t, reading({{0, i == 30 ? 1e12f : v}}));
+    control.add(shape, t, t, reading({{0, v}}));
+    readings.push_back({t, 1u, {v}, static_cast<uint64_t>(i)});
+  }
+  const int64_t now = 114 * 10 * kSecond;  // the outlier (at 300 s) left at 600 s
+  with_outlier.evict(shape, now);
+  control.evict(shape, now);
+  std::vector<float> f(shape.feature_count());
+  std::vector<float> g(shape.feature_count());
+  with_outlier.write_features(shape, f);
+  control.write_features(shape, g);
+  EXPECT_NEAR(stat(shape, f, 0, 0, WindowStat::std), stat(shape, g, 0, 0, WindowStat::std), 1e-4);
+  EXPECT_NEAR(stat(shape, f, 0, 0, WindowStat::slope), stat(shape, g, 0, 0, WindowStat::slope),
+              1e-6);
+  EXPECT_EQ(compare(shape, with_outlier, readings, now), "");
+}
+
+// Seven-day windows (the longest allowed) over a month: the readings' int32 time offsets never
+// wrap, so the statistics at each day match a naive recomputation.
+TEST(WindowStats, SevenDayWindowsOverAMonthKeepTheirTimes) {
+  constexpr int64_t kHour = 60 * kMinute;
+  VitalsWindowsShape shape{{7 * 24 * kHour}, 1, 4096};
+  VitalsWindows windows;
+  std::vector<Reading> readings;
+  for (int h = 0; h <= 30 * 24; ++h) {
+    const int64_t t = h * kHour;
+    const float v = 50.0f * static_cast<float>(h);  // a steep trend: the slope shows the times
+    windows.add(shape, t, t, reading({{0, v}}));
+    readings.push_back({t, 1u, {v}, static_cast<uint64_t>(h)});
+    if (h % 24 == 0 || h > 596) {  // and every hour once past 2^31 ms
+      windows.evict(shape, t);
+      EXPECT_EQ(compare(shape, windows, readings, t), "") << "day " << h / 24;
+    }
+  }
+}
+
+// A reading far older than the newest ones (beyond any window of them) cannot count: it is
+// dropped, and the readings the windows hold stay.
+TEST(WindowStats, AFarOlderReadingLeavesTheNewerOnesInPlace) {
+  constexpr int64_t kDay = 24 * 60 * kMinute;
+  VitalsWindowsShape shape{{5 * kMinute}, 1, 64};
+  VitalsWindows windows;
+  const int64_t t0 = 20 * kDay;
+  windows.add(shape, t0, t0, reading({{0, 80.0f}}));
+  windows.add(shape, t0 + kSecond, t0 - 13 * kDay, reading({{0, 140.0f}}));
+  windows.add(shape, t0 + 2 * kMinute, t0 + 2 * kMinute, reading({{0, 82.0f}}));
+  windows.evict(shape, t0 + 2 * kMinute);
+  std::vector<float> f(shape.feature_count());
+  windows.write_features(shape, f);
+  EXPECT_EQ(stat(shape, f, 0, 0, WindowStat::count), 2.0f);
+  EXPECT_EQ(stat(shape, f, 0, 0, WindowStat::min), 80.0f);
+  EXPECT_EQ(stat(shape, f, 0, 0, WindowStat::max), 82.0f);
+  // And a reading far newer than the oldest keeps those still within a window of it.
+  VitalsWindowsShape week{{7 * kDay}, 1, 64};
+  VitalsWindows long_windows;
+  long_windows.add(week, 0, 0, reading({{0, 1.0f}}));
+  long_windows.add(week, 6 * kDay, 6 * kDay, reading({{0, 2.0f}}));
+  long_windows.add(week, 13 * kDay, 13 * kDay, reading({{0, 3.0f}}));  // 13 days after the first
+  long_windows.evict(week, 13 * kDay);
+  long_windows.write_features(week, f);
+  EXPECT_EQ(stat(week, f, 0, 0, WindowStat::count), 2.0f);
+  EXPECT_EQ(stat(week, f, 0, 0, WindowStat::min), 2.0f);
+}
+
 TEST(WindowStats, MinMaxFollowTheWindowAcrossEvictions) {
   // Decreasing then increasing values: each window's extremes leave with their readings.
   VitalsWindowsShape shape{{3 * kSecond, 6 * kSecond}, 1, 64};
