@@ -7,12 +7,12 @@
 
 namespace tfe {
 
-uint32_t RawFeatureShape::raw_dim() const {
+uint64_t RawFeatureShape::wide_raw_dim() const {
   switch (kind) {
     case ModalityKind::vitals:
-      return windows * channels * static_cast<uint32_t>(kWindowStatCount);
+      return uint64_t{windows} * channels * kWindowStatCount;
     case ModalityKind::text:
-      return dim + text_hash_dim;
+      return uint64_t{dim} + text_hash_dim;
     case ModalityKind::embedding:
       return dim;
   }

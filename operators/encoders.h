@@ -25,7 +25,11 @@ struct RawFeatureShape {
   uint32_t dim = 0;            // text: upstream embedding length (0: none); embedding: length
   uint32_t text_hash_dim = 0;  // text: hashed feature buckets (0: no built-in text encoder)
 
-  uint32_t raw_dim() const;
+  // The width in 64 bits: a model file may declare any u32 dims, and their sum must not wrap
+  // before the schema check compares it with the largest input width.
+  uint64_t wide_raw_dim() const;
+  // The width of a checked shape (at most the largest input width, so it fits).
+  uint32_t raw_dim() const { return static_cast<uint32_t>(wide_raw_dim()); }
 };
 
 // Adds hashed unigram and bigram term frequencies of text into buckets (size = bucket count).

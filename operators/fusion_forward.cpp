@@ -217,7 +217,7 @@ void prepare_input(const FusionModel& model, std::size_t m, std::span<const floa
           if (!seen || !std::isfinite(raw[i])) out[i] = 0.0f;
         }
         const uint32_t c = g + kStats - 1;
-        out[c] = (log1p_count(seen ? count : 0.0f) - mean[c]) / sd[c];
+        out[c] = std::clamp((log1p_count(seen ? count : 0.0f) - mean[c]) / sd[c], -kMaxZ, kMaxZ);
       }
       return;
     }

@@ -85,7 +85,17 @@ Result<void> check_schema_usable(const ModelSchema& s) {
     if (!names.insert(mod.name).second) {
       return schema_error(fmt::format("modality '{}' appears twice", mod.name));
     }
-    const uint32_t raw = s.shape(m).raw_dim();
+    // A field the kind does not use must be unset: the model would otherwise carry a value that
+    // nothing checks against the configuration's.
+    const auto unused = [&](std::string_view field, uint64_t value) {
+      return schema_error(
+          fmt::format("modality '{}' ({}) sets {} = {}, which {} modalities do not use", mod.name,
+                      to_string(mod.kind), field, value, to_string(mod.kind)));
+    };
+    const auto too_wide = [&](std::string_view field, uint64_t value) {
+      return schema_error(fmt::format("modality '{}': {} = {} exceeds the largest input width, {}",
+                                      mod.name, field, value, kMaxInputDim));
+    };
     switch (mod.kind) {
       case ModalityKind::vitals:
         any_vitals = true;
@@ -93,20 +103,31 @@ Result<void> check_schema_usable(const ModelSchema& s) {
           return schema_error(fmt::format("modality '{}' has {} channels, expected 1 to {}",
                                           mod.name, mod.channels.size(), kMaxChannels));
         }
+        if (mod.dim != 0) return unused("dim", mod.dim);
+        if (mod.text_hash_dim != 0) return unused("text_hash_dim", mod.text_hash_dim);
         break;
       case ModalityKind::text:
-        if (raw == 0) {
+        if (!mod.channels.empty()) return unused("channels", mod.channels.size());
+        if (mod.dim == 0 && mod.text_hash_dim == 0) {
           return schema_error(
               fmt::format("modality '{}' has neither dim nor text_hash_dim", mod.name));
         }
+        // Each field alone, then their sum (in 64 bits: two u32 fields can wrap to a small one).
+        if (mod.dim > kMaxInputDim) return too_wide("dim", mod.dim);
+        if (mod.text_hash_dim > kMaxInputDim) return too_wide("text_hash_dim", mod.text_hash_dim);
         break;
       case ModalityKind::embedding:
+        if (!mod.channels.empty()) return unused("channels", mod.channels.size());
+        if (mod.text_hash_dim != 0) return unused("text_hash_dim", mod.text_hash_dim);
         if (mod.dim == 0) return schema_error(fmt::format("modality '{}' has dim 0", mod.name));
+        if (mod.dim > kMaxInputDim) return too_wide("dim", mod.dim);
         break;
     }
+    const uint64_t raw = s.shape(m).wide_raw_dim();
     if (raw > kMaxInputDim) {
-      return schema_error(fmt::format("modality '{}' has {} input features, at most {}", mod.name,
-                                      raw, kMaxInputDim));
+      const std::string_view field =
+          mod.kind == ModalityKind::text ? "dim + text_hash_dim" : "windows x channels x 7";
+      return too_wide(field, raw);
     }
   }
   if (any_vitals && (s.windows_ms.empty() || s.windows_ms.size() > 8)) {

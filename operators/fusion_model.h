@@ -33,6 +33,11 @@
 
 namespace tfe {
 
+// Smallest vitals standard deviation a model holds: training writes 1 for a feature whose
+// deviation is at most this, and a loaded file may not go below it (as a float), since a tinier
+// divisor turns ordinary readings into infinite z-scores.
+inline constexpr double kMinInputStd = 1e-6;
+
 // The part of a modality's configuration that a model depends on.
 struct ModelModality {
   std::string name;

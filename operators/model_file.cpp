@@ -449,13 +449,20 @@ Result<FusionModel> parse_model(std::span<const uint8_t> bytes) {
   Reader stats_r(payload[3], offsets[3], "STAT");
   read_params(stats_r, model.stats);
   if (auto f = finish(stats_r); !f) return f.error();
+  // Training's floor, rounded as training stores it: every trained deviation passes.
+  constexpr float kMinStd = static_cast<float>(kMinInputStd);
   for (const TensorInfo& t : model.stats.tensors()) {
     const bool is_std = t.name.ends_with(".std");
     std::span<const float> v = model.stats.view(t.ref);
     for (std::size_t i = 0; i < v.size(); ++i) {
-      if (is_std ? !(v[i] > 0.0f) : (t.name.ends_with(".idf") && v[i] < 0.0f)) {
-        return file_error(fmt::format("model file section 'STAT': '{}'[{}] = {} must be {}", t.name,
-                                      i, v[i], is_std ? "positive" : "non-negative"));
+      if (is_std && !(v[i] >= kMinStd)) {
+        return file_error(
+            fmt::format("model file section 'STAT': '{}'[{}] = {} must be at least {}", t.name, i,
+                        v[i], kMinStd));
+      }
+      if (!is_std && t.name.ends_with(".idf") && v[i] < 0.0f) {
+        return file_error(fmt::format(
+            "model file section 'STAT': '{}'[{}] = {} must be non-negative", t.name, i, v[i]));
       }
     }
   }

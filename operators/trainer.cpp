@@ -133,6 +133,9 @@ void fit_statistics(FusionModel& model, const ExampleSet& data) {
       // count feature over log1p(count) of every row.
       const uint32_t D = ml.input_dim;
       std::vector<double> sum(D, 0.0), sum2(D, 0.0), n(D, 0.0);
+      // A constant feature is recognised by its range: the one-pass variance of many copies of
+      // one value is a rounding residue (1e5 copies of log1p(3): sd 2e-6), not zero.
+      std::vector<double> lo(D, HUGE_VAL), hi(D, -HUGE_VAL);
       for (uint32_t r = 0; r < used.size(); ++r) {
         if (!used[r]) continue;
         const std::span<const float> raw = data.row(m, r);
@@ -144,12 +147,16 @@ void fit_statistics(FusionModel& model, const ExampleSet& data) {
             sum[i] += raw[i];
             sum2[i] += double{raw[i]} * raw[i];
             n[i] += 1;
+            lo[i] = std::min(lo[i], double{raw[i]});
+            hi[i] = std::max(hi[i], double{raw[i]});
           }
           const uint32_t c = g + kWindowStatCount - 1;
           const double v = std::log1p(seen ? double{count} : 0.0);
           sum[c] += v;
           sum2[c] += v * v;
           n[c] += 1;
+          lo[c] = std::min(lo[c], v);
+          hi[c] = std::max(hi[c], v);
         }
       }
       for (uint32_t i = 0; i < D; ++i) {
@@ -158,7 +165,7 @@ void fit_statistics(FusionModel& model, const ExampleSet& data) {
           mean = sum[i] / n[i];
           const double var = std::max(0.0, sum2[i] / n[i] - mean * mean);
           sd = std::sqrt(var);
-          if (!(sd > 1e-6)) sd = 1;
+          if (!(sd > kMinInputStd) || lo[i] == hi[i]) sd = 1;
         }
         stats[ml.mean.offset + i] = static_cast<float>(mean);
         stats[ml.std.offset + i] = static_cast<float>(sd);
@@ -184,6 +191,14 @@ void fit_statistics(FusionModel& model, const ExampleSet& data) {
       }
     }
   }
+}
+
+bool weight_decays(const TensorInfo& tensor) {
+  // By name, not shape: with time2vec_k = 0 a timing projection has one column, with d_model = 1
+  // so do attention's key and value, and they are weight matrices all the same. Every tensor name
+  // ends in a suffix fixed by its role: linear maps end in ".w", and so do the Time2Vec
+  // frequency vectors, the only tensors whose names start with "time.".
+  return tensor.name.ends_with(".w") && !tensor.name.starts_with("time.");
 }
 
 namespace {
@@ -275,21 +290,28 @@ Calibration fit_isotonic(std::span<const double> logit, std::span<const uint8_t>
   std::iota(order.begin(), order.end(), 0u);
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t x, uint32_t y) { return logit[x] < logit[y]; });
-  // Blocks of equal float logit first (thresholds must be strictly increasing), then PAV.
+  // Groups of equal float logit first (thresholds must be strictly increasing), then PAV over
+  // whole groups. Pooled sample by sample, a tied sample's label decided a merge before the rest
+  // of its group was counted, blocks never split again, and tied logits could end up on
+  // different steps.
   struct Block {
     float lo;
     double sum, n;
   };
-  std::vector<Block> blocks;
+  std::vector<Block> groups;
   for (uint32_t i : order) {
     const float x = static_cast<float>(logit[i]);
     const double y = label[i] ? 1.0 : 0.0;
-    if (!blocks.empty() && blocks.back().lo == x) {
-      blocks.back().sum += y;
-      blocks.back().n += 1;
+    if (!groups.empty() && groups.back().lo == x) {
+      groups.back().sum += y;
+      groups.back().n += 1;
     } else {
-      blocks.push_back({x, y, 1});
+      groups.push_back({x, y, 1});
     }
+  }
+  std::vector<Block> blocks;
+  for (const Block& g : groups) {
+    blocks.push_back(g);
     while (blocks.size() > 1) {
       const Block& b = blocks[blocks.size() - 1];
       const Block& a = blocks[blocks.size() - 2];
@@ -397,10 +419,10 @@ Result<TrainSummary> train_model(FusionModel& model, const ExampleSet& data,
 
   const std::size_t P = model.weights.size();
   std::vector<float> adam_m(P, 0.0f), adam_v(P, 0.0f), grad(P, 0.0f);
-  // Decoupled weight decay applies to matrices, not to vectors (biases, gates, embeddings).
+  // Decoupled weight decay applies to weight matrices, chosen by role (weight_decays).
   std::vector<uint8_t> decays(P, 0);
   for (const TensorInfo& t : model.weights.tensors()) {
-    if (t.ref.cols > 1) std::fill_n(decays.begin() + t.ref.offset, t.ref.size(), 1);
+    if (weight_decays(t)) std::fill_n(decays.begin() + t.ref.offset, t.ref.size(), 1);
   }
   const uint32_t max_chunks = (options.batch + kChunk - 1) / kChunk;
   std::vector<std::vector<float>> chunk_grad(max_chunks, std::vector<float>(P, 0.0f));

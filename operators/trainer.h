@@ -126,10 +126,17 @@ uint32_t masking_keep(uint32_t present, const std::vector<double>& p, uint64_t s
 // Fits vitals mean/std and text IDF on the training split (docs/training.md).
 void fit_statistics(FusionModel& model, const ExampleSet& data);
 
+// Whether AdamW decays a weight tensor, by its role: the `.w` matrix of every linear map
+// (feature projections, encoder layers, timing projections, attention key and value, head
+// layers), whatever its shape. Biases, presence vectors, gates, modality embeddings, the
+// attention query and the Time2Vec vectors (`time.<m>.w`, `time.<m>.b`) are not decayed.
+bool weight_decays(const TensorInfo& tensor);
+
 // Platt scaling: sigmoid(a * logit + b) by damped Newton on the log loss; a >= 1e-3 (never
 // reverses the order of the logits).
 Calibration fit_platt(std::span<const double> logit, std::span<const uint8_t> label);
-// Isotonic: pool-adjacent-violators over logits sorted ascending.
+// Isotonic: pool-adjacent-violators over groups of equal logits sorted ascending (tied logits
+// share one step).
 Calibration fit_isotonic(std::span<const double> logit, std::span<const uint8_t> label);
 
 // Trains the weights in place (statistics fitted first, calibration last). Fails when the

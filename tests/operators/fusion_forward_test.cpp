@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "operators/fusion_forward.h"
@@ -176,6 +177,29 @@ TEST(FusionForward, NoModalityPresentGivesThePrior) {
     EXPECT_TRUE(std::isfinite(out.risk));
     for (float x : out.weight) EXPECT_EQ(x, 0.0f);
   }
+}
+
+// The count feature is bounded like the value statistics (docs/fusion.md): with the smallest
+// deviation a model may hold, a window's log1p(count) is millions of deviations from the mean.
+TEST(FusionForward, PreparedVitalsCountIsBoundedLikeTheValues) {
+  const EngineConfig config = test::default_engine_config({1, 16, 0, 12});
+  auto model = test::random_model(ModelConfig{}, config, 3);
+  ASSERT_NE(model, nullptr);
+  const ModalityLayout& ml = model->layout.modalities[0];
+  ASSERT_EQ(ml.input_dim, 2 * kWindowStatCount);
+  std::span<float> stats = model->stats.values();
+  std::fill_n(stats.begin() + ml.mean.offset, ml.input_dim, 5.0f);
+  std::fill_n(stats.begin() + ml.std.offset, ml.input_dim, static_cast<float>(kMinInputStd));
+  // Window 0 saw 1000 samples (log1p: 6.9, above the mean 5), window 1 none (0, below it).
+  std::vector<float> raw(ml.input_dim, 5.0f), out(ml.input_dim);
+  raw[kWindowStatCount - 1] = 1000.0f;
+  raw[2 * kWindowStatCount - 1] = 0.0f;
+  raw[0] = 6.0f;  // a value statistic one unit above its mean: clamped too
+  prepare_input(*model, 0, raw, out);
+  EXPECT_EQ(out[kWindowStatCount - 1], 1000.0f);
+  EXPECT_EQ(out[2 * kWindowStatCount - 1], -1000.0f);
+  EXPECT_EQ(out[0], 1000.0f);
+  for (float x : out) EXPECT_LE(std::fabs(x), 1000.0f);
 }
 
 }  // namespace

@@ -197,7 +197,18 @@ TEST(ModelFile, ChecksOfValuesBehindTheChecksum) {
   r = parse_model(serialize_model(m));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message,
-            "model file section 'STAT': 'stats.wearables.std'[2] = 0 must be positive");
+            "model file section 'STAT': 'stats.wearables.std'[2] = 0 must be at least 1e-06");
+
+  // A positive deviation below training's floor (here the smallest denormal) made z-scores
+  // infinite; the floor itself, as training stores it, loads.
+  m = *model;
+  m.stats.view(*m.stats.find("stats.wearables.std"))[5] = 1e-45f;
+  r = parse_model(serialize_model(m));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "model file section 'STAT': 'stats.wearables.std'[5] = 1e-45 must be at least 1e-06");
+  m.stats.view(*m.stats.find("stats.wearables.std"))[5] = static_cast<float>(kMinInputStd);
+  EXPECT_TRUE(parse_model(serialize_model(m)));
 
   // A renamed tensor (same length, checksum resealed) is named against the architecture.
   v = serialize_model(*model);
@@ -335,6 +346,66 @@ TEST(ModelFile, SaveAndLoadThroughAFile) {
 
 namespace tfe {
 namespace {
+
+// A hostile schema whose u32 text widths wrap to a small sum (0xFFFFFF00 + 512 = 256 in 32 bits),
+// written with weights shaped for the wrapped width and an IDF of 512 buckets, so that every
+// tensor matches what a 32-bit width implies: it loaded, and preparing its input copied 4 GiB.
+TEST(ModelFile, TextWidthsThatWrapIn32BitsAreRefused) {
+  const EngineConfig wrapped = test::default_engine_config({2, 256, 0, 4});
+  const EngineConfig buckets = test::default_engine_config({2, 512, 0, 4});
+  auto model = test::random_model(small_arch(Strategy::early), wrapped, 7);
+  auto stats = test::random_model(small_arch(Strategy::early), buckets, 7);
+  ASSERT_TRUE(model && stats);
+  FusionModel hostile = *model;
+  hostile.stats = stats->stats;
+  hostile.schema.modalities[1].dim = 0xFFFFFF00u;
+  hostile.schema.modalities[1].text_hash_dim = 512;
+  auto r = parse_model(serialize_model(hostile));
+  ASSERT_FALSE(r) << "the wrapped schema loaded";
+  EXPECT_EQ(r.error().message,
+            "model file section 'SCHM': modality 'notes': dim = 4294967040 exceeds the largest "
+            "input width, 65536");
+
+  // Widths each within the bound whose sum is not.
+  auto r2 = make_model_skeleton(small_arch(Strategy::early),
+                                model_schema_from_config(test::default_engine_config(
+                                    test::DefaultDims{2, 40'000, 40'000, 4})));
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().message,
+            "modality 'notes': dim + text_hash_dim = 80000 exceeds the largest input width, 65536");
+}
+
+// dim, text_hash_dim and channels on a kind that does not use them: nothing would check them
+// against a configuration, so the file is refused instead of carrying them.
+TEST(ModelFile, FieldsTheKindDoesNotUseAreRefused) {
+  const EngineConfig config = test::default_engine_config(kSmall);
+  auto model = test::random_model(small_arch(Strategy::late), config, 8);
+  ASSERT_NE(model, nullptr);
+  const auto refused = [&](auto edit) {
+    FusionModel m = *model;
+    edit(m.schema);
+    auto r = parse_model(serialize_model(m));
+    return r ? std::string("accepted") : r.error().message;
+  };
+  EXPECT_EQ(refused([](ModelSchema& s) { s.modalities[0].dim = 5; }),
+            "model file section 'SCHM': modality 'wearables' (vitals) sets dim = 5, which vitals "
+            "modalities do not use");
+  EXPECT_EQ(refused([](ModelSchema& s) { s.modalities[0].text_hash_dim = 16; }),
+            "model file section 'SCHM': modality 'wearables' (vitals) sets text_hash_dim = 16, "
+            "which vitals modalities do not use");
+  EXPECT_EQ(refused([](ModelSchema& s) { s.modalities[1].channels = {"hr"}; }),
+            "model file section 'SCHM': modality 'notes' (text) sets channels = 1, which text "
+            "modalities do not use");
+  EXPECT_EQ(refused([](ModelSchema& s) { s.modalities[2].text_hash_dim = 8; }),
+            "model file section 'SCHM': modality 'imaging' (embedding) sets text_hash_dim = 8, "
+            "which embedding modalities do not use");
+  EXPECT_EQ(refused([](ModelSchema& s) {
+              s.modalities[2].channels = {"hr", "rr"};
+            }),
+            "model file section 'SCHM': modality 'imaging' (embedding) sets channels = 2, which "
+            "embedding modalities do not use");
+  EXPECT_EQ(refused([](ModelSchema&) {}), "accepted");
+}
 
 TEST(ModelFile, OversizedArchitectureIsRefusedBeforeAllocating) {
   ModelConfig arch;

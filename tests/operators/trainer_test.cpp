@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "tests/operators/fusion_test_support.h"
@@ -103,6 +105,158 @@ TEST(TrainerTest, FitStatisticsOnTrainingSplitOnly) {
   for (uint32_t i = 0; i < 16; ++i) {
     EXPECT_GE(model.value().stats.values()[text.idf.offset + i], 1.0f);
   }
+}
+
+// A feature constant over the training split whose one-pass variance is a rounding residue
+// (sum2 / n - mean^2 over 500,000 copies): its deviation must become 1, as a zero one does, or
+// a serving value a hair away from the constant gets a z-score of hundreds.
+TEST(TrainerTest, ConstantFeatureGetsDeviationOneDespiteRounding) {
+  const EngineConfig config = test::default_engine_config({1, 16, 0, 12});
+  const ModelSchema schema = model_schema_from_config(config);
+  ExampleSet data(schema);
+  constexpr uint32_t kRows = 500'000;
+  constexpr uint32_t kCount = kWindowStatCount - 1;
+  // One-pass deviations of these constants: 97.3f 3.5e-4, log1p(30) 1.5e-5, log1p(5) 4.8e-6.
+  constexpr float kCounts[2] = {30.0f, 5.0f};
+  std::vector<float> row(2 * kWindowStatCount);
+  double sum = 0, sum2 = 0;
+  for (uint32_t r = 0; r < kRows; ++r) {
+    for (uint32_t w = 0; w < 2; ++w) {
+      float* g = row.data() + w * kWindowStatCount;
+      g[0] = 97.3f;                               // last: constant
+      g[1] = 90.0f + static_cast<float>(r % 10);  // mean: varies
+      g[2] = 1.0f, g[3] = 95.0f, g[4] = 99.0f, g[5] = 0.1f;
+      g[kCount] = kCounts[w];  // count: constant per window
+    }
+    sum += row[1];
+    sum2 += double{row[1]} * row[1];
+    Example ex;
+    ex.patient = r;
+    ex.first_item = static_cast<uint32_t>(data.items.size());
+    data.items.push_back({0, data.add_row(0, row), 0});
+    data.examples.push_back(ex);
+  }
+  auto model = make_model_skeleton(small_arch(Strategy::late), schema);
+  ASSERT_TRUE(model);
+  fit_statistics(model.value(), data);
+  const ModalityLayout& ml = model.value().layout.modalities[0];
+  const std::span<const float> stats = model.value().stats.values();
+  for (uint32_t w = 0; w < 2; ++w) {
+    const uint32_t g = w * kWindowStatCount;
+    EXPECT_EQ(stats[ml.std.offset + g], 1.0f) << "last, window " << w;
+    EXPECT_FLOAT_EQ(stats[ml.mean.offset + g], 97.3f);
+    EXPECT_EQ(stats[ml.std.offset + g + kCount], 1.0f) << "count, window " << w;
+    EXPECT_FLOAT_EQ(stats[ml.mean.offset + g + kCount],
+                    static_cast<float>(std::log1p(double{kCounts[w]})));
+  }
+  // A varying feature keeps its deviation (0..9 uniform: sqrt(8.25)).
+  const double mean = sum / kRows;
+  EXPECT_EQ(stats[ml.std.offset + 1], static_cast<float>(std::sqrt(sum2 / kRows - mean * mean)));
+  EXPECT_NEAR(stats[ml.std.offset + 1], std::sqrt(8.25), 1e-5);
+}
+
+// Weighted pool-adjacent-violators over the distinct logits: the isotonic fit by definition.
+std::vector<double> reference_isotonic(std::span<const double> x, std::span<const uint8_t> y,
+                                       std::vector<double>& distinct) {
+  std::map<double, std::pair<double, double>> groups;  // logit -> (sum, n)
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    groups[x[i]].first += y[i];
+    groups[x[i]].second += 1;
+  }
+  struct Pool {
+    double sum, n;
+    std::size_t members;
+  };
+  std::vector<Pool> pools;
+  distinct.clear();
+  for (const auto& [logit, g] : groups) {
+    distinct.push_back(logit);
+    pools.push_back({g.first, g.second, 1});
+    while (pools.size() > 1 && pools[pools.size() - 2].sum / pools[pools.size() - 2].n >
+                                   pools.back().sum / pools.back().n) {
+      const Pool b = pools.back();
+      pools.pop_back();
+      pools.back() = {pools.back().sum + b.sum, pools.back().n + b.n,
+                      pools.back().members + b.members};
+    }
+  }
+  std::vector<double> fitted;
+  for (const Pool& p : pools) fitted.insert(fitted.end(), p.members, p.sum / p.n);
+  return fitted;
+}
+
+// A sample tied with the largest logit of an already merged block joins that block: tied logits
+// never land on different steps.
+TEST(TrainerTest, IsotonicPoolsTiedLogitsIntoOneStep) {
+  const std::vector<double> x = {1.0, 2.0, 2.0};
+  const std::vector<uint8_t> y = {1, 0, 1};
+  const Calibration c = fit_isotonic(x, y);
+  ASSERT_TRUE(validate(c));
+  EXPECT_EQ(c.thresholds, std::vector<float>({1.0f}));
+  ASSERT_EQ(c.values.size(), 1u);
+  EXPECT_FLOAT_EQ(c.values[0], 2.0f / 3.0f);
+  EXPECT_FLOAT_EQ(c.apply(1.0), 2.0f / 3.0f);
+  EXPECT_FLOAT_EQ(c.apply(2.0), 2.0f / 3.0f);
+
+  // Many ties (logits on a grid of 12 values), against the textbook weighted fit.
+  test::TestRng rng(11);
+  std::vector<double> xs;
+  std::vector<uint8_t> ys;
+  for (int i = 0; i < 3000; ++i) {
+    const double logit = std::floor(rng.uniform(0.0f, 12.0f)) * 0.5 - 3.0;
+    xs.push_back(logit);
+    ys.push_back(rng.uniform(0.0f, 1.0f) < 0.2 + 0.05 * std::sin(3.0 * logit) + 0.04 * logit);
+  }
+  std::vector<double> distinct;
+  const std::vector<double> fitted = reference_isotonic(xs, ys, distinct);
+  const Calibration iso = fit_isotonic(xs, ys);
+  ASSERT_TRUE(validate(iso));
+  for (std::size_t i = 0; i < distinct.size(); ++i) {
+    EXPECT_NEAR(iso.apply(distinct[i]), fitted[i], 1e-6) << "logit " << distinct[i];
+  }
+}
+
+// Weight decay follows the tensor's role, not its shape: with time2vec_k = 0 (and no sinusoids)
+// every timing projection has one column, and it decays like the other matrices; the Time2Vec
+// vectors, biases, presence, gates, embeddings and the query never do.
+TEST(TrainerTest, WeightDecayFollowsTheTensorRole) {
+  const EngineConfig config = test::default_engine_config({3, 16, 0, 12});
+  const auto decayed = [&](ModelConfig arch) {
+    auto model = make_model_skeleton(arch, model_schema_from_config(config));
+    EXPECT_TRUE(model);
+    std::vector<std::string> names;
+    for (const TensorInfo& t : model.value().weights.tensors()) {
+      if (weight_decays(t)) names.push_back(t.name);
+    }
+    return names;
+  };
+  using Names = std::vector<std::string>;
+  ModelConfig arch = small_arch(Strategy::early);
+  arch.time2vec_k = 0;
+  EXPECT_EQ(decayed(arch), Names({"early.wearables.x.w", "early.wearables.time.w",
+                                  "early.notes.x.w", "early.notes.time.w", "early.imaging.x.w",
+                                  "early.imaging.time.w", "head.out.w"}));
+  arch.strategy = Strategy::late;
+  arch.hidden = {8};
+  EXPECT_EQ(decayed(arch),
+            Names({"late.wearables.x.w", "late.wearables.time.w", "late.wearables.head.out.w",
+                   "late.notes.x.w", "late.notes.time.w", "late.notes.head.out.w",
+                   "late.imaging.x.w", "late.imaging.time.w", "late.imaging.head.out.w"}));
+  // d_model = 1: attention's key and value are 1 x 1 and still matrices.
+  arch.strategy = Strategy::attention;
+  arch.d_model = 1;
+  arch.heads = 1;
+  EXPECT_EQ(decayed(arch),
+            Names({"attn.wearables.proj.w", "attn.wearables.time.w", "attn.notes.proj.w",
+                   "attn.notes.time.w", "attn.imaging.proj.w", "attn.imaging.time.w", "attn.key.w",
+                   "attn.value.w", "head.l1.w", "head.out.w"}));
+  arch.strategy = Strategy::intermediate;
+  EXPECT_EQ(
+      decayed(arch),
+      Names({"inter.wearables.enc1.w", "inter.wearables.enc2.w", "inter.wearables.z.w",
+             "inter.wearables.time.w", "inter.notes.enc1.w", "inter.notes.enc2.w",
+             "inter.notes.z.w", "inter.notes.time.w", "inter.imaging.enc1.w",
+             "inter.imaging.enc2.w", "inter.imaging.z.w", "inter.imaging.time.w", "head.out.w"}));
 }
 
 // n logits uniform in [lo, hi) with labels drawn from sigmoid(a * logit + b).
