@@ -1,30 +1,42 @@
 #include "connectors/file_writer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace tfe {
 
 Result<std::unique_ptr<FileWriter>> FileWriter::create(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // A device or a pipe (--out /dev/stdout): nothing to rename, written as it goes.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return make_error(Errc::io, "cannot open " + path + ": " + std::strerror(errno));
+    return std::unique_ptr<FileWriter>(new FileWriter(path, "", fd));
+  }
+  std::string temp = path + ".tmp-XXXXXX";
+  const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
   if (fd < 0) {
     return make_error(Errc::io, "cannot create " + path + ": " + std::strerror(errno));
   }
-  return std::unique_ptr<FileWriter>(new FileWriter(path, fd));
+  ::fchmod(fd, 0644);  // mkostemp's 0600 would make outputs private to their writer
+  return std::unique_ptr<FileWriter>(new FileWriter(path, std::move(temp), fd));
 }
 
-FileWriter::FileWriter(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
+FileWriter::FileWriter(std::string path, std::string temp, int fd)
+    : path_(std::move(path)), temp_(std::move(temp)), fd_(fd) {
   buffer_.reserve(kFlushBytes + (kFlushBytes >> 2));
 }
 
 FileWriter::~FileWriter() {
-  if (fd_ >= 0) {
-    write_buffer();
-    ::close(fd_);
-  }
+  if (fd_ < 0) return;
+  if (temp_.empty()) write_buffer();  // a stream keeps what it was given
+  ::close(fd_);
+  if (!temp_.empty()) ::unlink(temp_.c_str());
 }
 
 void FileWriter::write_buffer() {
@@ -55,6 +67,13 @@ Result<void> FileWriter::close() {
       error_ = "cannot close " + path_ + ": " + std::strerror(errno);
     }
     fd_ = -1;
+    if (!temp_.empty()) {
+      if (error_.empty() && ::rename(temp_.c_str(), path_.c_str()) != 0) {
+        error_ = "cannot write " + path_ + ": " + std::strerror(errno);
+      }
+      if (!error_.empty()) ::unlink(temp_.c_str());
+      temp_.clear();
+    }
   }
   if (!error_.empty()) return make_error(Errc::io, error_);
   return ok();

@@ -2,6 +2,8 @@
 // A buffered output file shared by every file writer in connectors/ (event logs, scores, dead
 // letters): the caller appends into buffer(), the writer hands full buffers to the OS in large
 // writes. The first I/O error is kept and returned by flush()/close(), so hot paths need no checks.
+// A regular file is written beside its path and renamed onto it by a successful close(): a
+// reader never sees half a file, and a failed or abandoned write leaves the path as it was.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,9 +17,10 @@ namespace tfe {
 
 class FileWriter {
  public:
-  // Creates or truncates `path`. Fails with Errc::io naming the path and the OS error.
+  // Writes `path` (through a temporary file beside it, unless the path is a device or a pipe
+  // such as /dev/stdout). Fails with Errc::io naming the path and the OS error.
   static Result<std::unique_ptr<FileWriter>> create(const std::string& path);
-  ~FileWriter();  // closes without reporting errors; call close() to see them
+  ~FileWriter();  // without a successful close(), removes what it wrote: the path stays as it was
   FileWriter(const FileWriter&) = delete;
   FileWriter& operator=(const FileWriter&) = delete;
 
@@ -38,11 +41,12 @@ class FileWriter {
   const std::string& path() const { return path_; }
 
  private:
-  FileWriter(std::string path, int fd);
+  FileWriter(std::string path, std::string temp, int fd);
   void write_buffer();
 
   static constexpr std::size_t kFlushBytes = 1 << 20;
   std::string path_;
+  std::string temp_;  // written here, renamed onto path_ by close(); empty: path_ directly
   int fd_ = -1;
   std::string buffer_;
   uint64_t written_ = 0;

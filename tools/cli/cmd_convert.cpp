@@ -6,6 +6,7 @@
 #include "connectors/event_codec.h"
 #include "connectors/event_files.h"
 #include "tools/cli/command.h"
+#include "tools/cli/paths.h"
 #include "tools/cli/scorers.h"
 
 namespace tfe::cli {
@@ -19,6 +20,13 @@ struct ConvertArgs {
 };
 
 int run_convert(const ConvertArgs& args) {
+  if (const std::string clash =
+          overlapping_paths({{"--in", args.in}, {"--config", args.config}},
+                            {{"--out", args.out}, {"--dead-letters", args.dead_letters}});
+      !clash.empty()) {
+    print_error("convert", clash);
+    return kExitUsage;
+  }
   auto config = load_engine_config(args.config);
   if (!config) {
     print_error("convert", config.error());
@@ -32,12 +40,12 @@ int run_convert(const ConvertArgs& args) {
   DeadLetterSink* dead = opened.value().get();
   auto stats = convert_events(args.in, args.out, config.value().schema,
                               DecodeLimits::from(config.value()), *dead);
-  if (auto closed = dead->close(); !closed) {
-    print_error("convert", closed.error());
+  if (!stats) {
+    print_error("convert", stats.error());  // the dead letters of a failed run are discarded
     return kExitFailure;
   }
-  if (!stats) {
-    print_error("convert", stats.error());
+  if (auto closed = dead->close(); !closed) {
+    print_error("convert", closed.error());
     return kExitFailure;
   }
   std::printf("convert: %llu events to %s, %llu dead letters%s\n",

@@ -10,6 +10,7 @@
 #include "connectors/event_codec.h"
 #include "connectors/event_files.h"
 #include "tools/cli/command.h"
+#include "tools/cli/paths.h"
 #include "tools/cli/scorers.h"
 
 namespace tfe::cli {
@@ -24,6 +25,14 @@ struct ImportArgs {
 };
 
 int run_import(const ImportArgs& args) {
+  std::vector<NamedPath> inputs = named("--csv", args.csv);
+  inputs.push_back({"--config", args.config});
+  if (const std::string clash =
+          overlapping_paths(inputs, {{"--out", args.out}, {"--dead-letters", args.dead_letters}});
+      !clash.empty()) {
+    print_error("import", clash);
+    return kExitUsage;
+  }
   CsvColumns columns;
   for (const std::string& rename : args.renames) {
     if (auto r = set_csv_column(columns, rename); !r) {
@@ -53,12 +62,12 @@ int run_import(const ImportArgs& args) {
                    std::fprintf(stderr, "import: read %s (%llu rows so far)\n", path.c_str(),
                                 static_cast<unsigned long long>(so_far.rows));
                  });
-  if (auto closed = dead->close(); !closed) {
-    print_error("import", closed.error());
+  if (!stats) {
+    print_error("import", stats.error());  // the dead letters of a failed run are discarded
     return kExitFailure;
   }
-  if (!stats) {
-    print_error("import", stats.error());
+  if (auto closed = dead->close(); !closed) {
+    print_error("import", closed.error());
     return kExitFailure;
   }
   std::printf("import: %llu rows, %llu events written to %s, %llu dead letters%s\n",

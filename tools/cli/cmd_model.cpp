@@ -7,6 +7,7 @@
 #include "operators/model_config.h"
 #include "operators/model_file.h"
 #include "tools/cli/command.h"
+#include "tools/cli/paths.h"
 #include "tools/cli/scorers.h"
 
 namespace tfe::cli {
@@ -20,6 +21,12 @@ struct ModelInitArgs {
 };
 
 int run_model_init(const ModelInitArgs& args) {
+  if (const std::string clash =
+          overlapping_paths({{"--config", args.config}}, {{"--out", args.out}});
+      !clash.empty()) {
+    print_error("model init", clash);
+    return kExitUsage;
+  }
   auto doc = read_toml_file(args.config);
   if (!doc) {
     print_error("model init", doc.error());
@@ -94,7 +101,9 @@ void register_model(CLI::App& app, int* exit_code) {
   init_cmd->add_option("--strategy", init->strategy,
                        "early, intermediate, late or attention (default: the config's [model])");
   init_cmd->add_option("--out", init->out, "Model file to write")->required();
-  init_cmd->add_option("--seed", init->seed, "Random seed")->capture_default_str();
+  init_cmd->add_option("--seed", init->seed, "Random seed")
+      ->capture_default_str()
+      ->check(SeedNumber());
   init_cmd->callback([init, exit_code] { *exit_code = run_model_init(*init); });
 
   auto path = std::make_shared<std::string>();

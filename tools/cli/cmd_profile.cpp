@@ -15,6 +15,7 @@
 #include "engine/duration.h"
 #include "engine/patient_registry.h"
 #include "tools/cli/command.h"
+#include "tools/cli/paths.h"
 #include "tools/cli/scorers.h"
 #include "tools/profile/profile.h"
 
@@ -117,6 +118,13 @@ Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRa
 }
 
 int run_profile(const ProfileArgs& args) {
+  std::vector<NamedPath> inputs = named("--history", args.history);
+  inputs.push_back({"--config", args.config_path});
+  if (const std::string clash = overlapping_paths(inputs, {{"--dead-letters", args.dead_letters}});
+      !clash.empty()) {
+    print_error(kCmd, clash);
+    return kExitUsage;
+  }
   auto horizon = parse_duration_ms(args.horizon);
   if (!horizon || horizon.value() <= 0) {
     print_error(kCmd, "--horizon: expected a positive duration such as 6h");
@@ -167,12 +175,12 @@ int run_profile(const ProfileArgs& args) {
   PatientRegistry read_order;
   auto loaded = load_profiled_history(args, range, kafka_timeout.value(), read_order, *dead.value(),
                                       args.quiet);
-  if (auto closed = dead.value()->close(); !closed) {
-    print_error(kCmd, closed.error());
+  if (!loaded) {
+    print_error(kCmd, loaded.error());  // the dead letters of a failed load are discarded
     return kExitFailure;
   }
-  if (!loaded) {
-    print_error(kCmd, loaded.error());
+  if (auto closed = dead.value()->close(); !closed) {
+    print_error(kCmd, closed.error());
     return kExitFailure;
   }
   const EngineConfig& config = loaded.value().config;
@@ -268,7 +276,9 @@ void register_profile(CLI::App& app, int* exit_code) {
                   "gain's lower bound (0: none; without that bound the attention row cannot fire)")
       ->capture_default_str()
       ->check(CLI::Range(0u, profile::kMaxBootstrapReplicates));
-  cmd->add_option("--seed", args->seed, "Sampling and bootstrap seed")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Sampling and bootstrap seed")
+      ->capture_default_str()
+      ->check(SeedNumber());
   cmd->add_option("--sample", args->sample, "Model sample: ticks per class")
       ->capture_default_str()
       ->check(CLI::Range(100u, 1'000'000u));

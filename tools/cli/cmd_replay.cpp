@@ -12,6 +12,7 @@
 #include "connectors/service.h"
 #include "engine/patient_registry.h"
 #include "tools/cli/command.h"
+#include "tools/cli/paths.h"
 #include "tools/cli/replay_report.h"
 #include "tools/cli/scorers.h"
 
@@ -108,12 +109,13 @@ int replay_to_scores(const ReplayArgs& args, EngineConfig config) {
   }
   auto stats = replay_history(args.common.history, config, scorer.value().scorer, registry, sink,
                               *dead.value(), options);
-  Result<void> closed_dead = dead.value()->close();
-  Result<void> closed_scores = file ? file->close() : Result<void>(ok());
   if (!stats) {
+    // Unclosed, the score and dead-letter files are discarded: no half run passes for a whole one.
     print_error("replay", stats.error());
     return kExitFailure;
   }
+  Result<void> closed_dead = dead.value()->close();
+  Result<void> closed_scores = file ? file->close() : Result<void>(ok());
   for (const Result<void>* closed : {&closed_dead, &closed_scores}) {
     if (!*closed) {
       print_error("replay", closed->error());
@@ -152,6 +154,36 @@ int run_replay(ReplayArgs& args) {
     return kExitUsage;
   }
   args.common.news2 = args.strategy == "news2";
+  std::vector<NamedPath> inputs = named("--history", args.common.history);
+  for (NamedPath& m : named("--model", args.common.models)) inputs.push_back(std::move(m));
+  inputs.push_back({"--config", args.common.config_path});
+  if (const std::string clash = overlapping_paths(
+          inputs, {{"--out", args.out}, {"--dead-letters", args.common.dead_letters}});
+      !clash.empty()) {
+    print_error("replay", clash);
+    return kExitUsage;
+  }
+  // Options the chosen mode would not read are usage errors, never silently ignored.
+  const char* ignored = nullptr;
+  if (args.to_kafka) {
+    if (!args.out.empty()) ignored = "--out";
+    if (!args.report.dir.empty()) ignored = "--report";
+    if (!args.common.models.empty()) ignored = "--model";
+    if (args.common.news2) ignored = "--strategy";
+    if (args.common.shards > 0) ignored = "--shards";
+  } else if (!args.report.dir.empty() && !args.out.empty()) {
+    ignored = "--out";
+  }
+  if (ignored != nullptr) {
+    print_error("replay", args.to_kafka
+                              ? fmt::format("{} does not go with --to-kafka (it publishes the "
+                                            "history as it is; tfe serve scores it)",
+                                            ignored)
+                              : fmt::format("{} does not go with --report (the report writes its "
+                                            "own files under DIR)",
+                                            ignored));
+    return kExitUsage;
+  }
   if (args.to_kafka) return publish_to_kafka(args);
   if (!args.report.dir.empty()) return run_replay_report(args.common, args.report);
   const std::size_t scorers = args.common.models.size() + (args.common.news2 ? 1 : 0);

@@ -3,9 +3,12 @@
 #include <chrono>
 #include <cstdio>
 
+#include <filesystem>
 #include "connectors/event_files.h"
 #include "engine/patient_registry.h"
+
 #include "tools/cli/command.h"
+#include "tools/cli/paths.h"
 #include "tools/cli/scorers.h"
 #include "tools/synth/synth.h"
 
@@ -22,6 +25,13 @@ struct SynthArgs {
 };
 
 int run_synth(const SynthArgs& args) {
+  // A profile is a name or a file; as a file it is an input like any other.
+  if (const std::string clash =
+          overlapping_paths({{"--profile", args.profile}}, {{"--out", args.out}});
+      !clash.empty() && std::filesystem::exists(args.profile)) {
+    print_error("synth", clash);
+    return kExitUsage;
+  }
   auto profile = synth::load_profile(args.profile, args.profiles_dir);
   if (!profile) {
     print_error("synth", profile.error());
@@ -81,7 +91,7 @@ void register_synth(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 10'000'000u));
   cmd->add_option("--days", args->days, "History length in days")->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str()->check(SeedNumber());
   cmd->callback([args, exit_code] { *exit_code = run_synth(*args); });
 }
 

@@ -11,6 +11,7 @@
 #include "operators/model_config.h"
 #include "operators/model_file.h"
 #include "tools/cli/command.h"
+#include "tools/cli/paths.h"
 #include "tools/cli/scorers.h"
 #include "tools/train/train.h"
 
@@ -31,6 +32,12 @@ struct TrainArgs {
 };
 
 int run_train(const TrainArgs& args) {
+  std::vector<NamedPath> inputs = named("--history", args.history);
+  inputs.push_back({"--config", args.config});
+  if (const std::string clash = overlapping_paths(inputs, {{"--out", args.out}}); !clash.empty()) {
+    print_error("train", clash);
+    return kExitUsage;
+  }
   auto doc = read_toml_file(args.config);
   if (!doc) {
     print_error("train", doc.error());
@@ -142,7 +149,8 @@ void register_train(CLI::App& app, int* exit_code) {
                   "early, intermediate, late or attention (default: the config's [model])");
   cmd->add_option("--out", args->out, "Model file to write")->required();
   cmd->add_option("--seed", args->seed, "Seed of initial weights, shuffling and masking")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(SeedNumber());
   cmd->add_option("--threads", args->threads, "Training threads (0: every core)")
       ->capture_default_str();
   cmd->add_flag("--no-masking", args->no_masking, "Train without modality masking");

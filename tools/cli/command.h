@@ -1,8 +1,11 @@
 #pragma once
 // Each subcommand of `tfe` lives in its own file and registers itself on the app here.
 
+#include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <system_error>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -39,6 +42,22 @@ inline CLI::Validator DurationFrom(const char* lo_text, const char* hi_text) {
         return {};
       },
       fmt::format("DURATION in [{} - {}]", lo_text, hi_text));
+}
+
+// A seed: an unsigned 64-bit integer, digits only. CLI11 reads "-1" into a uint64_t as 2^64 - 1
+// and a number past 2^64 as its largest value; both would pass for another seed unnoticed.
+inline CLI::Validator SeedNumber() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        uint64_t v = 0;
+        const char* end = text.data() + text.size();
+        const auto [p, ec] = std::from_chars(text.data(), end, v);
+        if (text.empty() || ec != std::errc() || p != end) {
+          return fmt::format("expected a seed from 0 to {}, got '{}'", UINT64_MAX, text);
+        }
+        return {};
+      },
+      "SEED");
 }
 
 // Exit codes shared by every subcommand.

@@ -1,6 +1,7 @@
 // tfe: the command-line entry point. Subcommands are registered from their own files.
 
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include "tools/cli/allocator.h"
@@ -33,6 +34,10 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::fprintf(stderr, "tfe: %s (see --help)\n", e.what());
     return tfe::cli::kExitUsage;
+  } catch (const std::exception& e) {
+    // Commands return errors as values; anything thrown past them still ends in one line.
+    std::fprintf(stderr, "tfe: error: %s\n", e.what());
+    return tfe::cli::kExitFailure;
   }
   return exit_code;
 }

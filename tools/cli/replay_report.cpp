@@ -72,7 +72,9 @@ void add_replay_report_options(CLI::App& cmd, ReplayReportArgs& args) {
                  "Report: bootstrap replicates over patients for the intervals (0: none)")
       ->capture_default_str()
       ->check(CLI::Range(0u, report::kMaxBootstrapReplicates));
-  cmd.add_option("--seed", args.seed, "Report: bootstrap seed")->capture_default_str();
+  cmd.add_option("--seed", args.seed, "Report: bootstrap seed")
+      ->capture_default_str()
+      ->check(SeedNumber());
   cmd.add_option("--threshold", args.thresholds,
                  "Report: alert threshold on the risk, repeatable (default 0.1 0.2 0.3 0.5)")
       ->check(NumberFrom(0.0, 1.0));
@@ -181,16 +183,19 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
     return kExitFailure;
   }
   const auto load_start = Clock::now();
-  MemoryPretouch pretouch(args.pretouch_mb >= 0
-                              ? static_cast<std::size_t>(args.pretouch_mb) << 20
-                              : pretouch_estimate(common.history, scorers.size(), !args.no_stress));
+  // A given amount is held to half the memory available, as the estimate is to a quarter: more
+  // would only take pages from the replays it is meant to help.
+  MemoryPretouch pretouch(
+      args.pretouch_mb >= 0
+          ? std::min(static_cast<std::size_t>(args.pretouch_mb) << 20, available_memory() / 2)
+          : pretouch_estimate(common.history, scorers.size(), !args.no_stress));
   auto history = load_packed_history(common.history, config.value(), registry, *dead.value());
   const std::size_t pretouched = pretouch.stop();
-  Result<void> closed_dead = dead.value()->close();
   if (!history) {
-    print_error(kCmd, history.error());
+    print_error(kCmd, history.error());  // the dead letters of a failed load are discarded
     return kExitFailure;
   }
+  Result<void> closed_dead = dead.value()->close();
   if (!closed_dead) {
     print_error(kCmd, closed_dead.error());
     return kExitFailure;

@@ -3,10 +3,10 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 
+#include "connectors/file_writer.h"
 #include "tools/profile/format.h"
 #include "tools/profile/profile.h"
 #include "tools/report/report.h"
@@ -323,10 +323,10 @@ Result<void> write_profile(const DeploymentProfile& p, const std::string& dir) {
        {std::pair<std::string, std::string>{"profile.json", profile_json(p)},
         {"profile.html", profile_html(p)}}) {
     const std::string path = (std::filesystem::path(dir) / name).string();
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << text;
-    f.close();
-    if (!f) return make_error(Errc::io, fmt::format("cannot write {}", path));
+    auto file = FileWriter::create(path);  // whole or not at all
+    if (file) file.value()->append(text);
+    auto closed = file ? file.value()->close() : Result<void>(file.error());
+    if (!closed) return closed.error();
   }
   return ok();
 }

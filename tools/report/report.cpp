@@ -4,9 +4,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
+
+#include "connectors/file_writer.h"
 
 namespace tfe::report {
 
@@ -106,12 +107,10 @@ Result<void> write_report(const Report& report, const std::string& dir) {
                                                        {"report.html", report_html(report)}};
   for (const auto& [name, text] : files) {
     const std::string path = (std::filesystem::path(dir) / name).string();
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (out) out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.close();
-    if (!out) {
-      return make_error(Errc::io, "report: cannot write " + path + ": " + std::strerror(errno));
-    }
+    auto file = FileWriter::create(path);  // whole or not at all
+    if (file) file.value()->append(text);
+    auto closed = file ? file.value()->close() : Result<void>(file.error());
+    if (!closed) return make_error(Errc::io, "report: " + closed.error().message);
   }
   return ok();
 }
