@@ -28,6 +28,9 @@ constexpr uint32_t kMaxShards = 256;
 constexpr uint32_t kMaxTickPhases = 3600;
 constexpr uint32_t kMaxHistory = 1024;
 constexpr uint32_t kMaxDim = 1u << 20;
+// Every duration of the engine stays within ten years: sums of them (a restore's lookback is a
+// horizon plus the allowed lateness plus a cadence) then never overflow.
+constexpr int64_t kMaxDurationMs = 3650LL * 24 * 3600 * 1000;
 
 struct Unit {
   std::string_view suffix;
@@ -79,6 +82,9 @@ Result<int64_t> read_duration(const toml::node& node, std::string_view field, bo
   auto ms = duration_from_toml(node, field);
   if (!ms) return ms.error();
   if (ms.value() == 0 && !allow_zero) return config_error(fmt::format("{}: must be > 0", field));
+  if (ms.value() > kMaxDurationMs) {
+    return config_error(fmt::format("{}: at most 3650d", field));
+  }
   return ms.value();
 }
 
@@ -409,6 +415,20 @@ Result<EngineConfig> engine_config_from_toml(const toml::table& doc) {
     specs.push_back(std::move(spec).value());
   }
   config.schema = ModalitySchema(std::move(specs));
+  // A vitals ring holds at most max_window_samples readings: at a declared cadence that cannot
+  // fill the longest window, its statistics would cover less time than the window says.
+  const int64_t longest = *std::max_element(config.windows_ms.begin(), config.windows_ms.end());
+  for (const ModalitySpec& spec : config.schema.specs()) {
+    if (spec.kind != ModalityKind::vitals || spec.cadence_ms <= 0) continue;
+    const int64_t readings = longest / spec.cadence_ms;
+    if (readings > static_cast<int64_t>(config.max_window_samples)) {
+      return config_error(fmt::format(
+          "modality '{}': the longest window ({}) at its cadence ({}) holds {} readings, more "
+          "than engine.max_window_samples ({}): raise it or shorten the window",
+          spec.name, format_duration_ms(longest), format_duration_ms(spec.cadence_ms), readings,
+          config.max_window_samples));
+    }
+  }
   return config;
 }
 

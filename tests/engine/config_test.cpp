@@ -200,6 +200,27 @@ TEST(EngineConfig, EngineSectionErrors) {
                       "engine.tick_on_event: expected true or false");
   EXPECT_CONFIG_ERROR(std::string("[engine]\nmax_window_samples = 1\n") + kVitals,
                       "engine.max_window_samples: must be between 2 and");
+  // A declared cadence that cannot fill the longest window within the cap: the "2h" statistics
+  // would cover 68 minutes.
+  const std::string monitor = R"(
+[[modality]]
+name = "monitor"
+kind = "vitals"
+channels = ["hr"]
+horizon = "15m"
+cadence = "1s"
+)";
+  EXPECT_CONFIG_ERROR("[engine]\nwindows = [\"5m\", \"2h\"]\n" + monitor,
+                      "modality 'monitor': the longest window (2h) at its cadence (1s) holds 7200 "
+                      "readings, more than engine.max_window_samples (4096)");
+  EXPECT_TRUE(engine_config_from_toml(
+      toml::parse("[engine]\nwindows = [\"5m\", \"2h\"]\nmax_window_samples = 8000\n" + monitor)));
+  // Durations stay within ten years, so that sums of them cannot overflow.
+  EXPECT_CONFIG_ERROR(std::string("[engine]\nallowed_lateness = \"3651d\"\n") + kVitals,
+                      "engine.allowed_lateness: at most 3650d");
+  EXPECT_CONFIG_ERROR(std::string("[[modality]]\nname = \"v\"\nkind = \"vitals\"\n"
+                                  "channels = [\"a\"]\nhorizon = \"100000d\"\n"),
+                      "horizon: at most 3650d");
   EXPECT_CONFIG_ERROR(std::string("[engine]\nmax_record_bytes = 10\n") + kVitals,
                       "engine.max_record_bytes: must be between 64 and");
   EXPECT_CONFIG_ERROR(std::string("engine = 5\n") + kVitals, "[engine]: expected a table");

@@ -73,6 +73,14 @@ TEST(TrainingConfigTest, ErrorsNameTheKey) {
   auto fractions = parse("[training]\ntrain_fraction = 0.9\nvalidation_fraction = 0.2\n");
   ASSERT_FALSE(fractions);
   EXPECT_NE(fractions.error().message.find("train_fraction"), std::string::npos);
+  // Fractions that leave no test patient (0.85 + 0.15 is 1 up to rounding).
+  auto whole = parse("[training]\ntrain_fraction = 0.85\nvalidation_fraction = 0.15\n");
+  ASSERT_FALSE(whole);
+  EXPECT_NE(whole.error().message.find("must stay below 1"), std::string::npos);
+  // Decay that zeroes every weight matrix each step.
+  auto decay = parse("[training]\nlearning_rate = 0.01\nweight_decay = 100\n");
+  ASSERT_FALSE(decay);
+  EXPECT_NE(decay.error().message.find("learning_rate 0.01 x weight_decay 100"), std::string::npos);
   auto stride = parse("[training]\nstride = 0\n");
   ASSERT_FALSE(stride);
   EXPECT_NE(stride.error().message.find("stride"), std::string::npos);
@@ -275,6 +283,22 @@ TEST(TestMetricsTest, PatientBootstrapOfRanksIsTheReportsOwn) {
   EXPECT_NE(other.auroc_ci.lo, d.auroc_ci.lo);
 }
 
+// A misspelt modality under [training.masking_by_modality] is an error, named with the
+// modalities there are, before any history is read.
+TEST(TrainFromHistoryTest, MaskingForAModalityTheConfigLacksIsAnError) {
+  auto engine = engine_config_from_toml(toml::parse_file(kProfiles + "/ward.toml"));
+  ASSERT_TRUE(engine) << engine.error().message;
+  TrainRequest request;
+  request.history = {"/nonexistent/history.tfelog"};
+  request.engine = engine.value();
+  request.training.masking_by["imagng"] = 0.5;
+  auto result = train_from_history(request);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message,
+            "[training.masking_by_modality] 'imagng' is not a modality of the config (wearables, "
+            "notes, imaging)");
+}
+
 TEST(TrainFromHistoryTest, SameModelBytesWithOneAndTwoThreads) {
   auto cohort = ward_cohort(120, 1.0, 11);
   ASSERT_NE(cohort, nullptr);
@@ -352,11 +376,18 @@ TEST(TrainFromHistoryTest, BacktestOfTheTestSplitMatchesTrainingTestMetrics) {
     test_patients.insert(e.patient);
   }
   ASSERT_GE(test_patients.size(), 5u);
-  for (const Strategy s : {Strategy::intermediate, Strategy::attention}) {
+  // An isotonic table ties the logits of a step: its served ranking is the table's, and the
+  // metrics training prints must be that one too.
+  const std::pair<Strategy, CalibrationMethod> models[] = {
+      {Strategy::intermediate, CalibrationMethod::platt},
+      {Strategy::attention, CalibrationMethod::platt},
+      {Strategy::intermediate, CalibrationMethod::isotonic}};
+  for (const auto& [s, calibration] : models) {
     TrainRequest request;
     request.history = {history};
     request.engine = cohort->profile.engine;
     request.arch.strategy = s;
+    request.arch.calibration = calibration;
     request.training.optim.epochs = 2;
     request.seed = 7;
     request.threads = 1;
@@ -365,7 +396,9 @@ TEST(TrainFromHistoryTest, BacktestOfTheTestSplitMatchesTrainingTestMetrics) {
     const TrainResult& r = result.value();
     ASSERT_GT(r.test.positives, 0u);
     ASSERT_LT(r.test.positives, r.test.examples);
-    EXPECT_GT(r.model.calibration.platt_a, 0.0f) << to_string(s);
+    if (calibration == CalibrationMethod::platt) {
+      EXPECT_GT(r.model.calibration.platt_a, 0.0f) << to_string(s);
+    }
     auto model = std::make_shared<const FusionModel>(r.model);
     auto op = FusionOperator::create(model, cohort->profile.engine);
     ASSERT_TRUE(op) << op.error().message;
@@ -384,6 +417,8 @@ TEST(TrainFromHistoryTest, BacktestOfTheTestSplitMatchesTrainingTestMetrics) {
     const auto& overall = rep.value().models.at(0).evaluation.overall;
     EXPECT_EQ(overall.ticks, r.test.examples) << to_string(s);
     EXPECT_NEAR(overall.discrimination.auroc, r.test.auroc, 0.005) << to_string(s);
+    EXPECT_NEAR(overall.discrimination.auprc, r.test.auprc, 0.005)
+        << to_string(s) << " " << to_string(calibration);
     // The baseline recorded beside each example is the NEWS2 the service scores.
     const auto& baseline = rep.value().models.at(1).evaluation.overall;
     EXPECT_NEAR(baseline.discrimination.auroc, r.test.news2_auroc, 0.005);

@@ -295,13 +295,22 @@ Result<TrainingConfig> training_config_from_toml(const toml::table& doc) {
       return config_error(fmt::format("[training] unknown key '{}'", quoted_text(key)));
     }
   }
-  if (c.train_fraction + c.validation_fraction >= 1.0 + 1e-12) {
+  // A test split of a rounding error (0.85 + 0.15) holds no patient: strictly below 1.
+  if (c.train_fraction + c.validation_fraction > 1.0 - 1e-9) {
     return config_error(
         fmt::format("[training] train_fraction {} + validation_fraction {} must stay below 1",
                     c.train_fraction, c.validation_fraction));
   }
   if (c.train_fraction <= 0 || c.validation_fraction <= 0) {
     return config_error("[training] train_fraction and validation_fraction must be positive");
+  }
+  // Decoupled decay scales every weight matrix by 1 - lr * wd each step: at 1 or more it zeroes
+  // (or flips) them every step, and training "converges" to a model that ignores its inputs.
+  if (c.optim.learning_rate * c.optim.weight_decay >= 1.0) {
+    return config_error(fmt::format(
+        "[training] learning_rate {} x weight_decay {} must stay below 1 (each step scales the "
+        "weights by 1 - learning_rate x weight_decay)",
+        c.optim.learning_rate, c.optim.weight_decay));
   }
   return c;
 }
@@ -514,7 +523,14 @@ TestMetrics evaluate_test(const FusionModel& model, const RecordedExamples& exam
     baseline[i] = examples.news2_risk[test[i]];
     m.positives += label[i];
   }
+  // Measured on what is served: an isotonic table ties logits of one step, which ranks them
+  // worse than the logits did (Platt keeps their order, so its figures are the logits').
+  const auto served = [&] {
+    if (model.calibration.method != CalibrationMethod::isotonic) return;
+    for (double& x : logit) x = model.calibration.apply(x);
+  };
   predict_logits(model, examples.set, test, 0, threads, logit);
+  served();
   m.auroc = report::auroc(logit, label);
   m.auprc = report::average_precision(logit, label);
   m.news2_auroc = report::auroc(baseline, label);
@@ -530,6 +546,7 @@ TestMetrics evaluate_test(const FusionModel& model, const RecordedExamples& exam
   m.news2_auprc_ci = news2_ci.auprc_ci;
   for (std::size_t mod = 0; mod < examples.set.dims.size(); ++mod) {
     predict_logits(model, examples.set, test, 1u << mod, threads, logit);
+    served();
     m.auroc_without.push_back(report::auroc(logit, label));
     m.auprc_without.push_back(report::average_precision(logit, label));
   }
@@ -537,6 +554,24 @@ TestMetrics evaluate_test(const FusionModel& model, const RecordedExamples& exam
 }
 
 namespace {
+
+// [training.masking_by_modality] names modalities of the config: a misspelt one would otherwise
+// leave that modality at the default probability without a word.
+Result<void> check_masking_names(const TrainRequest& request) {
+  for (const auto& [name, p] : request.training.masking_by) {
+    if (!request.engine.schema.find(name)) {
+      std::string names;
+      for (const ModalitySpec& spec : request.engine.schema.specs()) {
+        if (!names.empty()) names += ", ";
+        names += spec.name;
+      }
+      return config_error(
+          fmt::format("[training.masking_by_modality] '{}' is not a modality of the config ({})",
+                      quoted_text(name), names));
+    }
+  }
+  return ok();
+}
 
 // Everything after the events are in memory. `loaded`, when given, holds `events` and is freed
 // once the examples are recorded (the history is the larger of the two).
@@ -637,6 +672,7 @@ Result<TrainResult> train_events(const ReplaySequence& events, const PatientRegi
 }  // namespace
 
 Result<TrainResult> train_from_history(const TrainRequest& request) {
+  if (auto names = check_masking_names(request); !names) return names.error();  // before the load
   PatientRegistry registry;
   DeadLetterSink dead;
   auto history = load_packed_history(request.history, request.engine, registry, dead);
@@ -652,6 +688,7 @@ Result<TrainResult> train_from_history(const TrainRequest& request) {
 
 Result<TrainResult> train_from_events(const ReplaySequence& events, const PatientRegistry& registry,
                                       const TrainRequest& request) {
+  if (auto names = check_masking_names(request); !names) return names.error();
   return train_events(events, registry, 0, request, nullptr);
 }
 
