@@ -24,10 +24,8 @@ status="$("$SRC/tools/kafka" status 2>/dev/null || true)"
 sed -i 's/^shutdown_grace = .*/&\ncaught_up_grace = "20s"/' "$CONFIG"
 
 it_synth "$WORK/history.jsonl" 100 1
-it_file_scores "$WORK/history.jsonl" "$WORK/file-scores.jsonl"
-limit="$(it_max_arrival "$WORK/history.jsonl")"
-want="$(jq -c --argjson limit "$limit" 'select(.score_time < $limit)' "$WORK/file-scores.jsonl" | wc -l)"
-it_log "reference: $want scores"
+it_reference "$WORK/history.jsonl"
+limit="$REF_LIMIT" want="$REF_WANT"
 
 it_serve main
 it_publish_paced "$WORK/history.jsonl" "$CONFIG" 2400x

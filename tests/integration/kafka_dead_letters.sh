@@ -12,9 +12,8 @@ source "$SRC/tests/integration/lib/service.bash"
 it_setup
 
 it_synth "$WORK/history.jsonl" 30 0.5
-it_file_scores "$WORK/history.jsonl" "$WORK/file-scores.jsonl"
-limit="$(it_max_arrival "$WORK/history.jsonl")"
-want="$(jq -c --argjson limit "$limit" 'select(.score_time < $limit)' "$WORK/file-scores.jsonl" | wc -l)"
+it_reference "$WORK/history.jsonl"
+limit="$REF_LIMIT" want="$REF_WANT"
 
 # topic <TAB> key <TAB> record <TAB> expected reason; the records name real patients of the
 # history, so that a record that slipped through would change their scores.

@@ -39,9 +39,8 @@ kcat -b "$BROKER" -P -t "${PREFIX}tfe.wearables" -K $'\t' -X acks=all <"$WORK/we
 kcat -b "$BROKER" -P -t "${PREFIX}tfe.notes" -K $'\t' -X acks=all <"$WORK/notes.tsv" ||
   it_fail "kcat could not produce to ${PREFIX}tfe.notes"
 
-it_file_scores "$WORK/history.sorted.jsonl" "$WORK/file-scores.jsonl"
-limit="$(it_max_arrival "$WORK/history.sorted.jsonl")"
-want="$(jq -c --argjson limit "$limit" 'select(.score_time < $limit)' "$WORK/file-scores.jsonl" | wc -l)"
+it_reference "$WORK/history.sorted.jsonl"
+limit="$REF_LIMIT" want="$REF_WANT"
 ((want >= 30)) || it_fail "the reference replay gave only $want scores"
 it_wait_scores "$want" 120
 

@@ -43,10 +43,8 @@ grep -q "^caught_up_grace = \"${grace_s}s\"" "$CONFIG" || it_fail "could not set
 # (every partition then has a record: one that has none yet does not hold the clock); the rest
 # streams in 33 s, the notes one second behind everything else.
 it_synth "$WORK/history.jsonl" 100 1
-it_file_scores "$WORK/history.jsonl" "$WORK/file-scores.jsonl"
-limit="$(it_max_arrival "$WORK/history.jsonl")"
-want="$(jq -c --argjson limit "$limit" 'select(.score_time < $limit)' "$WORK/file-scores.jsonl" | wc -l)"
-it_log "reference: $want scores"
+it_reference "$WORK/history.jsonl"
+limit="$REF_LIMIT" want="$REF_WANT"
 split=$(($(jq -n '[inputs | .arrival_time] | min' "$WORK/history.jsonl") + 2 * 3600 * 1000))
 jq -c --argjson t "$split" 'select(.arrival_time < $t)' "$WORK/history.jsonl" >"$WORK/prefix.jsonl"
 jq -c --argjson t "$split" 'select(.arrival_time >= $t and .modality != "notes")' \

@@ -15,10 +15,8 @@ it_setup
 
 # One day of a 100-patient ward, streamed in 24 s.
 it_synth "$WORK/history.jsonl" 100 1
-it_file_scores "$WORK/history.jsonl" "$WORK/file-scores.jsonl"
-limit="$(it_max_arrival "$WORK/history.jsonl")"
-want="$(jq -c --argjson limit "$limit" 'select(.score_time < $limit)' "$WORK/file-scores.jsonl" | wc -l)"
-it_log "reference: $want scores"
+it_reference "$WORK/history.jsonl"
+limit="$REF_LIMIT" want="$REF_WANT"
 
 for signal in TERM KILL; do
   prefix="${PREFIX}${signal,,}-"

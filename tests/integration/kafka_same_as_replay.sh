@@ -12,10 +12,8 @@ source "$SRC/tests/integration/lib/service.bash"
 it_setup
 
 it_synth "$WORK/history.jsonl" 60 1
-it_file_scores "$WORK/history.jsonl" "$WORK/file-scores.jsonl"
-limit="$(it_max_arrival "$WORK/history.jsonl")"
-want="$(jq -c --argjson limit "$limit" 'select(.score_time < $limit)' "$WORK/file-scores.jsonl" | wc -l)"
-it_log "reference: $want scores"
+it_reference "$WORK/history.jsonl"
+limit="$REF_LIMIT" want="$REF_WANT"
 
 it_publish "$WORK/history.jsonl"
 it_serve main

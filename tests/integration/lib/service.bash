@@ -206,6 +206,16 @@ it_wait_scores() {
   it_fail "only $n of $1 distinct scores on $SCORE_TOPIC after $2 s"
 }
 
+# it_reference HISTORY: the file replay's scores ($WORK/file-scores.jsonl), REF_LIMIT (the newest
+# arrival: ticks at the very end depend on whether a run was finished) and REF_WANT (the scores
+# before it, which the service must emit).
+it_reference() {
+  it_file_scores "$1" "$WORK/file-scores.jsonl"
+  REF_LIMIT="$(it_max_arrival "$1")"
+  REF_WANT="$(jq -c --argjson limit "$REF_LIMIT" 'select(.score_time < $limit)' "$WORK/file-scores.jsonl" | wc -l)"
+  it_log "reference: $REF_WANT scores"
+}
+
 # it_max_arrival HISTORY: the newest arrival_time in a JSONL history.
 it_max_arrival() {
   jq -n '[inputs | .arrival_time] | max' "$1"
