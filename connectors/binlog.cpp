@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "connectors/crc32.h"
-#include "connectors/file_writer.h"
+#include "engine/file_writer.h"
 
 namespace tfe {
 

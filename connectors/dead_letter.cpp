@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "connectors/file_writer.h"
 #include "connectors/json_write.h"
+#include "engine/file_writer.h"
 
 namespace tfe {
 

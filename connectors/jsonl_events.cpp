@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "connectors/file_writer.h"
+#include "engine/file_writer.h"
 
 namespace tfe {
 

@@ -1,6 +1,6 @@
 #include "connectors/score_jsonl.h"
 
-#include "connectors/file_writer.h"
+#include "engine/file_writer.h"
 
 namespace tfe {
 

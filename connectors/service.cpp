@@ -691,7 +691,6 @@ Result<void> Service::rebuild() {
   cap_ = table_.restoring() ? cap : std::nullopt;
   last_clock_.reset();
   last_committed_.clear();
-  paused_.clear();
   restore_events_base_ = summary_.events;
   pipeline_->set_emitting(!table_.restoring());
   metrics_.restores->inc();
@@ -735,17 +734,13 @@ void Service::finish_restore_if_done() {
     metrics_.paused->set(static_cast<double>(paused_.size()));
     return;
   }
-  kafka::TopicPartitions resume;
   const int64_t now = wall_ms();
   for (const auto& [t, p] : paused_) {
     table_.slot(t, p).paused = false;
     // Not fetched while paused: its end may have moved unseen.
     table_.restart_grace(t, p, now);
-    resume.emplace_back(kafka_.modality_topics[t], p);
   }
-  paused_.clear();
-  metrics_.paused->set(0);
-  if (auto r = consumer_->resume(resume); !r) spdlog::warn("{}", r.error().message);
+  resume_paused();
   const double seconds =
       std::chrono::duration<double>(SteadyClock::now() - restore_started_).count();
   const uint64_t replayed = summary_.events - restore_events_base_;

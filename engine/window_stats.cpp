@@ -253,13 +253,14 @@ void VitalsWindows::prefetch_ends(const VitalsWindowsShape& shape) const {
   }
 }
 
-void VitalsWindows::pop_front(const Block& b, uint32_t k) {
+bool VitalsWindows::pop_front(const Block& b, uint32_t k) {
+  bool imprecise = false;
   for (uint32_t i = 0; i < k; ++i) {
     const uint32_t s = head_;
     for (std::size_t w = 0; w < b.windows; ++w) {
       if (b.starts[w] == 0) {
         // Only when the ring is at its cap: the reading leaves a window it still belongs to.
-        accumulate(b, w, s, -1);
+        imprecise = accumulate(b, w, s, -1) || imprecise;
       } else {
         --b.starts[w];
       }
@@ -268,6 +269,7 @@ void VitalsWindows::pop_front(const Block& b, uint32_t k) {
     --count_;
   }
   if (count_ == 0) head_ = 0;
+  return imprecise;
 }
 
 void VitalsWindows::append(const VitalsWindowsShape& shape, const Block& b, int64_t event_time_ms,
@@ -341,7 +343,8 @@ void VitalsWindows::add(const VitalsWindowsShape& shape, int64_t now_ms, int64_t
       if (capacity_ < shape.max_samples) {
         reserve(shape, grown_capacity(shape));
       } else {
-        pop_front(layout(shape, capacity_, block_.get()), 1);  // at the cap: the oldest leaves
+        // At the cap the oldest leaves, possibly an outlier its windows still held.
+        if (pop_front(layout(shape, capacity_, block_.get()), 1)) rebuild(shape);
       }
     }
   }

@@ -122,7 +122,8 @@ class VitalsWindows {
                      const VitalsReading& reading, uint32_t mask);
   void reserve(const VitalsWindowsShape& shape, uint32_t capacity);
   uint32_t grown_capacity(const VitalsWindowsShape& shape) const;
-  void pop_front(const Block& b, uint32_t k);
+  // Returns true when a reading left a window's sums imprecise (accumulate), as at the cap.
+  bool pop_front(const Block& b, uint32_t k);
   void prefetch_ends(const VitalsWindowsShape& shape) const;
   void rebuild(const VitalsWindowsShape& shape);
   void rebase(const VitalsWindowsShape& shape, int64_t new_origin_ms);

@@ -1,13 +1,7 @@
 #include "operators/model_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <bit>
-#include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/file_writer.h"
 #include "operators/hash.h"
 
 namespace tfe {
@@ -501,33 +496,12 @@ Result<FusionModel> parse_model(std::span<const uint8_t> bytes) {
 
 Result<void> save_model(const FusionModel& model, const std::string& path) {
   const std::vector<uint8_t> bytes = serialize_model(model);
-  // Written beside the path and renamed onto it: a model file is whole or absent, never cut
-  // short by a full disk, and a failed write leaves an earlier model in place.
-  std::string temp = path + ".tmp-XXXXXX";
-  const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) {
-    return make_error(Errc::io,
-                      fmt::format("{}: cannot open for writing: {}", path, std::strerror(errno)));
-  }
-  ::fchmod(fd, 0644);
-  std::size_t done = 0;
-  int error = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      error = errno;
-      break;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::close(fd) != 0 && error == 0) error = errno;
-  if (error == 0 && ::rename(temp.c_str(), path.c_str()) != 0) error = errno;
-  if (error != 0) {
-    ::unlink(temp.c_str());
-    return make_error(Errc::io, fmt::format("{}: write failed: {}", path, std::strerror(error)));
-  }
-  return ok();
+  // Whole or absent: never cut short by a full disk, and a failed write leaves an earlier model
+  // in place.
+  auto file = FileWriter::create(path);
+  if (!file) return file.error();
+  file.value()->append(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return file.value()->close();
 }
 
 Result<FusionModel> load_model(const std::string& path) {

@@ -385,6 +385,25 @@ TEST(WindowStats, AnOutlierLeavesNoTraceOnceItHasLeftTheWindow) {
   EXPECT_NEAR(stat(shape, f, 0, 0, WindowStat::slope), stat(shape, g, 0, 0, WindowStat::slope),
               1e-6);
   EXPECT_EQ(compare(shape, with_outlier, readings, now), "");
+  // The same when the ring's cap, not the window, pushes the outlier out: the window still held
+  // it.
+  VitalsWindowsShape capped{{60 * kMinute}, 1, 8};
+  VitalsWindows capped_outlier;
+  VitalsWindows capped_control;
+  for (int i = 0; i < 40; ++i) {
+    const int64_t t = i * 10 * kSecond;
+    const float v = 70.0f + static_cast<float>(i % 3);
+    capped_outlier.add(capped, t, t, reading({{0, i == 20 ? 1e12f : v}}));
+    capped_control.add(capped, t, t, reading({{0, v}}));
+  }
+  std::vector<float> h(capped.feature_count());
+  std::vector<float> k(capped.feature_count());
+  capped_outlier.write_features(capped, h);
+  capped_control.write_features(capped, k);
+  EXPECT_EQ(stat(capped, h, 0, 0, WindowStat::count), 8.0f);
+  EXPECT_NEAR(stat(capped, h, 0, 0, WindowStat::std), stat(capped, k, 0, 0, WindowStat::std), 1e-4);
+  EXPECT_NEAR(stat(capped, h, 0, 0, WindowStat::slope), stat(capped, k, 0, 0, WindowStat::slope),
+              1e-6);
 }
 
 // Seven-day windows (the longest allowed) over a month: the readings' int32 time offsets never

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "connectors/file_writer.h"
+#include "engine/file_writer.h"
 #include "tools/profile/format.h"
 #include "tools/profile/profile.h"
 #include "tools/report/report.h"

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "connectors/file_writer.h"
+#include "engine/file_writer.h"
 
 namespace tfe::report {
 

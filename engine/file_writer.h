@@ -1,8 +1,8 @@
 #pragma once
-// A buffered output file shared by every file writer in connectors/ (event logs, scores, dead
-// letters): the caller appends into buffer(), the writer hands full buffers to the OS in large
-// writes. The first I/O error is kept and returned by flush()/close(), so hot paths need no checks.
-// A regular file is written beside its path and renamed onto it by a successful close(): a
+// A buffered output file shared by every file writer (event logs, scores, dead letters, model
+// files, reports): the caller appends into buffer(), the writer hands full buffers to the OS in
+// large writes. The first I/O error is kept and returned by flush()/close(), so hot paths need no
+// checks. A regular file is written beside its path and renamed onto it by a successful close(): a
 // reader never sees half a file, and a failed or abandoned write leaves the path as it was.
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-#include "connectors/file_writer.h"
+#include "engine/file_writer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
