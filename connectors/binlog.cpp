@@ -136,7 +136,21 @@ class BinlogSource final : public EventSource {
     if (size_ - at < kFrameBytes) return false;
     const uint32_t len = load_u32(data_ + at);
     if (len == 0 || len > kBinlogMaxBodyBytes || len > size_ - at - kFrameBytes) return false;
+    if (!plausible_body(data_ + at + 4, len)) return false;
     return crc32_of(data_ + at, 4 + std::size_t{len}) == load_u32(data_ + at + 4 + len);
+  }
+  // The body opens as a writer's does: a patient reference (with an id of 1..64 bytes when it
+  // defines one) and a modality of the schema. A filter before the checksum in resync: in damaged
+  // bytes about one offset in 256 claims a length that fits, and checksumming each claim (up to
+  // 16 MiB) took about a second per damaged MiB; this leaves about one claim in a hundred.
+  bool plausible_body(const uint8_t* p, uint32_t len) const {
+    Reader r{p, p + len};
+    uint64_t ref;
+    if (!r.varint(ref) || (ref >> 1) >= kMaxLocalPatients) return false;
+    std::string_view id;
+    if ((ref & 1) && (!r.bytes(id) || id.empty() || id.size() > kMaxPatientIdBytes)) return false;
+    uint8_t modality;
+    return r.byte(modality) && (modality == kOutcomeModality || modality < schema_.size());
   }
   // Offset of the next record that checks out after damage at pos_, or size_ if none.
   std::size_t resync() const;

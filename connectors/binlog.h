@@ -20,12 +20,13 @@
 //
 // Reader: validates every checksum. A damaged region becomes one `bad_checksum` dead letter
 // (offset = its first byte) and the reader resynchronises at the first later offset where a whole
-// record checks out (a false match has probability 2^-32 per offset; the damaged record's own
-// length is not trusted). Records of a patient whose defining record was lost
-// are dead-lettered as bad_checksum too. A file cut inside its last record ends with one
-// `truncated_record` dead letter. A header that is short, damaged, of another version or written
-// under another modality schema is an error at open. Records that check out but do not parse, or
-// whose event is invalid, are dead-lettered (malformed_record, or the decode reason).
+// record checks out and its body opens as a writer's would (patient reference, modality); a false
+// match has probability 2^-32 per offset; the damaged record's own length is not trusted. Records
+// of a patient whose defining record was lost are dead-lettered as bad_checksum too. A file cut
+// inside its last record ends with one `truncated_record` dead letter. A header that is short,
+// damaged, of another version or written under another modality schema is an error at open. Records
+// that check out but do not parse, or whose event is invalid, are dead-lettered (malformed_record,
+// or the decode reason).
 
 #include <cstdint>
 #include <memory>

@@ -240,9 +240,12 @@ Result<CsvRecordReader::Status> CsvRecordReader::next(Record& record) {
     }
     if (too_large) return Status::too_large;
     if (malformed) return Status::malformed;
-    // A blank line (nothing but spaces) is no record.
-    if (record.fields.size() == 1 && !record.quoted[0] &&
-        record.fields[0].find_first_not_of(" \t\r") == std::string::npos) {
+    // A blank line (nothing but spaces) is no record; nor is a row of empty unquoted fields,
+    // which spreadsheets save for formatted rows below the data.
+    if (std::none_of(record.quoted.begin(), record.quoted.end(), [](bool q) { return q; }) &&
+        std::all_of(record.fields.begin(), record.fields.end(), [](const std::string& f) {
+          return f.find_first_not_of(" \t\r") == std::string::npos;
+        })) {
       continue;
     }
     return Status::record;
@@ -484,6 +487,10 @@ Result<std::array<int, kColumnCount>> CsvImporter::Impl::read_header(
   int first_data_field = -1;  // among the unknown fields
   for (std::size_t f = 0; f < header.fields.size(); ++f) {
     const std::string_view name = trim(header.fields[f]);
+    // An unnamed last column is a delimiter ending every line; an unnamed first one, a row index
+    // (pandas' to_csv). Neither can be renamed to a column, so neither fails the file. Between
+    // named columns it may be a column whose name was lost, and is reported as unknown.
+    if (name.empty() && (f == 0 || f + 1 == header.fields.size())) continue;
     bool found = false;
     for (std::size_t c = 0; c < kColumnCount; ++c) {
       if (!iequal(name, *headers[c])) continue;

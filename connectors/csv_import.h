@@ -3,7 +3,8 @@
 // per row, read into events.
 //
 // Inputs:  CSV files (RFC 4180, UTF-8, a header row naming the columns patient_id, event_time,
-//          arrival_time, modality, variable, value, text; order free), the ModalitySchema, a
+//          arrival_time, modality, variable, value, text; order free; an unnamed first or last
+//          column, a row index or a delimiter ending each line, is ignored), the ModalitySchema, a
 //          PatientRegistry to intern patient ids (valid events only), DecodeLimits.
 // Outputs: events in arrival-time order (ties keep file and row order). Adjacent vitals rows of
 //          one (patient_id, modality, event_time, arrival_time) form one reading. Every event

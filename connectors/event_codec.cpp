@@ -18,6 +18,7 @@ static_assert(kDecodePadding == simdjson::SIMDJSON_PADDING);
 namespace {
 
 constexpr std::string_view kOutcomeName = "outcome";
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 
 constexpr std::array<std::string_view, kDecodeReasonCount> kReasonNames = {
     "malformed_json",
@@ -319,6 +320,10 @@ DecodeResult<void> EventDecoder::Impl::decode(std::string_view record, Event& ou
   if (record.size() > limits.max_record_bytes) {
     return fail(DecodeReason::record_too_large, "record exceeds max_record_bytes");
   }
+  // A UTF-8 byte order mark, as Windows tools write at the start of a file, is not part of the
+  // JSON text (RFC 8259 lets a parser ignore it); simdjson would reject it. The padding after the
+  // record is unchanged.
+  if (record.starts_with(kByteOrderMark)) record.remove_prefix(kByteOrderMark.size());
   element root;
   if (const auto code = parser.parse(record.data(), record.size(), !padded).get(root)) {
     return classify_parse_error(code, record);

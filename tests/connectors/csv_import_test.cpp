@@ -403,6 +403,52 @@ TEST(CsvImportTest, HeaderColumnsFoundByNameInAnyOrder) {
   EXPECT_EQ(r.events[0].arrival_time_ms, 1704096000000);
 }
 
+TEST(CsvImportTest, UnnamedFirstOrLastColumnIsIgnored) {
+  const auto schema = default_test_schema();
+  // Exports that end every line with a delimiter (the header's last name is then empty), and
+  // pandas' to_csv, which writes the row index first under an empty name. Neither column is
+  // one of the import's, and neither can be renamed with --column.
+  for (const std::string& file :
+       {std::string("patient_id,event_time,arrival_time,modality,variable,value,text,\r\n"
+                    "P1,1704096000000,,wearables,hr,88,,\r\n"
+                    "P1,1704096000000,,wearables,spo2,95,,\r\n"),
+        std::string(",patient_id,event_time,modality,variable,value\n"
+                    "0,P1,1704096000000,wearables,hr,88\n"
+                    "1,P1,1704096000000,wearables,spo2,95\n")}) {
+    Imported r(file, schema);
+    ASSERT_EQ(r.error, "") << file;
+    EXPECT_TRUE(r.dead.empty()) << r.dead[0].message;
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(r.events[0].vitals.present_mask, (1u << kHr) | (1u << kSpo2));
+    EXPECT_EQ(r.events[0].vitals.values[kSpo2], 95.0f);
+  }
+  // An unnamed column between named ones may be a column whose name was lost: still refused.
+  Imported middle(
+      "patient_id,event_time,,modality,variable,value\nP1,1704096000000,1704096000001,"
+      "wearables,hr,88\n",
+      schema);
+  EXPECT_NE(middle.error.find("unknown column ''"), std::string::npos) << middle.error;
+}
+
+TEST(CsvImportTest, RowsOfOnlyDelimitersAreBlankLines) {
+  // Spreadsheets save formatted but empty rows below the data as a run of commas.
+  const auto schema = default_test_schema();
+  Imported r(csv("P1,1704096000000,,wearables,hr,88,\n"
+                 ",,,,,,\n"
+                 " , ,,,,,\r\n"
+                 "P1,1704096060000,,wearables,hr,89,\n"
+                 ",,,,,,\n"),
+             schema);
+  ASSERT_EQ(r.error, "");
+  EXPECT_TRUE(r.dead.empty()) << r.dead[0].reason;
+  EXPECT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.stats.rows, 2u);
+  // A quoted empty field is data, not a blank: the row is checked as any other.
+  Imported q(csv("\"\",,,,,,\n"), schema);
+  ASSERT_EQ(q.dead.size(), 1u);
+  EXPECT_EQ(q.dead[0].reason, "bad_patient_id");
+}
+
 TEST(CsvImportTest, ColumnRenames) {
   const auto schema = default_test_schema();
   CsvColumns columns;

@@ -113,6 +113,24 @@ TEST_F(EventCodecTest, RecordOverTheSizeLimit) {
   EXPECT_EQ(r.error().reason, DecodeReason::record_too_large);
 }
 
+TEST_F(EventCodecTest, LeadingByteOrderMarkIsIgnored) {
+  // Windows tools (Notepad, PowerShell 5 Out-File) start a UTF-8 file with a byte order mark;
+  // RFC 8259 lets a parser ignore it, and the record after it is valid.
+  const std::string rec =
+      R"({"patient_id":"P1","modality":"wearables","event_time":1700000000000,"values":{"hr":1}})";
+  auto r = decoder_.decode("\xEF\xBB\xBF" + rec);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(registry_.id(r.value().patient), "P1");
+  EXPECT_EQ(r.value().vitals.values[0], 1.0f);
+  // Only one, and only first: elsewhere it is not JSON whitespace.
+  for (const std::string& bad : {"\xEF\xBB\xBF\xEF\xBB\xBF" + rec, " \xEF\xBB\xBF" + rec,
+                                 rec + "\xEF\xBB\xBF", std::string("\xEF\xBB\xBF")}) {
+    auto b = decoder_.decode(bad);
+    ASSERT_FALSE(b);
+    EXPECT_EQ(b.error().reason, DecodeReason::malformed_json) << b.error().message;
+  }
+}
+
 TEST_F(EventCodecTest, ReasonNamesAreStableAndRoundTrip) {
   EXPECT_EQ(to_string(DecodeReason::malformed_json), "malformed_json");
   EXPECT_EQ(to_string(DecodeReason::event_time_out_of_range), "event_time_out_of_range");

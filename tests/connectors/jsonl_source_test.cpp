@@ -188,6 +188,19 @@ TEST_F(BadRecordCorpusTest, RecordAtExactlyTheLimitIsAccepted) {
   EXPECT_EQ(got.dead[0].line, 2u);
 }
 
+TEST_F(BadRecordCorpusTest, FileStartingWithAByteOrderMarkLosesNoRecord) {
+  const std::string rec =
+      R"({"patient_id":"P1","modality":"wearables","event_time":1700000000000,"values":{"hr":1}})";
+  const std::string path = tmp_.file("bom.jsonl");
+  test::write_file(path, "\xEF\xBB\xBF" + rec + "\r\n" + rec + "\r\n");
+  PatientRegistry registry;
+  const Drained got = read_jsonl(path, schema_, registry);
+  EXPECT_TRUE(got.dead.empty()) << (got.dead.empty() ? "" : got.dead[0].message);
+  ASSERT_EQ(got.events.size(), 2u);
+  EXPECT_EQ(got.events[0].source_seq, 1u);
+  EXPECT_EQ(got.events[1].source_seq, 2u);
+}
+
 TEST_F(BadRecordCorpusTest, EmptyAndMissingFiles) {
   const std::string path = tmp_.file("empty.jsonl");
   test::write_file(path, "");
