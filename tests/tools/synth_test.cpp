@@ -325,6 +325,8 @@ TEST(SynthGenerate, RejectsBadOptions) {
   auto days = generate(p, GenerateOptions{10, 0, 1}, registry, [](const Event&) {});
   ASSERT_FALSE(days);
   EXPECT_NE(days.error().message.find("days"), std::string::npos);
+  // One line that the command prefixes with "tfe synth: " (no second "synth: ").
+  EXPECT_EQ(days.error().message, "days must be in (0, 3650]");
   EXPECT_EQ(registry.size(), 0u);
 }
 
@@ -424,6 +426,109 @@ TEST(SynthProfileLoader, Errors) {
   auto missing = load_profile("no-such-profile", kProfiles);
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("no-such-profile.toml"), std::string::npos);
+}
+
+// ---- accepted values that the generator must still serve sensibly ------------------------------
+
+// Generates from a parsed profile; every event is checked against the history window and the
+// wire format, and the vitals are summarised.
+struct Summary {
+  uint64_t events = 0, vitals = 0, outcomes = 0;
+  double activity = 0, hr = 0;
+  uint64_t n_activity = 0, n_hr = 0;
+};
+
+Summary summarise(const Profile& profile, uint32_t patients, double days, uint64_t seed) {
+  Summary s;
+  PatientRegistry registry;
+  auto stats =
+      generate(profile, GenerateOptions{patients, days, seed}, registry, [&](const Event& e) {
+        ++s.events;
+        if (e.modality == kOutcomeModality) ++s.outcomes;
+        if (e.modality != 0) return;
+        ++s.vitals;
+        if (e.vitals.present_mask & 1u) s.hr += e.vitals.values[0], ++s.n_hr;
+        if (e.vitals.present_mask & (1u << 5)) {
+          s.activity += e.vitals.values[5], ++s.n_activity;
+        }
+      });
+  EXPECT_TRUE(stats) << (stats ? "" : stats.error().message);
+  return s;
+}
+
+TEST(SynthGenerate, TinyHistoryKeepsEveryEventInsideTheWindow) {
+  // A window of one millisecond: a deteriorating patient's outcome must not be emitted at or
+  // after the end of the history, which the window does not cover.
+  const Profile p = load("ward");
+  for (double days : {1e-8, 2e-8}) {
+    PatientRegistry registry;
+    uint64_t events = 0, outside = 0;
+    auto stats = generate(p, GenerateOptions{400, days, 3}, registry, [&](const Event& e) {
+      ++events;
+      const int64_t end = p.start_ms + static_cast<int64_t>(std::llround(days * 864e5));
+      outside += e.arrival_time_ms < p.start_ms || e.arrival_time_ms >= end;
+    });
+    ASSERT_TRUE(stats) << stats.error().message;
+    EXPECT_EQ(outside, 0u) << "days " << days;
+    EXPECT_EQ(stats.value().events, events);
+  }
+  // A window that rounds to no millisecond at all is refused, not an empty cohort.
+  PatientRegistry registry;
+  auto none = generate(p, GenerateOptions{10, 1e-9, 3}, registry, [](const Event&) {});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message, "days 1e-09 is shorter than a millisecond");
+}
+
+TEST(SynthGenerate, RareEpisodeRatesMeanRareEpisodes) {
+  // A rate of episodes per day as small as the loader accepts (0, 100] means (almost) no
+  // episodes, not an overflowing time and an episode that never ends.
+  const std::string text = replace(
+      replace(minimal_profile(), "hr = 1.0", "hr = 1.0\nactivity = 1.0"), "cadence = \"1m\"",
+      "cadence = \"1m\"\ndevice_off = [\"6h\", \"6h\"]\n"
+      "device_off_per_day = RATE\nexertion_per_day = RATE\ntransient_per_day = RATE");
+  auto none = parse(replace(text, "RATE\nexertion_per_day = RATE\ntransient_per_day = RATE",
+                            "0\nexertion_per_day = 0\ntransient_per_day = 0"));
+  ASSERT_TRUE(none) << none.error().message;
+  const Summary base = summarise(none.value(), 40, 1, 5);
+  ASSERT_GT(base.vitals, 10'000u);
+  for (const char* rate : {"1e-300", "1e-12"}) {
+    std::string t = text;
+    for (int i = 0; i < 3; ++i) t = replace(t, "RATE", rate);
+    auto rare = parse(t);
+    ASSERT_TRUE(rare) << rare.error().message;
+    const Summary s = summarise(rare.value(), 40, 1, 5);
+    // The same stays; only the phase of the first reading differs (at most one reading each).
+    EXPECT_NEAR(static_cast<double>(s.vitals), static_cast<double>(base.vitals), 40.0) << rate;
+    EXPECT_NEAR(s.activity / s.n_activity, base.activity / base.n_activity, 3.0) << rate;
+    EXPECT_NEAR(s.hr / s.n_hr, base.hr / base.n_hr, 3.0) << rate;
+  }
+}
+
+TEST(SynthProfileLoader, RejectsVitalsTheGeneratorCannotServe) {
+  const std::string base = minimal_profile();
+  // No channel of the vitals modality is one the generator models: it would emit no vitals.
+  expect_error(
+      replace(base, "channels = [\"hr\", \"spo2\", \"rr\", \"temp\", \"sbp\", \"activity\"]",
+              "channels = [\"heart_rate\", \"sat\"]"),
+      "'wearables' has none of the channels the generator models");
+  // Channels the schema has, but none with a positive probability: no reading would be emitted.
+  expect_error(replace(base, "hr = 1.0", "hr = 0.0\no2 = 1.0"),
+               "[profile.vitals] channel_probability: no channel of 'wearables'");
+}
+
+TEST(SynthProfileLoader, NameAndPrefixStayOneLine) {
+  const std::string base = minimal_profile();
+  // A control character in the name or the prefix would split every message quoting it (and
+  // every patient id) over lines.
+  expect_error(replace(base, "name = \"t\"", "name = \"t\\nx\""), "[profile] name:");
+  expect_error(replace(base, "name = \"t\"", "name = \"t\"\npatient_prefix = \"a\\tb\""),
+               "[profile] patient_prefix:");
+  // A long name without a prefix: the error says which key to set.
+  expect_error(replace(base, "name = \"t\"", "name = \"" + std::string(60, 'n') + "\""),
+               "[profile] name: longer than 48 bytes; set patient_prefix");
+  // Long names keep working when the prefix is given.
+  EXPECT_TRUE(parse(replace(base, "name = \"t\"",
+                            "name = \"" + std::string(60, 'n') + "\"\npatient_prefix = \"p\"")));
 }
 
 // ---- the random generator ------------------------------------------------------------------

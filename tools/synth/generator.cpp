@@ -29,6 +29,9 @@ using detail::Rng;
 constexpr int64_t kHourMs = 3'600'000;
 constexpr int64_t kDayMs = 24 * kHourMs;
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+// Later than any time an event can carry (year 9999 plus the longest profile duration), and far
+// enough from kNever that adding a duration to it cannot overflow.
+constexpr int64_t kFarMs = 4 * kMaxTimeMs;
 // Fixed seed of the "world": vocabulary directions of imaging are the same for every run seed,
 // so a model trained on one seed's cohort applies to another's.
 constexpr uint64_t kWorldSeed = 0x7fe5'2024'0b5e'11adULL;
@@ -124,6 +127,14 @@ constexpr std::array<std::array<std::string_view, 2>, 4> kContext{{
     {"known atrial fibrillation", "rate controlled"},
     {"known hypertension", "on antihypertensives"},
 }};
+
+// Waiting time (ms) to the next event of a Poisson process of `per_day` events a day. A rate the
+// loader accepts can be tiny (1e-300): the draw is then held at kFarMs, where a plain conversion
+// would overflow int64 (undefined, in practice an episode that starts at once and never ends).
+int64_t exponential_ms(Rng& rng, double per_day) {
+  const double ms = rng.exponential(static_cast<double>(kDayMs) / per_day);
+  return ms < static_cast<double>(kFarMs) ? static_cast<int64_t>(ms) : kFarMs;
+}
 
 uint32_t word_count(std::string_view phrase) {
   return static_cast<uint32_t>(std::count(phrase.begin(), phrase.end(), ' ') + 1);
@@ -451,19 +462,17 @@ void Generator::Impl::setup_patient(PatientSim& p, uint32_t number) {
         static_cast<int64_t>(rng.uniform() * static_cast<double>(v.upload_interval_ms));
   }
   if (v.device_off_per_day > 0) {
-    p.gap_start_ms =
-        p.begin_ms + static_cast<int64_t>(rng.exponential(kDayMs / v.device_off_per_day));
+    p.gap_start_ms = p.begin_ms + exponential_ms(rng, v.device_off_per_day);
     p.gap_end_ms = p.gap_start_ms +
                    static_cast<int64_t>(rng.uniform(static_cast<double>(v.device_off.min_ms),
                                                     static_cast<double>(v.device_off.max_ms)));
   }
   if (v.exertion_per_day > 0) {
-    p.ex_start_ms = p.begin_ms + static_cast<int64_t>(rng.exponential(kDayMs / v.exertion_per_day));
+    p.ex_start_ms = p.begin_ms + exponential_ms(rng, v.exertion_per_day);
     p.ex_end_ms = p.ex_start_ms + static_cast<int64_t>(rng.uniform(5, 20) * 60'000);
   }
   if (v.transient_per_day > 0) {
-    p.tr_start_ms =
-        p.begin_ms + static_cast<int64_t>(rng.exponential(kDayMs / v.transient_per_day));
+    p.tr_start_ms = p.begin_ms + exponential_ms(rng, v.transient_per_day);
     p.tr_end_ms = p.tr_start_ms + static_cast<int64_t>(rng.uniform(10, 40) * 60'000);
     p.tr_scale = static_cast<float>(rng.uniform(0.5, 1.0));
   }
@@ -567,8 +576,10 @@ void Generator::Impl::plan_sparse(PatientSim& p, Rng& rng) {
     if (a.event_ms != b.event_ms) return a.event_ms < b.event_ms;
     return a.kind < b.kind;
   });
-  // The outcome is known when it happens; it is the patient's last arrival at that instant.
-  if (p.deteriorates) {
+  // The outcome is known when it happens; it is the patient's last arrival at that instant. Like
+  // every event it is emitted only if the history covers it (a stay that ends at the last
+  // millisecond of the window puts it at the window's end).
+  if (p.deteriorates && p.outcome_ms < t1) {
     const Sparse outcome{p.outcome_ms, p.outcome_ms, 0, SparseKind::outcome};
     auto at = std::upper_bound(
         p.sparse.begin(), p.sparse.end(), outcome,
@@ -589,8 +600,7 @@ void Generator::Impl::advance_vitals(PatientSim& p) {
   while (t >= p.gap_start_ms) {
     if (t < p.gap_end_ms)
       t = p.gap_end_ms + static_cast<int64_t>(p.rng.uniform() * static_cast<double>(v.cadence_ms));
-    p.gap_start_ms =
-        p.gap_end_ms + static_cast<int64_t>(p.rng.exponential(kDayMs / v.device_off_per_day));
+    p.gap_start_ms = p.gap_end_ms + exponential_ms(p.rng, v.device_off_per_day);
     p.gap_end_ms = p.gap_start_ms +
                    static_cast<int64_t>(p.rng.uniform(static_cast<double>(v.device_off.min_ms),
                                                       static_cast<double>(v.device_off.max_ms)));
@@ -637,13 +647,11 @@ bool Generator::Impl::emit_vitals(PatientSim& p) {
   // anxiety). Past episodes schedule the next.
   const auto& vp = profile.vitals;
   while (t >= p.ex_end_ms) {
-    p.ex_start_ms =
-        p.ex_end_ms + static_cast<int64_t>(rng.exponential(kDayMs / vp.exertion_per_day));
+    p.ex_start_ms = p.ex_end_ms + exponential_ms(rng, vp.exertion_per_day);
     p.ex_end_ms = p.ex_start_ms + static_cast<int64_t>(rng.uniform(5, 20) * 60'000);
   }
   while (t >= p.tr_end_ms) {
-    p.tr_start_ms =
-        p.tr_end_ms + static_cast<int64_t>(rng.exponential(kDayMs / vp.transient_per_day));
+    p.tr_start_ms = p.tr_end_ms + exponential_ms(rng, vp.transient_per_day);
     p.tr_end_ms = p.tr_start_ms + static_cast<int64_t>(rng.uniform(10, 40) * 60'000);
     p.tr_scale = static_cast<float>(rng.uniform(0.5, 1.0));
   }
@@ -851,11 +859,15 @@ const Event* Generator::next() {
 Result<void> validate_options(const Profile& profile, const GenerateOptions& options) {
   if (options.patients == 0 || options.patients > kMaxPatients) {
     return make_error(Errc::invalid_argument,
-                      fmt::format("synth: patients must be in 1..{}", kMaxPatients));
+                      fmt::format("patients must be in 1..{}", kMaxPatients));
   }
   if (!(options.days > 0) || options.days > kMaxDays) {
+    return make_error(Errc::invalid_argument, fmt::format("days must be in (0, {}]", kMaxDays));
+  }
+  // The window is whole milliseconds: one that rounds to nothing holds no event.
+  if (std::llround(options.days * kDayMs) < 1) {
     return make_error(Errc::invalid_argument,
-                      fmt::format("synth: days must be in (0, {}]", kMaxDays));
+                      fmt::format("days {} is shorter than a millisecond", options.days));
   }
   // A note or study arriving in the window may have been written up to its longest delay before
   // the start; every time must stay in the range events may carry.
@@ -863,7 +875,7 @@ Result<void> validate_options(const Profile& profile, const GenerateOptions& opt
   const double end_ms = static_cast<double>(profile.start_ms) + options.days * kDayMs;
   if (profile.start_ms - lead_ms < 0 || end_ms > static_cast<double>(kMaxTimeMs)) {
     return make_error(Errc::invalid_argument,
-                      fmt::format("synth: profile '{}' puts events outside 1970..9999 (start, "
+                      fmt::format("profile '{}' puts events outside 1970..9999 (start, "
                                   "days and the longest documentation delay)",
                                   profile.name));
   }
@@ -873,7 +885,7 @@ Result<void> validate_options(const Profile& profile, const GenerateOptions& opt
   }
   if (!has_vitals) {
     return make_error(Errc::config,
-                      fmt::format("synth: profile '{}' has no vitals modality", profile.name));
+                      fmt::format("profile '{}' has no vitals modality", profile.name));
   }
   return ok();
 }

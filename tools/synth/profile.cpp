@@ -1,6 +1,7 @@
 // Profile loading and validation: [profile] and its sub-tables, plus the engine config of the same
 // file. Every error names the source, the table and the key.
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <initializer_list>
@@ -128,6 +129,21 @@ class TableReader {
   std::string error_;
 };
 
+// A control character (ASCII, a C1 control in UTF-8, a line or paragraph separator) would split
+// every message that quotes the text, and every patient id made from it, over lines.
+bool one_line(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    if (u < 0x20 || u == 0x7f) return false;
+    if (u == 0xc2 && next >= 0x80 && next <= 0x9f) return false;  // U+0080..9F
+    if (text.substr(i).starts_with("\xe2\x80\xa8") || text.substr(i).starts_with("\xe2\x80\xa9")) {
+      return false;  // U+2028, U+2029
+    }
+  }
+  return true;
+}
+
 Result<int64_t> read_start(const toml::node* n, const std::string& source) {
   if (!n) return int64_t{1'704'067'200'000};  // 2024-01-01T00:00:00Z
   if (auto dt = n->value<toml::date_time>()) {
@@ -158,9 +174,21 @@ Result<Profile> profile_from_toml(const toml::table& doc, const std::string& sou
   top.string("patient_prefix", p.patient_prefix);
   if (!top.ok()) return make_error(Errc::config, top.error());
   if (p.name.empty()) return make_error(Errc::config, source + ": [profile] name: empty");
+  if (!one_line(p.name)) {
+    return make_error(Errc::config,
+                      source + ": [profile] name: must not contain control characters");
+  }
   if (p.patient_prefix.empty() || p.patient_prefix.size() > 48) {
     return make_error(Errc::config,
-                      source + ": [profile] patient_prefix: must be 1..48 bytes (ids are <= 64)");
+                      source + (root->get("patient_prefix")
+                                    ? ": [profile] patient_prefix: must be 1..48 bytes (ids are <= "
+                                      "64)"
+                                    : ": [profile] name: longer than 48 bytes; set patient_prefix "
+                                      "(1..48 bytes, the default is the name)"));
+  }
+  if (!one_line(p.patient_prefix)) {
+    return make_error(Errc::config,
+                      source + ": [profile] patient_prefix: must not contain control characters");
   }
   auto start = read_start(root->get("start"), source);
   if (!start) return start.error();
@@ -327,12 +355,41 @@ Result<Profile> profile_from_toml(const toml::table& doc, const std::string& sou
     return make_error(engine.error().code, fmt::format("{}: {}", source, engine.error().message));
   }
   p.engine = std::move(engine).value();
-  bool has_vitals = false;
-  for (const auto& spec : p.engine.schema.specs()) has_vitals |= spec.kind == ModalityKind::vitals;
-  if (!has_vitals) {
+  const ModalitySpec* vitals = nullptr;  // the first vitals modality: the one the generator fills
+  for (const auto& spec : p.engine.schema.specs()) {
+    if (spec.kind == ModalityKind::vitals) {
+      vitals = &spec;
+      break;
+    }
+  }
+  if (!vitals) {
     return make_error(
         Errc::config,
         fmt::format("{}: the profile's [[modality]] list has no vitals modality", source));
+  }
+  // A reading is emitted when at least one channel is present: the vitals modality needs a
+  // channel the generator models, and one of those a positive probability, or the cohort would
+  // have no vitals at all.
+  bool modelled = false, measured = false;
+  for (std::size_t c = 0; c < kChannelCount; ++c) {
+    if (std::find(vitals->channels.begin(), vitals->channels.end(), kChannelNames[c]) ==
+        vitals->channels.end()) {
+      continue;
+    }
+    modelled = true;
+    measured |= p.vitals.channel_probability[c] > 0;
+  }
+  if (!modelled) {
+    return make_error(Errc::config,
+                      fmt::format("{}: [[modality]] '{}' has none of the channels the generator "
+                                  "models (hr, spo2, rr, temp, sbp, activity, o2, avpu)",
+                                  source, vitals->name));
+  }
+  if (!measured) {
+    return make_error(Errc::config,
+                      fmt::format("{}: [profile.vitals] channel_probability: no channel of '{}' "
+                                  "has a positive probability, so no reading would be emitted",
+                                  source, vitals->name));
   }
   // The imaging model places two orthogonal directions (deterioration, COPD) in the first
   // embedding modality, which a 1-float vector cannot hold.

@@ -42,7 +42,7 @@ struct DurationRange {
 struct Profile {
   std::string name;
   std::string description;
-  std::string patient_prefix;  // patient ids are "<prefix>-<6 digits>"
+  std::string patient_prefix;  // patient ids are "<prefix>-<6 digits>" (7 from a million patients)
   int64_t start_ms = 0;        // history start (epoch ms)
 
   struct Stay {
@@ -161,7 +161,8 @@ class Generator {
 using EventCallback = std::function<void(const Event&)>;
 
 // Runs a Generator to the end, calling emit for each event. Fails on invalid options (no patients,
-// days <= 0 or beyond kMaxDays, a profile whose schema has no vitals modality).
+// days <= 0, under a millisecond or beyond kMaxDays, a profile whose schema has no vitals
+// modality).
 Result<GenerateStats> generate(const Profile& profile, const GenerateOptions& options,
                                PatientRegistry& registry, const EventCallback& emit);
 

@@ -1,0 +1,48 @@
+#!/bin/bash
+# tfe synth refuses what it cannot generate sensibly, each with one error line that names the
+# option or the profile key: a history shorter than a millisecond, a history length out of range,
+# a profile whose vitals modality has no channel the generator models, and a profile name that
+# would split lines. A one-millisecond history holds only events inside it.
+set -euo pipefail
+TEST=synth_options
+source "$(dirname "${BASH_SOURCE[0]}")/lib/e2e.bash"
+e2e_setup "$@"
+
+# refused STATUS NAME PATTERN CMD...: exits STATUS with one stderr line matching PATTERN.
+refused() {
+  local want=$1 name=$2 pattern=$3
+  shift 3
+  local status=0
+  timeout 60 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || status=$?
+  ((status == want)) || fail "$name: exited $status, want $want: $(head -n 3 "$WORK/$name.err")"
+  [[ "$(wc -l <"$WORK/$name.err")" == 1 ]] ||
+    fail "$name: $(wc -l <"$WORK/$name.err") lines on stderr, want 1: $(head -n 5 "$WORK/$name.err")"
+  grep -q -- "$pattern" "$WORK/$name.err" ||
+    fail "$name: the error does not match '$pattern': $(cat "$WORK/$name.err")"
+  if grep -q 'synth: synth:' "$WORK/$name.err"; then fail "$name: doubled prefix: $(cat "$WORK/$name.err")"; fi
+  [[ ! -e "$WORK/$name.jsonl" ]] || fail "$name: a refused run wrote its output"
+}
+
+refused 2 days_zero '^tfe synth: days must be in (0, 3650\]$' \
+  "$TFE" synth --profile ward --days 0 --out "$WORK/days_zero.jsonl"
+refused 2 days_tiny '^tfe synth: days 1e-09 is shorter than a millisecond$' \
+  "$TFE" synth --profile ward --days 1e-9 --out "$WORK/days_tiny.jsonl"
+
+# A one-millisecond history: every event arrives in [start, start + 1 ms).
+"$TFE" synth --profile ward --patients 300 --days 1e-8 --seed 3 --out "$WORK/ms.jsonl" >/dev/null
+if grep -v '"arrival_time":1704067200000[,}]' "$WORK/ms.jsonl" | grep -q .; then
+  fail "an event of a 1 ms history arrives outside it: $(grep -v '"arrival_time":1704067200000[,}]' "$WORK/ms.jsonl" | head -n 1)"
+fi
+
+# A vitals modality with none of the generator's channels would give a cohort without vitals.
+sed 's/^channels = \[.*\]$/channels = ["heart_rate", "sat"]/' configs/profiles/ward.toml \
+  >"$WORK/custom.toml"
+grep -q '"heart_rate"' "$WORK/custom.toml" || fail "the custom profile was not made"
+refused 1 custom "custom.toml: \[\[modality\]\] 'wearables' has none of the channels the generator models" \
+  "$TFE" synth --profile "$WORK/custom.toml" --patients 3 --days 0.01 --out "$WORK/custom.jsonl"
+
+sed 's/^name = "ward"$/name = "ward\\nnext line"/' configs/profiles/ward.toml >"$WORK/name.toml"
+grep -q 'next line' "$WORK/name.toml" || fail "the profile with a two-line name was not made"
+refused 1 name 'name.toml: \[profile\] name: must not contain control characters' \
+  "$TFE" synth --profile "$WORK/name.toml" --patients 3 --days 0.01 --out "$WORK/name.jsonl"
+echo "$TEST: ok"
