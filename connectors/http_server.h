@@ -2,7 +2,7 @@
 // HttpServer: a small HTTP/1.1 server (Boost.Beast) for health, metrics and score lookups. It runs
 // on the io_context it is given (the service runs that io_context on its own thread, beside the
 // signal handling); the handler is called on that thread, one request at a time per connection.
-// GET and HEAD only; request bodies are refused. Keep-alive connections time out after 30 s idle.
+// GET and HEAD only; request bodies are refused. Keep-alive connections time out after 10 s idle.
 
 #include <cstdint>
 #include <functional>

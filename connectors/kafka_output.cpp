@@ -159,6 +159,12 @@ void LatestScores::prune(int64_t before_ms) {
   if (erased > 0) by_index_.clear();  // some point at erased nodes; the others stay valid
 }
 
+void LatestScores::clear() {
+  std::lock_guard lock(mutex_);
+  scores_.clear();
+  by_index_.clear();
+}
+
 std::size_t LatestScores::size() const {
   std::lock_guard lock(mutex_);
   return scores_.size();

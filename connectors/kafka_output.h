@@ -113,6 +113,8 @@ class LatestScores {
   std::optional<std::string> get(std::string_view patient_id) const;
   // Drops patients whose latest score is older than `before_ms`.
   void prune(int64_t before_ms);
+  // Drops every patient (the instance's partitions changed).
+  void clear();
   std::size_t size() const;
 
  private:

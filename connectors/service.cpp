@@ -107,6 +107,12 @@ struct ServiceMetrics {
                                        {"modality"});
     for (const auto& spec : schema.specs()) events_in.push_back(&in.with({spec.name}));
     events_in_outcome = &in.with({"outcome"});
+    auto& unknown = registry.counter_family(
+        "tfe_unknown_channels_total",
+        "Vitals channel names outside the config, ignored (records read again by a restore are not "
+        "counted again), by the modality of the topic",
+        {"modality"});
+    for (const auto& spec : schema.specs()) unknown_channels.push_back(&unknown.with({spec.name}));
     auto& errors = registry.counter_family(
         "tfe_decode_errors_total", "Records rejected and sent to the dead-letter topic, by reason",
         {"reason"});
@@ -156,6 +162,7 @@ struct ServiceMetrics {
   MetricsRegistry registry;
   std::vector<Counter*> events_in;  // [modality]
   Counter* events_in_outcome = nullptr;
+  std::vector<Counter*> unknown_channels;  // [modality]
   std::array<Counter*, kDecodeReasonCount> decode_errors{};
   std::vector<Gauge*> lag;  // [topic]
   Gauge* clock_seconds = nullptr;
@@ -248,6 +255,10 @@ class Service {
   auto until_answered(std::string_view what, const Lookup& lookup) -> decltype(lookup());
   void drop_engine();
   void resume_paused();  // resumes the partitions the restore paused
+  // What /readyz answers and the tfe_ready and tfe_restoring gauges show, set together so that
+  // they never disagree.
+  enum class Readiness : uint8_t { not_ready, restoring, ready };
+  void set_readiness(Readiness readiness);
   // A signal, or the embedding code's stop_requested: the restore's lookups stop retrying.
   bool stopping() const {
     return stop_.load() || (options_.stop_requested && options_.stop_requested());
@@ -285,6 +296,7 @@ class Service {
   // Engine state, rebuilt on every assignment change (pipeline before registry: it refers to it).
   std::unique_ptr<PatientRegistry> registry_;
   std::unique_ptr<EventDecoder> decoder_;
+  uint64_t unknown_channels_seen_ = 0;  // decoder_->unknown_channels() already in the metric
   std::unique_ptr<Pipeline> pipeline_;
   Event event_;
   std::vector<Event> released_;  // scratch of advance_to()
@@ -497,7 +509,7 @@ bool Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
     // Nothing changes here: the cooperative protocol wants an answer, even to an empty
     // assignment, and what was consumed stays valid (no position moved).
     apply({}, true);
-    if (!pipeline_ && owned_.empty()) ready_ = true;
+    if (!pipeline_ && owned_.empty()) set_readiness(Readiness::ready);
     return false;
   }
   spdlog::info("rebalance: {} {} partition(s); {} -> {} partition(s) of each modality topic",
@@ -508,7 +520,10 @@ bool Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
   // Commit what is applied before giving partitions away (a lost assignment may already belong
   // to someone else: no commit then).
   if (kind != kafka::RebalanceKind::lost) commit_now(10'000);
-  ready_ = false;
+  set_readiness(Readiness::not_ready);
+  // Patients of partitions given away are scored elsewhere from now on: their last scores here
+  // would go stale. Those kept here are scored again at their next tick.
+  latest_.clear();
   // A pause outlives the assignment in librdkafka: partitions paused by the restore would stay
   // unfetched once assigned again, and the next restore would never end.
   resume_paused();
@@ -517,8 +532,8 @@ bool Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
   commit_pending_ = false;
   if (owned_.empty()) {
     drop_engine();
-    metrics_.assigned->set(0);  // rebuild() sets it for a non-empty assignment
-    ready_ = true;              // nothing to serve, nothing to restore
+    metrics_.assigned->set(0);        // rebuild() sets it for a non-empty assignment
+    set_readiness(Readiness::ready);  // nothing to serve, nothing to restore
     return true;
   }
   auto r = rebuild();
@@ -528,11 +543,19 @@ bool Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
     // above and nothing of the new assignment is, so the shutdown has nothing to commit.
     spdlog::info("restore abandoned: stopping ({})", r.error().message);
     drop_engine();
+    set_readiness(Readiness::not_ready);
     return true;
   }
   fatal_ = r.error();
   stop_ = true;
+  set_readiness(Readiness::not_ready);
   return true;
+}
+
+void Service::set_readiness(Readiness readiness) {
+  ready_ = readiness == Readiness::ready;
+  metrics_.ready->set(readiness == Readiness::ready ? 1 : 0);
+  metrics_.restoring->set(readiness == Readiness::restoring ? 1 : 0);
 }
 
 void Service::resume_paused() {
@@ -669,6 +692,7 @@ Result<void> Service::rebuild() {
   decoder_.reset();
   registry_ = std::make_unique<PatientRegistry>();
   decoder_ = std::make_unique<EventDecoder>(schema_, *registry_, DecodeLimits::from(engine));
+  unknown_channels_seen_ = 0;
   sink_->set_registry(registry_.get());
   pipeline_ = std::make_unique<Pipeline>(engine, options_.scorer, *registry_, *sink_);
   table_ =
@@ -705,12 +729,9 @@ Result<void> Service::rebuild() {
         "restore: {} partition(s) replay from engine clock {} back by each modality's "
         "horizon, without emitting",
         replay_partitions, *cap_);
-    metrics_.restoring->set(1);
-    metrics_.ready->set(0);
+    set_readiness(Readiness::restoring);
   } else {
-    ready_ = true;
-    metrics_.restoring->set(0);
-    metrics_.ready->set(1);
+    set_readiness(Readiness::ready);
   }
   return ok();
 }
@@ -755,9 +776,7 @@ void Service::finish_restore_if_done() {
   if (restore_all_committed_ && (!last_clock_ || *last_clock_ < *cap_)) advance_to(*cap_);
   cap_.reset();
   pipeline_->set_emitting(true);
-  ready_ = true;
-  metrics_.restoring->set(0);
-  metrics_.ready->set(1);
+  set_readiness(Readiness::ready);
   advance_clock();
 }
 
@@ -824,6 +843,11 @@ void Service::handle(const rd_kafka_message_t& m) {
   if (!slot.assigned || (slot.next_offset >= 0 && m.offset < slot.next_offset)) return;
   auto decoded =
       decode_topic_record(*decoder_, schema_, t, m, event_, options_.engine.max_event_skew_ms);
+  if (const uint64_t unknown = decoder_->unknown_channels(); unknown != unknown_channels_seen_) {
+    if (m.offset >= slot.restore_end)
+      metrics_.unknown_channels[t]->inc(unknown - unknown_channels_seen_);
+    unknown_channels_seen_ = unknown;
+  }
   if (!decoded) {
     // Below the restore's end the record was consumed before, and dead-lettered then.
     if (m.offset >= slot.restore_end) dead_letter(m, t, decoded.error());
@@ -1071,7 +1095,7 @@ Result<ServiceSummary> Service::run() {
   }
   spdlog::info("stopping: flushing scores and committing");
   stop_ = true;
-  ready_ = false;
+  set_readiness(Readiness::not_ready);
   bool committed = false;
   if (pipeline_ && !cap_) {
     auto flushed = output_->flush(remaining_ms());

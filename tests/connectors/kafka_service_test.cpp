@@ -2,7 +2,12 @@
 // rebalances lose nothing and never contradict, bad records are dead-lettered, a broker outage is
 // waited out, the HTTP endpoints answer.
 
+#include <algorithm>
+#include <iterator>
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -225,6 +230,87 @@ TEST(KafkaService, SecondInstanceTakesPartitionsAndTheFirstTakesThemBack) {
   ASSERT_TRUE(a.result()) << a.result().error().message;
   EXPECT_GE(a.result().value().restores, 2u) << "alone, then beside the second instance";
   expect_same(want, got);
+}
+
+// The patients of the cohort whose latest score the instance at `address` answers.
+std::set<std::string> patients_answered(const std::string& address, int patients) {
+  std::set<std::string> answered;
+  for (int p = 0; p < patients; ++p) {
+    std::string id = "P";
+    id += std::to_string(1000 + p);
+    if (http_get(address, "/v1/patients/" + id + "/score").first == 200) answered.insert(id);
+  }
+  return answered;
+}
+
+// /readyz and the tfe_ready and tfe_restoring gauges tell the same story (read one after the
+// other, so a rebalance in between may part them for a moment: they must agree again soon).
+void expect_readiness_agrees(const std::string& address) {
+  bool ready = false;
+  double gauge = -1, restoring = -1;
+  EXPECT_TRUE(wait_until(10s,
+                         [&] {
+                           ready = http_get(address, "/readyz").first == 200;
+                           gauge = metric_value(address, "tfe_ready");
+                           restoring = metric_value(address, "tfe_restoring");
+                           return gauge == (ready ? 1.0 : 0.0) && (!ready || restoring == 0.0);
+                         }))
+      << address << ": /readyz " << (ready ? "ready" : "not ready") << ", tfe_ready " << gauge
+      << ", tfe_restoring " << restoring;
+}
+
+// Partitions given to another instance take their patients' latest scores with them: the first
+// instance must not go on answering them (stale) once the second one scores them.
+TEST(KafkaService, PartitionsGivenAwayTakeTheirPatientsLatestScores) {
+  Fixture f;
+  auto options = f.options("svc-latest");
+  f.create_topics(options.kafka);
+  constexpr int kPatients = 40;
+  const auto all = test::make_cohort(f.registry, kPatients, 120);
+  f.publish(all, options.kafka, true);
+  slow_down(f, options, 250);
+
+  test::ServiceRunner a(options);
+  const std::string a_address = a.http_address();
+  ASSERT_TRUE(wait_until(60s, [&] {
+    return patients_answered(a_address, kPatients).size() == kPatients;
+  })) << "the first instance never scored every patient";
+  test::ServiceRunner b(options);
+  const std::string b_address = b.http_address();
+  ASSERT_TRUE(wait_until(90s, [&] {
+    return serving(b_address) && !patients_answered(b_address, kPatients).empty();
+  })) << "the second instance scored nobody";
+  ASSERT_TRUE(wait_until(60s, [&] { return serving(a_address); }));
+  expect_readiness_agrees(a_address);
+  expect_readiness_agrees(b_address);
+  const auto on_a = patients_answered(a_address, kPatients);
+  const auto on_b = patients_answered(b_address, kPatients);
+  std::vector<std::string> both;
+  std::set_intersection(on_a.begin(), on_a.end(), on_b.begin(), on_b.end(),
+                        std::back_inserter(both));
+  EXPECT_TRUE(both.empty()) << both.size() << " patient(s) answered by both instances, e.g. "
+                            << both.front();
+  EXPECT_LT(on_a.size(), static_cast<std::size_t>(kPatients));
+}
+
+// An instance the group leaves without partitions is ready (it has nothing to restore), and its
+// gauges say so too.
+TEST(KafkaService, AnInstanceWithoutPartitionsIsReadyOnItsGaugesToo) {
+  Fixture f;
+  auto options = f.options("svc-idle");
+  f.create_topics(options.kafka, 1);
+  f.publish(test::make_cohort(f.registry, 4, 10), options.kafka);
+  test::ServiceRunner a(options);
+  ASSERT_TRUE(wait_until(60s, [&] { return serving(a.http_address()); }));
+  test::ServiceRunner b(options);
+  const std::string b_address = b.http_address();
+  ASSERT_TRUE(wait_until(60s, [&] {
+    return metric_value(b_address, "tfe_rebalances_total") >= 1 &&
+           http_get(b_address, "/readyz").first == 200;
+  })) << "the instance without partitions never became ready";
+  EXPECT_EQ(metric_value(b_address, "tfe_assigned_partitions"), 0.0);
+  expect_readiness_agrees(b_address);
+  expect_readiness_agrees(a.http_address());
 }
 
 // A restore pauses the partitions it has finished while others still replay. A rebalance that
