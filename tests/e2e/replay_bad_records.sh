@@ -68,4 +68,50 @@ status=0
   >/dev/null 2>"$WORK/usage.log" || status=$?
 ((status == 2)) || fail "--bootstrap without --report exited with $status, expected 2"
 grep -q -- "--report" "$WORK/usage.log" || fail "the usage error does not name --report"
+# The same dead letters without their payload: position, reason and size only.
+"$TFE" replay --history "$WORK/mixed.jsonl" --strategy news2 --out "$WORK/mixed-scores2.jsonl" \
+  --dead-letters "$WORK/dead-bare.jsonl" --dead-letters-without-payload >/dev/null 2>&1 ||
+  fail "replay --dead-letters-without-payload failed"
+python3 - "$WORK/dead.jsonl" "$WORK/dead-bare.jsonl" <<'PY' || fail "--dead-letters-without-payload kept payload or lost a dead letter"
+import json, sys
+full = [json.loads(l) for l in open(sys.argv[1])]
+bare = [json.loads(l) for l in open(sys.argv[2])]
+assert len(full) == len(bare), (len(full), len(bare))
+assert any("raw_b64" in d for d in full)
+for f, b in zip(full, bare):
+    assert "raw_b64" not in b, b
+    f.pop("raw_b64", None)
+    assert f == b, (f, b)
+PY
+status=0
+"$TFE" replay --history "$WORK/clean.jsonl" --strategy news2 --dead-letters-without-payload \
+  >/dev/null 2>&1 || status=$?
+((status == 2)) || fail "--dead-letters-without-payload without --dead-letters exited with $status, expected 2"
+
+# Valid readings naming a channel the config lacks: accepted, the unknown names counted and named
+# in one warning line (a misspelt channel would otherwise go unnoticed).
+python3 - "$WORK/clean.jsonl" "$WORK/unknown.jsonl" <<'PY'
+import json, sys
+changed = 0
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
+    for line in f:
+        record = json.loads(line)
+        if changed < 3 and "values" in record:
+            record["values"]["HR"] = 80
+            changed += 1
+        out.write(json.dumps(record) + "\n")
+PY
+for cmd in "convert --in $WORK/unknown.jsonl --out $WORK/unknown.tfelog" \
+  "replay --history $WORK/unknown.jsonl --strategy news2 --out $WORK/unknown-scores.jsonl"; do
+  # shellcheck disable=SC2086
+  "$TFE" $cmd >/dev/null 2>"$WORK/unknown.log" || fail "tfe $cmd failed"
+  grep -q "warning: 3 vitals channel name(s) not in the config were ignored" "$WORK/unknown.log" ||
+    fail "tfe $cmd did not warn of the 3 unknown channel names: $(cat "$WORK/unknown.log")"
+done
+cmp -s "$WORK/clean-scores.jsonl" "$WORK/unknown-scores.jsonl" ||
+  fail "unknown channel names changed the scores"
+"$TFE" replay --history "$WORK/clean.jsonl" --strategy news2 --out "$WORK/again.jsonl" \
+  2>"$WORK/clean.log" >/dev/null
+if grep -q "channel name" "$WORK/clean.log"; then fail "a clean history gave the warning"; fi
+
 echo "replay_bad_records: ok ($inserted bad records, scores unchanged, same dead letters in a report)"

@@ -16,13 +16,13 @@ struct ConvertArgs {
   std::string in;
   std::string out;
   std::string config = "configs/default.toml";
-  std::string dead_letters;
+  DeadLetterFile dead_letters;
 };
 
 int run_convert(const ConvertArgs& args) {
   if (const std::string clash =
           overlapping_paths({{"--in", args.in}, {"--config", args.config}},
-                            {{"--out", args.out}, {"--dead-letters", args.dead_letters}});
+                            {{"--out", args.out}, {"--dead-letters", args.dead_letters.path}});
       !clash.empty()) {
     print_error("convert", clash);
     return kExitUsage;
@@ -48,10 +48,12 @@ int run_convert(const ConvertArgs& args) {
     print_error("convert", closed.error());
     return kExitFailure;
   }
-  std::printf("convert: %llu events to %s, %llu dead letters%s\n",
-              static_cast<unsigned long long>(stats.value().events), args.out.c_str(),
-              static_cast<unsigned long long>(stats.value().dead_letters),
-              args.dead_letters.empty() ? "" : (" (in " + args.dead_letters + ")").c_str());
+  warn_unknown_channels("convert", stats.value().unknown_channels);
+  std::printf(
+      "convert: %llu events to %s, %llu dead letters%s\n",
+      static_cast<unsigned long long>(stats.value().events), args.out.c_str(),
+      static_cast<unsigned long long>(stats.value().dead_letters),
+      args.dead_letters.path.empty() ? "" : (" (in " + args.dead_letters.path + ")").c_str());
   return kExitOk;
 }
 
@@ -67,8 +69,8 @@ void register_convert(CLI::App& app, int* exit_code) {
   cmd->add_option("--out", args->out, "Output file (.jsonl or .tfelog)")->required();
   cmd->add_option("--config", args->config, "Config with the modality schema")
       ->capture_default_str();
-  cmd->add_option("--dead-letters", args->dead_letters,
-                  "Write bad records (with their reason and position) to this JSONL file");
+  add_dead_letter_options(*cmd, args->dead_letters,
+                          "Write bad records (with their reason and position) to this JSONL file");
   cmd->callback([args, exit_code] { *exit_code = run_convert(*args); });
 }
 

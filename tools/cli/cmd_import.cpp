@@ -20,15 +20,15 @@ struct ImportArgs {
   std::vector<std::string> csv;
   std::string out;
   std::string config = "configs/default.toml";
-  std::string dead_letters;
+  DeadLetterFile dead_letters;
   std::vector<std::string> renames;
 };
 
 int run_import(const ImportArgs& args) {
   std::vector<NamedPath> inputs = named("--csv", args.csv);
   inputs.push_back({"--config", args.config});
-  if (const std::string clash =
-          overlapping_paths(inputs, {{"--out", args.out}, {"--dead-letters", args.dead_letters}});
+  if (const std::string clash = overlapping_paths(
+          inputs, {{"--out", args.out}, {"--dead-letters", args.dead_letters.path}});
       !clash.empty()) {
     print_error("import", clash);
     return kExitUsage;
@@ -70,11 +70,12 @@ int run_import(const ImportArgs& args) {
     print_error("import", closed.error());
     return kExitFailure;
   }
-  std::printf("import: %llu rows, %llu events written to %s, %llu dead letters%s\n",
-              static_cast<unsigned long long>(stats.value().rows),
-              static_cast<unsigned long long>(stats.value().events), args.out.c_str(),
-              static_cast<unsigned long long>(stats.value().dead_letters),
-              args.dead_letters.empty() ? "" : (" (in " + args.dead_letters + ")").c_str());
+  std::printf(
+      "import: %llu rows, %llu events written to %s, %llu dead letters%s\n",
+      static_cast<unsigned long long>(stats.value().rows),
+      static_cast<unsigned long long>(stats.value().events), args.out.c_str(),
+      static_cast<unsigned long long>(stats.value().dead_letters),
+      args.dead_letters.path.empty() ? "" : (" (in " + args.dead_letters.path + ")").c_str());
   return kExitOk;
 }
 
@@ -95,8 +96,9 @@ void register_import(CLI::App& app, int* exit_code) {
   cmd->add_option("--out", args->out, "Output event file (.jsonl or .tfelog)")->required();
   cmd->add_option("--config", args->config, "Config with the modality schema")
       ->capture_default_str();
-  cmd->add_option("--dead-letters", args->dead_letters,
-                  "Write bad rows (with their reason and FILE:LINE position) to this JSONL file");
+  add_dead_letter_options(
+      *cmd, args->dead_letters,
+      "Write bad rows (with their reason and FILE:LINE position) to this JSONL file");
   cmd->add_option("--column", args->renames,
                   "Find a column under another header: NAME=HEADER, e.g. patient_id=MRN "
                   "(repeatable)");

@@ -29,7 +29,7 @@ struct ProfileArgs {
   bool from_kafka = false;
   std::string since, until;
   std::optional<std::string> brokers;  // given empty: an error, not the config's
-  std::string dead_letters;
+  DeadLetterFile dead_letters;
   std::string config_path = "configs/default.toml";
   std::string report;
   std::string horizon = "6h";
@@ -120,7 +120,8 @@ Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRa
 int run_profile(const ProfileArgs& args) {
   std::vector<NamedPath> inputs = named("--history", args.history);
   inputs.push_back({"--config", args.config_path});
-  if (const std::string clash = overlapping_paths(inputs, {{"--dead-letters", args.dead_letters}});
+  if (const std::string clash =
+          overlapping_paths(inputs, {{"--dead-letters", args.dead_letters.path}});
       !clash.empty()) {
     print_error(kCmd, clash);
     return kExitUsage;
@@ -188,10 +189,11 @@ int run_profile(const ProfileArgs& args) {
   // The same records give the same profile, from files or from topics read in any order.
   PatientRegistry registry;
   reindex_patients_by_id(history, read_order, registry);
+  if (!args.quiet) warn_unknown_channels("profile", history.unknown_channels);
   if (history.dead_letters > 0 && !args.quiet) {
     std::fprintf(stderr, "profile: %llu bad records skipped (dead letters%s)\n",
                  static_cast<unsigned long long>(history.dead_letters),
-                 args.dead_letters.empty() ? "" : (" in " + args.dead_letters).c_str());
+                 args.dead_letters.path.empty() ? "" : (" in " + args.dead_letters.path).c_str());
   }
   profile::ProfileOptions options;
   options.thresholds = thresholds.value();
@@ -263,8 +265,8 @@ void register_profile(CLI::App& app, int* exit_code) {
                       "nothing, may take before the read fails")
           ->capture_default_str()
           ->check(DurationFrom("1s", "1h"));
-  cmd->add_option("--dead-letters", args->dead_letters,
-                  "Write bad records (with their position and reason) to this JSONL file");
+  add_dead_letter_options(*cmd, args->dead_letters,
+                          "Write bad records (with their position and reason) to this JSONL file");
   cmd->add_option("--config", args->config_path,
                   "Config (modalities, engine, optional [profile_thresholds])")
       ->capture_default_str();

@@ -122,6 +122,7 @@ int replay_to_scores(const ReplayArgs& args, EngineConfig config) {
       return kExitFailure;
     }
   }
+  warn_unknown_channels("replay", stats.value().unknown_channels);
   const uint64_t scores = file ? file->scores_written() : counter.count();
   const double seconds = stats.value().seconds > 0 ? stats.value().seconds : 1e-9;
   std::printf(
@@ -158,7 +159,7 @@ int run_replay(ReplayArgs& args) {
   for (NamedPath& m : named("--model", args.common.models)) inputs.push_back(std::move(m));
   inputs.push_back({"--config", args.common.config_path});
   if (const std::string clash = overlapping_paths(
-          inputs, {{"--out", args.out}, {"--dead-letters", args.common.dead_letters}});
+          inputs, {{"--out", args.out}, {"--dead-letters", args.common.dead_letters.path}});
       !clash.empty()) {
     print_error("replay", clash);
     return kExitUsage;
@@ -219,8 +220,7 @@ void register_replay(CLI::App& app, int* exit_code) {
   cmd->add_option("--strategy", args->strategy, "Built-in scorer: news2");
   cmd->add_option("--model", args->common.models, "Fusion model file(s) (from tfe train)");
   cmd->add_option("--out", args->out, "Write scores as JSONL to this file");
-  cmd->add_option("--dead-letters", args->common.dead_letters,
-                  "Write bad records to this JSONL file");
+  add_dead_letter_options(*cmd, args->common.dead_letters, "Write bad records to this JSONL file");
   cmd->add_option("--shards", args->common.shards, "State shards (default: from the config)")
       ->check(CLI::Range(1u, 256u));
   cmd->add_option("--pace", args->pace,

@@ -11,8 +11,18 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/duration.h"
+#include "tools/cli/scorers.h"
 
 namespace tfe::cli {
+
+// --dead-letters FILE (`what` says what goes there) and --dead-letters-without-payload.
+inline void add_dead_letter_options(CLI::App& cmd, DeadLetterFile& file, const std::string& what) {
+  cmd.add_option("--dead-letters", file.path, what);
+  cmd.add_flag("--dead-letters-without-payload", file.without_payload,
+               "Leave the rejected bytes out of the dead-letter file (raw_b64): only position, "
+               "reason and size, for files that must not hold patient data")
+      ->needs("--dead-letters");
+}
 
 // A number from lo to hi. CLI11's Range, PositiveNumber and NonNegativeNumber compare with < and
 // >, which NaN passes; this one does not let NaN or infinities through.

@@ -200,6 +200,7 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
     print_error(kCmd, closed_dead.error());
     return kExitFailure;
   }
+  warn_unknown_channels("replay", history.value().unknown_channels);
   const double load_seconds = seconds_since(load_start);
   std::fprintf(stderr,
                "report: history %zu events, %zu patients, %llu dead letters, %.1f s (%zu MB of "

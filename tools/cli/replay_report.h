@@ -12,6 +12,7 @@
 
 #include "connectors/dead_letter.h"
 #include "engine/result.h"
+#include "tools/cli/scorers.h"
 
 namespace tfe::cli {
 
@@ -23,7 +24,7 @@ struct ReplayCommon {
   bool news2 = false;               // --strategy news2
   uint32_t shards = 0;              // 0: from the config
   double pace = 0;                  // 0: as fast as possible
-  std::string dead_letters;         // --dead-letters FILE; empty: bad records are only counted
+  DeadLetterFile dead_letters;
 };
 
 struct ReplayReportArgs {

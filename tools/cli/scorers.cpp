@@ -18,9 +18,9 @@ Result<EngineConfig> load_engine_config(const std::string& path) {
   return config;
 }
 
-Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const std::string& path) {
-  if (path.empty()) return std::make_unique<DeadLetterSink>();
-  return DeadLetterSink::open(path);
+Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const DeadLetterFile& file) {
+  if (file.path.empty()) return std::make_unique<DeadLetterSink>();
+  return DeadLetterSink::open(file.path, !file.without_payload);
 }
 
 Result<NamedScorer> news2_scorer(const EngineConfig& config) {
@@ -52,6 +52,14 @@ void print_error(const char* command, const Error& error) { print_error(command,
 
 void print_error(const char* command, const std::string& message) {
   std::fprintf(stderr, "tfe %s: %s\n", command, message.c_str());
+}
+
+void warn_unknown_channels(const char* command, uint64_t count) {
+  if (count == 0) return;
+  std::fprintf(stderr,
+               "tfe %s: warning: %llu vitals channel name(s) not in the config were ignored "
+               "(names are case-sensitive)\n",
+               command, static_cast<unsigned long long>(count));
 }
 
 }  // namespace tfe::cli

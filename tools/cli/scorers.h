@@ -27,11 +27,20 @@ Result<NamedScorer> news2_scorer(const EngineConfig& config);
 // Loads and validates a model file against the config's modalities.
 Result<NamedScorer> model_scorer(const std::string& path, const EngineConfig& config);
 
+// Where a command sends the records it rejects.
+struct DeadLetterFile {
+  std::string path;              // --dead-letters FILE; empty: bad records are only counted
+  bool without_payload = false;  // --dead-letters-without-payload: positions and reasons only
+};
+
 // The file given with --dead-letters, or a sink that only counts and logs when none is given.
-Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const std::string& path);
+Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const DeadLetterFile& file);
 
 // Prints "tfe <command>: <message>" on stderr.
 void print_error(const char* command, const Error& error);
 void print_error(const char* command, const std::string& message);
+// One line on stderr when vitals records named channels the config lacks: they were ignored, and
+// a misspelt channel would otherwise go unnoticed (the records themselves are valid).
+void warn_unknown_channels(const char* command, uint64_t count);
 
 }  // namespace tfe::cli
