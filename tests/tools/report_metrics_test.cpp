@@ -540,6 +540,79 @@ TEST(ReportMetrics, SubgroupsMatchTheirOwnTicks) {
   EXPECT_DOUBLE_EQ(e.curves.pr.back().x, 1.0);
 }
 
+// A bootstrap over patients says nothing about the variation between patients when one patient
+// holds all of a group's positive (or negative) ticks: a subgroup of one patient gave a
+// zero-width interval ("0.80 [0.80, 0.80]"), the most certain-looking row of the page. Such a
+// group has its point estimates but no interval (the page draws its dot without whiskers).
+TEST(ReportMetrics, GroupsWithFewerThanTwoPatientsPerClassHaveNoInterval) {
+  std::mt19937_64 rng(17);
+  std::vector<ScoredTick> ticks;
+  // Patients 0..29 (mask 1): a usual subgroup, half of them with positive ticks.
+  for (uint32_t p = 0; p < 30; ++p) {
+    for (int k = 0; k < 8; ++k) {
+      const bool label = p % 2 == 0 && k >= 4;
+      const double risk = static_cast<double>(uniform_below(rng, 60) + (label ? 40 : 0)) / 100;
+      ticks.push_back({p, 1, label, k * kMin, risk});
+    }
+  }
+  // Patient 30 alone in mask 2, with both classes: one patient.
+  const double lone[] = {0.1, 0.5, 0.3, 0.6, 0.4, 0.9};
+  for (int k = 0; k < 6; ++k) ticks.push_back({30, 2, k >= 3, k * kMin, lone[k]});
+  // Mask 4: patient 31's positives against the negatives of patients 32..39.
+  for (int k = 0; k < 4; ++k) ticks.push_back({31, 4, true, k * kMin, 0.2 + 0.2 * k});
+  for (uint32_t p = 32; p < 40; ++p) {
+    for (int k = 0; k < 4; ++k) {
+      ticks.push_back({p, 4, false, k * kMin, static_cast<double>(uniform_below(rng, 100)) / 100});
+    }
+  }
+  auto table =
+      make_tick_table(std::move(ticks), std::vector<int64_t>(40, kNoOutcome), 60 * kMin, kMin);
+  ASSERT_TRUE(table.has_value());
+  EvaluationOptions options;
+  options.bootstrap_replicates = 200;
+  const Evaluation e = evaluate(table.value(), options);
+  const auto group = [&](uint32_t mask) -> const GroupMetrics& {
+    for (const GroupMetrics& g : e.subgroups) {
+      if (g.present_mask == mask) return g;
+    }
+    ADD_FAILURE() << "no subgroup " << mask;
+    return e.overall;
+  };
+  const GroupMetrics& usual = group(1);
+  EXPECT_LT(usual.discrimination.auroc_ci.lo, usual.discrimination.auroc_ci.hi);
+  EXPECT_LT(usual.discrimination.auprc_ci.lo, usual.discrimination.auprc_ci.hi);
+  EXPECT_LT(e.overall.discrimination.auroc_ci.lo, e.overall.discrimination.auroc_ci.hi);
+  for (const uint32_t mask : {2u, 4u}) {
+    const GroupMetrics& tiny = group(mask);
+    EXPECT_FALSE(std::isnan(tiny.discrimination.auroc)) << "mask " << mask;
+    EXPECT_FALSE(std::isnan(tiny.discrimination.auprc)) << "mask " << mask;
+    EXPECT_TRUE(std::isnan(tiny.discrimination.auroc_ci.lo) &&
+                std::isnan(tiny.discrimination.auroc_ci.hi))
+        << "mask " << mask << ": [" << tiny.discrimination.auroc_ci.lo << ", "
+        << tiny.discrimination.auroc_ci.hi << "]";
+    EXPECT_TRUE(std::isnan(tiny.discrimination.auprc_ci.lo) &&
+                std::isnan(tiny.discrimination.auprc_ci.hi))
+        << "mask " << mask;
+  }
+  // Positives 0.6, 0.4, 0.9 against negatives 0.1, 0.5, 0.3: 8 of 9 pairs.
+  EXPECT_NEAR(group(2).discrimination.auroc, 8.0 / 9.0, 1e-12);
+
+  // The paired interval of a stress test follows the same rule: a run whose positives are one
+  // patient's has a delta but no interval.
+  TickTable one_positive = table.value();
+  std::erase_if(one_positive.ticks, [](const ScoredTick& t) { return t.present_mask != 4; });
+  TickTable stressed = one_positive;
+  for (ScoredTick& t : stressed.ticks) t.risk = 1.0 - t.risk;
+  auto c = compare(one_positive, stressed, options);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_FALSE(std::isnan(c.value().auroc.delta));
+  EXPECT_TRUE(std::isnan(c.value().auroc.delta_ci.lo) && std::isnan(c.value().auroc.delta_ci.hi));
+  EXPECT_TRUE(std::isnan(c.value().auprc.delta_ci.lo));
+  auto itself = compare(table.value(), table.value(), options);  // enough patients: an interval
+  ASSERT_TRUE(itself.has_value());
+  EXPECT_EQ(itself.value().auroc.delta_ci.lo, 0.0);
+}
+
 TEST(ReportMetrics, CompareAgainstItselfAndAWorseRun) {
   const TickTable base = random_table(8, 40, 15, 10, 0.3);
   EvaluationOptions options;

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,88 @@ TEST(ReportJsonWriter, EscapesNestsAndWritesNullForNaN) {
   std::string_view text;
   ASSERT_EQ(doc["text"].get(text), simdjson::SUCCESS);
   EXPECT_EQ(text, "quote \" backslash \\ newline \n tab \t bell \x07 utf8 \xc3\xa9");
+}
+
+// JSON text is UTF-8 (RFC 8259): a history path or model name in another encoding (a Latin-1 file
+// name, a cut multi-byte character) made report.json unreadable for every JSON parser. Each byte
+// that does not belong to a well-formed UTF-8 sequence becomes U+FFFD; valid text is unchanged.
+TEST(ReportJsonWriter, InvalidUtf8BecomesReplacementCharacters) {
+  const std::string replacement = "\xef\xbf\xbd";
+  const std::pair<std::string, std::string> cases[] = {
+      {"donn\xe9"
+       "es.jsonl",
+       "donn" + replacement + "es.jsonl"},                        // Latin-1 e-acute
+      {"cut \xc3", "cut " + replacement},                         // truncated at the end
+      {"\xe2\x82 x", replacement + replacement + " x"},           // truncated in the middle
+      {"\xc0\xaf", replacement + replacement},                    // overlong '/'
+      {"\xed\xa0\x80", replacement + replacement + replacement},  // UTF-16 surrogate
+      {"\xf4\x90\x80\x80", replacement + replacement + replacement + replacement},  // > U+10FFFF
+      {"\x80\xbf", replacement + replacement},                    // stray continuations
+      {"ok \xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80 \xef\xbf\xbd",  // valid: unchanged
+       "ok \xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80 \xef\xbf\xbd"},
+  };
+  for (const auto& [input, expected] : cases) {
+    JsonWriter w;
+    w.begin_object().key(input).value(input).end_object();
+    const std::string json = w.str();
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;
+    simdjson::dom::object object;
+    ASSERT_EQ(doc.get(object), simdjson::SUCCESS);
+    for (const auto field : object) {
+      EXPECT_EQ(field.key, expected);
+      std::string_view text;
+      ASSERT_EQ(field.value.get(text), simdjson::SUCCESS);
+      EXPECT_EQ(text, expected);
+    }
+  }
+}
+
+// The alert-rate threshold is an operating point people deploy: report.json must give it exactly.
+// Rounded to 6 significant digits, 0.30000049 became 0.3, and at 0.3 a tick with risk 0.3000001
+// alerts too: twice the target rate instead of the reported once a day.
+TEST(ReportJson, AlertThresholdsReproduceTheirAlerts) {
+  // One patient-day (four ticks, six-hour cadence): at 0.30000049 one alert, at 0.3000001 two.
+  const int64_t six_h = 6 * 3'600'000;
+  std::vector<ScoredTick> ticks{{0, 1, false, 0, 0.30000049},
+                                {0, 1, false, six_h, 0.1},
+                                {0, 1, false, 2 * six_h, 0.3000001},
+                                {0, 1, false, 3 * six_h, 0.1}};
+  auto table = make_tick_table(std::move(ticks), {kNoOutcome}, six_h, six_h);
+  ASSERT_TRUE(table.has_value());
+  EvaluationOptions options;
+  options.bootstrap_replicates = 0;
+  options.thresholds = {0.3000001};
+  options.target_alerts_per_patient_day = 1.5;
+  Report r;
+  ModelReport m;
+  m.info = {"m", "late", ""};
+  m.evaluation = evaluate(table.value(), options);
+  ASSERT_EQ(m.evaluation.alert_rate_threshold, 0.30000049);
+  ASSERT_EQ(m.evaluation.overall.alerts.back().alerts, 1u);
+  r.models.push_back(std::move(m));
+  r.meta.options = options;
+  const std::string json = report_json(r);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;
+  double threshold = 0;
+  ASSERT_EQ(doc["models"].at(0)["alert_rate_threshold"].get(threshold), simdjson::SUCCESS);
+  EXPECT_EQ(threshold, 0.30000049);
+  EXPECT_EQ(alert_policy(table.value(), threshold).alerts, 1u);
+  simdjson::dom::array policies;
+  ASSERT_EQ(doc["models"].at(0)["overall"]["alert_policy"].get(policies), simdjson::SUCCESS);
+  for (const simdjson::dom::element policy : policies) {
+    double t = 0;
+    uint64_t alerts = 0;
+    ASSERT_EQ(policy["threshold"].get(t), simdjson::SUCCESS);
+    ASSERT_EQ(policy["alerts"].get(alerts), simdjson::SUCCESS);
+    EXPECT_EQ(alert_policy(table.value(), t).alerts, alerts) << "threshold " << t;
+  }
+  double configured = 0;
+  ASSERT_EQ(doc["options"]["thresholds"].at(0).get(configured), simdjson::SUCCESS);
+  EXPECT_EQ(configured, 0.3000001);
 }
 
 TEST(ReportJson, DemoIsValidStableAndDeterministic) {
@@ -175,6 +258,22 @@ TEST(ReportHtml, DurationsUnderAMinuteAreShownInSeconds) {
   EXPECT_EQ(occurrences(html, ">0 min<"), 0u);
 }
 
+// Thresholds of well-calibrated models at low prevalence are small risks: shown with fixed
+// decimals, an alert-rate threshold of 0.000412 read "0.000" and a configured 0.005 "0.01".
+// Thresholds show three significant digits.
+TEST(ReportHtml, SmallThresholdsKeepTheirSignificantDigits) {
+  Report r = demo();
+  r.meta.options.thresholds = {0.005, 0.2};
+  for (AlertPolicy& a : r.models.front().evaluation.overall.alerts) a.threshold = 0.000412;
+  ASSERT_FALSE(r.timelines.empty());
+  for (RiskTrace& t : r.timelines.front().traces) t.threshold = 0.0042;
+  const std::string html = report_html(r);
+  EXPECT_GE(occurrences(html, ">0.000412<"), 2u);  // the summary and the alert table
+  EXPECT_EQ(occurrences(html, ">0.000<"), occurrences(report_html(demo()), ">0.000<"));
+  EXPECT_NE(html.find("0.00500, 0.200"), std::string::npos);  // the run's thresholds
+  EXPECT_NE(html.find(r.timelines.front().traces.front().model + " 0.00420"), std::string::npos);
+}
+
 TEST(ReportHtml, EmptyReportStillRenders) {
   Report empty;
   empty.meta.title = "nothing <yet>";
@@ -184,6 +283,45 @@ TEST(ReportHtml, EmptyReportStillRenders) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   EXPECT_EQ(parser.parse(report_json(empty)).get(doc), simdjson::SUCCESS);
+}
+
+// Models evaluated on degenerate tables (no ticks; no positives; one tick; one risk for every
+// tick) still give valid JSON and a page without non-finite numbers in its charts.
+TEST(ReportHtml, DegenerateEvaluationsRenderWithoutNonFiniteNumbers) {
+  const auto table = [](std::vector<ScoredTick> ticks, std::size_t patients) {
+    auto t = make_tick_table(std::move(ticks), std::vector<int64_t>(patients, kNoOutcome),
+                             3'600'000, 60'000);
+    EXPECT_TRUE(t.has_value());
+    return std::move(t).value();
+  };
+  std::vector<TickTable> tables;
+  tables.push_back(table({}, 0));
+  tables.push_back(table({{0, 1, false, 0, 0.2}, {1, 1, false, 0, 0.4}}, 2));
+  tables.push_back(table({{0, 3, true, 0, 1.0}}, 1));
+  std::vector<ScoredTick> flat;
+  for (uint32_t p = 0; p < 6; ++p) flat.push_back({p, 1, p % 2 == 0, 0, 0.25});
+  tables.push_back(table(flat, 6));
+  Report r;
+  r.meta.modalities = {"wearables", "notes"};
+  EvaluationOptions options;
+  options.bootstrap_replicates = 20;
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    ModelReport m;
+    m.info = {"model " + std::to_string(i), "late", ""};
+    m.evaluation = evaluate(tables[i], options);
+    auto c = compare(tables[i], tables[i], options);
+    ASSERT_TRUE(c.has_value());
+    m.stress.push_back({StressKind::mask_modality, "notes", 2, c.value()});
+    r.models.push_back(std::move(m));
+  }
+  const std::string html = report_html(r);
+  // No attribute (coordinates, sizes) holds a non-finite number.
+  const std::regex non_finite(R"(="[^"]*\b(nan|inf)\b[^"]*")", std::regex::icase);
+  std::smatch match;
+  EXPECT_FALSE(std::regex_search(html, match, non_finite)) << match.str(0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  EXPECT_EQ(parser.parse(report_json(r)).get(doc), simdjson::SUCCESS);
 }
 
 // ---- SVG helpers
@@ -254,6 +392,24 @@ TEST(ReportSvg, ChartsDrawTheirElements) {
   const std::string tl = svg::timeline_chart(timeline);
   EXPECT_LE(occurrences(tl, "v12"), static_cast<std::size_t>(timeline.plot.width));
   EXPECT_GT(occurrences(tl, "v12"), 100u);
+}
+
+// A line through a single point draws nothing: the precision-recall curve of a model whose risk
+// is one value on every tick is one point, and the model was missing from the chart while its
+// legend entry was there. A series with one drawable point gets a dot.
+TEST(ReportSvg, ASeriesOfOnePointIsStillDrawn) {
+  svg::LineChart line;
+  line.title = "pr";
+  line.series.push_back({"flat", {{1, 0.25}}, 2, false, true, false});
+  line.series.push_back(
+      {"flat with gaps", {{kNaN, 0.1}, {0.5, 0.5}, {0.2, kNaN}}, 3, false, true, false});
+  const std::string l = svg::line_chart(line);
+  EXPECT_EQ(occurrences(l, "<circle"), 2u) << l;
+  EXPECT_NE(l.find("fill=\"" + svg::colour(2) + "\""), std::string::npos);
+  EXPECT_NE(l.find("fill=\"" + svg::colour(3) + "\""), std::string::npos);
+  // Two points or more: the line alone, as before.
+  line.series = {{"two", {{0, 0}, {1, 1}}, 0, false, true, false}};
+  EXPECT_EQ(occurrences(svg::line_chart(line), "<circle"), 0u);
 }
 
 TEST(ReportSvg, PageHasNoScriptAndAStrictPolicy) {

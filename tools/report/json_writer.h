@@ -50,7 +50,9 @@ class JsonWriter {
     return *this;
   }
 
-  // A double with `significant` significant digits (shortest form: 0.5, 1e-07, 12.3457).
+  // A double with `significant` significant digits (shortest form: 0.5, 1e-07, 12.3457);
+  // kRoundTrip: the shortest form that reads back as the same double (0.1, 0.30000049).
+  static constexpr int kRoundTrip = 0;
   JsonWriter& number(double v, int significant = 6) {
     separate();
     if (!std::isfinite(v)) {
@@ -59,7 +61,10 @@ class JsonWriter {
     }
     if (v == 0) v = 0;  // no "-0"
     char buf[64];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, significant);
+    const auto r =
+        significant == kRoundTrip
+            ? std::to_chars(buf, buf + sizeof buf, v)
+            : std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, significant);
     out_.append(buf, r.ptr);
     return *this;
   }
@@ -114,10 +119,54 @@ class JsonWriter {
     out_.append(2 * stack_.size(), ' ');
   }
 
+  // Length of the well-formed UTF-8 sequence starting at text[i] (Unicode table 3-7: no overlong
+  // forms, no surrogates, nothing above U+10FFFF), 0 when there is none.
+  static std::size_t utf8_length(std::string_view text, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char lead = byte(i);
+    std::size_t n = 0;
+    unsigned char lo = 0x80;  // range of the second byte
+    unsigned char hi = 0xbf;
+    if (lead < 0x80) return 1;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      n = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      n = 3;
+      if (lead == 0xe0) lo = 0xa0;
+      if (lead == 0xed) hi = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      n = 4;
+      if (lead == 0xf0) lo = 0x90;
+      if (lead == 0xf4) hi = 0x8f;
+    } else {
+      return 0;
+    }
+    if (i + n > text.size() || byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+    for (std::size_t k = 2; k < n; ++k) {
+      if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+    }
+    return n;
+  }
+
+  // JSON text is UTF-8 (RFC 8259): a byte that starts no well-formed sequence (a Latin-1 file
+  // name, a cut character) becomes U+FFFD, one per byte, so the document stays readable.
   void string_literal(std::string_view text) {
     out_ += '"';
-    for (const char ch : text) {
+    for (std::size_t i = 0; i < text.size();) {
+      const char ch = text[i];
       const auto u = static_cast<unsigned char>(ch);
+      if (u >= 0x80) {
+        const std::size_t n = utf8_length(text, i);
+        if (n == 0) {
+          out_ += "\xef\xbf\xbd";
+          ++i;
+        } else {
+          out_.append(text.substr(i, n));
+          i += n;
+        }
+        continue;
+      }
+      ++i;
       switch (ch) {
         case '"':
           out_ += "\\\"";
@@ -141,7 +190,7 @@ class JsonWriter {
             out_ += kHex[u >> 4];
             out_ += kHex[u & 0xf];
           } else {
-            out_ += ch;  // UTF-8 passes through unchanged
+            out_ += ch;
           }
       }
     }

@@ -572,16 +572,22 @@ double median(std::vector<double>& values) {
 // Per-patient, per-group scratch reset lazily by a stamp (the patient index + 1).
 struct PatientScratch {
   explicit PatientScratch(std::size_t groups)
-      : stamp(groups, 0), has_pos(groups, 0), detected(groups, 0), first_alert_ms(groups, 0) {}
+      : stamp(groups, 0),
+        has_pos(groups, 0),
+        has_neg(groups, 0),
+        detected(groups, 0),
+        first_alert_ms(groups, 0) {}
   void touch(std::size_t g, uint32_t patient) {
     if (stamp[g] == patient + 1) return;
     stamp[g] = patient + 1;
     has_pos[g] = 0;
+    has_neg[g] = 0;
     detected[g] = 0;
     touched.push_back(g);
   }
   std::vector<uint32_t> stamp;
   std::vector<uint8_t> has_pos;
+  std::vector<uint8_t> has_neg;
   std::vector<uint8_t> detected;
   std::vector<int64_t> first_alert_ms;
   std::vector<std::size_t> touched;
@@ -655,9 +661,11 @@ std::vector<AlertPolicy> alert_pass(const TickTable& table, std::span<const uint
   return out;
 }
 
-// Counts and calibration for every group.
-void count_and_calibrate(const TickTable& table, std::span<const uint32_t> group_of,
-                         std::vector<GroupMetrics>& groups) {
+// Counts and calibration for every group. Returns the number of patients with a negative tick
+// in each group ([groups]).
+std::vector<uint32_t> count_and_calibrate(const TickTable& table,
+                                          std::span<const uint32_t> group_of,
+                                          std::vector<GroupMetrics>& groups) {
   const std::size_t n_groups = groups.size();
   const std::size_t all = n_groups - 1;
   struct Sums {
@@ -667,12 +675,14 @@ void count_and_calibrate(const TickTable& table, std::span<const uint32_t> group
     std::array<uint64_t, kCalibrationBins> pos{};
   };
   std::vector<Sums> sums(n_groups);
+  std::vector<uint32_t> negative_patients(n_groups, 0);
   PatientScratch scratch(n_groups);
   const auto& ticks = table.ticks;
   const auto finish_patient = [&] {
     for (const std::size_t g : scratch.touched) {
       ++groups[g].patients;
       groups[g].positive_patients += scratch.has_pos[g];
+      negative_patients[g] += scratch.has_neg[g];
     }
     scratch.touched.clear();
   };
@@ -687,7 +697,7 @@ void count_and_calibrate(const TickTable& table, std::span<const uint32_t> group
     for (std::size_t k = 0; k < n_touch; ++k) {
       const std::size_t g = gs[k];
       scratch.touch(g, t.patient);
-      if (t.label) scratch.has_pos[g] = 1;
+      (t.label ? scratch.has_pos : scratch.has_neg)[g] = 1;
       GroupMetrics& m = groups[g];
       ++m.ticks;
       m.positive_ticks += t.label ? 1 : 0;
@@ -724,6 +734,28 @@ void count_and_calibrate(const TickTable& table, std::span<const uint32_t> group
       }
     }
   }
+  return negative_patients;
+}
+
+// Whether a bootstrap over patients can give an interval for ticks whose positives come from
+// `positive_patients` patients and negatives from `negative_patients`: with all of one class in
+// one patient, resampling patients shows nothing of how patients vary (one patient alone gives
+// the same value in every replicate that draws it: a zero-width interval).
+bool interval_defined(uint32_t positive_patients, uint32_t negative_patients) {
+  return positive_patients >= kMinIntervalPatients && negative_patients >= kMinIntervalPatients;
+}
+
+// Patients with a positive and with a negative tick in a table.
+std::pair<uint32_t, uint32_t> class_patients(const TickTable& table) {
+  std::vector<uint8_t> seen(table.n_patients(), 0);  // bit 0: a negative tick, bit 1: a positive
+  for (const ScoredTick& t : table.ticks) seen[t.patient] |= t.label ? 2 : 1;
+  uint32_t positive = 0;
+  uint32_t negative = 0;
+  for (const uint8_t s : seen) {
+    positive += (s >> 1) & 1;
+    negative += s & 1;
+  }
+  return {positive, negative};
 }
 
 // The ranked sets of a table: per subgroup (group_of: [ticks] subgroup index, or empty for
@@ -864,6 +896,8 @@ Evaluation evaluate(const TickTable& table, const EvaluationOptions& options,
     groups[g].discrimination.auprc = r.auprc;
   }
 
+  const std::vector<uint32_t> negative_patients = count_and_calibrate(table, group_of, groups);
+
   // Bootstrap over patients: every group of one replicate uses the same resample.
   const uint32_t reps = options.bootstrap_replicates;
   if (reps > 0) {
@@ -897,12 +931,11 @@ Evaluation evaluate(const TickTable& table, const EvaluationOptions& options,
       Discrimination& d = groups[g].discrimination;
       d.replicates_used = static_cast<uint32_t>(
           std::count_if(roc.begin(), roc.end(), [](double v) { return !std::isnan(v); }));
+      if (!interval_defined(groups[g].positive_patients, negative_patients[g])) continue;
       d.auroc_ci = percentile_interval(std::move(roc), options.confidence);
       d.auprc_ci = percentile_interval(std::move(pr), options.confidence);
     }
   }
-
-  count_and_calibrate(table, group_of, groups);
 
   // Alert policies: fixed thresholds, then the one for the target alert rate.
   std::vector<double> thresholds = options.thresholds;
@@ -981,6 +1014,11 @@ Result<StressComparison> compare(const ComparisonBaseline& prepared, const TickT
   out.auprc = {b.point.auprc, stress.auprc, stress.auprc - b.point.auprc, {}};
   const uint32_t reps = b.options.bootstrap_replicates;
   if (reps == 0) return out;
+  // As in evaluate(): no interval unless both runs have two patients of each class.
+  for (const TickTable* t : {&baseline, &stressed}) {
+    const auto [positive, negative] = class_patients(*t);
+    if (!interval_defined(positive, negative)) return out;
+  }
   const TickTable* tables[] = {&baseline, &stressed};
   const std::vector<uint32_t> eligible = patients_with_ticks(tables, baseline.n_patients());
   // The replicates draw from the patients of either run: when the stressed run adds none, the

@@ -94,10 +94,15 @@ struct Interval {
   double hi = kNaN;
 };
 
+// A bootstrap interval needs positive ticks from at least this many patients and negative ticks
+// from at least this many: with a class in one patient, resampling patients cannot show how
+// patients vary (a lone patient gives a zero-width interval). Fewer: no interval (NaN).
+inline constexpr uint32_t kMinIntervalPatients = 2;
+
 struct Discrimination {
   double auroc = kNaN;
   double auprc = kNaN;  // average precision
-  Interval auroc_ci;    // bootstrap percentile interval over patients
+  Interval auroc_ci;    // bootstrap percentile interval over patients (kMinIntervalPatients)
   Interval auprc_ci;
   uint32_t replicates_used = 0;  // replicates in which the metric was defined (AUROC's count)
 };
@@ -191,7 +196,8 @@ Evaluation evaluate(const TickTable& table, const EvaluationOptions& options,
 
 // A stressed run (a modality masked, delays doubled, ...) against its baseline. Both tables must
 // index the same patients (same n_patients). The interval of each delta comes from a paired
-// bootstrap: one patient resample applied to both runs.
+// bootstrap: one patient resample applied to both runs (none unless each run has positive and
+// negative ticks from kMinIntervalPatients patients each).
 struct Delta {
   double baseline = kNaN;
   double stressed = kNaN;

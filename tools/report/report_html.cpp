@@ -43,6 +43,14 @@ std::string with_ci(double v, const Interval& ci) {
                      fixed(ci.hi, 3));
 }
 
+// A risk threshold: three significant digits, in fixed notation (0.300, 0.0412, 0.000412), so
+// that the small thresholds of a low-prevalence cohort do not read as 0.
+std::string threshold_text(double t) {
+  if (!std::isfinite(t) || t <= 0) return fixed(t, 2);
+  const int decimals = std::clamp(2 - static_cast<int>(std::floor(std::log10(t))), 2, 12);
+  return fixed(t, decimals);
+}
+
 std::string signed3(double v) {
   if (std::isnan(v)) return "\u2013";
   const std::string s = fixed(v, 3);
@@ -132,7 +140,9 @@ std::string run_section(const Report& r) {
   item("Bootstrap", fmt::format("{} replicates over patients, seed {}, {:g}% percentile intervals",
                                 o.bootstrap_replicates, o.seed, o.confidence * 100));
   std::string thresholds;
-  for (const double t : o.thresholds) thresholds += (thresholds.empty() ? "" : ", ") + fixed(t, 2);
+  for (const double t : o.thresholds) {
+    thresholds += (thresholds.empty() ? "" : ", ") + threshold_text(t);
+  }
   if (o.target_alerts_per_patient_day > 0) {
     thresholds += fmt::format("{}and the threshold giving {:g} alerts per patient-day",
                               thresholds.empty() ? "" : ", ", o.target_alerts_per_patient_day);
@@ -157,7 +167,7 @@ std::string summary_section(const Report& r) {
     t.row({model_cell(i, m.info), with_ci(g.discrimination.auroc, g.discrimination.auroc_ci),
            with_ci(g.discrimination.auprc, g.discrimination.auprc_ci), fixed(g.prevalence, 3),
            fixed(g.calibration.brier, 3), fixed(g.calibration.ece, 3),
-           a ? fixed(a->threshold, 3) : "\u2013", a ? fixed(a->sensitivity, 3) : "\u2013",
+           a ? threshold_text(a->threshold) : "\u2013", a ? fixed(a->sensitivity, 3) : "\u2013",
            a ? fixed(a->ppv, 3) : "\u2013", a ? fixed(a->alerts_per_patient_day, 2) : "\u2013",
            a ? escape(duration(a->median_lead_ms)) : "\u2013"});
   }
@@ -230,7 +240,7 @@ std::string alerts_section(const Report& r) {
     Table t({"Threshold", "Chosen by", "Alerts / patient-day", "PPV", "Sensitivity",
              "Detected / positive patients", "Median lead", "Alerts"});
     for (const AlertPolicy& a : m.evaluation.overall.alerts) {
-      t.row({fixed(a.threshold, 3),
+      t.row({threshold_text(a.threshold),
              a.basis == ThresholdBasis::alert_rate
                  ? escape(fmt::format("target {:g} alerts / patient-day",
                                       r.meta.options.target_alerts_per_patient_day))
@@ -270,7 +280,8 @@ std::string subgroups_section(const Report& r) {
   std::string out =
       "<section id=\"subgroups\"><h2>By modality availability</h2><p class=\"hint\">Ticks grouped "
       "by the set of modalities present when they were scored. Small subgroups have wide "
-      "intervals; a dot without whiskers had too few patients for a bootstrap.</p>";
+      "intervals; a dot without whiskers had too few patients for a bootstrap (positive or "
+      "negative ticks from fewer than two patients).</p>";
   if (masks.empty() || r.models.empty()) return out + "<p>No subgroups.</p></section>";
   svg::BarChart roc;
   roc.title = "AUROC by subgroup";
@@ -453,7 +464,7 @@ std::string timelines_section(const Report& r) {
       if (!std::isnan(trace.threshold)) {
         plot.ref_lines.push_back({false, trace.threshold, "", svg::colour(idx), true});
         thresholds +=
-            (thresholds.empty() ? "" : ", ") + trace.model + " " + fixed(trace.threshold, 2);
+            (thresholds.empty() ? "" : ", ") + trace.model + " " + threshold_text(trace.threshold);
       }
       for (const int64_t t : trace.alert_times_ms)
         plot.markers.push_back({{hours(t), trace.threshold}, idx});

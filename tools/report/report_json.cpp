@@ -11,6 +11,9 @@ namespace {
 
 constexpr int kDigits = 6;       // metrics
 constexpr int kCurveDigits = 4;  // curve coordinates
+// Thresholds in full: a rounded threshold is another operating point (it can let in ticks just
+// below the one chosen, and more alerts than the target rate).
+constexpr int kThresholdDigits = JsonWriter::kRoundTrip;
 constexpr uint32_t kLanePoints = 1000;
 
 const char* basis_name(ThresholdBasis basis) {
@@ -60,7 +63,7 @@ void modality_list(JsonWriter& w, uint32_t mask, const std::vector<std::string>&
 
 void alert_policy(JsonWriter& w, const AlertPolicy& a) {
   w.begin_object();
-  w.key("threshold").number(a.threshold, kDigits);
+  w.key("threshold").number(a.threshold, kThresholdDigits);
   w.key("basis").value(basis_name(a.basis));
   w.key("alerts").value(a.alerts);
   w.key("true_alerts").value(a.true_alerts);
@@ -142,7 +145,7 @@ void model(JsonWriter& w, const ModelReport& m, const std::vector<std::string>& 
   w.key("name").value(m.info.name);
   w.key("strategy").value(m.info.strategy);
   w.key("model_id").value(m.info.model_id);
-  w.key("alert_rate_threshold").number(m.evaluation.alert_rate_threshold, kDigits);
+  w.key("alert_rate_threshold").number(m.evaluation.alert_rate_threshold, kThresholdDigits);
   w.key("overall");
   group(w, m.evaluation.overall, modalities);
   w.key("subgroups").begin_array();
@@ -196,7 +199,7 @@ void timeline(JsonWriter& w, const Timeline& t, const std::vector<std::string>& 
   for (const RiskTrace& r : t.traces) {
     w.begin_object();
     w.key("model").value(r.model);
-    w.key("threshold").number(r.threshold, kDigits);
+    w.key("threshold").number(r.threshold, kThresholdDigits);
     w.key("risk").begin_array(true);
     for (const TimePoint& p : r.risk)
       w.begin_array(true).value(p.time_ms).number(p.value, 4).end_array();
@@ -236,7 +239,7 @@ std::string report_json(const Report& report) {
   w.key("seed").value(o.seed);
   w.key("confidence").number(o.confidence, kDigits);
   w.key("thresholds").begin_array(true);
-  for (const double t : o.thresholds) w.number(t, kDigits);
+  for (const double t : o.thresholds) w.number(t, kThresholdDigits);
   w.end_array();
   w.key("target_alerts_per_patient_day").number(o.target_alerts_per_patient_day, kDigits);
   w.key("calibration_bins").value(kCalibrationBins);

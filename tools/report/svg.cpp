@@ -209,7 +209,10 @@ void draw_line_body(std::string& out, const Frame& f, const LineChart& chart) {
   }
   for (const Series& s : chart.series) {
     const std::string col = colour(s.colour);
-    if (s.line && s.points.size() > 1) {
+    const auto drawable = static_cast<std::size_t>(
+        std::count_if(s.points.begin(), s.points.end(),
+                      [](const Point& p) { return !std::isnan(p.x) && !std::isnan(p.y); }));
+    if (s.line && drawable > 1) {
       std::string pts;
       pts.reserve(s.points.size() * 12);
       for (const Point& p : s.points) {
@@ -224,7 +227,9 @@ void draw_line_body(std::string& out, const Frame& f, const LineChart& chart) {
           "points=\"{}\"/>",
           col, s.dashed ? " stroke-dasharray=\"6 4\"" : "", pts);
     }
-    if (s.markers) {
+    // A line through one point would draw nothing (a precision-recall curve of one threshold):
+    // a dot stands for it.
+    if (s.markers || (s.line && drawable == 1)) {
       for (const Point& p : s.points) {
         if (std::isnan(p.x) || std::isnan(p.y)) continue;
         out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"3.5\" fill=\"{}\"/>", c(f.sx(p.x)),

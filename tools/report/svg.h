@@ -42,7 +42,7 @@ struct Series {
   std::vector<Point> points;
   std::size_t colour = 0;
   bool dashed = false;
-  bool line = true;      // join the points
+  bool line = true;      // join the points (a dot where there is only one)
   bool markers = false;  // a dot on every point
 };
 
