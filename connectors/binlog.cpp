@@ -353,10 +353,9 @@ class BinlogWriter final : public EventWriter {
 
   void write(const Event& event) override;
   Result<void> close() override {
-    auto r = file_->close();
-    if (!r) return r;
+    // A log that lost an event is not renamed into place: unclosed, the writer removes it.
     if (!error_.empty()) return make_error(Errc::invalid_argument, error_);
-    return ok();
+    return file_->close();
   }
   uint64_t events_written() const override { return count_; }
 

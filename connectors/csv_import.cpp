@@ -431,7 +431,7 @@ struct CsvImporter::Impl {
     std::string raw;    // the rows' bytes, joined by '\n' (cut at max_record_bytes)
     uint64_t raw_bytes = 0;
     std::array<uint64_t, kMaxChannels> channel_line{};  // row that gave each channel
-    VitalsReading vitals;
+    VitalsReading vitals{};
   };
 
   Result<void> read(std::istream& in, const std::string& source);

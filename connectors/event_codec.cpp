@@ -284,7 +284,7 @@ struct EventDecoder::Impl {
 
   DecodeResult<void> decode(std::string_view record, Event& out,
                             std::optional<int64_t> default_arrival_ms, bool padded,
-                            uint64_t& unknown_channels);
+                            uint64_t& unknown_channels, const EventDecoder::EventCheck* check);
   DecodeResult<void> read_embedding(simdjson::dom::element el, Event& out);
 };
 
@@ -315,7 +315,8 @@ DecodeResult<void> EventDecoder::Impl::read_embedding(simdjson::dom::element el,
 
 DecodeResult<void> EventDecoder::Impl::decode(std::string_view record, Event& out,
                                               std::optional<int64_t> default_arrival_ms,
-                                              bool padded, uint64_t& unknown_channels) {
+                                              bool padded, uint64_t& unknown_channels,
+                                              const EventDecoder::EventCheck* check) {
   using simdjson::dom::element;
   if (record.size() > limits.max_record_bytes) {
     return fail(DecodeReason::record_too_large, "record exceeds max_record_bytes");
@@ -344,8 +345,9 @@ DecodeResult<void> EventDecoder::Impl::decode(std::string_view record, Event& ou
     seen |= uint32_t{1} << f;
     fields[f] = kv.value;
   }
-  // Optional fields given as null count as absent.
-  for (uint8_t f : {kArrivalTime, kValues, kText, kEmbedding, kLabel}) {
+  // A field given as null counts as absent: optional ones are then defaults, required ones
+  // missing_field (exporters write a missing value as null; the reason should say so).
+  for (uint8_t f = 0; f < kFieldCount; ++f) {
     if ((seen >> f & 1) && is_null(fields[f])) seen &= ~(uint32_t{1} << f);
   }
   auto has = [&](Field f) { return (seen >> f & 1) != 0; };
@@ -457,6 +459,9 @@ DecodeResult<void> EventDecoder::Impl::decode(std::string_view record, Event& ou
   }
 
   if (auto err = check_event(out, schema, limits)) return std::move(*err);
+  if (check != nullptr) {
+    if (auto err = (*check)(out)) return std::move(*err);
+  }
   out.patient = registry.intern(patient_id);
   return boost::outcome_v2::success();
 }
@@ -469,13 +474,20 @@ EventDecoder::~EventDecoder() = default;
 
 DecodeResult<void> EventDecoder::decode(std::string_view record, Event& out,
                                         std::optional<int64_t> default_arrival_ms, bool padded) {
-  return impl_->decode(record, out, default_arrival_ms, padded, unknown_channels_);
+  return impl_->decode(record, out, default_arrival_ms, padded, unknown_channels_, nullptr);
+}
+
+DecodeResult<void> EventDecoder::decode(std::string_view record, Event& out,
+                                        std::optional<int64_t> default_arrival_ms, bool padded,
+                                        const EventCheck& check) {
+  return impl_->decode(record, out, default_arrival_ms, padded, unknown_channels_, &check);
 }
 
 DecodeResult<Event> EventDecoder::decode(std::string_view record,
                                          std::optional<int64_t> default_arrival_ms) {
   Event event{};
-  if (auto r = impl_->decode(record, event, default_arrival_ms, false, unknown_channels_); !r) {
+  if (auto r = impl_->decode(record, event, default_arrival_ms, false, unknown_channels_, nullptr);
+      !r) {
     return std::move(r).error();
   }
   return event;

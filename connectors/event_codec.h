@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,6 +96,13 @@ class EventDecoder {
   DecodeResult<void> decode(std::string_view record, Event& out,
                             std::optional<int64_t> default_arrival_ms = std::nullopt,
                             bool padded = false);
+  // The same, with a check of the caller's (the record's topic, say) applied to the decoded event
+  // before its patient id is interned: a record it refuses leaves the registry as it was, as any
+  // invalid record does. `out.patient` is not yet set when `check` runs.
+  using EventCheck = std::function<std::optional<DecodeError>(const Event&)>;
+  DecodeResult<void> decode(std::string_view record, Event& out,
+                            std::optional<int64_t> default_arrival_ms, bool padded,
+                            const EventCheck& check);
   DecodeResult<Event> decode(std::string_view record,
                              std::optional<int64_t> default_arrival_ms = std::nullopt);
 

@@ -30,6 +30,14 @@ bool digits(std::string_view s, std::size_t& pos, std::size_t n, int64_t& out) {
 
 TimeTextError parse_time_text(std::string_view s, int64_t& out) {
   if (s.empty()) return TimeTextError::empty;
+  // "1704096000000.0": an integer column with gaps, as pandas and spreadsheets write it (as a
+  // float). Only zeros may follow the point: a fraction of a millisecond is not an epoch time.
+  if (const std::size_t point = s.find('.');
+      point != std::string_view::npos && point > 0 && point + 1 < s.size() &&
+      s.find_first_not_of('0', point + 1) == std::string_view::npos &&
+      s.find_first_not_of("0123456789", s[0] == '-' ? 1 : 0) == point) {
+    s = s.substr(0, point);
+  }
   const bool integer =
       s.find_first_not_of("0123456789", s[0] == '-' ? 1 : 0) == std::string_view::npos && s != "-";
   if (integer) {

@@ -36,7 +36,8 @@ enum class TimeTextError : uint8_t {
   invalid_date,  // month, day, hour, minute or second out of range
 };
 
-// Integer epoch milliseconds, or an ISO 8601 date-time with a zone (Z or +-HH[:]MM; 'T', 't' or
+// Integer epoch milliseconds (a fraction of zeros allowed: "1704096000000.0"), or an ISO 8601
+// date-time with a zone (Z or +-HH[:]MM; 'T', 't' or
 // a space between date and time; seconds optional; fractional seconds truncated to ms).
 TimeTextError parse_time_text(std::string_view text, int64_t& out_ms);
 

@@ -4,9 +4,11 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <string_view>
@@ -125,6 +127,27 @@ TEST_F(BinlogTest, WriteThenReadGivesTheSameEvents) {
     ASSERT_TRUE(same_event(events[i], reg, got.events[i], reg2)) << i;
     EXPECT_EQ(got.events[i].source_seq, i + 1);
   }
+}
+
+// An event over the record limit cannot be written: close() fails and the log is not put in place
+// (a command that then exits non-zero must not leave a log that lacks an event behind).
+TEST_F(BinlogTest, ALogThatLostAnOversizedEventIsNotPutInPlace) {
+  PatientRegistry reg;
+  auto events = sample_events(schema_, reg, 20);
+  const auto note =
+      std::find_if(events.begin(), events.end(), [](const Event& e) { return e.modality == 1; });
+  ASSERT_NE(note, events.end());
+  note->text.assign(kBinlogMaxBodyBytes + 1, 'x');
+  const std::string path = tmp_.file("big.tfelog");
+  auto writer = open_binlog_writer(path, schema_, reg);
+  ASSERT_TRUE(writer);
+  for (const Event& e : events) writer.value()->write(e);
+  auto closed = writer.value()->close();
+  ASSERT_FALSE(closed);
+  EXPECT_NE(closed.error().message.find("record limit"), std::string::npos)
+      << closed.error().message;
+  writer.value().reset();
+  EXPECT_FALSE(std::filesystem::exists(path)) << "a log missing an event was left at its path";
 }
 
 TEST_F(BinlogTest, JsonlToBinlogToJsonlIsByteIdentical) {

@@ -62,6 +62,40 @@ TEST_F(EventCodecTest, UnknownChannelsAreCountedAndIgnoredNullIsUnmeasured) {
   EXPECT_EQ(decoder_.unknown_channels(), 2u);
 }
 
+// A required field given as null is missing, as docs/wire-format.md says, whichever it is.
+TEST_F(EventCodecTest, ARequiredFieldGivenAsNullIsMissing) {
+  for (
+      const char* record :
+      {R"({"patient_id":null,"modality":"wearables","event_time":1700000000000,"values":{"hr":1}})",
+       R"({"patient_id":"P1","modality":null,"event_time":1700000000000,"values":{"hr":1}})",
+       R"({"patient_id":"P1","modality":"wearables","event_time":null,"values":{"hr":1}})",
+       R"({"patient_id":"P1","modality":"wearables","event_time":1700000000000,"values":null})"}) {
+    auto r = decoder_.decode(record);
+    ASSERT_FALSE(r) << record;
+    EXPECT_EQ(r.error().reason, DecodeReason::missing_field) << record << ": " << r.error().message;
+  }
+  EXPECT_EQ(registry_.size(), 0u);
+}
+
+// The caller's check (a topic's: its modality, its message timestamp) runs before the patient id
+// is interned, so a record it refuses leaves the numbering of patients as it was.
+TEST_F(EventCodecTest, ARecordTheCallersCheckRefusesInternsNoPatient) {
+  const std::string rec =
+      R"({"patient_id":"P9","modality":"notes","event_time":1700000000000,"text":"x"})";
+  const EventDecoder::EventCheck wearables_only = [](const Event& e) -> std::optional<DecodeError> {
+    if (e.modality == 0) return std::nullopt;
+    return DecodeError{DecodeReason::unknown_modality, "not on this topic"};
+  };
+  Event event{};
+  auto refused = decoder_.decode(rec, event, std::nullopt, false, wearables_only);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().reason, DecodeReason::unknown_modality);
+  EXPECT_EQ(registry_.size(), 0u);
+  const EventDecoder::EventCheck any = [](const Event&) { return std::optional<DecodeError>(); };
+  ASSERT_TRUE(decoder_.decode(rec, event, std::nullopt, false, any));
+  EXPECT_EQ(registry_.id(event.patient), "P9");
+}
+
 TEST_F(EventCodecTest, DecodesTextWithEmbeddingAndOutcome) {
   auto t = decoder_.decode(R"({"patient_id":"P2","modality":"notes","event_time":1700000000000,)"
                            R"("text":"a \"b\"\n\u00e9","embedding":[1,-0.5,2.5e-3,0]})");

@@ -24,6 +24,21 @@ TEST(CivilTime, ParsesEpochMillisecondsAndIsoTimesWithAZone) {
   EXPECT_EQ(ms, -5);
 }
 
+// Integer columns with gaps come out of pandas and spreadsheets as floats: "N.0" is N, but a
+// real fraction of a millisecond is not an epoch time.
+TEST(CivilTime, EpochMillisecondsWrittenAsAFloatWithAZeroFraction) {
+  int64_t ms = -1;
+  EXPECT_EQ(parse_time_text("1704067200000.0", ms), TimeTextError::none);
+  EXPECT_EQ(ms, 1'704'067'200'000);
+  EXPECT_EQ(parse_time_text("1704067200001.000", ms), TimeTextError::none);
+  EXPECT_EQ(ms, 1'704'067'200'001);
+  EXPECT_NE(parse_time_text("1704067200000.5", ms), TimeTextError::none);
+  EXPECT_NE(parse_time_text("1704067200000.", ms), TimeTextError::none);
+  EXPECT_NE(parse_time_text(".0", ms), TimeTextError::none);
+  EXPECT_NE(parse_time_text("-.0", ms), TimeTextError::none);
+  EXPECT_NE(parse_time_text("1.0e12", ms), TimeTextError::none);
+}
+
 TEST(CivilTime, SaysWhyATextIsNotATime) {
   int64_t ms = 7;
   EXPECT_EQ(parse_time_text("", ms), TimeTextError::empty);
