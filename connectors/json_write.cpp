@@ -12,7 +12,17 @@ void append_string(std::string& out, std::string_view s) {
   std::size_t run_start = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+    if (c >= 0x80) {
+      if (const std::size_t n = utf8_sequence_length(s, i); n > 0) {
+        i += n - 1;
+        continue;
+      }
+      out.append(s.data() + run_start, i - run_start);
+      run_start = i + 1;
+      out.append("\xef\xbf\xbd");
+      continue;
+    }
     out.append(s.data() + run_start, i - run_start);
     run_start = i + 1;
     switch (c) {
@@ -45,6 +55,33 @@ void append_string(std::string& out, std::string_view s) {
   }
   out.append(s.data() + run_start, s.size() - run_start);
   out.push_back('"');
+}
+
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char lead = byte(i);
+  std::size_t n = 0;
+  unsigned char lo = 0x80;  // range of the second byte
+  unsigned char hi = 0xbf;
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    n = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    n = 3;
+    if (lead == 0xe0) lo = 0xa0;
+    if (lead == 0xed) hi = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    n = 4;
+    if (lead == 0xf0) lo = 0x90;
+    if (lead == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size() || byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+  }
+  return n;
 }
 
 void append_int(std::string& out, int64_t v) {

@@ -3,15 +3,22 @@
 // lines, dead letters): one escaping rule and one number format, so that files written by
 // different paths are byte-comparable.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace tfe::json {
 
-// Appends `s` as a JSON string literal (quotes included). `s` must be valid UTF-8; '"', '\\' and
-// control characters below 0x20 are escaped, everything else is copied byte for byte.
+// Appends `s` as a JSON string literal (quotes included): '"', '\\' and control characters below
+// 0x20 are escaped, well-formed UTF-8 is copied byte for byte, and a byte that starts no
+// well-formed sequence (a Latin-1 file name, a cut character) becomes U+FFFD, one per byte: JSON
+// text is UTF-8 (RFC 8259), and one such byte would make the whole line or file unreadable.
 void append_string(std::string& out, std::string_view s);
+
+// Length of the well-formed UTF-8 sequence starting at s[i] (Unicode table 3-7: no overlong
+// forms, no surrogates, nothing above U+10FFFF), 0 when there is none.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
 
 void append_int(std::string& out, int64_t v);
 void append_uint(std::string& out, uint64_t v);

@@ -8,6 +8,8 @@
 #include <random>
 #include <string>
 
+#include <simdjson.h>
+
 #include "connectors/json_write.h"
 #include "tests/connectors/test_schema.h"
 
@@ -289,6 +291,22 @@ TEST(JsonWriteTest, SmallWholeFloatsAreWrittenAsTheShortestFloatText) {
     json::append_float(s, f);
     ASSERT_EQ(s, std::string(buf, r.ptr)) << i;
   }
+}
+
+// A dead letter's source is a file name, which need not be UTF-8 (a Latin-1 name): the line must
+// still be JSON, so such bytes become U+FFFD and well-formed sequences stay as they are.
+TEST(JsonWriteTest, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  std::string s;
+  json::append_string(s,
+                      "donn\xe9"
+                      "es \xc3\xa9 \xed\xa0\x80 \xf0\x9f\x98\x80 cut \xc3");
+  EXPECT_EQ(s,
+            "\"donn\xef\xbf\xbd"
+            "es \xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+            "\xf0\x9f\x98\x80 cut \xef\xbf\xbd\"");
+  simdjson::dom::parser parser;
+  std::string_view back;
+  ASSERT_EQ(parser.parse(s).get(back), simdjson::SUCCESS) << s;
 }
 
 TEST(JsonWriteTest, StringEscapesAndBase64) {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/json_write.h"
+
 namespace tfe::report {
 
 class JsonWriter {
@@ -119,83 +121,8 @@ class JsonWriter {
     out_.append(2 * stack_.size(), ' ');
   }
 
-  // Length of the well-formed UTF-8 sequence starting at text[i] (Unicode table 3-7: no overlong
-  // forms, no surrogates, nothing above U+10FFFF), 0 when there is none.
-  static std::size_t utf8_length(std::string_view text, std::size_t i) {
-    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-    const unsigned char lead = byte(i);
-    std::size_t n = 0;
-    unsigned char lo = 0x80;  // range of the second byte
-    unsigned char hi = 0xbf;
-    if (lead < 0x80) return 1;
-    if (lead >= 0xc2 && lead <= 0xdf) {
-      n = 2;
-    } else if (lead >= 0xe0 && lead <= 0xef) {
-      n = 3;
-      if (lead == 0xe0) lo = 0xa0;
-      if (lead == 0xed) hi = 0x9f;
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-      n = 4;
-      if (lead == 0xf0) lo = 0x90;
-      if (lead == 0xf4) hi = 0x8f;
-    } else {
-      return 0;
-    }
-    if (i + n > text.size() || byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-    for (std::size_t k = 2; k < n; ++k) {
-      if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
-    }
-    return n;
-  }
-
-  // JSON text is UTF-8 (RFC 8259): a byte that starts no well-formed sequence (a Latin-1 file
-  // name, a cut character) becomes U+FFFD, one per byte, so the document stays readable.
-  void string_literal(std::string_view text) {
-    out_ += '"';
-    for (std::size_t i = 0; i < text.size();) {
-      const char ch = text[i];
-      const auto u = static_cast<unsigned char>(ch);
-      if (u >= 0x80) {
-        const std::size_t n = utf8_length(text, i);
-        if (n == 0) {
-          out_ += "\xef\xbf\xbd";
-          ++i;
-        } else {
-          out_.append(text.substr(i, n));
-          i += n;
-        }
-        continue;
-      }
-      ++i;
-      switch (ch) {
-        case '"':
-          out_ += "\\\"";
-          break;
-        case '\\':
-          out_ += "\\\\";
-          break;
-        case '\n':
-          out_ += "\\n";
-          break;
-        case '\r':
-          out_ += "\\r";
-          break;
-        case '\t':
-          out_ += "\\t";
-          break;
-        default:
-          if (u < 0x20) {
-            constexpr char kHex[] = "0123456789abcdef";
-            out_ += "\\u00";
-            out_ += kHex[u >> 4];
-            out_ += kHex[u & 0xf];
-          } else {
-            out_ += ch;
-          }
-      }
-    }
-    out_ += '"';
-  }
+  // One escaping rule for every JSON tfe writes (invalid UTF-8 becomes U+FFFD).
+  void string_literal(std::string_view text) { json::append_string(out_, text); }
 
   std::string out_;
   std::vector<Frame> stack_;
