@@ -16,19 +16,31 @@ Result<std::unique_ptr<FileWriter>> FileWriter::create(const std::string& path) 
     // A device or a pipe (--out /dev/stdout): nothing to rename, written as it goes.
     const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return make_error(Errc::io, "cannot open " + path + ": " + std::strerror(errno));
-    return std::unique_ptr<FileWriter>(new FileWriter(path, "", fd));
+    return std::unique_ptr<FileWriter>(new FileWriter(path, path, "", fd));
   }
-  std::string temp = path + ".tmp-XXXXXX";
+  // A symbolic link (out/scores.jsonl -> /data/run7/scores.jsonl) is written through: the file it
+  // names is replaced, not the link. A dangling link is replaced by the file.
+  std::string target = path;
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    if (char* resolved = ::realpath(path.c_str(), nullptr)) {
+      target = resolved;
+      std::free(resolved);
+    }
+  }
+  const bool exists = ::stat(target.c_str(), &st) == 0;
+  std::string temp = target + ".tmp-XXXXXX";
   const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
   if (fd < 0) {
     return make_error(Errc::io, "cannot create " + path + ": " + std::strerror(errno));
   }
-  ::fchmod(fd, 0644);  // mkostemp's 0600 would make outputs private to their writer
-  return std::unique_ptr<FileWriter>(new FileWriter(path, std::move(temp), fd));
+  // mkostemp's 0600 would make outputs private to their writer; a file rewritten keeps its mode.
+  ::fchmod(fd, exists ? (st.st_mode & 07777) : 0644);
+  return std::unique_ptr<FileWriter>(new FileWriter(path, std::move(target), std::move(temp), fd));
 }
 
-FileWriter::FileWriter(std::string path, std::string temp, int fd)
-    : path_(std::move(path)), temp_(std::move(temp)), fd_(fd) {
+FileWriter::FileWriter(std::string path, std::string target, std::string temp, int fd)
+    : path_(std::move(path)), target_(std::move(target)), temp_(std::move(temp)), fd_(fd) {
   buffer_.reserve(kFlushBytes + (kFlushBytes >> 2));
 }
 
@@ -68,7 +80,7 @@ Result<void> FileWriter::close() {
     }
     fd_ = -1;
     if (!temp_.empty()) {
-      if (error_.empty() && ::rename(temp_.c_str(), path_.c_str()) != 0) {
+      if (error_.empty() && ::rename(temp_.c_str(), target_.c_str()) != 0) {
         error_ = "cannot write " + path_ + ": " + std::strerror(errno);
       }
       if (!error_.empty()) ::unlink(temp_.c_str());

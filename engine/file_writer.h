@@ -18,7 +18,8 @@ namespace tfe {
 class FileWriter {
  public:
   // Writes `path` (through a temporary file beside it, unless the path is a device or a pipe
-  // such as /dev/stdout). Fails with Errc::io naming the path and the OS error.
+  // such as /dev/stdout; through a symbolic link, the file it names). A file rewritten keeps its
+  // permissions; a new one is 0644. Fails with Errc::io naming the path and the OS error.
   static Result<std::unique_ptr<FileWriter>> create(const std::string& path);
   ~FileWriter();  // without a successful close(), removes what it wrote: the path stays as it was
   FileWriter(const FileWriter&) = delete;
@@ -41,12 +42,13 @@ class FileWriter {
   const std::string& path() const { return path_; }
 
  private:
-  FileWriter(std::string path, std::string temp, int fd);
+  FileWriter(std::string path, std::string target, std::string temp, int fd);
   void write_buffer();
 
   static constexpr std::size_t kFlushBytes = 1 << 20;
-  std::string path_;
-  std::string temp_;  // written here, renamed onto path_ by close(); empty: path_ directly
+  std::string path_;    // as given: named in errors
+  std::string target_;  // the file replaced: path_, or the file a symbolic link at path_ names
+  std::string temp_;    // written here, renamed onto path_ by close(); empty: path_ directly
   int fd_ = -1;
   std::string buffer_;
   uint64_t written_ = 0;
