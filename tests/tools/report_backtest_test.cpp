@@ -197,6 +197,19 @@ TEST(Backtest, RejectsMoreBootstrapReplicatesThanTheLimit) {
   EXPECT_NE(refused.error().message.find("100000"), std::string::npos) << refused.error().message;
 }
 
+// A confidence outside (0, 1) would put the percentile positions outside the replicates.
+TEST(Backtest, RejectsAConfidenceOutsideZeroToOne) {
+  const Cohort& c = cohort();
+  for (const double confidence : {0.0, 1.0, 1.5, -0.5, std::nan("")}) {
+    BacktestOptions options = quick_options();
+    options.evaluation.confidence = confidence;
+    auto refused = run_backtest(c.history.events, *c.registry, c.config, c.scorers, options);
+    ASSERT_FALSE(refused) << confidence;
+    EXPECT_NE(refused.error().message.find("confidence"), std::string::npos)
+        << refused.error().message;
+  }
+}
+
 TEST(Backtest, CohortHasOutcomesAndEveryModality) {
   const Cohort& c = cohort();
   EXPECT_GT(history_outcomes(c.history.events).size(), 0u)

@@ -383,6 +383,16 @@ TEST(ReportMetrics, TablesAreSortedByPatientThenTimeStably) {
   }
 }
 
+// A risk outside [0, 1] (a scorer's fault) is refused with the score's time, which finds it; the
+// table's index alone did not.
+TEST(ReportMetrics, ARiskOutsideZeroToOneIsRefusedWithItsScoreTime) {
+  std::vector<ScoredTick> ticks{{0, 1, false, 0, 0.1}, {0, 1, false, 7 * kMin, std::nan("")}};
+  auto table = make_tick_table(ticks, {kNoOutcome}, 60 * kMin, kMin);
+  ASSERT_FALSE(table.has_value());
+  EXPECT_NE(table.error().message.find(std::to_string(7 * kMin) + " ms"), std::string::npos)
+      << table.error().message;
+}
+
 // ---- alert policy
 // ------------------------------------------------------------------------------------
 

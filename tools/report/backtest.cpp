@@ -254,6 +254,12 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
     return make_error(Errc::invalid_argument, fmt::format("bootstrap replicates must be at most {}",
                                                           kMaxBootstrapReplicates));
   }
+  // Outside (0, 1) the percentile positions leave the replicates (an out-of-bounds read).
+  if (!(options.evaluation.confidence > 0 && options.evaluation.confidence < 1)) {
+    return make_error(Errc::invalid_argument, fmt::format("interval confidence must be in (0, 1), "
+                                                          "got {:g}",
+                                                          options.evaluation.confidence));
+  }
   // The delay variant's replay logs from another thread while the baselines are evaluated.
   std::mutex log_mutex;
   const auto log = [&](const std::string& line) {

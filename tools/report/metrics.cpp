@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <fmt/format.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
@@ -36,8 +37,11 @@ Result<void> validate(const std::vector<ScoredTick>& ticks, uint32_t n_patients,
                             std::to_string(t.patient) + " >= " + std::to_string(n_patients));
     }
     if (!(t.risk >= 0.0 && t.risk <= 1.0)) {
+      // Its time and value lead to the scorer's fault; the index alone was internal.
       return make_error(Errc::invalid_argument,
-                        "report: tick " + std::to_string(i) + " has a risk outside [0, 1]");
+                        fmt::format("report: the score at {} ms (tick {}) has a risk of {} "
+                                    "outside [0, 1]; the scorer is at fault",
+                                    t.score_time_ms, i, t.risk));
     }
   }
   return ok();
