@@ -17,6 +17,7 @@
 
 #include "connectors/event_files.h"
 #include "connectors/history_replay.h"
+#include "engine/config.h"
 #include "engine/patient_registry.h"
 #include "tools/profile/format.h"
 #include "tools/profile/profile.h"
@@ -174,6 +175,52 @@ TEST(ProfileNumerics, VitalsSpectrumColumnsAreTheMeansOverTheShortestWindow) {
             (std::vector<float>{0, 1, 2, 10, 11, 12}));
   EXPECT_EQ(detail::shortest_window_means(x, n, channels, longest_first),
             (std::vector<float>{100, 101, 102, 110, 111, 112}));
+}
+
+// Medians and p90s interpolate linearly between order statistics at position p (n - 1), the
+// convention of the backtest's bootstrap intervals (docs/report.md): the median of two intervals
+// is their midpoint, not the larger one.
+TEST(ProfileNumerics, DistributionQuantilesInterpolateBetweenOrderStatistics) {
+  Distribution d = detail::describe_distribution({10, 0});
+  EXPECT_EQ(d.count, 2u);
+  EXPECT_DOUBLE_EQ(d.median_ms, 5);
+  EXPECT_DOUBLE_EQ(d.p90_ms, 9);
+  d = detail::describe_distribution({10, 9, 8, 7, 6, 5, 4, 3, 2, 1});
+  EXPECT_DOUBLE_EQ(d.median_ms, 5.5);
+  EXPECT_NEAR(d.p90_ms, 9.1, 1e-12);
+  // One value: every quantile is that value and there is no spread.
+  d = detail::describe_distribution({7});
+  EXPECT_DOUBLE_EQ(d.median_ms, 7);
+  EXPECT_DOUBLE_EQ(d.p90_ms, 7);
+  EXPECT_DOUBLE_EQ(d.cv, 0);
+  // Zero intervals only (a batched upload): the CV of a zero mean is undefined, not infinite.
+  d = detail::describe_distribution({0, 0, 0});
+  EXPECT_DOUBLE_EQ(d.median_ms, 0);
+  EXPECT_TRUE(std::isnan(d.cv));
+  EXPECT_EQ(d.counts[0], 3.0);
+  // A negative delay is counted and taken as 0.
+  d = detail::describe_distribution({-5, 10});
+  EXPECT_EQ(d.negative, 1u);
+  EXPECT_DOUBLE_EQ(d.median_ms, 5);
+  d = detail::describe_distribution({});
+  EXPECT_EQ(d.count, 0u);
+  EXPECT_TRUE(std::isnan(d.median_ms) && std::isnan(d.p90_ms) && std::isnan(d.cv));
+  EXPECT_EQ(d.counts.size(), 32u);
+}
+
+// The interaction gain's lower bound is the 5th percentile of the replicates' gains, on the same
+// convention: with 200 replicates it lies between the 10th and 11th smallest, nearer the 10th
+// (the 11th is the 5.5th percentile, a bound that errs towards firing the attention row).
+TEST(ProfileNumerics, BootstrapFifthPercentileInterpolatesAsTheBacktestIntervals) {
+  std::vector<double> v(200);
+  std::iota(v.begin(), v.end(), 0.0);
+  EXPECT_NEAR(detail::quantile_sorted(v, 0.05), 9.95, 1e-12);
+  v.resize(20);
+  EXPECT_NEAR(detail::quantile_sorted(v, 0.05), 0.95, 1e-12);
+  EXPECT_DOUBLE_EQ(detail::quantile_sorted(std::vector<double>{-0.01, 0.03}, 0.05), -0.008);
+  EXPECT_DOUBLE_EQ(detail::quantile_sorted(std::vector<double>{0.4}, 0.05), 0.4);
+  EXPECT_DOUBLE_EQ(detail::quantile_sorted(std::vector<double>{1, 2, 3}, 1.0), 3);
+  EXPECT_TRUE(std::isnan(detail::quantile_sorted(std::vector<double>{}, 0.05)));
 }
 
 // ---- decision matrix --------------------------------------------------------------------------
@@ -504,6 +551,32 @@ TEST(ProfileDeployments, NegativeDelaysAreCountedAndTheFirstBinSaysWhatItHolds) 
   EXPECT_NE(html.find("<th>Negative delays</th>"), std::string::npos);
 }
 
+// One patient's three studies (the only ones), an hour and then three hours apart: the median
+// inter-arrival is two hours (the midpoint), the p90 2.8 h.
+TEST(ProfileDeployments, InterArrivalMedianOfTwoIntervalsIsTheirMidpoint) {
+  auto c = make_cohort("small_complete", 60, 1, 26);
+  ASSERT_TRUE(c);
+  const auto first = std::find_if(c->history.events.begin(), c->history.events.end(),
+                                  [](const Event& e) { return e.modality == 2; });
+  ASSERT_NE(first, c->history.events.end());
+  const Event study = *first;
+  std::erase_if(c->history.events, [](const Event& e) { return e.modality == 2; });
+  c->history.events.push_back(study);
+  for (const int64_t later_ms : {3'600'000, 4 * 3'600'000}) {
+    Event e = study;
+    e.event_time_ms += later_ms;
+    e.arrival_time_ms += later_ms;
+    c->history.events.push_back(e);
+  }
+  sort_for_replay(c->history.events);
+  auto p = profile_of(*c);
+  ASSERT_TRUE(p) << p.error().message;
+  const Distribution& gaps = p.value().temporal.modalities[2].inter_arrival;
+  ASSERT_EQ(gaps.count, 2u);
+  EXPECT_DOUBLE_EQ(gaps.median_ms, 2 * 3'600'000.0);
+  EXPECT_DOUBLE_EQ(gaps.p90_ms, 2.8 * 3'600'000.0);
+}
+
 TEST(ProfileOutput, JsonHtmlAndTableCarryTheEvidence) {
   auto c = make_cohort("home", 120, 1, 17);
   ASSERT_TRUE(c);
@@ -737,6 +810,156 @@ TEST(BakeoffVerdict, AgreesDefersOrOverridesByTheFoldsSpread) {
   detail::judge(large, matrix, 0.0);
   EXPECT_TRUE(large.decisive);
   EXPECT_EQ(large.recommended, Strategy::early);
+}
+
+// ---- edge cases: thin or degenerate histories profile without NaN in the output ----------------
+
+// No NaN or infinity reaches profile.json (JSON has none), the page or the terminal table.
+void expect_finite_output(const DeploymentProfile& p) {
+  const std::string json = profile_json(p);
+  for (const char* bad : {"nan", "inf", "NaN", "Inf"}) {
+    EXPECT_EQ(json.find(bad), std::string::npos) << bad << " in\n" << json;
+  }
+  const std::string html = profile_html(p);
+  for (const char* bad : {">nan", " nan", ">inf", " inf", "NaN"}) {
+    EXPECT_EQ(html.find(bad), std::string::npos) << bad;
+  }
+  const std::string table = profile_table(p);
+  for (const char* bad : {"nan", " inf"}) {
+    EXPECT_EQ(table.find(bad), std::string::npos) << bad << " in\n" << table;
+  }
+}
+
+TEST(ProfileEdges, ASinglePatient) {
+  auto c = make_cohort("home", 1, 1, 21);
+  ASSERT_TRUE(c);
+  auto p = profile_of(*c);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p.value().patients, 1u);
+  EXPECT_EQ(p.value().recommendation.fired, 0u);
+  expect_finite_output(p.value());
+}
+
+TEST(ProfileEdges, NoOutcomes) {
+  auto c = make_cohort("small_complete", 60, 1, 22);
+  ASSERT_TRUE(c);
+  std::erase_if(c->history.events, [](const Event& e) { return e.modality == kOutcomeModality; });
+  auto p = profile_of(*c);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p.value().outcome_patients, 0u);
+  EXPECT_EQ(p.value().recommendation.fired, 0u);
+  expect_finite_output(p.value());
+}
+
+TEST(ProfileEdges, AModalityNeverPresent) {
+  auto c = make_cohort("small_complete", 60, 1, 23);
+  ASSERT_TRUE(c);
+  std::erase_if(c->history.events, [](const Event& e) { return e.modality == 2; });
+  auto p = profile_of(*c);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p.value().availability.modalities[2].tick_share, 0.0);
+  EXPECT_EQ(p.value().dimensionality.modalities[2].effective_dim, 0u);
+  EXPECT_EQ(p.value().temporal.modalities[2].inter_arrival.count, 0u);
+  expect_finite_output(p.value());
+}
+
+TEST(ProfileEdges, OneModality) {
+  std::ifstream f(kProfiles + "/small_complete.toml");
+  std::stringstream text;
+  text << f.rdbuf();
+  std::string toml_text = text.str();
+  const std::size_t first = toml_text.find("[[modality]]");
+  const std::size_t second = toml_text.find("[[modality]]", first + 1);
+  ASSERT_NE(second, std::string::npos);
+  toml_text.resize(second);
+  auto config = engine_config_from_toml(toml::parse(toml_text));
+  ASSERT_TRUE(config) << config.error().message;
+  auto c = make_cohort("small_complete", 60, 1, 24);
+  ASSERT_TRUE(c);
+  std::erase_if(c->history.events,
+                [](const Event& e) { return e.modality != kOutcomeModality && e.modality != 0; });
+  auto p = profile_history(c->history.events, c->registry, config.value(), quick_options());
+  ASSERT_TRUE(p) << p.error().message;
+  const DeploymentProfile& d = p.value();
+  EXPECT_TRUE(d.temporal.pairs.empty());
+  EXPECT_TRUE(std::isnan(d.temporal.max_interaction_gain));
+  EXPECT_DOUBLE_EQ(d.dimensionality.ratio, 1.0);
+  EXPECT_NE(d.recommendation.strategy, Strategy::attention);
+  expect_finite_output(d);
+}
+
+// Every study of the cohort arrives at one instant: zero intervals and zero delays, a CV of a zero
+// mean (undefined: null, a dash).
+TEST(ProfileEdges, BatchedArrivalsHaveZeroIntervals) {
+  auto c = make_cohort("small_complete", 60, 1, 25);
+  ASSERT_TRUE(c);
+  for (Event& e : c->history.events) {
+    if (e.modality == 2) e.arrival_time_ms = e.event_time_ms = 1704067200000;
+  }
+  sort_for_replay(c->history.events);
+  auto p = profile_of(*c);
+  ASSERT_TRUE(p) << p.error().message;
+  const Distribution& gaps = p.value().temporal.modalities[2].inter_arrival;
+  ASSERT_GT(gaps.count, 0u);
+  EXPECT_EQ(gaps.median_ms, 0.0);
+  EXPECT_TRUE(std::isnan(gaps.cv));
+  EXPECT_EQ(gaps.counts[0], static_cast<double>(gaps.count));
+  expect_finite_output(p.value());
+}
+
+// A fold whose test patients leave every subgroup without one class has no weighted AUROC. With
+// fewer than two folds where both strategies are defined there is no interval, and with the
+// matrix's strategy undefined no figure to compare: the verdict says so in words, never "nan".
+TEST(BakeoffVerdict, FiguresThatAreNotDefinedAreSaidSoNotPrintedAsNan) {
+  Recommendation matrix;
+  matrix.strategy = Strategy::late;
+  matrix.rows.push_back({});
+  matrix.rows[0].row = "modalities frequently missing";
+  const double nan = std::nan("");
+  const auto bakeoff = [](std::vector<std::vector<double>> folds_by_strategy) {
+    Bakeoff b;
+    b.folds = static_cast<uint32_t>(folds_by_strategy[0].size());
+    b.test_patients = 300;
+    for (std::size_t i = 0; i < folds_by_strategy.size(); ++i) {
+      BakeoffEntry e;
+      e.strategy = static_cast<Strategy>(i);
+      e.fold_weighted_auroc = folds_by_strategy[i];
+      double sum = 0;
+      int n = 0;
+      for (const double v : e.fold_weighted_auroc) {
+        if (std::isnan(v)) continue;
+        sum += v;
+        ++n;
+      }
+      e.weighted_auroc = n > 0 ? sum / n : std::nan("");
+      b.entries.push_back(e);
+    }
+    return b;
+  };
+  const auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+  };
+  // One fold with both figures: a lead, no interval.
+  Bakeoff one = bakeoff({{0.95, nan, nan}, {0.7, nan, nan}, {0.80, nan, nan}, {0.6, nan, nan}});
+  detail::judge(one, matrix, 0.3);
+  EXPECT_EQ(one.winner, Strategy::early);
+  EXPECT_NEAR(one.lead, 0.15, 1e-12);
+  EXPECT_TRUE(std::isnan(one.lead_lo));
+  EXPECT_FALSE(one.decisive);
+  EXPECT_EQ(one.recommended, Strategy::late);
+  EXPECT_EQ(lower(one.verdict).find("nan"), std::string::npos) << one.verdict;
+  EXPECT_NE(one.verdict.find("1 of 3 folds"), std::string::npos) << one.verdict;
+  // The matrix's strategy undefined on every fold.
+  Bakeoff undefined = bakeoff({{0.9, 0.9, 0.9}, {0.7, 0.7, 0.7}, {nan, nan, nan}, {0.6, 0.6, 0.6}});
+  detail::judge(undefined, matrix, 0.3);
+  EXPECT_EQ(undefined.winner, Strategy::early);
+  EXPECT_EQ(lower(undefined.verdict).find("nan"), std::string::npos) << undefined.verdict;
+  DeploymentProfile p;
+  p.modalities = {"wearables", "notes", "imaging"};
+  p.recommendation = matrix;
+  p.bakeoff = undefined;
+  EXPECT_EQ(profile_table(p).find("nan"), std::string::npos) << profile_table(p);
 }
 
 TEST(ProfileErrors, EmptyHistoryAndBadOptions) {

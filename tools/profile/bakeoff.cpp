@@ -279,11 +279,19 @@ void judge(Bakeoff& out, const Recommendation& matrix_row, double test_over_trai
     out.lead_lo = lead.lo;
     out.lead_hi = lead.hi;
     out.decisive = !std::isnan(out.lead_lo) && out.lead_lo > 0;
-    noise = fmt::format(
-        "by {:.3f} (95% interval {:.3f} to {:.3f} over {})", out.lead, out.lead_lo, out.lead_hi,
-        lead.folds == out.folds
-            ? fmt::format("{} folds", out.folds)
-            : fmt::format("the {} of {} folds with both figures", lead.folds, out.folds));
+    // An interval needs two folds where both strategies have a figure; say so rather than "nan".
+    if (lead.folds == 0) {
+      noise = fmt::format("(no interval: none of {} folds has both figures)", out.folds);
+    } else if (lead.folds < 2) {
+      noise = fmt::format("by {:.3f} (no interval: {} of {} folds with both figures)", out.lead,
+                          lead.folds, out.folds);
+    } else {
+      noise = fmt::format(
+          "by {:.3f} (95% interval {:.3f} to {:.3f} over {})", out.lead, out.lead_lo, out.lead_hi,
+          lead.folds == out.folds
+              ? fmt::format("{} folds", out.folds)
+              : fmt::format("the {} of {} folds with both figures", lead.folds, out.folds));
+    }
   } else {
     out.lead = best->weighted_auroc - matrix->weighted_auroc;
     out.decisive = out.lead >= kDecisiveMargin;
@@ -300,12 +308,17 @@ void judge(Bakeoff& out, const Recommendation& matrix_row, double test_over_trai
     return;
   }
   out.recommended = out.winner;
+  const std::string against =
+      matrix != nullptr && !std::isnan(matrix->weighted_auroc)
+          ? fmt::format("against {:.3f} for the matrix's {} fusion", matrix->weighted_auroc,
+                        to_string(chosen))
+          : fmt::format("where the matrix's {} fusion has no defined figure", to_string(chosen));
   out.verdict = fmt::format(
       "the bake-off and the matrix disagree: {} fusion has {:.3f} deployment-weighted AUROC "
-      "against {:.3f} for the matrix's {} fusion ({}){}{}; recommend {} fusion from the "
-      "measured evidence, and check the stress rows for how it degrades",
-      to_string(out.winner), best->weighted_auroc, matrix ? matrix->weighted_auroc : kNaN,
-      to_string(chosen), row, noise.empty() ? "" : ", ahead ", noise, to_string(out.winner));
+      "{} ({}){}{}; recommend {} fusion from the measured evidence, and check the stress rows "
+      "for how it degrades",
+      to_string(out.winner), best->weighted_auroc, against, row, noise.empty() ? "" : ", ahead ",
+      noise, to_string(out.winner));
 }
 }  // namespace detail
 

@@ -224,51 +224,6 @@ RawFeatureShape shape_of(const ModalitySpec& spec, const EngineConfig& config) {
   return shape;
 }
 
-// ---- distributions -----------------------------------------------------------------------------
-
-double quantile(std::vector<float>& values, double q) {
-  if (values.empty()) return kNaN;
-  const auto k = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
-  return values[k];
-}
-
-Distribution describe(std::vector<float> values_ms) {
-  Distribution d;
-  d.count = values_ms.size();
-  // Negative values (a device clock ahead) are counted, since the statistics alone would hide the
-  // skew, then taken as 0: a log histogram has no place for them.
-  for (float& v : values_ms) {
-    if (v < 0) {
-      ++d.negative;
-      v = 0;
-    }
-  }
-  d.log10_edges.resize(kLogBins + 1);
-  for (std::size_t i = 0; i <= kLogBins; ++i) {
-    d.log10_edges[i] = kLogLo + (kLogHi - kLogLo) * static_cast<double>(i) / kLogBins;
-  }
-  d.counts.assign(kLogBins, 0);
-  if (values_ms.empty()) return d;
-  double sum = 0;
-  double sq = 0;
-  for (const float v : values_ms) {
-    sum += v;
-    sq += static_cast<double>(v) * v;
-    const double l = std::log10(std::max(1.0, static_cast<double>(v)));
-    const double pos = (l - kLogLo) / (kLogHi - kLogLo) * kLogBins;
-    const auto bin = static_cast<std::size_t>(std::clamp(pos, 0.0, kLogBins - 1.0));
-    d.counts[bin] += 1;
-  }
-  const double n = static_cast<double>(values_ms.size());
-  const double mean = sum / n;
-  const double var = std::max(0.0, sq / n - mean * mean);
-  d.cv = mean > 0 ? std::sqrt(var) / mean : kNaN;
-  d.median_ms = quantile(values_ms, 0.5);
-  d.p90_ms = quantile(values_ms, 0.9);
-  return d;
-}
-
 // ---- the merged model sample -------------------------------------------------------------------
 
 struct Sample {
@@ -486,6 +441,68 @@ std::vector<float> shortest_window_means(std::span<const float> x, std::size_t n
   return out;
 }
 
+double quantile_sorted(std::span<const double> sorted, double p) {
+  if (sorted.empty()) return kNaN;
+  const double h = std::clamp(p, 0.0, 1.0) * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(h));
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+namespace {
+
+// quantile_sorted on unsorted values, in linear time: the order statistic at floor(p (n - 1)),
+// then the smallest value above it.
+double quantile(std::vector<float>& values, double p) {
+  if (values.empty()) return kNaN;
+  const double h = std::clamp(p, 0.0, 1.0) * static_cast<double>(values.size() - 1);
+  const auto k = static_cast<std::size_t>(std::floor(h));
+  const auto at = values.begin() + static_cast<std::ptrdiff_t>(k);
+  std::nth_element(values.begin(), at, values.end());
+  const double lo = *at;
+  if (k + 1 >= values.size()) return lo;
+  const double hi = *std::min_element(at + 1, values.end());
+  return lo + (h - static_cast<double>(k)) * (hi - lo);
+}
+
+}  // namespace
+
+Distribution describe_distribution(std::vector<float> values_ms) {
+  Distribution d;
+  d.count = values_ms.size();
+  // Negative values (a device clock ahead) are counted, since the statistics alone would hide the
+  // skew, then taken as 0: a log histogram has no place for them.
+  for (float& v : values_ms) {
+    if (v < 0) {
+      ++d.negative;
+      v = 0;
+    }
+  }
+  d.log10_edges.resize(kLogBins + 1);
+  for (std::size_t i = 0; i <= kLogBins; ++i) {
+    d.log10_edges[i] = kLogLo + (kLogHi - kLogLo) * static_cast<double>(i) / kLogBins;
+  }
+  d.counts.assign(kLogBins, 0);
+  if (values_ms.empty()) return d;
+  double sum = 0;
+  double sq = 0;
+  for (const float v : values_ms) {
+    sum += v;
+    sq += static_cast<double>(v) * v;
+    const double l = std::log10(std::max(1.0, static_cast<double>(v)));
+    const double pos = (l - kLogLo) / (kLogHi - kLogLo) * kLogBins;
+    const auto bin = static_cast<std::size_t>(std::clamp(pos, 0.0, kLogBins - 1.0));
+    d.counts[bin] += 1;
+  }
+  const double n = static_cast<double>(values_ms.size());
+  const double mean = sum / n;
+  const double var = std::max(0.0, sq / n - mean * mean);
+  d.cv = mean > 0 ? std::sqrt(var) / mean : kNaN;
+  d.median_ms = quantile(values_ms, 0.5);
+  d.p90_ms = quantile(values_ms, 0.9);
+  return d;
+}
+
 }  // namespace detail
 
 Result<DeploymentProfile> profile_history(const ReplaySequence& events,
@@ -671,8 +688,8 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
     md.feature_dim = feature_dim[m];
     ModalityTiming timing;
     timing.name = mspec.name;
-    timing.inter_arrival = describe(std::move(gaps[m]));
-    timing.delay = describe(std::move(delays[m]));
+    timing.inter_arrival = detail::describe_distribution(std::move(gaps[m]));
+    timing.delay = detail::describe_distribution(std::move(delays[m]));
 
     std::vector<uint32_t> present;
     std::vector<uint32_t> train;
@@ -960,7 +977,7 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
     }
     if (!top_gains.empty()) {
       std::sort(top_gains.begin(), top_gains.end());
-      evidence.interaction_gain_lo = top_gains[top_gains.size() / 20];
+      evidence.interaction_gain_lo = detail::quantile_sorted(top_gains, 0.05);
       tm.interaction_gain_lo = evidence.interaction_gain_lo;
     }
   }

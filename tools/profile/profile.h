@@ -130,15 +130,17 @@ struct ModalityDimension {
 
 struct Dimensionality {
   std::vector<ModalityDimension> modalities;
-  double ratio = kNaN;  // largest / smallest effective dimension (modalities with a sample)
+  // Largest / smallest effective dimension, over modalities whose effective dimension is not 0
+  // (NaN when none is).
+  double ratio = kNaN;
 };
 
 struct Distribution {
   uint64_t count = 0;
-  uint64_t negative = 0;  // values below 0 (a device clock ahead of the source), taken as 0
-  double median_ms = kNaN;
+  uint64_t negative = 0;    // values below 0 (a device clock ahead of the source), taken as 0
+  double median_ms = kNaN;  // quantiles interpolate linearly (detail::quantile_sorted)
   double p90_ms = kNaN;
-  double cv = kNaN;  // standard deviation / mean
+  double cv = kNaN;  // standard deviation / mean (NaN when the mean is 0)
   // Histogram over log10(milliseconds): edges [bins + 1], counts [bins]. The first bin holds every
   // value under its upper edge (0 included), the last every value at or above its lower edge.
   std::vector<double> log10_edges;
@@ -320,6 +322,14 @@ uint32_t effective_dimension(std::span<const float> x, std::size_t n, std::size_
 // shortest window. Returns [n][channels].
 std::vector<float> shortest_window_means(std::span<const float> x, std::size_t n, uint32_t channels,
                                          std::span<const int64_t> windows_ms);
+
+// Count, negatives (taken as 0), median, p90, coefficient of variation and log10 histogram of
+// durations in milliseconds (docs/profile.md, "Temporal dynamics").
+Distribution describe_distribution(std::vector<float> values_ms);
+
+// The p-quantile of values sorted ascending, interpolated linearly between the order statistics
+// at position p (n - 1), as the backtest's bootstrap intervals (docs/report.md); NaN when empty.
+double quantile_sorted(std::span<const double> sorted, double p);
 
 // Ridge logistic regression (Newton steps); x [n][d] row-major, returns [d + 1] weights, the
 // intercept last (not penalised).
