@@ -30,6 +30,18 @@ b_parts="$(it_metric "$HTTP_b" tfe_assigned_partitions)"
 it_log "partitions split: a $a_parts, b $b_parts"
 ((a_parts > 0 && b_parts > 0)) || it_fail "the two instances did not split the partitions (a $a_parts, b $b_parts)"
 b_scores="$(it_metric "$HTTP_b" tfe_scores_emitted_total)"
+# A patient's latest score is answered by the instance that owns its partition only: a's scores
+# of the partitions it gave to b went with them.
+both=0
+answered_a=0
+for id in $(jq -r .patient_id "$WORK/history.jsonl" | sort -u); do
+  code_a="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$HTTP_a/v1/patients/$id/score")"
+  code_b="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$HTTP_b/v1/patients/$id/score")"
+  if [[ "$code_a" == 200 ]]; then answered_a=$((answered_a + 1)); fi
+  if [[ "$code_a" == 200 && "$code_b" == 200 ]]; then both=$((both + 1)); fi
+done
+((both == 0)) || it_fail "$both patient(s) answered by both instances after the partitions split"
+it_log "latest scores: a answers $answered_a patient(s), none also answered by b"
 
 it_stop "$PID_b" KILL
 it_log "b killed after emitting $b_scores scores"
