@@ -12,19 +12,6 @@ e2e_setup "$@"
   --out "$WORK/h.jsonl" >/dev/null
 cp "$WORK/h.jsonl" "$WORK/original.jsonl"
 
-# refused STATUS NAME PATTERN CMD...: exits STATUS with one stderr line matching PATTERN.
-refused() {
-  local want=$1 name=$2 pattern=$3
-  shift 3
-  local status=0
-  timeout 60 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || status=$?
-  ((status == want)) || fail "$name: exited $status, want $want: $(head -n 3 "$WORK/$name.err")"
-  [[ "$(wc -l <"$WORK/$name.err")" == 1 ]] ||
-    fail "$name: $(wc -l <"$WORK/$name.err") lines on stderr, want 1: $(head -n 5 "$WORK/$name.err")"
-  grep -q -- "$pattern" "$WORK/$name.err" ||
-    fail "$name: the error does not match '$pattern': $(cat "$WORK/$name.err")"
-}
-
 refused 2 convert_dead "names the same file as --in" \
   "$TFE" convert --in "$WORK/h.jsonl" --out "$WORK/o.tfelog" --dead-letters "$WORK/h.jsonl"
 refused 2 convert_both "name the same file" \

@@ -8,24 +8,17 @@ TEST=synth_options
 source "$(dirname "${BASH_SOURCE[0]}")/lib/e2e.bash"
 e2e_setup "$@"
 
-# refused STATUS NAME PATTERN CMD...: exits STATUS with one stderr line matching PATTERN.
-refused() {
-  local want=$1 name=$2 pattern=$3
-  shift 3
-  local status=0
-  timeout 60 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || status=$?
-  ((status == want)) || fail "$name: exited $status, want $want: $(head -n 3 "$WORK/$name.err")"
-  [[ "$(wc -l <"$WORK/$name.err")" == 1 ]] ||
-    fail "$name: $(wc -l <"$WORK/$name.err") lines on stderr, want 1: $(head -n 5 "$WORK/$name.err")"
-  grep -q -- "$pattern" "$WORK/$name.err" ||
-    fail "$name: the error does not match '$pattern': $(cat "$WORK/$name.err")"
+# refused (lib/e2e.bash), and neither a doubled prefix nor an output file.
+synth_refused() {
+  refused "$@"
+  local name=$2
   if grep -q 'synth: synth:' "$WORK/$name.err"; then fail "$name: doubled prefix: $(cat "$WORK/$name.err")"; fi
   [[ ! -e "$WORK/$name.jsonl" ]] || fail "$name: a refused run wrote its output"
 }
 
-refused 2 days_zero '^tfe synth: days must be in (0, 3650\]$' \
+synth_refused 2 days_zero '^tfe synth: days must be in (0, 3650\]$' \
   "$TFE" synth --profile ward --days 0 --out "$WORK/days_zero.jsonl"
-refused 2 days_tiny '^tfe synth: days 1e-09 is shorter than a millisecond$' \
+synth_refused 2 days_tiny '^tfe synth: days 1e-09 is shorter than a millisecond$' \
   "$TFE" synth --profile ward --days 1e-9 --out "$WORK/days_tiny.jsonl"
 
 # A one-millisecond history: every event arrives in [start, start + 1 ms).
@@ -38,11 +31,11 @@ fi
 sed 's/^channels = \[.*\]$/channels = ["heart_rate", "sat"]/' configs/profiles/ward.toml \
   >"$WORK/custom.toml"
 grep -q '"heart_rate"' "$WORK/custom.toml" || fail "the custom profile was not made"
-refused 1 custom "custom.toml: \[\[modality\]\] 'wearables' has none of the channels the generator models" \
+synth_refused 1 custom "custom.toml: \[\[modality\]\] 'wearables' has none of the channels the generator models" \
   "$TFE" synth --profile "$WORK/custom.toml" --patients 3 --days 0.01 --out "$WORK/custom.jsonl"
 
 sed 's/^name = "ward"$/name = "ward\\nnext line"/' configs/profiles/ward.toml >"$WORK/name.toml"
 grep -q 'next line' "$WORK/name.toml" || fail "the profile with a two-line name was not made"
-refused 1 name 'name.toml: \[profile\] name: must not contain control characters' \
+synth_refused 1 name 'name.toml: \[profile\] name: must not contain control characters' \
   "$TFE" synth --profile "$WORK/name.toml" --patients 3 --days 0.01 --out "$WORK/name.jsonl"
 echo "$TEST: ok"

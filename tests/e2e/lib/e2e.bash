@@ -6,6 +6,20 @@ fail() {
   exit 1
 }
 
+# refused STATUS NAME PATTERN CMD...: CMD exits STATUS with one stderr line matching PATTERN
+# (grep); its output goes to $WORK/NAME.out and $WORK/NAME.err.
+refused() {
+  local want=$1 name=$2 pattern=$3
+  shift 3
+  local status=0
+  timeout 60 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || status=$?
+  ((status == want)) || fail "$name: exited $status, want $want: $(head -n 3 "$WORK/$name.err")"
+  [[ "$(wc -l <"$WORK/$name.err")" == 1 ]] ||
+    fail "$name: $(wc -l <"$WORK/$name.err") lines on stderr, want 1: $(head -n 5 "$WORK/$name.err")"
+  grep -q -- "$pattern" "$WORK/$name.err" ||
+    fail "$name: the error does not match '$pattern': $(cat "$WORK/$name.err")"
+}
+
 # e2e_setup TFE_BINARY SOURCE_DIR: sets TFE and SRC, makes $WORK (removed at exit, kept with
 # TFE_KEEP_WORK=1) and changes to SRC, where configs/ resolves.
 e2e_setup() {
