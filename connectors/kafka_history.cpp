@@ -68,9 +68,13 @@ Result<PackedHistory> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kaf
       since.emplace_back(topic, p, range.since_ms);
       until.emplace_back(topic, p, range.until_ms);
     }
-    auto first = c.offsets_for_times(since, options.timeout_ms);
+    const auto lookup = [&](const kafka::TopicPartitions& times) {
+      return options.offsets_for_times ? options.offsets_for_times(times)
+                                       : c.offsets_for_times(times, options.timeout_ms);
+    };
+    auto first = lookup(since);
     if (!first) return first.error();
-    auto last = c.offsets_for_times(until, options.timeout_ms);
+    auto last = lookup(until);
     if (!last) return last.error();
     for (int32_t p = 0; p < count.value(); ++p) {
       PartitionRange r{t, p};
@@ -222,6 +226,10 @@ Result<PackedHistory> load_history_from_kafka(const KafkaConfig& kafka, const En
                              {"enable.auto.commit", "false"},
                              {"enable.auto.offset.store", "false"},
                              {"enable.partition.eof", "true"},
+                             // A fetch out of range (retention moved the log start past the
+                             // range's first offset after the time lookup) goes on from the log
+                             // start: librdkafka's default, the end, skipped the rest silently.
+                             {"auto.offset.reset", "earliest"},
                              {"fetch.wait.max.ms", "100"}});
   props.insert(props.end(), kafka.librdkafka.begin(), kafka.librdkafka.end());
   // A command: librdkafka's own error lines (a refused connection, once a second) are kept back

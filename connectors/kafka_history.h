@@ -14,6 +14,7 @@
 
 #include "connectors/dead_letter.h"
 #include "connectors/history_replay.h"
+#include "connectors/kafka_common.h"
 #include "connectors/kafka_config.h"
 #include "engine/config.h"
 #include "engine/patient_registry.h"
@@ -33,6 +34,11 @@ struct KafkaHistoryOptions {
   int timeout_ms = 30'000;
   // Progress lines (about one a second while reading), never payload.
   std::function<void(const std::string&)> log;
+  // Tests only: answers the time lookups in place of the brokers (librdkafka's mock cluster, the
+  // tests' broker, keeps no time index). Given (topic, partition, offset = a time in epoch ms)
+  // entries, returns for each the first offset whose message timestamp is at or after that time,
+  // or kafka::kOffsetEnd when there is none. Unset: the brokers answer.
+  std::function<Result<kafka::TopicPartitions>(const kafka::TopicPartitions&)> offsets_for_times;
 };
 
 // The events of the range in replay order (arrival time, then topic position), packed, like

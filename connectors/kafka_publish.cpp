@@ -143,6 +143,13 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
   PublishSummary summary;
   const auto started = Clock::now();
   auto next_progress = started + std::chrono::seconds(1);
+  // About once a second: serves delivery reports and calls options.progress. False: cancelled.
+  const auto report_progress = [&]() -> bool {
+    if (Clock::now() < next_progress) return true;
+    producer.value().poll(0);
+    next_progress = Clock::now() + std::chrono::seconds(1);
+    return !options.progress || options.progress(acknowledged);
+  };
   std::optional<int64_t> first_arrival;
   Event event;
   DeadLetter dead_letter;
@@ -166,35 +173,60 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
       const double due_ms =
           static_cast<double>(event.arrival_time_ms - *first_arrival) / options.pace;
       const auto due = started + std::chrono::microseconds(static_cast<int64_t>(due_ms * 1000.0));
-      while (Clock::now() < due) {
+      // A gap in the history (a night, at 60x: minutes) is waited out with progress reports, so
+      // that a cancellation ends the wait instead of waiting for the next event.
+      while (!summary.cancelled && Clock::now() < due) {
         producer.value().poll(0);
+        summary.cancelled = !report_progress();
         std::this_thread::sleep_until(std::min(due, Clock::now() + std::chrono::milliseconds(50)));
       }
+      if (summary.cancelled) break;
     }
     value.clear();
     append_event_json(value, event, schema, registry);
     const std::string_view key = registry.id(event.patient);
     kafka::Message m{
         config.modality_topics[event.modality], key, value, event.arrival_time_ms, {}, 0};
-    auto r = producer.value().produce_wait(
-        m, [&] { return !failure; }, 50);
-    if (!r) return producer.value().with_last_log_error(failure ? *failure : r.error());
+    if (const rd_kafka_resp_err_t err = producer.value().produce(m);
+        err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+      // Bad input for this sink, not the end of the publish: a dead letter, and the rest goes on
+      // (the record is not copied: it is what is too large).
+      dead_letter.source = source.name();
+      dead_letter.partition = -1;
+      dead_letter.line = 0;
+      dead_letter.offset = -1;
+      dead_letter.reason = DecodeReason::record_too_large;
+      dead_letter.message = fmt::format(
+          "the {} event with event_time {} and arrival_time {} is {} bytes as a message to '{}', "
+          "over the producer's message.max.bytes ({}; [kafka.librdkafka] sets it, up to the "
+          "topic's max.message.bytes)",
+          schema[event.modality].name, event.event_time_ms, event.arrival_time_ms,
+          key.size() + value.size(), m.topic, producer.value().max_message_bytes());
+      dead_letter.raw_bytes = value.size();
+      dead_letter.raw.clear();
+      dead.write(dead_letter);
+      ++summary.dead_letters;
+      continue;
+    } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      auto r = err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                   ? producer.value().produce_wait(
+                         m, [&] { return !failure; }, 50)
+                   : Result<void>(kafka::kafka_error(err, fmt::format("produce to '{}'", m.topic)));
+      if (!r) return producer.value().with_last_log_error(failure ? *failure : r.error());
+    }
     ++produced;
-    if (Clock::now() >= next_progress) {
-      producer.value().poll(0);
-      next_progress = Clock::now() + std::chrono::seconds(1);
-      if (options.progress && !options.progress(acknowledged)) {
-        summary.cancelled = true;
-        break;
-      }
+    if (!report_progress()) {
+      summary.cancelled = true;
+      break;
     }
     if (failure) return producer.value().with_last_log_error(*failure);
   }
-  // Every event acknowledged, or the first failure.
+  // Every event acknowledged, or the first failure. A cancellation has stopped the intake only:
+  // what was produced is still delivered (or fails, within librdkafka's message.timeout.ms).
   while (acknowledged < produced && !failure) {
     auto flushed = producer.value().flush(1000);
     (void)flushed;
-    if (options.progress && acknowledged < produced && !options.progress(acknowledged)) break;
+    if (options.progress && acknowledged < produced) (void)options.progress(acknowledged);
   }
   if (failure) return producer.value().with_last_log_error(*failure);
   summary.published = acknowledged;

@@ -31,8 +31,9 @@ Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& boot
 struct PublishOptions {
   double pace = 0;  // history ms per wall ms (60: one hour per minute); 0: as fast as possible
   int timeout_ms = 30'000;  // how long a broker request (metadata, topic creation) may take
-  // Progress and cancellation: called about once a second with the events published so far;
-  // returning false stops the publishing (what was produced is still flushed).
+  // Progress and cancellation: called about once a second with the events published so far,
+  // during pacing waits too; returning false stops the publishing (what was produced is still
+  // delivered, and counted, before the call returns).
   std::function<bool(uint64_t published)> progress;
 };
 
@@ -45,7 +46,9 @@ struct PublishSummary {
 };
 
 // Publishes every event of `source` (whose registry is `registry`). Dead letters of the source go
-// to `dead`. Fails when the broker is unreachable, a topic is missing or a delivery fails.
+// to `dead`, and so does an event whose message is over the producer's message.max.bytes
+// (record_too_large; the others are published). Fails when the broker is unreachable, a topic is
+// missing or a delivery fails.
 Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema& schema,
                                       const PatientRegistry& registry, const KafkaConfig& config,
                                       DeadLetterSink& dead, const PublishOptions& options);
