@@ -15,6 +15,7 @@
 #include "tools/cli/paths.h"
 #include "tools/cli/replay_report.h"
 #include "tools/cli/scorers.h"
+#include "tools/cli/stop_signals.h"
 
 namespace tfe::cli {
 namespace {
@@ -46,10 +47,12 @@ int publish_to_kafka(const ReplayArgs& args) {
   PublishOptions options;
   options.pace = args.common.pace;
   options.timeout_ms = static_cast<int>(parse_duration_ms(args.kafka_timeout).value());
-  options.progress = [](uint64_t published) {
+  // Ctrl-C or SIGTERM ends the publish where it is: what was produced is delivered and counted.
+  StopSignals stop;
+  options.progress = [&stop](uint64_t published) {
     std::fprintf(stderr, "replay: %llu events published\n",
                  static_cast<unsigned long long>(published));
-    return true;
+    return !stop.requested();
   };
   auto summary = publish_history(args.common.history, service.value().engine, service.value().kafka,
                                  *dead.value(), options);
@@ -61,16 +64,18 @@ int publish_to_kafka(const ReplayArgs& args) {
     print_error("replay", summary.error());
     return kExitFailure;
   }
+  const bool interrupted = stop.requested();
   std::printf(
-      "replay: %llu events published to Kafka in %.1f s (%.0f events/s), %llu outcomes skipped, "
+      "replay: %s%llu events published to Kafka in %.1f s (%.0f events/s), %llu outcomes skipped, "
       "%llu dead letters\n",
+      interrupted ? "interrupted: " : "",
       static_cast<unsigned long long>(summary.value().published), summary.value().seconds,
       summary.value().seconds > 0
           ? static_cast<double>(summary.value().published) / summary.value().seconds
           : 0.0,
       static_cast<unsigned long long>(summary.value().skipped),
       static_cast<unsigned long long>(summary.value().dead_letters));
-  return kExitOk;
+  return interrupted ? 128 + stop.signal() : kExitOk;
 }
 
 int replay_to_scores(const ReplayArgs& args, EngineConfig config) {
