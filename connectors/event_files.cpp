@@ -38,6 +38,19 @@ Result<std::unique_ptr<EventSource>> open_event_sources(const std::vector<std::s
                                                         DecodeLimits limits) {
   if (paths.empty()) return make_error(Errc::invalid_argument, "no event files given");
   if (paths.size() == 1) return open_event_source(paths[0], schema, registry, limits);
+  // A file merged with itself would apply every event twice (window counts doubled, a different
+  // model trained without a word): the same file twice, by name or through a link, is refused.
+  for (std::size_t i = 1; i < paths.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      std::error_code ec;
+      if (paths[i] == paths[j] || std::filesystem::equivalent(paths[i], paths[j], ec)) {
+        return make_error(Errc::invalid_argument,
+                          paths[i] == paths[j]
+                              ? paths[i] + ": event file given twice"
+                              : paths[i] + ": event file given twice (also as " + paths[j] + ")");
+      }
+    }
+  }
   std::vector<std::unique_ptr<EventSource>> sources;
   for (const std::string& path : paths) {
     auto source = open_event_source(path, schema, registry, limits);

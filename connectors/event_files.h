@@ -22,7 +22,9 @@ enum class EventFileFormat : uint8_t { jsonl, binlog };
 // By extension; any other extension is an Errc::invalid_argument naming the path.
 Result<EventFileFormat> event_file_format(const std::string& path);
 
-// One file, or several merged by arrival time (merge_sources) when paths has more than one.
+// One file, or several merged by arrival time (merge_sources) when paths has more than one. A
+// file given twice (by the same path or through a link) is an Errc::invalid_argument naming it:
+// its events would otherwise apply twice.
 Result<std::unique_ptr<EventSource>> open_event_source(const std::string& path,
                                                        const ModalitySchema& schema,
                                                        PatientRegistry& registry,

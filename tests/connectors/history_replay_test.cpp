@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -200,6 +201,40 @@ TEST(HistoryReplay, InMemoryEventsAllApplyAndMissingFilesAreErrors) {
   EXPECT_EQ(full.pipeline.late_events, 0u);
   EXPECT_FALSE(full.stopped_early);
   EXPECT_GE(sink.rows.size(), 49u);  // a tick a minute over 50 minutes
+}
+
+// A history file named twice (or under a second path: a link to it) is refused with one error
+// naming it: merged with itself, every reading would count twice in the window statistics and
+// training would fit a silently different model.
+TEST(HistoryReplay, TheSameFileGivenTwiceIsRefused) {
+  test::TempDir dir;
+  const std::string path = dir.file("h.jsonl");
+  test::write_file(path, small_history());
+  const std::string link = dir.file("link.jsonl");
+  std::filesystem::create_symlink(path, link);
+  const std::string other = dir.file("other.jsonl");
+  test::write_file(other, small_history());
+  const EngineConfig config = test_config();
+  for (const std::vector<std::string>& paths :
+       {std::vector<std::string>{path, path}, std::vector<std::string>{other, path, link}}) {
+    PatientRegistry registry;
+    DeadLetterSink dead;
+    auto loaded = load_packed_history(paths, config, registry, dead);
+    ASSERT_FALSE(loaded) << paths.size() << " files loaded";
+    const std::string& message = loaded.error().message;
+    EXPECT_NE(message.find(paths.back()), std::string::npos) << message;
+    EXPECT_NE(message.find("twice"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  // Two files with equal content are two sources: both are read.
+  PatientRegistry registry;
+  DeadLetterSink dead;
+  auto both = load_history({path, other}, config, registry, dead);
+  ASSERT_TRUE(both) << both.error().message;
+  PatientRegistry one_registry;
+  auto one = load_history({path}, config, one_registry, dead);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(both.value().events.size(), 2 * one.value().events.size());
 }
 
 // An event out of arrival order is late or not by the history alone: the same file replayed

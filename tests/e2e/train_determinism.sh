@@ -46,4 +46,9 @@ for bad in "--epochs 0" "--stride 0"; do
   [ "$rc" = 2 ] || fail "$bad: exit $rc, expected 2"
   grep -q -- "${bad%% *}" "$WORK/err.txt" || fail "$bad: unclear error: $(cat "$WORK/err.txt")"
 done
+# A history file named twice would count every event twice: refused, with one line.
+refused 1 twice "event file given twice" "$TFE" train --history "$WORK/ward.tfelog" \
+  "$WORK/ward.tfelog" --config configs/profiles/ward.toml --strategy late --quiet \
+  --out "$WORK/twice.tfemodel"
+[[ ! -e "$WORK/twice.tfemodel" ]] || fail "a refused training wrote its model"
 echo "train determinism: ok"

@@ -5,10 +5,12 @@
 #include "tools/train/train.h"
 
 #include <array>
+#include <cmath>
 #include <filesystem>
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -215,6 +217,35 @@ TEST(RecordExamplesTest, LabelsStrideAndPooledFeatures) {
   EXPECT_EQ(some.value().stats.strided_out + n, set.examples.size());
 }
 
+// Recording replays the whole history, tens of seconds on a large one: it reports its progress
+// (about once a second, and once at the end with every event replayed), and reporting changes
+// nothing recorded.
+TEST(RecordExamplesTest, ReportsProgressEndingWithEveryEventReplayed) {
+  auto cohort = ward_cohort(20, 0.5, 5);
+  ASSERT_NE(cohort, nullptr);
+  const EngineConfig& config = cohort->profile.engine;
+  ModelConfig arch;
+  arch.strategy = Strategy::late;
+  TrainingConfig training;
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  auto reported = record_examples(
+      cohort->events, config, cohort->registry, arch, training,
+      [&](uint64_t replayed, uint64_t total) { calls.emplace_back(replayed, total); });
+  ASSERT_TRUE(reported) << reported.error().message;
+  const uint64_t n = cohort->events.size();
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls.back(), std::make_pair(n, n));
+  for (std::size_t i = 1; i < calls.size(); ++i) {
+    EXPECT_LE(calls[i - 1].first, calls[i].first);
+    EXPECT_EQ(calls[i].second, n);
+  }
+  auto silent = record_examples(cohort->events, config, cohort->registry, arch, training);
+  ASSERT_TRUE(silent);
+  EXPECT_EQ(silent.value().set.examples.size(), reported.value().set.examples.size());
+  EXPECT_EQ(silent.value().set.items.size(), reported.value().set.items.size());
+  EXPECT_EQ(silent.value().set.rows, reported.value().set.rows);
+}
+
 // Test metrics' intervals: a bootstrap over patients of the scores' ranks gives the report's own
 // figures, points exactly as the plain metrics, for any scores (logits) with ties.
 TEST(TestMetricsTest, PatientBootstrapOfRanksIsTheReportsOwn) {
@@ -285,6 +316,43 @@ TEST(TestMetricsTest, PatientBootstrapOfRanksIsTheReportsOwn) {
 
 // A misspelt modality under [training.masking_by_modality] is an error, named with the
 // modalities there are, before any history is read.
+// A config whose vitals lack a channel NEWS2 needs (here sbp, under another name) has no NEWS2
+// baseline: the recorder stores NaN for it, and the test metrics say "not measured" (NaN, printed
+// as a dash) instead of scoring NaN risks as one big tie (AUROC 0.5 and the prevalence as
+// AUPRC, printed as if NEWS2 had been measured at chance).
+TEST(TestMetricsTest, WithoutANews2BaselineItsMetricsAreNotMeasured) {
+  auto cohort = ward_cohort(40, 1.0, 3);
+  ASSERT_NE(cohort, nullptr);
+  EngineConfig config = cohort->profile.engine;
+  std::vector<ModalitySpec> specs = config.schema.specs();
+  for (ModalitySpec& spec : specs) {
+    for (std::string& channel : spec.channels) {
+      if (channel == "sbp") channel = "sbp_cuff";
+    }
+  }
+  config.schema = ModalitySchema(std::move(specs));
+  ASSERT_FALSE(make_news2_scorer(config));
+  ModelConfig arch;
+  arch.strategy = Strategy::late;
+  TrainingConfig training;
+  training.train_fraction = 0.4;
+  training.validation_fraction = 0.1;  // half the patients test
+  auto recorded = record_examples(cohort->events, config, cohort->registry, arch, training);
+  ASSERT_TRUE(recorded) << recorded.error().message;
+  EXPECT_NE(recorded.value().news2_unavailable.find("sbp"), std::string::npos)
+      << recorded.value().news2_unavailable;
+  auto model = init_model(arch, config, 1);
+  ASSERT_TRUE(model) << model.error().message;
+  const TestMetrics m = evaluate_test(model.value(), recorded.value(), 1, 1);
+  ASSERT_GT(m.positives, 0u);
+  ASSERT_LT(m.positives, m.examples);
+  EXPECT_FALSE(std::isnan(m.auroc));
+  EXPECT_TRUE(std::isnan(m.news2_auroc)) << m.news2_auroc;
+  EXPECT_TRUE(std::isnan(m.news2_auprc)) << m.news2_auprc;
+  EXPECT_TRUE(std::isnan(m.news2_auroc_ci.lo) && std::isnan(m.news2_auroc_ci.hi));
+  EXPECT_TRUE(std::isnan(m.news2_auprc_ci.lo) && std::isnan(m.news2_auprc_ci.hi));
+}
+
 TEST(TrainFromHistoryTest, MaskingForAModalityTheConfigLacksIsAnError) {
   auto engine = engine_config_from_toml(toml::parse_file(kProfiles + "/ward.toml"));
   ASSERT_TRUE(engine) << engine.error().message;

@@ -351,7 +351,8 @@ double fold_validation_share(const TrainingConfig& training) {
 
 Result<RecordedExamples> record_examples(const ReplaySequence& events, const EngineConfig& config,
                                          const PatientRegistry& registry, const ModelConfig& arch,
-                                         const TrainingConfig& training) {
+                                         const TrainingConfig& training,
+                                         const RecordProgress& progress) {
   const auto start = std::chrono::steady_clock::now();
   auto skeleton = make_model_skeleton(arch, model_schema_from_config(config));
   if (!skeleton) return skeleton.error();
@@ -401,7 +402,16 @@ Result<RecordedExamples> record_examples(const ReplaySequence& events, const Eng
       news2 ? news2.value() : std::shared_ptr<const Scorer>{}, std::move(latest),
       std::move(outcome), std::move(split), training.horizon_ms, training.stride);
   CountingScoreSink sink;  // training reads snapshots, not scores
-  replay_events(events, config, recorder, registry, sink);
+  ReplayOptions options;
+  const uint64_t total = events.size();
+  if (progress) {
+    options.progress = [&](uint64_t replayed) {
+      progress(replayed, total);
+      return true;
+    };
+  }
+  replay_events(events, config, recorder, registry, sink, options);
+  if (progress) progress(total, total);
 
   // Merge the shards in (patient, time) order; rows are renumbered by each shard's offset.
   const auto shards = recorder->shards();
@@ -456,6 +466,7 @@ Result<RecordedExamples> record_examples(const ReplaySequence& events, const Eng
     if (ex.patient != last_patient) ++result.stats.patients[s];
     last_patient = ex.patient;
   }
+  if (!news2) result.news2_unavailable = news2.error().message;
   result.stats.examples = set.examples.size();
   result.stats.replay_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -533,17 +544,24 @@ TestMetrics evaluate_test(const FusionModel& model, const RecordedExamples& exam
   served();
   m.auroc = report::auroc(logit, label);
   m.auprc = report::average_precision(logit, label);
-  m.news2_auroc = report::auroc(baseline, label);
-  m.news2_auprc = report::average_precision(baseline, label);
   const std::span<const Example> all(examples.set.examples);
   const report::Discrimination model_ci =
       detail::discrimination_by_patient(logit, label, all, test, kTestBootstrapReplicates, seed);
-  const report::Discrimination news2_ci =
-      detail::discrimination_by_patient(baseline, label, all, test, kTestBootstrapReplicates, seed);
   m.auroc_ci = model_ci.auroc_ci;
   m.auprc_ci = model_ci.auprc_ci;
-  m.news2_auroc_ci = news2_ci.auroc_ci;
-  m.news2_auprc_ci = news2_ci.auprc_ci;
+  // Without a NEWS2 baseline (the config lacks a channel it needs) every risk is NaN: ranked, they
+  // would be one tie (AUROC 0.5, AUPRC the prevalence), a chance baseline that was never
+  // measured. Its metrics stay NaN ("not measured") instead.
+  if (std::all_of(baseline.begin(), baseline.end(), [](double r) { return std::isfinite(r); })) {
+    m.news2_auroc = report::auroc(baseline, label);
+    m.news2_auprc = report::average_precision(baseline, label);
+    const report::Discrimination news2_ci = detail::discrimination_by_patient(
+        baseline, label, all, test, kTestBootstrapReplicates, seed);
+    m.news2_auroc_ci = news2_ci.auroc_ci;
+    m.news2_auprc_ci = news2_ci.auprc_ci;
+  } else {
+    m.news2_auroc = m.news2_auprc = std::numeric_limits<double>::quiet_NaN();
+  }
   for (std::size_t mod = 0; mod < examples.set.dims.size(); ++mod) {
     predict_logits(model, examples.set, test, 1u << mod, threads, logit);
     served();
@@ -581,7 +599,20 @@ Result<TrainResult> train_events(const ReplaySequence& events, const PatientRegi
   auto log = [&](const std::string& line) {
     if (request.log) request.log(line);
   };
-  auto recorded = record_examples(events, request.engine, registry, request.arch, request.training);
+  // The replay takes tens of seconds on a large history: a line every 10 s or so.
+  auto last_line = std::chrono::steady_clock::now();
+  log(fmt::format("replaying {} events to record examples", events.size()));
+  auto recorded = record_examples(
+      events, request.engine, registry, request.arch, request.training,
+      [&](uint64_t replayed, uint64_t total) {
+        const auto now = std::chrono::steady_clock::now();
+        if (replayed == total || now - last_line < std::chrono::seconds(10)) {
+          return;
+        }
+        last_line = now;
+        log(fmt::format("replayed {} of {} events ({:.0f}%)", replayed, total,
+                        100.0 * static_cast<double>(replayed) / static_cast<double>(total)));
+      });
   if (!recorded) return recorded.error();
   TrainResult result;
   result.events = events.size();
@@ -594,6 +625,9 @@ Result<TrainResult> train_events(const ReplaySequence& events, const PatientRegi
                   "train {} / validation {} / test {}",
                   rs.examples, rs.positives, rs.ticks, rs.replay_seconds, rs.patients[0],
                   rs.patients[1], rs.patients[2]));
+  if (!recorded.value().news2_unavailable.empty()) {
+    log(fmt::format("no NEWS2 baseline to compare with ({})", recorded.value().news2_unavailable));
+  }
 
   auto init = init_model(request.arch, request.engine, request.seed);
   if (!init) return init.error();

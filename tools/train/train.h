@@ -78,19 +78,27 @@ struct RecordStats {
 
 struct RecordedExamples {
   ExampleSet set;
-  std::vector<float> news2_risk;  // [example]: the NEWS2 baseline on the same snapshot
+  std::vector<float> news2_risk;  // [example]: the NEWS2 baseline on the same snapshot (NaN
+                                  // without one)
+  std::string news2_unavailable;  // why the config has no NEWS2 baseline; empty when it has one
   RecordStats stats;
 };
 
+// Called with (events replayed, events in all) about once a second while examples are recorded,
+// and once when the replay ends (replayed == in all).
+using RecordProgress = std::function<void(uint64_t replayed, uint64_t total)>;
+
 // Replays `events` (in replay order: a History's or a PackedHistory's) through one pipeline and
 // records the examples a model of `arch` needs (history tokens for attention with history_k > 1).
+// Blocks for the whole replay; `progress` may be empty.
 Result<RecordedExamples> record_examples(const ReplaySequence& events, const EngineConfig& config,
                                          const PatientRegistry& registry, const ModelConfig& arch,
-                                         const TrainingConfig& training);
+                                         const TrainingConfig& training,
+                                         const RecordProgress& progress = {});
 
 struct TestMetrics {
   double auroc = 0, auprc = 0;              // the trained model, test split
-  double news2_auroc = 0, news2_auprc = 0;  // NEWS2 on the same test examples
+  double news2_auroc = 0, news2_auprc = 0;  // NEWS2 on the same test examples (NaN: no NEWS2)
   // 95% percentile intervals of a bootstrap over test patients (not examples: one patient's
   // ticks are correlated), kTestBootstrapReplicates replicates seeded by the training seed.
   report::Interval auroc_ci, auprc_ci, news2_auroc_ci, news2_auprc_ci;
