@@ -378,7 +378,10 @@ TEST(KafkaClient, RebalanceThatKeepsTheAssignmentDropsNothing) {
     b_self = &b.value();
     ASSERT_TRUE(b.value().subscribe({"u"}));
     std::vector<MessagePtr> ignored;
-    while (!done) {
+    // Not closed before its first assignment (empty or not) has arrived: librdkafka 2.0.2 can
+    // abort destroying a cooperative-sticky member that has none yet (issue #4312,
+    // docs/service.md).
+    while (!done || (b.value().rebalances() == 0 && Clock::now() < deadline)) {
       ignored.clear();
       b.value().poll_batch(ignored, 64, 50);
     }
