@@ -13,8 +13,13 @@ double Calibration::apply(double logit) const {
       return 1.0 / (1.0 + std::exp(-(double{platt_a} * logit + double{platt_b})));
     case CalibrationMethod::isotonic: {
       if (values.empty()) return 1.0 / (1.0 + std::exp(-logit));
+      // NaN compares false with every threshold, which would select the top step: a NaN logit
+      // gives a NaN risk, as with Platt, never the table's highest risk.
+      if (std::isnan(logit)) return logit;
       // First threshold above the logit; the step before it holds the value.
-      auto it = std::upper_bound(thresholds.begin(), thresholds.end(), static_cast<float>(logit));
+      // Compared as doubles: a logit beyond float's range needs no (undefined) narrowing.
+      auto it = std::upper_bound(thresholds.begin(), thresholds.end(), logit,
+                                 [](double x, float t) { return x < double{t}; });
       std::size_t j =
           it == thresholds.begin() ? 0 : static_cast<std::size_t>(it - thresholds.begin()) - 1;
       return values[j];
@@ -47,6 +52,11 @@ Result<void> validate(const Calibration& c) {
   }
   if (c.method == CalibrationMethod::isotonic && c.values.empty()) {
     return fail("calibration: isotonic table is empty");
+  }
+  // Platt ignores a table: one in the file would be carried, unused and unchecked by any score.
+  if (c.method == CalibrationMethod::platt && !c.values.empty()) {
+    return fail(
+        fmt::format("calibration: platt has {} isotonic steps, expected none", c.values.size()));
   }
   for (std::size_t i = 0; i < c.values.size(); ++i) {
     if (!std::isfinite(c.thresholds[i])) {

@@ -76,9 +76,10 @@ float log1p_count(float count) {
     for (int i = 0; i < kTable; ++i) t[i] = std::log1p(static_cast<float>(i));
     return t;
   }();
-  const int i = static_cast<int>(count);
-  if (count >= 0.0f && count < static_cast<float>(kTable) && static_cast<float>(i) == count) {
-    return table[i];
+  // Range first: converting a float outside int's range (a huge or NaN count) is undefined.
+  if (count >= 0.0f && count < static_cast<float>(kTable)) {
+    const int i = static_cast<int>(count);
+    if (static_cast<float>(i) == count) return table[i];
   }
   return std::log1p(count);
 }

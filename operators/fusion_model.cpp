@@ -105,6 +105,14 @@ Result<void> check_schema_usable(const ModelSchema& s) {
         }
         if (mod.dim != 0) return unused("dim", mod.dim);
         if (mod.text_hash_dim != 0) return unused("text_hash_dim", mod.text_hash_dim);
+        // Vitals hold the default (true): a config cannot set it for them, so a model with false
+        // would be refused against every config with a mismatch no config can fix.
+        if (!mod.l2_normalize) {
+          return schema_error(fmt::format(
+              "modality '{}' (vitals) sets l2_normalize = false, which vitals modalities do not "
+              "use (they hold the default, true)",
+              mod.name));
+        }
         break;
       case ModalityKind::text:
         if (!mod.channels.empty()) return unused("channels", mod.channels.size());
@@ -258,8 +266,9 @@ Result<FusionModel> init_model(const ModelConfig& arch, const EngineConfig& conf
   FusionModel model = std::move(skeleton).value();
   Rng rng(seed);
   // Matrices (cols > 1): Xavier-uniform. Time2Vec: frequencies and phases spread over [-1, 1]
-  // and [-pi, pi]. Attention query, modality embeddings, presence and gates: small uniform, so
-  // that untrained models already depend on every input. Other biases: zero.
+  // and [-pi, pi]. Layer biases (`.b`): zero. Every other vector (attention query, modality
+  // embeddings, presence, first-layer biases `*.bias`, gates) and one-column matrices: small
+  // uniform, so that untrained models already depend on every input.
   for (const TensorInfo& t : model.weights.tensors()) {
     std::span<float> v = model.weights.view(t.ref);
     const bool is_bias = t.name.ends_with(".b") && !t.name.starts_with("time.");

@@ -107,8 +107,9 @@ struct FusionModel {
 // initial calibration. Fails if the schema is unusable (no modality, a zero width).
 Result<FusionModel> make_model_skeleton(const ModelConfig& arch, const ModelSchema& schema);
 
-// Random weights, deterministic by seed (Xavier-uniform matrices, zero biases), so every
-// strategy runs before training. Metadata: name, init_seed.
+// Random weights, deterministic by seed (Xavier-uniform matrices of more than one column, zero
+// layer biases `.b`, other vectors small uniform; docs/fusion.md), so every strategy runs before
+// training. Metadata: name, init_seed.
 Result<FusionModel> init_model(const ModelConfig& arch, const EngineConfig& config, uint64_t seed);
 
 // The model's schema against the config's: one error naming the first difference, e.g.

@@ -1,11 +1,12 @@
 #include "operators/model_file.h"
 
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <optional>
 
 #include <fmt/format.h>
@@ -134,7 +135,11 @@ class Reader {
   uint32_t count(std::string_view field, std::size_t min_item_bytes, uint32_t max) {
     const uint32_t n = u32(field);
     if (failed()) return 0;
-    if (n > max || std::size_t{n} * min_item_bytes > bytes_.size() - pos_) {
+    if (n > max) {
+      fail(fmt::format("'{}' = {} exceeds the largest this format allows, {}", field, n, max));
+      return 0;
+    }
+    if (std::size_t{n} * min_item_bytes > bytes_.size() - pos_) {
       fail(fmt::format("'{}' = {} is more than the section can hold", field, n));
       return 0;
     }
@@ -354,10 +359,13 @@ std::string model_id(const FusionModel& model) {
   return hex64(h);
 }
 
-Result<FusionModel> parse_model(std::span<const uint8_t> bytes) {
-  const std::size_t size = bytes.size();
+namespace {
+
+// The checks that need only the header (`head`: the first min(size, kHeaderBytes) bytes) and the
+// file's size, so that a loader can refuse a file that is not a model before reading it.
+Result<void> check_header(std::span<const uint8_t> head, uint64_t size) {
   if (size == 0) return file_error("model file is empty");
-  if (std::memcmp(bytes.data(), kModelMagic, std::min(size, sizeof kModelMagic)) != 0) {
+  if (std::memcmp(head.data(), kModelMagic, std::min(head.size(), sizeof kModelMagic)) != 0) {
     return file_error("not a tfe model file (bad magic)");
   }
   if (size < kHeaderBytes + kTrailerBytes) {
@@ -365,11 +373,10 @@ Result<FusionModel> parse_model(std::span<const uint8_t> bytes) {
         fmt::format("model file truncated: {} bytes, shorter than header and trailer ({} bytes)",
                     size, kHeaderBytes + kTrailerBytes));
   }
-  uint32_t version = 0, sections = 0;
+  uint32_t version = 0;
   uint64_t declared = 0;
-  std::memcpy(&version, bytes.data() + 8, 4);
-  std::memcpy(&sections, bytes.data() + 12, 4);
-  std::memcpy(&declared, bytes.data() + 16, 8);
+  std::memcpy(&version, head.data() + 8, 4);
+  std::memcpy(&declared, head.data() + 16, 8);
   if (version != kModelFormatVersion) {
     return make_error(
         Errc::unsupported,
@@ -384,6 +391,18 @@ Result<FusionModel> parse_model(std::span<const uint8_t> bytes) {
     return file_error(fmt::format("model file has {} bytes past its declared end ({} bytes)",
                                   size - declared, declared));
   }
+  return ok();
+}
+
+}  // namespace
+
+Result<FusionModel> parse_model(std::span<const uint8_t> bytes) {
+  const std::size_t size = bytes.size();
+  if (auto h = check_header(bytes.first(std::min(size, kHeaderBytes)), size); !h) {
+    return h.error();
+  }
+  uint32_t sections = 0;
+  std::memcpy(&sections, bytes.data() + 12, 4);
   uint64_t stored = 0;
   std::memcpy(&stored, bytes.data() + size - kTrailerBytes, 8);
   const uint64_t computed = fnv1a64(bytes.first(size - kTrailerBytes));
@@ -483,12 +502,22 @@ Result<FusionModel> parse_model(std::span<const uint8_t> bytes) {
 
   Reader meta_r(payload[5], offsets[5], "META");
   const uint32_t n_meta = meta_r.count("entries", 8, 1u << 16);
+  // Keys strictly ascending, as the writer's std::map orders them: any other order would load
+  // as a model whose bytes, and so whose id, differ from the file's.
+  const std::string* previous = nullptr;
   for (uint32_t i = 0; i < n_meta && !meta_r.failed(); ++i) {
     std::string k = meta_r.str(fmt::format("entry[{}].key", i));
     std::string v = meta_r.str(fmt::format("entry[{}].value", i));
-    if (!meta_r.failed() && !model.metadata.emplace(std::move(k), std::move(v)).second) {
-      meta_r.fail(fmt::format("entry[{}] repeats a key", i));
+    if (meta_r.failed()) break;
+    if (previous != nullptr && !(*previous < k)) {
+      meta_r.fail(*previous == k ? fmt::format("entry[{}] repeats the key '{}'", i, quoted_text(k))
+                                 : fmt::format("entry[{}] key '{}' is not after '{}' (keys are "
+                                               "sorted)",
+                                               i, quoted_text(k), quoted_text(*previous)));
+      break;
     }
+    previous =
+        &model.metadata.emplace_hint(model.metadata.end(), std::move(k), std::move(v))->first;
   }
   if (auto f = finish(meta_r); !f) return f.error();
   return model;
@@ -512,9 +541,28 @@ Result<FusionModel> load_model(const std::string& path) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(Errc::io, fmt::format("{}: cannot open model file", path));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (in.bad()) return make_error(Errc::io, fmt::format("{}: read failed", path));
+  // The header and the size first: a file that is not a model (a history of gigabytes given by
+  // mistake) is refused without being read into memory.
+  in.seekg(0, std::ios::end);
+  const std::streamoff end = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (end < 0 || !in) return make_error(Errc::io, fmt::format("{}: read failed", path));
+  const auto size = static_cast<uint64_t>(end);
+  std::array<uint8_t, kHeaderBytes> head{};
+  const std::size_t head_bytes = static_cast<std::size_t>(std::min<uint64_t>(size, kHeaderBytes));
+  if (!in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head_bytes))) {
+    return make_error(Errc::io, fmt::format("{}: read failed", path));
+  }
+  if (auto h = check_header(std::span<const uint8_t>(head).first(head_bytes), size); !h) {
+    return with_prefix(path + ": ", h.error());
+  }
+  // The declared size equals the file's: read it whole.
+  std::vector<uint8_t> bytes(size);
+  std::copy_n(head.begin(), head_bytes, bytes.begin());
+  const auto rest = static_cast<std::streamsize>(size - head_bytes);
+  if (!in.read(reinterpret_cast<char*>(bytes.data() + head_bytes), rest)) {
+    return make_error(Errc::io, fmt::format("{}: read failed", path));
+  }
   auto model = parse_model(bytes);
   if (!model) return with_prefix(path + ": ", model.error());
   return model;

@@ -4,6 +4,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -211,13 +212,34 @@ double platt_loss(std::span<const double> logit, std::span<const uint8_t> label,
   return sum / static_cast<double>(std::max<std::size_t>(logit.size(), 1));
 }
 
+// The (logit, label) pairs whose logit is finite within float's range (the model's logits are
+// floats). A non-finite logit has no place on the logit axis: it makes every Platt trial loss NaN
+// (the fit would silently keep the identity) and breaks the isotonic sort's ordering (a NaN or
+// infinite threshold, a table no model file accepts).
+struct FinitePairs {
+  std::vector<double> logit;
+  std::vector<uint8_t> label;
+};
+FinitePairs finite_pairs(std::span<const double> logit, std::span<const uint8_t> label) {
+  FinitePairs p;
+  for (std::size_t i = 0; i < logit.size(); ++i) {
+    if (!(std::fabs(logit[i]) <= double{std::numeric_limits<float>::max()})) continue;
+    p.logit.push_back(logit[i]);
+    p.label.push_back(label[i]);
+  }
+  return p;
+}
+
 // Smallest slope kept: a calibration must never reverse the model's order. A validation split
 // on which the logits rank no better than chance gets a nearly flat map instead.
 constexpr double kMinPlattSlope = 1e-3;
 
 }  // namespace
 
-Calibration fit_platt(std::span<const double> logit, std::span<const uint8_t> label) {
+Calibration fit_platt(std::span<const double> all_logit, std::span<const uint8_t> all_label) {
+  const FinitePairs finite = finite_pairs(all_logit, all_label);
+  const std::span<const double> logit = finite.logit;
+  const std::span<const uint8_t> label = finite.label;
   // Newton's method on the mean log loss of sigmoid(a x + b), with a tiny ridge for stability
   // and a backtracking line search. From the identity start a full Newton step overshoots when
   // the validation logits sit far from zero (e.g. around -6): the curvature there is tiny, the
@@ -285,7 +307,10 @@ Calibration fit_platt(std::span<const double> logit, std::span<const uint8_t> la
   return c;
 }
 
-Calibration fit_isotonic(std::span<const double> logit, std::span<const uint8_t> label) {
+Calibration fit_isotonic(std::span<const double> all_logit, std::span<const uint8_t> all_label) {
+  const FinitePairs finite = finite_pairs(all_logit, all_label);
+  const std::span<const double> logit = finite.logit;
+  const std::span<const uint8_t> label = finite.label;
   std::vector<uint32_t> order(logit.size());
   std::iota(order.begin(), order.end(), 0u);
   std::stable_sort(order.begin(), order.end(),
@@ -424,14 +449,18 @@ Result<TrainSummary> train_model(FusionModel& model, const ExampleSet& data,
   for (const TensorInfo& t : model.weights.tensors()) {
     if (weight_decays(t)) std::fill_n(decays.begin() + t.ref.offset, t.ref.size(), 1);
   }
-  const uint32_t max_chunks = (options.batch + kChunk - 1) / kChunk;
+  // Buffers for the largest batch that occurs, so that a batch setting above the training
+  // split's size (full-batch training) does not allocate a gradient buffer and a scratch per
+  // chunk of the setting (up to 32768 of each) for examples that do not exist.
+  const std::size_t largest_batch = std::min<std::size_t>(options.batch, train_idx.size());
+  const auto max_chunks = static_cast<uint32_t>((largest_batch + kChunk - 1) / kChunk);
   std::vector<std::vector<float>> chunk_grad(max_chunks, std::vector<float>(P, 0.0f));
   std::vector<double> chunk_loss(max_chunks, 0.0);
   std::vector<ExampleScratch> chunk_scratch;
   chunk_scratch.reserve(max_chunks);
   for (uint32_t c = 0; c < max_chunks; ++c) chunk_scratch.emplace_back(model);
   std::vector<uint32_t> order = train_idx;
-  std::vector<uint32_t> keep(options.batch, ~0u);
+  std::vector<uint32_t> keep(largest_batch, ~0u);
   std::vector<double> val_logit(val_idx.size());
   std::vector<uint8_t> val_label(val_idx.size());
   for (std::size_t i = 0; i < val_idx.size(); ++i) val_label[i] = data.examples[val_idx[i]].label;

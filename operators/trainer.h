@@ -132,6 +132,7 @@ void fit_statistics(FusionModel& model, const ExampleSet& data);
 // attention query and the Time2Vec vectors (`time.<m>.w`, `time.<m>.b`) are not decayed.
 bool weight_decays(const TensorInfo& tensor);
 
+// Both fits leave out pairs whose logit is not a finite float.
 // Platt scaling: sigmoid(a * logit + b) by damped Newton on the log loss; a >= 1e-3 (never
 // reverses the order of the logits).
 Calibration fit_platt(std::span<const double> logit, std::span<const uint8_t> label);

@@ -202,5 +202,26 @@ TEST(FusionForward, PreparedVitalsCountIsBoundedLikeTheValues) {
   for (float x : out) EXPECT_LE(std::fabs(x), 1000.0f);
 }
 
+// A count too large for an int (or NaN) was converted to int before its range was checked:
+// undefined behaviour (UBSan's float-cast-overflow). Such counts prepare like any other: a huge
+// one to the bound, a NaN one as no sample.
+TEST(FusionForward, HugeAndNanCountsPrepareWithinBounds) {
+  const EngineConfig config = test::default_engine_config({1, 16, 0, 12});
+  auto model = test::random_model(ModelConfig{}, config, 4);
+  ASSERT_NE(model, nullptr);
+  const ModalityLayout& ml = model->layout.modalities[0];
+  std::span<float> stats = model->stats.values();
+  std::fill_n(stats.begin() + ml.mean.offset, ml.input_dim, 0.0f);
+  std::fill_n(stats.begin() + ml.std.offset, ml.input_dim, 1.0f);
+  std::vector<float> raw(ml.input_dim, 2.0f), out(ml.input_dim);
+  raw[kWindowStatCount - 1] = 1e30f;
+  raw[2 * kWindowStatCount - 1] = std::nanf("");
+  prepare_input(*model, 0, raw, out);
+  EXPECT_EQ(out[kWindowStatCount - 1], std::log1p(1e30f));
+  EXPECT_EQ(out[0], 2.0f);
+  for (uint32_t i = kWindowStatCount; i + 1 < 2 * kWindowStatCount; ++i) EXPECT_EQ(out[i], 0.0f);
+  EXPECT_EQ(out[2 * kWindowStatCount - 1], 0.0f);
+}
+
 }  // namespace
 }  // namespace tfe

@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "operators/fusion_operator.h"
@@ -341,6 +344,39 @@ TEST(ModelFile, SaveAndLoadThroughAFile) {
   EXPECT_EQ(missing.error().code, Errc::io);
 }
 
+// A file that is not a model (a history of gigabytes given by mistake) was read whole into
+// memory before its magic was looked at. A sparse 16 GiB file is loaded in a child process whose
+// address space allows 1 GiB more than it uses: the load has to answer from the header.
+TEST(ModelFile, LoadRefusesANonModelFileWithoutReadingIt) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("tfe_model_file_test_big_" + std::to_string(::getpid()) + ".jsonl");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "{\"patient_id\": \"p1\", \"modality\": \"notes\"}\n";
+  }
+  std::filesystem::resize_file(path, std::uintmax_t{16} << 30);
+  const std::string expected = path.string() + ": not a tfe model file (bad magic)";
+  // The child's body: a function, since the macro cannot take an argument holding commas.
+  const auto load_with_limited_memory = [&] {
+#ifndef TFE_SANITIZE_BUILD  // the sanitizers' shadow memory needs an unlimited address space
+    long pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlim_t used = static_cast<rlim_t>(pages) * static_cast<rlim_t>(::getpagesize());
+    rlimit limit{};
+    limit.rlim_cur = limit.rlim_max = used + (rlim_t{1} << 30);
+    ::setrlimit(RLIMIT_AS, &limit);
+#endif
+    auto r = load_model(path.string());
+    // The threadsafe style reruns this test in the child up to here, with a file of its own.
+    std::filesystem::remove(path);
+    std::fprintf(stderr, "%s\n", r ? "loaded" : r.error().message.c_str());
+    std::exit(!r && r.error().message == expected ? 0 : 1);
+  };
+  EXPECT_EXIT(load_with_limited_memory(), ::testing::ExitedWithCode(0), "bad magic");
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace tfe
 
@@ -405,6 +441,97 @@ TEST(ModelFile, FieldsTheKindDoesNotUseAreRefused) {
             "model file section 'SCHM': modality 'imaging' (embedding) sets channels = 2, which "
             "embedding modalities do not use");
   EXPECT_EQ(refused([](ModelSchema&) {}), "accepted");
+}
+
+// META keys are written sorted (std::map). Out of order they loaded into the same map, so the
+// model's bytes, and so its id in every score, differed from the file's own checksum.
+TEST(ModelFile, MetadataKeysOutOfOrderOrRepeatedAreRefused) {
+  const EngineConfig config = test::default_engine_config(kSmall);
+  auto model = test::random_model(small_arch(Strategy::late), config, 9);
+  ASSERT_NE(model, nullptr);
+  model->metadata = {{"aa", "1"}, {"ab", "2"}};
+  const std::vector<uint8_t> bytes = serialize_model(*model);
+  ASSERT_TRUE(parse_model(bytes));
+  // The two keys as written: u32 length 2, then the key.
+  const auto key_at = [&](std::string_view key) {
+    const std::string needle = std::string("\x02\0\0\0", 4) + std::string(key);
+    auto it = std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end());
+    EXPECT_NE(it, bytes.end()) << key;
+    return static_cast<std::size_t>(it - bytes.begin()) + 5;  // the key's second byte
+  };
+  const std::size_t first = key_at("aa"), second = key_at("ab");
+
+  std::vector<uint8_t> swapped = bytes;
+  swapped[first] = 'b';
+  swapped[second] = 'a';
+  reseal(swapped);
+  auto r = parse_model(swapped);
+  ASSERT_FALSE(r) << "loaded as a model whose bytes differ from the file's";
+  EXPECT_EQ(r.error().message,
+            "model file section 'META': entry[1] key 'aa' is not after 'ab' (keys are sorted)");
+
+  std::vector<uint8_t> repeated = bytes;
+  repeated[second] = 'a';
+  reseal(repeated);
+  r = parse_model(repeated);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "model file section 'META': entry[1] repeats the key 'aa'");
+}
+
+// A count above the format's limit was reported as "more than the section can hold", which sent
+// the reader looking for a truncated file; it now names the limit.
+TEST(ModelFile, CountsAboveTheFormatsLimitsNameTheLimit) {
+  const EngineConfig config = test::default_engine_config(kSmall);
+  auto model = test::random_model(small_arch(Strategy::late), config, 12);
+  ASSERT_NE(model, nullptr);
+  FusionModel m = *model;
+  m.arch.hidden.assign(kMaxHiddenLayers + 1, 4);
+  auto r = parse_model(serialize_model(m));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "model file section 'ARCH': 'hidden' = 9 exceeds the largest this format allows, 8");
+
+  m = *model;
+  for (std::size_t i = m.schema.modalities.size(); i <= kMaxModalities; ++i) {
+    m.schema.modalities.push_back(m.schema.modalities[2]);
+    m.schema.modalities.back().name = fmt::format("extra{}", i);
+  }
+  r = parse_model(serialize_model(m));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(
+      r.error().message,
+      "model file section 'SCHM': 'modalities' = 17 exceeds the largest this format allows, 16");
+}
+
+// A config cannot set l2_normalize on vitals (they keep the default, true), so a file with false
+// there loaded and was then refused against every config with a mismatch no config could fix.
+TEST(ModelFile, VitalsWithoutTheDefaultL2NormalizeAreRefused) {
+  const EngineConfig config = test::default_engine_config(kSmall);
+  auto model = test::random_model(small_arch(Strategy::late), config, 10);
+  ASSERT_NE(model, nullptr);
+  FusionModel m = *model;
+  m.schema.modalities[0].l2_normalize = false;
+  auto r = parse_model(serialize_model(m));
+  ASSERT_FALSE(r) << "loaded a vitals modality with l2_normalize = false";
+  EXPECT_EQ(r.error().message,
+            "model file section 'SCHM': modality 'wearables' (vitals) sets l2_normalize = false, "
+            "which vitals modalities do not use (they hold the default, true)");
+}
+
+// The format holds no isotonic steps for Platt (docs/model-format.md, CALB): a file with some
+// loaded and carried them unused.
+TEST(ModelFile, PlattCalibrationWithIsotonicStepsIsRefused) {
+  const EngineConfig config = test::default_engine_config(kSmall);
+  auto model = test::random_model(small_arch(Strategy::early), config, 11);
+  ASSERT_NE(model, nullptr);
+  FusionModel m = *model;
+  ASSERT_EQ(m.calibration.method, CalibrationMethod::platt);
+  m.calibration.thresholds = {-1.0f, 1.0f};
+  m.calibration.values = {0.2f, 0.8f};
+  auto r = parse_model(serialize_model(m));
+  ASSERT_FALSE(r) << "loaded a Platt calibration carrying an isotonic table";
+  EXPECT_EQ(r.error().message,
+            "model file section 'CALB': calibration: platt has 2 isotonic steps, expected none");
 }
 
 TEST(ModelFile, OversizedArchitectureIsRefusedBeforeAllocating) {

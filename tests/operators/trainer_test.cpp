@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/operators/fusion_test_support.h"
+#include "tests/support/alloc_counter.h"
 
 namespace tfe {
 namespace {
@@ -286,6 +287,33 @@ TEST(TrainerTest, PlattRecoversKnownCoefficients) {
   EXPECT_GT(iso.apply(3.5), 0.5);
 }
 
+// A NaN or infinite logit among the validation logits: Platt's every trial loss was NaN, so
+// the fit silently kept the identity (1, 0); the isotonic sort lost its ordering and produced a
+// table with a NaN threshold that no model file loads. Both now fit the finite logits alone.
+TEST(TrainerTest, CalibrationFitsLeaveOutNonFiniteLogits) {
+  auto [x, y] = platt_sample(3, 20'000, -4.0f, 4.0f, 0.5, -1.0);
+  const Calibration clean_platt = fit_platt(x, y);
+  const Calibration clean_iso = fit_isotonic(x, y);
+  x.insert(x.begin() + 7, std::nan(""));
+  y.insert(y.begin() + 7, 1);
+  x.push_back(HUGE_VAL);
+  y.push_back(0);
+  x.push_back(1e300);  // finite as a double, not as a float
+  y.push_back(1);
+  const Calibration platt = fit_platt(x, y);
+  EXPECT_EQ(platt.platt_a, clean_platt.platt_a);
+  EXPECT_EQ(platt.platt_b, clean_platt.platt_b);
+  const Calibration iso = fit_isotonic(x, y);
+  EXPECT_TRUE(validate(iso));
+  EXPECT_EQ(iso, clean_iso);
+
+  // Nothing finite: the initial calibrations.
+  const std::vector<double> none = {std::nan(""), -HUGE_VAL};
+  const std::vector<uint8_t> labels = {1, 0};
+  EXPECT_EQ(fit_platt(none, labels), initial_calibration(CalibrationMethod::platt));
+  EXPECT_EQ(fit_isotonic(none, labels), initial_calibration(CalibrationMethod::isotonic));
+}
+
 // Validation logits far below zero (a class-weighted, strongly decayed model): the curvature at
 // the identity start is tiny and a full Newton step overshoots; undamped, the fit diverged to a
 // negative slope, the calibrated risk ranked ticks in reverse and backtests scored below chance.
@@ -394,6 +422,37 @@ TEST(TrainerTest, DivergingRunIsAnErrorNamingTheLearningRate) {
   ASSERT_FALSE(summary);
   EXPECT_NE(summary.error().message.find("diverged"), std::string::npos) << summary.error().message;
   EXPECT_NE(summary.error().message.find("learning_rate"), std::string::npos);
+}
+
+// A batch setting above the training split's size is one full batch, the same training as a
+// batch of exactly the split; it allocated a gradient buffer and a scratch per chunk of 32
+// examples of the setting (here 32,768 of each, gigabytes for a default-sized model) for
+// examples that do not exist.
+TEST(TrainerTest, BatchLargerThanTheTrainingSplitAllocatesForTheSplit) {
+  Fixture f;
+  fill(f);
+  const auto train = [&](uint32_t batch, uint64_t& allocations) {
+    auto model = init_model(small_arch(Strategy::late), f.config, 2);
+    EXPECT_TRUE(model);
+    TrainOptions o;
+    o.epochs = 2;
+    o.batch = batch;
+    o.threads = 1;  // every allocation on this thread, where they are counted
+    test::start_counting();
+    auto summary = train_model(model.value(), f.data, o, hooks());
+    allocations = test::stop_counting();
+    EXPECT_TRUE(summary) << summary.error().message;
+    const auto w = model.value().weights.values();
+    return std::vector<float>(w.begin(), w.end());
+  };
+  const auto split = static_cast<uint32_t>(f.data.indices(Split::train).size());
+  uint64_t warm = 0, exact = 0, huge = 0;
+  train(split, warm);  // one-time initialisations (the task scheduler's) out of the counts
+  const std::vector<float> exact_weights = train(split, exact);
+  const std::vector<float> huge_weights = train(1u << 20, huge);
+  EXPECT_EQ(huge_weights, exact_weights);
+  EXPECT_GT(exact, 0u);
+  EXPECT_LE(huge, exact + 16) << "a batch of 2^20 allocated as for 2^20 examples, not " << split;
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStrategies, TrainerStrategyTest, ::testing::ValuesIn(kAllStrategies),
