@@ -17,8 +17,12 @@ namespace {
 
 // Rounds as a chart records the value: whole numbers, or tenths for temperature.
 double charted(float value) { return detail::round_half_away(static_cast<double>(value)); }
+// A reading of 38.05 arrives as the float 38.0499992: taken as it is, it would chart as 38.0, not
+// 38.1. The slack of 1e-4 tenths lifts such halves over the line; it is larger than float's error
+// at any body temperature (under 4e-5 tenths) and far below a difference a thermometer reports.
 double charted_tenths(float value) {
-  return detail::round_half_away(static_cast<double>(value) * 10.0);
+  const double tenths = static_cast<double>(value) * 10.0;
+  return detail::round_half_away(tenths + std::copysign(1e-4, tenths));
 }
 
 class News2State final : public ScorerState {};

@@ -110,6 +110,23 @@ TEST(News2Bands, ValuesAreChartedBeforeBanding) {
   EXPECT_EQ(news2_temperature_points(38.06f), 1);
 }
 
+TEST(News2Bands, TemperatureHalvesChartUpThoughFloatStoresThemBelow) {
+  // Each of these is stored just below its half (38.05f is 38.0499992), so it charts up only
+  // because the rounding allows for float's error.
+  for (const float v : {35.05f, 36.05f, 38.05f, 39.05f}) {
+    ASSERT_LT(static_cast<double>(v) * 10.0, std::floor(static_cast<double>(v) * 10.0) + 0.5) << v;
+  }
+  EXPECT_EQ(news2_temperature_points(35.05f), 1);  // 35.1
+  EXPECT_EQ(news2_temperature_points(36.05f), 0);  // 36.1
+  EXPECT_EQ(news2_temperature_points(38.05f), 1);  // 38.1
+  EXPECT_EQ(news2_temperature_points(39.05f), 2);  // 39.1
+  // Readings a thermometer reports keep their band.
+  EXPECT_EQ(news2_temperature_points(38.0f), 0);
+  EXPECT_EQ(news2_temperature_points(38.1f), 1);
+  EXPECT_EQ(news2_temperature_points(35.0f), 3);
+  EXPECT_EQ(news2_temperature_points(38.049f), 0);
+}
+
 TEST(News2Bands, ChartRoundingEqualsStdRound) {
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<double> values = {0.0,
