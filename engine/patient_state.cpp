@@ -256,6 +256,13 @@ std::size_t PatientState::snapshot(const StateLayout& layout, PatientIndex patie
     HistoryItem* items = scratch.history_.data() + l.scratch_history_offset;
     for (uint32_t i = 0; i < s.count; ++i) {
       const uint32_t slot = s.slot(l, i);
+      // An item past the horizon is evicted state: a restore, which replays only a horizon of
+      // each topic, would not have it, and a score must not depend on whether one happened.
+      // Items are newest first, so every later one is older still.
+      if (t_ms - s.times()[slot] > l.horizon_ms) {
+        s.count = static_cast<uint16_t>(i);
+        break;
+      }
       items[i].age_ms = std::max<int64_t>(0, t_ms - s.times()[slot]);
       items[i].features = std::span<const float>(s.item(l, slot), l.item_dim);
     }

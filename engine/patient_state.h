@@ -7,7 +7,8 @@
 // scorer reads only current values (VitalsFeatures::latest), each channel's newest reading.
 // "Newest" is by event time (equal times: the later applied). A snapshot at t reports, per
 // modality, presence (the newest event's age t - event_time is at most the freshness horizon), age
-// (0 for an event stamped ahead of t), features and history, newest first. Features of
+// (0 for an event stamped ahead of t), features and history (newest first, the items within the
+// horizon: older ones are dropped, as a restore would never have replayed them). Features of
 // text/embedding: the encoder's output cached when the event was applied, else the raw vector
 // (zeros for a text event without its optional upstream embedding).
 //

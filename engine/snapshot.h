@@ -25,9 +25,10 @@ struct ModalitySnapshot {
   // Encoded features of the modality's latest state (vitals: window statistics, see
   // vitals_feature_layout(); text/embedding: the encoder's cached output). Empty when absent.
   std::span<const float> features;
-  // Up to the modality's history length of most recent events, newest first (features of
-  // vitals history items are the raw reading, NaN where a channel was not measured); empty
-  // when the scorer declared a history of 0.
+  // Up to the modality's history length of most recent events, newest first, each within the
+  // freshness horizon (age at most the horizon, as for presence: older ones are evicted state);
+  // features of vitals history items are the raw reading, NaN where a channel was not measured.
+  // Empty when the scorer declared a history of 0.
   std::span<const HistoryItem> history;
 };
 

@@ -1,25 +1,27 @@
 #pragma once
-// Incremental window statistics of one vitals modality of one patient: per channel and per
-// configured window, last, mean, std (population), min, max, slope (least squares, units per
-// second) and count: the sums behind them updated in O(1) amortised per reading, min, max and
-// last found when a snapshot asks, in one pass over the readings held.
+// Window statistics of one vitals modality of one patient: per channel and per configured window,
+// last, mean, std (population), min, max, slope (least squares, units per second) and count. A
+// reading costs O(1) amortised (a ring slot); a snapshot computes every statistic in one backward
+// pass over the readings of the longest window, so the statistics are a function of the readings
+// held alone, bit for bit, however the ring came to hold them (a restore that replays only the
+// last horizon of readings gives the scores of a single pass).
 //
 // Window membership: at snapshot time t a window of length W holds the readings already applied
 // (arrival_time <= t) whose event_time >= t - W; a reading stamped ahead of t stays in. The
 // readings are kept in event-time order, so a reading arriving out of event-time order is exact
-// too, at the cost of a rebuild of O(samples held) (rare: a device's readings arrive in order).
+// too, at the cost of a copy of O(samples held) (rare: a device's readings arrive in order).
 // A channel absent from a reading adds nothing to that channel: its window state is unchanged.
 //
 // Storage (one heap block per patient and modality, sized to the samples held: a full ring grows
 // by half until it holds 8 readings, then to what the longest window holds at their cadence, and
 // gives back its spare once readings leave and it is at most a quarter full):
-// - a ring of samples in event-time order: int32 time offset from a time origin, a channel mask,
-//   and one float per channel (stored per channel row, NaN where not measured);
-// - per window and channel, running sums (count, sum v, sum v^2, sum t, sum t^2, sum t*v) in
-//   double, t in seconds from the time origin. The origin is moved forward every few window
-//   lengths and the sums recomputed from the ring, which keeps them precise over any span;
-// - min and max are not kept: a snapshot finds them with one vector pass over each channel's
-//   row, oldest slot of the longest window to the newest (readings are many, snapshots few).
+// - a ring of samples in event-time order: int32 time offset from a time origin (moved forward
+//   every few window lengths) and one float per channel (stored per channel row, NaN where not
+//   measured);
+// - per window, the logical index of its oldest reading.
+// A snapshot sums count, v, v^2, t, t^2 and t*v in double (t in seconds relative to the newest
+// reading) and finds min, max and last, in one pass over each channel's row from the newest slot
+// to the oldest of the longest window (readings are many, snapshots few).
 // Eviction is by time (evict(now)) and by the ring's sample cap (max_window_samples: when full,
 // the oldest reading leaves every window early).
 
@@ -89,7 +91,7 @@ class VitalsWindows {
   void write_features(const VitalsWindowsShape& shape, std::span<float> out) const;
 
   // Hints the cache to load what the next add/evict/write_features touches: the whole block
-  // while it is small (readings a minute apart), else the sums, the starts, and the ring's
+  // while it is small (readings a minute apart), else the starts, and the ring's
   // newest and oldest slots of every row (readings a second apart: a 15-minute ring is tens
   // of kilobytes, and prefetching all of it for each reading stalled on the cache's fill
   // buffers and pushed the other patients' state out).
@@ -122,17 +124,15 @@ class VitalsWindows {
                      const VitalsReading& reading, uint32_t mask);
   void reserve(const VitalsWindowsShape& shape, uint32_t capacity);
   uint32_t grown_capacity(const VitalsWindowsShape& shape) const;
-  // Returns true when a reading left a window's sums imprecise (accumulate), as at the cap.
-  bool pop_front(const Block& b, uint32_t k);
+  // Drops the k oldest readings (at the cap, from windows that still hold them).
+  void pop_front(const Block& b, uint32_t k);
   void prefetch_ends(const VitalsWindowsShape& shape) const;
   void rebuild(const VitalsWindowsShape& shape);
   void rebase(const VitalsWindowsShape& shape, int64_t new_origin_ms);
-  // Returns true when a removal left sums too small to hold its rounding residue (see the .cpp).
-  bool accumulate(const Block& b, std::size_t window, uint32_t slot, double sign) const;
   int64_t lower_bound_ms(int64_t window_ms) const;
 
   std::unique_ptr<std::byte[]> block_;  // see Block
-  int64_t origin_ms_ = 0;               // time origin of the ring's int32 offsets and the sums
+  int64_t origin_ms_ = 0;               // time origin of the ring's int32 offsets
   int64_t evicted_until_ms_ = kNoTime;
   uint32_t head_ = 0;      // slot of the oldest sample
   uint32_t count_ = 0;     // samples in the ring

@@ -161,6 +161,34 @@ TEST(PatientState, HistoryRingIsBoundedAndOrderedByEventTime) {
   EXPECT_EQ(emb.event_time_ms, 50 * kMinute);
 }
 
+// The history lists only events within the freshness horizon (age == horizon included, as for
+// presence): an older note is evicted state, which a restore replaying a horizon of the topic
+// would not have.
+TEST(PatientState, HistoryHoldsOnlyEventsWithinTheHorizon) {
+  const EngineConfig config = test::test_config();
+  const test::SumScorer scorer(3);
+  const StateLayout layout = layout_for(config, scorer);
+  PatientState state(layout);
+  SnapshotScratch scratch(layout);
+  for (const int64_t hour : {0, 1, 47}) {
+    state.apply(layout, test::vector_event(0, 1, hour * kHour, hour * kHour,
+                                           {static_cast<float>(hour), 0, 0}));
+  }
+  ASSERT_EQ(state.snapshot(layout, 0, 48 * kHour, scratch), 1u);
+  EXPECT_EQ(scratch.snapshot().modalities[1].history.size(), 3u);
+
+  ASSERT_EQ(state.snapshot(layout, 0, 48 * kHour + 1, scratch), 1u);
+  const ModalitySnapshot& txt = scratch.snapshot().modalities[1];
+  ASSERT_EQ(txt.history.size(), 2u);
+  EXPECT_EQ(txt.history[0].features[0], 47.0f);
+  EXPECT_EQ(txt.history[1].features[0], 1.0f);
+  EXPECT_EQ(txt.history[1].age_ms, 47 * kHour + 1);
+
+  ASSERT_EQ(state.snapshot(layout, 0, 50 * kHour, scratch), 1u);
+  ASSERT_EQ(scratch.snapshot().modalities[1].history.size(), 1u);
+  EXPECT_EQ(scratch.snapshot().modalities[1].history[0].features[0], 47.0f);
+}
+
 TEST(PatientState, EncoderOutputIsCachedAndRawTextWithoutEmbeddingIsZeros) {
   EngineConfig config = test::test_config();
   test::SumScorer plain(3);
@@ -205,7 +233,7 @@ TEST(PatientState, WithoutFeatureNeedsOnlyTimesAreKept) {
   const Event image = test::vector_event(0, 2, 0, kMinute, {1, 2, 3, 4});
   lean.apply(layout, image);
   rich.apply(full_layout, image);
-  EXPECT_LT(lean.state_bytes(layout) * 4, rich.state_bytes(full_layout));
+  EXPECT_LT(lean.state_bytes(layout) * 3, rich.state_bytes(full_layout));
   ASSERT_EQ(lean.snapshot(layout, 0, 10 * kMinute, scratch), 2u);
   const ModalitySnapshot& vit = scratch.snapshot().modalities[0];
   EXPECT_TRUE(vit.present);
