@@ -30,7 +30,7 @@ enum class TimeTextError : uint8_t {
   none,
   empty,
   out_of_range,  // an integer beyond int64
-  not_a_time,    // digits with junk, or a lone '-'
+  not_a_time,    // not returned: a lone '-' and digits with junk are not_iso
   not_iso,       // neither epoch milliseconds nor YYYY-MM-DDTHH:MM[:SS[.fff]] with a zone
   no_zone,       // an ISO 8601 date-time without Z or +-HH:MM
   invalid_date,  // month, day, hour, minute or second out of range

@@ -207,7 +207,7 @@ Result<ModalitySpec> read_modality(const toml::table& table, std::size_t positio
   const auto kind = modality_kind_from_string(kind_name.value());
   if (!kind) {
     return config_error(fmt::format("{}: kind must be one of vitals, text, embedding (got '{}')",
-                                    context, kind_name.value()));
+                                    context, quoted_text(kind_name.value())));
   }
   spec.kind = *kind;
 
@@ -319,8 +319,9 @@ Result<ModalitySpec> read_modality(const toml::table& table, std::size_t positio
 
 Result<int64_t> parse_duration_ms(std::string_view text) {
   auto bad = [&] {
-    return config_error(fmt::format(
-        "'{}' is not a duration (expected an integer with a unit: ms, s, m, h or d)", text));
+    return config_error(
+        fmt::format("'{}' is not a duration (expected an integer with a unit: ms, s, m, h or d)",
+                    quoted_text(text)));
   };
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
@@ -332,7 +333,7 @@ Result<int64_t> parse_duration_ms(std::string_view text) {
     const auto [end, errc] = std::from_chars(text.data(), text.data() + digits, count);
     if (errc != std::errc{} || end != text.data() + digits ||
         count > std::numeric_limits<int64_t>::max() / unit.ms) {
-      return config_error(fmt::format("'{}' is too long a duration", text));
+      return config_error(fmt::format("'{}' is too long a duration", quoted_text(text)));
     }
     return count * unit.ms;
   }
@@ -416,11 +417,12 @@ Result<EngineConfig> engine_config_from_toml(const toml::table& doc) {
   }
   config.schema = ModalitySchema(std::move(specs));
   // A vitals ring holds at most max_window_samples readings: at a declared cadence that cannot
-  // fill the longest window, its statistics would cover less time than the window says.
+  // fill the longest window, its statistics would cover less time than the window says. A window
+  // includes both its ends (event_time >= t - W), so it holds one reading more than W / cadence.
   const int64_t longest = *std::max_element(config.windows_ms.begin(), config.windows_ms.end());
   for (const ModalitySpec& spec : config.schema.specs()) {
     if (spec.kind != ModalityKind::vitals || spec.cadence_ms <= 0) continue;
-    const int64_t readings = longest / spec.cadence_ms;
+    const int64_t readings = longest / spec.cadence_ms + 1;
     if (readings > static_cast<int64_t>(config.max_window_samples)) {
       return config_error(fmt::format(
           "modality '{}': the longest window ({}) at its cadence ({}) holds {} readings, more "

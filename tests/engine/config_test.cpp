@@ -211,10 +211,15 @@ horizon = "15m"
 cadence = "1s"
 )";
   EXPECT_CONFIG_ERROR("[engine]\nwindows = [\"5m\", \"2h\"]\n" + monitor,
-                      "modality 'monitor': the longest window (2h) at its cadence (1s) holds 7200 "
+                      "modality 'monitor': the longest window (2h) at its cadence (1s) holds 7201 "
                       "readings, more than engine.max_window_samples (4096)");
   EXPECT_TRUE(engine_config_from_toml(
       toml::parse("[engine]\nwindows = [\"5m\", \"2h\"]\nmax_window_samples = 8000\n" + monitor)));
+  // At the limit: readings at t - 2h, t - 2h + 1s, ..., t are all in the window, 7201 of them.
+  EXPECT_CONFIG_ERROR("[engine]\nwindows = [\"2h\"]\nmax_window_samples = 7200\n" + monitor,
+                      "holds 7201 readings, more than engine.max_window_samples (7200)");
+  EXPECT_TRUE(engine_config_from_toml(
+      toml::parse("[engine]\nwindows = [\"2h\"]\nmax_window_samples = 7201\n" + monitor)));
   // Durations stay within ten years, so that sums of them cannot overflow.
   EXPECT_CONFIG_ERROR(std::string("[engine]\nallowed_lateness = \"3651d\"\n") + kVitals,
                       "engine.allowed_lateness: at most 3650d");
@@ -224,6 +229,22 @@ cadence = "1s"
   EXPECT_CONFIG_ERROR(std::string("[engine]\nmax_record_bytes = 10\n") + kVitals,
                       "engine.max_record_bytes: must be between 64 and");
   EXPECT_CONFIG_ERROR(std::string("engine = 5\n") + kVitals, "[engine]: expected a table");
+}
+
+// A value quoted back in an error is escaped: the message stays one line whatever it held.
+TEST(EngineConfig, QuotedValuesKeepTheErrorOnOneLine) {
+  const std::string cadence =
+      error_of(std::string("[engine]\ntick_cadence = \"5\\nm\"\n") + kVitals);
+  EXPECT_EQ(cadence.find('\n'), std::string::npos) << cadence;
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "engine.tick_cadence: '5\\x0am' is not a duration",
+                      cadence);
+  const std::string window =
+      error_of(std::string("[engine]\nwindows = [\"1\\r\\nd\"]\n") + kVitals);
+  EXPECT_EQ(window.find_first_of("\r\n"), std::string::npos) << window;
+  const std::string kind =
+      error_of("[[modality]]\nname = \"x\"\nkind = \"vitals\\n\"\nhorizon = \"1m\"\n");
+  EXPECT_EQ(kind.find('\n'), std::string::npos) << kind;
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "(got 'vitals\\x0a')", kind);
 }
 
 TEST(EngineConfig, ModalityListErrors) {
