@@ -129,6 +129,16 @@ grep -q "^report: 1 shard per replay" "$out/commands.log" || fail "--shards 1 wa
 cmp -s "$json" "$out/report-one-shard/report.json" ||
   fail "report.json differs between one shard and one per core"
 
+# NEWS2 alone without stress tests is one run; thresholds given out of order and twice are the
+# distinct ones, ascending.
+run "$tfe" replay --history "$out/h.jsonl" --config "$config" --strategy news2 --no-stress \
+  --bootstrap 0 --threshold 0.5 --threshold 0.2 --threshold 0.5 --report "$out/report-news2"
+grep -Eq "^replay: report .*report-news2/report.html: 1 scorer, 1 run, " "$out/commands.log" ||
+  fail "the summary line does not say '1 scorer, 1 run'"
+jq -e '.options.thresholds == [0.2, 0.5] and
+  ([.models[0].overall.alert_policy[] | select(.basis == "fixed") | .threshold] == [0.2, 0.5])' \
+  "$out/report-news2/report.json" >/dev/null || fail "repeated thresholds are not kept once, ascending"
+
 # 4. Usage errors: exit 2 and one line naming the problem.
 expect_usage() {
   local what="$1"
@@ -166,6 +176,17 @@ rc=0
   --bootstrap 100001 >/dev/null 2>"$out/usage.err" || rc=$?
 ((rc == 2)) && [[ "$(wc -l <"$out/usage.err")" == 1 ]] && grep -q -- "--bootstrap: .*100000" "$out/usage.err" ||
   fail "--bootstrap 100001: exit $rc, error: $(cat "$out/usage.err")"
+
+# A model built for other modalities (text_hash_dim 64 against the ward's 256): one line naming
+# the model and the problem, before any progress line.
+run "$tfe" model init --config "$src/configs/profiles/small_complete.toml" --strategy late \
+  --out "$out/other.tfemodel"
+rc=0
+"$tfe" replay --history "$out/h.jsonl" --config "$config" --strategy news2 \
+  --model "$out/other.tfemodel" --report "$out/r5" >/dev/null 2>"$out/schema.err" || rc=$?
+((rc == 1)) && [[ "$(wc -l <"$out/schema.err")" == 1 ]] &&
+  grep -q "^tfe replay: .*other.tfemodel: .*text_hash_dim" "$out/schema.err" ||
+  fail "a model of other modalities: exit $rc, error: $(cat "$out/schema.err")"
 
 rc=0
 "$tfe" replay --history "$out/missing.jsonl" --config "$config" --strategy news2 \

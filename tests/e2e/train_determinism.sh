@@ -29,14 +29,48 @@ cmp "$WORK/model1.tfemodel" "$WORK/model2.tfemodel" || {
 grep -q "horizon_ms *21600000" "$WORK/show.txt" || { echo "horizon_ms missing"; cat "$WORK/show.txt"; exit 1; }
 grep -q "split .*train 0.7" "$WORK/show.txt" || { echo "split missing"; cat "$WORK/show.txt"; exit 1; }
 
-# Bad input: one clear line, exit 1.
+# Bad input: one clear line, exit 1. An output that cannot be written is refused before the
+# history is read, not after the whole training.
 set +e
 "$TFE" train --history "$WORK/ward.tfelog" --config configs/profiles/ward.toml --strategy late \
-  --stride 5 --out "$WORK/nope/model.tfemodel" --quiet 2> "$WORK/err.txt" > /dev/null
+  --stride 5 --out "$WORK/nope/model.tfemodel" 2> "$WORK/err.txt" > "$WORK/out.txt"
 rc=$?
 set -e
 [ "$rc" = 1 ] || { echo "expected exit 1 for an unwritable output, got $rc"; exit 1; }
 grep -q "^tfe train: " "$WORK/err.txt" || { echo "no error line"; cat "$WORK/err.txt"; exit 1; }
+[[ ! -s "$WORK/out.txt" ]] || fail "an unwritable output was refused only after: $(head -n 3 "$WORK/out.txt")"
+# More threads than cores: the same model, nothing on stderr (oneTBB warned about ignored workers).
+"$TFE" train --history "$WORK/ward.tfelog" --config configs/profiles/ward.toml \
+  --strategy attention --stride 5 --epochs 2 --seed 3 --threads 64 --quiet \
+  --out "$WORK/model64.tfemodel" > /dev/null 2> "$WORK/err64.txt"
+[[ ! -s "$WORK/err64.txt" ]] || fail "--threads 64 wrote to stderr: $(head -n 3 "$WORK/err64.txt")"
+cmp "$WORK/model1.tfemodel" "$WORK/model64.tfemodel" || fail "model bytes differ with 64 threads"
+# A thread count past any machine is a typo: one line, exit 2 (it ended in std::bad_alloc).
+refused 2 threads "--threads" "$TFE" train --history "$WORK/ward.tfelog" \
+  --config configs/profiles/ward.toml --threads 100000000 --quiet --out "$WORK/threads.tfemodel"
+# A misspelt strategy is a usage error before any file is read, whatever the config.
+refused 2 strategy "unknown strategy 'attn'" "$TFE" train --history "$WORK/ward.tfelog" \
+  --config "$WORK/missing.toml" --strategy attn --quiet --out "$WORK/strategy.tfemodel"
+refused 2 init_strategy "unknown strategy 'attn'" "$TFE" model init \
+  --config "$WORK/missing.toml" --strategy attn --out "$WORK/strategy.tfemodel"
+# A test split whose positives come from one patient (here none) has no interval: the summary
+# says so instead of pointing at brackets that are not there.
+"$TFE" synth --profile configs/profiles/ward.toml --patients 10 --days 1 --seed 1 \
+  --out "$WORK/ten.tfelog" > /dev/null
+"$TFE" train --history "$WORK/ten.tfelog" --config configs/profiles/ward.toml --strategy late \
+  --epochs 1 --quiet --out "$WORK/ten.tfemodel" > "$WORK/ten.txt"
+grep -q "^  test (.* 0 positive)" "$WORK/ten.txt" || fail "expected a test split without positives: $(cat "$WORK/ten.txt")"
+! grep -q "in brackets" "$WORK/ten.txt" || fail "brackets announced, none printed: $(cat "$WORK/ten.txt")"
+grep -q "^  (no intervals: " "$WORK/ten.txt" || fail "no word on the missing intervals: $(cat "$WORK/ten.txt")"
+grep -q "in brackets: 95% intervals" "$WORK/train1.txt" || fail "intervals not announced: $(cat "$WORK/train1.txt")"
+# Vitals channels the config lacks (names are case-sensitive) are ignored, as in any replay, and
+# said so on stderr, --quiet or not: a misspelt channel would otherwise train unnoticed.
+"$TFE" convert --in "$WORK/ten.tfelog" --out "$WORK/ten.jsonl" > /dev/null
+sed 's/"activity":/"Activity":/' "$WORK/ten.jsonl" > "$WORK/ten-renamed.jsonl"
+"$TFE" train --history "$WORK/ten-renamed.jsonl" --config configs/profiles/ward.toml \
+  --strategy late --epochs 1 --quiet --out "$WORK/renamed.tfemodel" > /dev/null 2> "$WORK/renamed.err"
+grep -q "^tfe train: warning: [0-9]* vitals channel name(s) not in the config were ignored" \
+  "$WORK/renamed.err" || fail "no warning about unknown channels: $(cat "$WORK/renamed.err")"
 # 0 is outside the config's ranges, not a way to ask for its default.
 for bad in "--epochs 0" "--stride 0"; do
   rc=0

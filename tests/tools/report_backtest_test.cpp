@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -172,7 +173,9 @@ TEST(BacktestHorizon, OverrideAgreementDisagreementDefault) {
   scorers[2].horizon_ms = 8 * kHour;
   auto disagree = label_horizon(scorers, std::nullopt);
   ASSERT_FALSE(disagree);
-  EXPECT_NE(disagree.error().message.find("--horizon"), std::string::npos);
+  EXPECT_EQ(disagree.error().message,
+            "models were trained with different horizons (14400000 ms for 'b', 28800000 ms for "
+            "'c'); give one with --horizon");
   EXPECT_EQ(label_horizon(scorers, 8 * kHour).value(), 8 * kHour);
   EXPECT_EQ(label_horizon(std::span(scorers).first(1), std::nullopt).value(), kDefaultHorizonMs);
   EXPECT_FALSE(label_horizon(scorers, 0));
@@ -206,6 +209,33 @@ TEST(Backtest, RejectsAConfidenceOutsideZeroToOne) {
     auto refused = run_backtest(c.history.events, *c.registry, c.config, c.scorers, options);
     ASSERT_FALSE(refused) << confidence;
     EXPECT_NE(refused.error().message.find("confidence"), std::string::npos)
+        << refused.error().message;
+  }
+}
+
+// Thresholds given out of order or twice (--threshold 0.3 --threshold 0.1 --threshold 0.3) are
+// the distinct ones, ascending as the defaults: one alert-policy row each, not a repeated row.
+// One outside [0, 1] (NaN included) is refused.
+TEST(Backtest, AlertThresholdsAreSortedAndEachKeptOnce) {
+  const Cohort& c = cohort();
+  BacktestOptions options = quick_options();
+  options.stress = false;
+  options.evaluation.bootstrap_replicates = 0;
+  options.evaluation.thresholds = {0.3, 0.1, 0.3};
+  const std::vector<BacktestScorer> news2 = {c.scorers.front()};
+  auto report = run_backtest(c.history.events, *c.registry, c.config, news2, options);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report.value().meta.options.thresholds, (std::vector<double>{0.1, 0.3}));
+  std::vector<double> fixed;
+  for (const AlertPolicy& a : report.value().models.at(0).evaluation.overall.alerts) {
+    if (a.basis == ThresholdBasis::fixed) fixed.push_back(a.threshold);
+  }
+  EXPECT_EQ(fixed, (std::vector<double>{0.1, 0.3}));
+  for (const double bad : {-0.1, 1.5, std::nan("")}) {
+    options.evaluation.thresholds = {0.2, bad};
+    auto refused = run_backtest(c.history.events, *c.registry, c.config, news2, options);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.error().message.find("threshold"), std::string::npos)
         << refused.error().message;
   }
 }
@@ -298,6 +328,44 @@ class AbsentModalityScorer final : public Scorer {
   std::shared_ptr<const Scorer> inner_;
   ModalityIndex masked_;
 };
+
+// Counts the snapshots it is asked to score (Scorer::score_risks scores each masked variant
+// through score()).
+class CountingScorer final : public Scorer {
+ public:
+  explicit CountingScorer(std::shared_ptr<const Scorer> inner) : inner_(std::move(inner)) {}
+  const ScorerSpec& spec() const override { return inner_->spec(); }
+  std::unique_ptr<ScorerState> make_state() const override { return inner_->make_state(); }
+  void score(const Snapshot& snapshot, ScorerState& state, ScoreOutput& out) const override {
+    calls_.fetch_add(1, std::memory_order_relaxed);
+    inner_->score(snapshot, state, out);
+  }
+  uint64_t calls() const { return calls_.load(); }
+
+ private:
+  std::shared_ptr<const Scorer> inner_;
+  mutable std::atomic<uint64_t> calls_{0};
+};
+
+// The summary's masked scores are the snapshots scored with a present modality masked: not every
+// tick times every modality (a modality absent at a tick leaves its risk as it is, and a tick's
+// only modality is not masked). On the ward day imaging is absent from most ticks.
+TEST(Backtest, MaskedScoresCountTheSnapshotsRescored) {
+  const Cohort& c = cohort();
+  auto counting = std::make_shared<CountingScorer>(c.scorers.at(1).scorer);
+  const std::vector<BacktestScorer> scorers = {{"attention", counting, std::nullopt}};
+  BacktestOptions options = quick_options();
+  options.evaluation.bootstrap_replicates = 0;
+  options.timelines = false;
+  BacktestStats stats;
+  auto report = run_backtest(c.history.events, *c.registry, c.config, scorers, options, &stats);
+  ASSERT_TRUE(report) << report.error().message;
+  ASSERT_GT(stats.taken_over, 0u);
+  // Every score() call is a baseline tick, a delayed tick not taken over, or a masked variant.
+  const uint64_t masked = counting->calls() - (stats.ticks - stats.taken_over);
+  EXPECT_GT(masked, 0u);
+  EXPECT_EQ(stats.masked_scores, masked);
+}
 
 TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
   const Cohort& c = cohort();

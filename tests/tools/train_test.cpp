@@ -217,6 +217,118 @@ TEST(RecordExamplesTest, LabelsStrideAndPooledFeatures) {
   EXPECT_EQ(some.value().stats.strided_out + n, set.examples.size());
 }
 
+// The example rules at their edges, on hand-made patients with a vitals reading every minute:
+// a tick exactly one horizon before the outcome is positive and the tick a minute earlier is
+// not; no tick at or after the first outcome is an example; of several outcomes the earliest by
+// event time counts, even when it arrives last; a patient whose outcome precedes all their data
+// gives no example; with stride n each patient keeps its 1st, (n+1)-th, ... example, and a stride
+// longer than a stay keeps the first.
+TEST(RecordExamplesTest, LabelsAndStrideAtTheEdges) {
+  auto engine = engine_config_from_toml(toml::parse_file(kProfiles + "/ward.toml"));
+  ASSERT_TRUE(engine) << engine.error().message;
+  const EngineConfig& config = engine.value();
+  constexpr int64_t kMinute = 60'000;
+  constexpr int64_t kHour = 60 * kMinute;
+  const int64_t t0 = 28'333'333 * kMinute;  // on the tick grid
+  PatientRegistry registry;
+  const PatientIndex boundary = registry.intern("edge-boundary");
+  const PatientIndex several = registry.intern("edge-several");
+  const PatientIndex early = registry.intern("edge-outcome-first");
+  const PatientIndex none = registry.intern("edge-no-outcome");
+  std::vector<Event> events;
+  uint64_t seq = 0;
+  const auto outcome = [&](PatientIndex p, int64_t event_ms, int64_t arrival_ms) {
+    Event e;
+    e.patient = p;
+    e.modality = kOutcomeModality;
+    e.event_time_ms = event_ms;
+    e.arrival_time_ms = arrival_ms;
+    e.source_seq = seq++;
+    e.label = "deterioration";
+    events.push_back(e);
+  };
+  for (const PatientIndex p : {boundary, several, early, none}) {
+    for (int64_t t = t0; t <= t0 + 12 * kHour; t += kMinute) {
+      Event e;
+      e.patient = p;
+      e.modality = 0;  // wearables
+      e.event_time_ms = t;
+      e.arrival_time_ms = t + 1'000;
+      e.source_seq = seq++;
+      e.vitals.present_mask = 0x3f;
+      e.vitals.values = {80, 97, 16, 37, 120, 0.2f};
+      events.push_back(e);
+    }
+  }
+  const int64_t boundary_outcome = t0 + 8 * kHour;
+  outcome(boundary, boundary_outcome, boundary_outcome + 1'000);
+  outcome(several, t0 + 9 * kHour, t0 + 9 * kHour);
+  outcome(several, t0 + 5 * kHour, t0 + 10 * kHour);  // charted late: still the first outcome
+  outcome(early, t0 - kHour, t0 - kHour);
+  sort_for_replay(events);
+  const std::array<int64_t, 4> first_outcome = {boundary_outcome, t0 + 5 * kHour, t0 - kHour,
+                                                INT64_MAX};
+
+  ModelConfig arch;
+  arch.strategy = Strategy::late;
+  TrainingConfig training;  // horizon 6 h
+  auto all = record_examples(events, config, registry, arch, training);
+  ASSERT_TRUE(all) << all.error().message;
+  const RecordedExamples& r = all.value();
+  std::array<std::vector<const Example*>, 4> by_patient;
+  for (const Example& ex : r.set.examples) by_patient.at(ex.patient).push_back(&ex);
+  for (std::size_t p = 0; p < 4; ++p) {
+    for (const Example* ex : by_patient[p]) {
+      ASSERT_LT(ex->time_ms, first_outcome[p]) << p;
+      const bool positive =
+          first_outcome[p] != INT64_MAX && first_outcome[p] - ex->time_ms <= training.horizon_ms;
+      ASSERT_EQ(ex->label, positive ? 1 : 0) << p << " at " << ex->time_ms - t0;
+    }
+  }
+  const auto label_at = [&](PatientIndex p, int64_t t) -> int {
+    for (const Example* ex : by_patient[p]) {
+      if (ex->time_ms == t) return ex->label;
+    }
+    return -1;  // no example at t
+  };
+  EXPECT_EQ(label_at(boundary, boundary_outcome - training.horizon_ms), 1);
+  EXPECT_EQ(label_at(boundary, boundary_outcome - training.horizon_ms - kMinute), 0);
+  EXPECT_EQ(label_at(boundary, boundary_outcome - kMinute), 1);
+  EXPECT_EQ(label_at(boundary, boundary_outcome), -1);
+  ASSERT_FALSE(by_patient[several].empty());
+  EXPECT_EQ(by_patient[several].back()->time_ms, t0 + 5 * kHour - kMinute);
+  EXPECT_TRUE(by_patient[early].empty());
+  ASSERT_FALSE(by_patient[none].empty());
+  EXPECT_GE(by_patient[none].back()->time_ms, t0 + 12 * kHour);
+  EXPECT_EQ(r.stats.examples, r.set.examples.size());
+  EXPECT_EQ(r.stats.strided_out, 0u);
+  EXPECT_EQ(r.stats.ticks, r.stats.examples + r.stats.after_outcome);
+  EXPECT_GT(r.stats.after_outcome, 0u);
+  uint64_t positives = 0;
+  for (const Example& ex : r.set.examples) positives += ex.label;
+  EXPECT_EQ(r.stats.positives, positives);
+  EXPECT_EQ(r.stats.patients[0] + r.stats.patients[1] + r.stats.patients[2], 3u);
+
+  for (const uint32_t stride : {7u, 100'000u}) {
+    training.stride = stride;
+    auto strided = record_examples(events, config, registry, arch, training);
+    ASSERT_TRUE(strided) << strided.error().message;
+    const RecordedExamples& s = strided.value();
+    std::array<std::vector<int64_t>, 4> times;
+    for (const Example& ex : s.set.examples) times.at(ex.patient).push_back(ex.time_ms);
+    for (std::size_t p = 0; p < 4; ++p) {
+      std::vector<int64_t> expected;
+      for (std::size_t i = 0; i < by_patient[p].size(); i += stride) {
+        expected.push_back(by_patient[p][i]->time_ms);
+      }
+      EXPECT_EQ(times[p], expected) << "stride " << stride << ", patient " << p;
+    }
+    EXPECT_EQ(s.stats.ticks, r.stats.ticks);
+    EXPECT_EQ(s.stats.after_outcome, r.stats.after_outcome);
+    EXPECT_EQ(s.stats.strided_out + s.stats.examples, r.stats.examples) << stride;
+  }
+}
+
 // Recording replays the whole history, tens of seconds on a large one: it reports its progress
 // (about once a second, and once at the end with every event replayed), and reporting changes
 // nothing recorded.

@@ -2,6 +2,7 @@
 // (so every strategy can be replayed and benchmarked before training), `show` describes one.
 
 #include <cstdio>
+#include <optional>
 
 #include "operators/fusion_model.h"
 #include "operators/model_config.h"
@@ -21,6 +22,16 @@ struct ModelInitArgs {
 };
 
 int run_model_init(const ModelInitArgs& args) {
+  // Arguments first: a misspelt strategy is a usage error whatever the config holds.
+  std::optional<Strategy> strategy;
+  if (!args.strategy.empty()) {
+    strategy = strategy_from_string(args.strategy);
+    if (!strategy) {
+      print_error("model init", "unknown strategy '" + args.strategy +
+                                    "' (early, intermediate, late or attention)");
+      return kExitUsage;
+    }
+  }
   if (const std::string clash =
           overlapping_paths({{"--config", args.config}}, {{"--out", args.out}});
       !clash.empty()) {
@@ -38,15 +49,7 @@ int run_model_init(const ModelInitArgs& args) {
     print_error("model init", args.config + ": " + arch.error().message);
     return kExitFailure;
   }
-  if (!args.strategy.empty()) {
-    auto strategy = strategy_from_string(args.strategy);
-    if (!strategy) {
-      print_error("model init", "unknown strategy '" + args.strategy +
-                                    "' (early, intermediate, late or attention)");
-      return kExitUsage;
-    }
-    arch.value().strategy = *strategy;
-  }
+  if (strategy) arch.value().strategy = *strategy;
   auto model = init_model(arch.value(), engine.value(), args.seed);
   if (!model) {
     print_error("model init", model.error());

@@ -1,13 +1,20 @@
 // tfe train: fits a fusion model by replaying history files through the engine (the pipeline
 // that serves), with modality masking, early stopping and calibration (docs/training.md).
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
 
+#include "engine/file_writer.h"
 #include "operators/model_config.h"
 #include "operators/model_file.h"
 #include "tools/cli/command.h"
@@ -17,6 +24,9 @@
 
 namespace tfe::cli {
 namespace {
+
+// More would only spread the same work thinner; the model bytes are the same with any count.
+constexpr uint32_t kMaxThreads = 1024;
 
 struct TrainArgs {
   std::vector<std::string> history;
@@ -32,6 +42,17 @@ struct TrainArgs {
 };
 
 int run_train(const TrainArgs& args) {
+  const auto start = std::chrono::steady_clock::now();
+  // Arguments first: a misspelt strategy is a usage error whatever the files hold.
+  std::optional<Strategy> strategy;
+  if (!args.strategy.empty()) {
+    strategy = strategy_from_string(args.strategy);
+    if (!strategy) {
+      print_error("train", "unknown strategy '" + args.strategy +
+                               "' (early, intermediate, late or attention)");
+      return kExitUsage;
+    }
+  }
   std::vector<NamedPath> inputs = named("--history", args.history);
   inputs.push_back({"--config", args.config});
   if (const std::string clash = overlapping_paths(inputs, {{"--out", args.out}}); !clash.empty()) {
@@ -63,20 +84,14 @@ int run_train(const TrainArgs& args) {
   request.engine = engine.value();
   request.arch = arch.value();
   request.training = training.value();
-  if (!args.strategy.empty()) {
-    auto strategy = strategy_from_string(args.strategy);
-    if (!strategy) {
-      print_error("train", "unknown strategy '" + args.strategy +
-                               "' (early, intermediate, late or attention)");
-      return kExitUsage;
-    }
-    request.arch.strategy = *strategy;
-  }
+  if (strategy) request.arch.strategy = *strategy;
   if (args.epochs > 0) request.training.optim.epochs = args.epochs;
   if (args.stride > 0) request.training.stride = args.stride;
   request.seed = args.seed;
   request.threads = args.threads;
   request.masking = !args.no_masking;
+  // On stderr even with --quiet, as every command that reads a history warns.
+  request.on_unknown_channels = [](uint64_t count) { warn_unknown_channels("train", count); };
   if (!args.quiet) {
     request.log = [](const std::string& line) {
       std::printf("train: %s\n", line.c_str());
@@ -88,6 +103,23 @@ int run_train(const TrainArgs& args) {
                   r.improved ? "  *" : "");
       std::fflush(stdout);
     };
+  }
+  // An output that cannot be written (a missing directory) is refused before the history is
+  // read, not after the whole training. Only tried here: the file is written at the end, so an
+  // interrupted training leaves nothing beside it. Not a pipe or device: opening and closing one
+  // would end the stream its reader waits for.
+  std::error_code ec;
+  if (!std::filesystem::exists(args.out, ec) || std::filesystem::is_regular_file(args.out, ec)) {
+    if (auto writable = FileWriter::create(args.out); !writable) {
+      print_error("train", writable.error());
+      return kExitFailure;
+    }
+  }
+  // More threads than cores: without raising oneTBB's limit the extra ones are ignored with a
+  // warning on stderr.
+  std::optional<tbb::global_control> parallelism;
+  if (args.threads > static_cast<uint32_t>(std::max(1, tbb::info::default_concurrency()))) {
+    parallelism.emplace(tbb::global_control::max_allowed_parallelism, args.threads);
   }
   auto result = train::train_from_history(request);
   if (!result) {
@@ -104,8 +136,10 @@ int run_train(const TrainArgs& args) {
   const auto metric = [](double v) {
     return std::isnan(v) ? std::string("–") : fmt::format("{:.4f}", v);
   };
+  bool intervals = false;  // whether any figure has one (a class from one patient has none)
   const auto with_ci = [&](double v, const report::Interval& ci) {
     if (std::isnan(v) || std::isnan(ci.lo)) return metric(v);
+    intervals = true;
     return fmt::format("{} ({:.4f} to {:.4f})", metric(v), ci.lo, ci.hi);
   };
   std::string without;
@@ -113,22 +147,31 @@ int run_train(const TrainArgs& args) {
     without += fmt::format("{}{} {}", m ? ", " : "", r.model.schema.modalities[m].name,
                            metric(t.auroc_without[m]));
   }
-  std::fputs(fmt::format("train: {} model written to {}, id {}\n"
-                         "  epochs {} (best {}), {:.0f} training examples/s, {:.1f} s in all\n"
-                         "  validation AUROC {} AUPRC {}\n"
-                         "  test ({} examples, {} positive): AUROC {} AUPRC {}\n"
-                         "  NEWS2 on the same examples: AUROC {} AUPRC {}\n"
-                         "  (in brackets: 95% intervals, bootstrap over the test patients)\n"
-                         "  test AUROC without a modality: {}\n",
-                         to_string(r.model.strategy()), args.out, model_id(r.model),
-                         r.summary.epochs_run, r.summary.best_epoch, r.summary.examples_per_s,
-                         r.summary.seconds + r.record.replay_seconds,
-                         metric(r.summary.best_val_auroc), metric(r.summary.best_val_auprc),
-                         t.examples, t.positives, with_ci(t.auroc, t.auroc_ci),
-                         with_ci(t.auprc, t.auprc_ci), with_ci(t.news2_auroc, t.news2_auroc_ci),
-                         with_ci(t.news2_auprc, t.news2_auprc_ci), without)
-                 .c_str(),
-             stdout);
+  const std::string test_auroc = with_ci(t.auroc, t.auroc_ci);
+  const std::string test_auprc = with_ci(t.auprc, t.auprc_ci);
+  const std::string news2_auroc = with_ci(t.news2_auroc, t.news2_auroc_ci);
+  const std::string news2_auprc = with_ci(t.news2_auprc, t.news2_auprc_ci);
+  // The whole command, loading and the test evaluation included.
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fputs(
+      fmt::format("train: {} model written to {}, id {}\n"
+                  "  epochs {} (best {}), {:.0f} training examples/s, {:.1f} s in all\n"
+                  "  validation AUROC {} AUPRC {}\n"
+                  "  test ({} examples, {} positive): AUROC {} AUPRC {}\n"
+                  "  NEWS2 on the same examples: AUROC {} AUPRC {}\n"
+                  "{}"
+                  "  test AUROC without a modality: {}\n",
+                  to_string(r.model.strategy()), args.out, model_id(r.model), r.summary.epochs_run,
+                  r.summary.best_epoch, r.summary.examples_per_s, seconds,
+                  metric(r.summary.best_val_auroc), metric(r.summary.best_val_auprc), t.examples,
+                  t.positives, test_auroc, test_auprc, news2_auroc, news2_auprc,
+                  intervals ? "  (in brackets: 95% intervals, bootstrap over the test patients)\n"
+                            : "  (no intervals: the test split's positive or negative examples "
+                              "come from fewer than two patients)\n",
+                  without)
+          .c_str(),
+      stdout);
   return kExitOk;
 }
 
@@ -152,7 +195,8 @@ void register_train(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(SeedNumber());
   cmd->add_option("--threads", args->threads, "Training threads (0: every core)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0u, kMaxThreads));
   cmd->add_flag("--no-masking", args->no_masking, "Train without modality masking");
   // The config's own ranges: 0 is not "the default" here, it is an error as it is there.
   cmd->add_option("--epochs", args->epochs, "Maximum epochs (default: [training] epochs)")

@@ -149,9 +149,6 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
     const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
     config.value().shards = std::max(config.value().shards, cores);
   }
-  options.log(fmt::format("{} shard{} per replay", config.value().shards,
-                          config.value().shards == 1 ? "" : "s"));
-
   std::vector<report::BacktestScorer> scorers;
   if (common.news2) {
     auto named = news2_scorer(config.value());
@@ -174,6 +171,9 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
     print_error(kCmd, horizon.error());
     return kExitUsage;
   }
+  // Once the scorers are in hand: a model refused for its file or its modalities is one line.
+  options.log(fmt::format("{} shard{} per replay", config.value().shards,
+                          config.value().shards == 1 ? "" : "s"));
 
   // The history once in memory; every scorer and stress variant replays it from there.
   PatientRegistry registry;
@@ -227,11 +227,11 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
   const double write_seconds = seconds_since(write_start);
   const std::string html = (std::filesystem::path(args.dir) / "report.html").string();
   std::printf(
-      "replay: report %s: %zu scorer%s, %llu runs, %llu events, %.1f M scores (%.1f M of them "
+      "replay: report %s: %zu scorer%s, %llu run%s, %llu events, %.1f M scores (%.1f M of them "
       "with a modality masked, %.1f M taken over unchanged); load %.1f s, replays %.1f s, "
       "metrics %.1f s (the two overlap), write %.1f s, total %.1f s\n",
       html.c_str(), scorers.size(), scorers.size() == 1 ? "" : "s",
-      static_cast<unsigned long long>(stats.runs),
+      static_cast<unsigned long long>(stats.runs), stats.runs == 1 ? "" : "s",
       static_cast<unsigned long long>(stats.history_events),
       static_cast<double>(stats.ticks + stats.masked_scores) / 1e6,
       static_cast<double>(stats.masked_scores) / 1e6, static_cast<double>(stats.taken_over) / 1e6,

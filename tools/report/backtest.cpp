@@ -1,6 +1,7 @@
 #include "tools/report/backtest.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -63,6 +64,16 @@ Result<TickTable> MaskedRisks::table(const TickTable& baseline, ModalityIndex m)
   return risks_.table(baseline, m, 1u << m);
 }
 
+uint64_t MaskedRisks::rescored() const {
+  const uint32_t columns = risks_.columns() >= 32 ? ~0u : (1u << risks_.columns()) - 1;
+  uint64_t n = 0;
+  for (const TickRisks::Tick& t : risks_.ticks()) {
+    const int present = std::popcount(static_cast<uint32_t>(t.present_mask));
+    if (present >= 2) n += static_cast<uint64_t>(std::popcount(t.present_mask & columns));
+  }
+  return n;
+}
+
 std::vector<OutcomeEvent> history_outcomes(const ReplaySequence& events) {
   std::unordered_map<uint32_t, int64_t> first;
   events.for_each_header([&](const EventHeader& e, int64_t) {
@@ -115,18 +126,18 @@ Result<int64_t> label_horizon(std::span<const BacktestScorer> scorers,
     if (*horizon_ms <= 0) return make_error(Errc::invalid_argument, "horizon must be > 0");
     return *horizon_ms;
   }
-  std::optional<int64_t> found;
+  const BacktestScorer* found = nullptr;  // the first scorer with a known horizon
   for (const BacktestScorer& s : scorers) {
     if (!s.horizon_ms) continue;
-    if (found && *found != *s.horizon_ms) {
+    if (found && *found->horizon_ms != *s.horizon_ms) {
       return make_error(Errc::invalid_argument,
                         fmt::format("models were trained with different horizons ({} ms for '{}', "
-                                    "{} ms before); give one with --horizon",
-                                    *s.horizon_ms, s.name, *found));
+                                    "{} ms for '{}'); give one with --horizon",
+                                    *found->horizon_ms, found->name, *s.horizon_ms, s.name));
     }
-    found = s.horizon_ms;
+    if (!found) found = &s;
   }
-  return found.value_or(kDefaultHorizonMs);
+  return found ? *found->horizon_ms : kDefaultHorizonMs;
 }
 
 Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
@@ -260,6 +271,19 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
                                                           "got {:g}",
                                                           options.evaluation.confidence));
   }
+  // Thresholds ascending and each once, as the defaults are: a repeated one (--threshold 0.2
+  // twice) would repeat its row in every alert table of the report.
+  EvaluationOptions evaluation = options.evaluation;
+  for (const double t : evaluation.thresholds) {
+    if (!(t >= 0 && t <= 1)) {
+      return make_error(Errc::invalid_argument,
+                        fmt::format("alert thresholds must be from 0 to 1, got {:g}", t));
+    }
+  }
+  std::sort(evaluation.thresholds.begin(), evaluation.thresholds.end());
+  evaluation.thresholds.erase(
+      std::unique(evaluation.thresholds.begin(), evaluation.thresholds.end()),
+      evaluation.thresholds.end());
   // The delay variant's replay logs from another thread while the baselines are evaluated.
   std::mutex log_mutex;
   const auto log = [&](const std::string& line) {
@@ -337,7 +361,7 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
       masked->assign(n, MaskedRisks{});
       for (std::size_t g = 0; g < groups.size(); ++g) {
         for (std::size_t k = 0; k < group_masked[g].size(); ++k) {
-          masked_scores += group_masked[g][k].size() * config.schema.size();
+          masked_scores += group_masked[g][k].rescored();
           (*masked)[groups[g][k]] = std::move(group_masked[g][k]);
         }
       }
@@ -374,7 +398,7 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
   meta.tick_cadence_ms = config.tick_cadence_ms;
   meta.patients = static_cast<uint32_t>(registry.size());
   meta.events = events.size();
-  meta.options = options.evaluation;
+  meta.options = evaluation;
 
   // The delay variant needs the events alone, so its replay runs while the baselines are evaluated
   // and compared, phases that leave a core idle at times; it is compared once both are done. It
@@ -445,7 +469,7 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
       try {
         // The ranking and resamples of the evaluation also serve the stress comparisons.
         report.models[i].evaluation =
-            evaluate(baselines[i], options.evaluation, options.stress ? &prepared[i] : nullptr);
+            evaluate(baselines[i], evaluation, options.stress ? &prepared[i] : nullptr);
       } catch (const std::exception& e) {
         failed[i] = e.what();
       }
@@ -568,8 +592,8 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
         t.events.push_back({meta.modalities[m], times});
       }
       for (std::size_t i = 0; i < n; ++i) {
-        RiskTrace trace = risk_trace(
-            baselines[i], p, timeline_threshold(report.models[i].evaluation, options.evaluation));
+        RiskTrace trace = risk_trace(baselines[i], p,
+                                     timeline_threshold(report.models[i].evaluation, evaluation));
         trace.model = scorers[i].name;
         if (!trace.risk.empty()) {
           lo = std::min(lo, trace.risk.front().time_ms);

@@ -64,7 +64,8 @@ struct BacktestStats {
   uint64_t history_events = 0;
   uint64_t runs = 0;           // replays (groups of scorers sharing one replay x variants)
   uint64_t ticks = 0;          // scores over all runs (a tick scored by three scorers: three)
-  uint64_t masked_scores = 0;  // scores of ticks with a modality masked (no replay of their own)
+  uint64_t masked_scores = 0;  // snapshots rescored with a present modality masked (no replay of
+                               // their own; MaskedRisks::rescored)
   uint64_t taken_over = 0;     // scores a variant took from the baseline (same snapshot)
   // Wall time in replays (and building variants), and in labelling, evaluation, comparisons and
   // timelines. They overlap: the delay variant replays while the baselines are evaluated.
@@ -105,6 +106,10 @@ class MaskedRisks {
   void release(ModalityIndex m) { risks_.release(m); }
 
   uint64_t size() const { return risks_.size(); }
+  // The masked risks the scorer computed: one per present modality of each tick with another
+  // modality present. The others are copies (a modality absent: the tick's own risk) or NaN (the
+  // only present one), not scores.
+  uint64_t rescored() const;
 
  private:
   TickRisks risks_;  // column m: modality m masked

@@ -61,6 +61,10 @@ class TickRisks {
 
   uint64_t size() const { return ticks_ ? ticks_->size() : 0; }
   uint32_t columns() const { return static_cast<uint32_t>(columns_.size()); }
+  // The recorded ticks, in (patient, time) order.
+  std::span<const Tick> ticks() const {
+    return ticks_ ? std::span<const Tick>(*ticks_) : std::span<const Tick>();
+  }
 
  private:
   std::shared_ptr<const std::vector<Tick>> ticks_;

@@ -716,6 +716,9 @@ Result<TrainResult> train_from_history(const TrainRequest& request) {
                             history.value().events.size(), registry.size(),
                             history.value().dead_letters));
   }
+  if (history.value().unknown_channels > 0 && request.on_unknown_channels) {
+    request.on_unknown_channels(history.value().unknown_channels);
+  }
   PackedEvents& events = history.value().events;
   return train_events(events, registry, history.value().dead_letters, request, &events);
 }

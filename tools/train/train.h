@@ -117,6 +117,9 @@ struct TrainRequest {
   bool masking = true;
   std::function<void(const std::string&)> log;       // progress lines (may be empty)
   std::function<void(const EpochReport&)> on_epoch;  // may be empty
+  // Called once the history is loaded when its vitals records named channels the config lacks
+  // (ignored, as in any replay: a misspelt channel would otherwise train unnoticed); may be empty.
+  std::function<void(uint64_t)> on_unknown_channels;
 };
 
 struct TrainResult {
