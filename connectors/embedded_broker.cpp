@@ -75,6 +75,10 @@ void EmbeddedBroker::clear_request_errors(ApiKey api) {
   rd_kafka_mock_clear_request_errors(cluster_.get(), static_cast<int16_t>(api));
 }
 
+void EmbeddedBroker::set_topic_error(const std::string& topic, rd_kafka_resp_err_t err) {
+  rd_kafka_mock_topic_set_error(cluster_.get(), topic.c_str(), err);
+}
+
 Result<void> EmbeddedBroker::set_group_coordinator(const std::string& group, int32_t broker_id) {
   return check(rd_kafka_mock_coordinator_set(cluster_.get(), "group", group.c_str(), broker_id),
                "set coordinator");

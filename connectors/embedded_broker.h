@@ -68,6 +68,9 @@ class EmbeddedBroker {
   // The next errors.size() requests of `api` (to any broker) fail with these errors, in order.
   void push_request_errors(ApiKey api, const std::vector<rd_kafka_resp_err_t>& errors);
   void clear_request_errors(ApiKey api);
+  // Metadata answers for `topic` carry `err` (RD_KAFKA_RESP_ERR_NO_ERROR clears it):
+  // RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART makes a topic look missing.
+  void set_topic_error(const std::string& topic, rd_kafka_resp_err_t err);
   // Moves the group coordinator of `group` to `broker_id`.
   Result<void> set_group_coordinator(const std::string& group, int32_t broker_id);
   // Moves the leader of a partition to `broker_id` (-1: no leader).

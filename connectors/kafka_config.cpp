@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <initializer_list>
 
 #include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
 
 #include "engine/duration.h"
 
@@ -55,6 +57,65 @@ Result<int64_t> read_duration(const toml::table& t, std::string_view key, int64_
                                     format_duration_ms(ms.value())));
   }
   return ms.value();
+}
+
+// A [kafka.librdkafka] property that tfe sets itself, where another value would break what the
+// service promises. Either it has a [kafka] key of its own (`use`), or only tfe's own values
+// (`keeps`, compared without case) are accepted and `why` says what depends on it.
+struct OwnedProperty {
+  std::string_view name;
+  std::string_view use;                   // the [kafka] key (or flag) that sets it
+  std::array<std::string_view, 3> keeps;  // values that leave tfe's setting as it is ("": none)
+  std::string_view why;
+};
+
+bool same_text(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+Result<void> check_librdkafka_property(std::string_view key, std::string_view value) {
+  static constexpr std::string_view kCommits =
+      "the service commits offsets itself, only once the scores and dead letters of the records "
+      "are acknowledged";
+  static constexpr std::string_view kProducer =
+      "scores are produced idempotently with acks=all, which every offset commit relies on";
+  static const OwnedProperty kOwned[] = {
+      {"bootstrap.servers", "kafka.brokers (or --brokers, TFE_KAFKA_BROKERS)", {}, {}},
+      {"metadata.broker.list", "kafka.brokers (or --brokers, TFE_KAFKA_BROKERS)", {}, {}},
+      {"group.id", "kafka.group_id", {}, {}},
+      {"client.id", "kafka.client_id", {}, {}},
+      {"enable.auto.commit", {}, {"false"}, kCommits},
+      {"auto.commit.enable", {}, {"false"}, kCommits},
+      {"enable.auto.offset.store", {}, {"false"}, kCommits},
+      {"enable.partition.eof",
+       {},
+       {"true"},
+       "the live clock needs to know when a partition is caught up"},
+      {"auto.offset.reset",
+       {},
+       {"earliest", "smallest", "beginning"},
+       "a position out of range must read on from the oldest record, not skip records"},
+      {"enable.idempotence", {}, {"true"}, kProducer},
+      {"acks", {}, {"all", "-1"}, kProducer},
+      {"request.required.acks", {}, {"all", "-1"}, kProducer},
+      {"transactional.id", {}, {}, "the service's producer is idempotent, not transactional"},
+  };
+  for (const OwnedProperty& p : kOwned) {
+    if (key != p.name) continue;
+    const std::string field = fmt::format("kafka.librdkafka.{}", p.name);
+    if (!p.use.empty()) {
+      return config_error(fmt::format("{}: set by tfe; use {}", field, p.use));
+    }
+    for (std::string_view keep : p.keeps) {
+      if (!keep.empty() && same_text(value, keep)) return ok();
+    }
+    if (p.keeps[0].empty()) return config_error(fmt::format("{}: not supported: {}", field, p.why));
+    return config_error(fmt::format("{}: set by tfe to {}: {}", field, p.keeps[0], p.why));
+  }
+  return ok();
 }
 
 }  // namespace
@@ -211,8 +272,18 @@ Result<KafkaConfig> kafka_config_from_toml(const toml::table& doc, const Modalit
   if (http.empty()) {
     c.http_enabled = false;
   } else {
-    auto hp = parse_host_port(http, overrides.http ? "--http" : "kafka.http");
+    const std::string_view field = overrides.http ? "--http" : "kafka.http";
+    auto hp = parse_host_port(http, field);
     if (!hp) return hp.error();
+    // The server binds an address, not a name: said here, naming the key, not at bind time.
+    boost::system::error_code ec;
+    (void)boost::asio::ip::make_address(hp.value().first, ec);
+    if (ec) {
+      return config_error(
+          fmt::format("{}: '{}' is not an IP address (such as 127.0.0.1, 0.0.0.0 "
+                      "or [::1])",
+                      field, quoted_text(hp.value().first)));
+    }
     c.http_host = hp.value().first;
     c.http_port = hp.value().second;
   }
@@ -227,6 +298,8 @@ Result<KafkaConfig> kafka_config_from_toml(const toml::table& doc, const Modalit
         return config_error(
             fmt::format("kafka.librdkafka.{}: expected a string", quoted_text(key.str())));
       }
+      // The value may hold a credential: errors name the property only.
+      if (auto owned = check_librdkafka_property(key.str(), s->get()); !owned) return owned.error();
       c.librdkafka.emplace_back(std::string(key.str()), s->get());
     }
   }

@@ -17,9 +17,10 @@
 //   commit_interval = "1s"            # how often applied offsets are committed
 //   shutdown_grace = "10s"            # SIGTERM: time allowed to drain, flush and commit
 //   caught_up_grace = "2s"            # a partition at its end holds the live clock this long
-//   http = "127.0.0.1:8088"           # health, metrics and score endpoints; "" disables
+//   http = "127.0.0.1:8088"           # health, metrics and scores (an IP address); "" disables
 //   embedded_brokers = 1              # brokers of the embedded cluster
-//   [kafka.librdkafka]                # extra librdkafka properties for every client (strings)
+//   [kafka.librdkafka]                # extra librdkafka properties for every client (strings);
+//                                     # those tfe owns (group, offsets, idempotence) are refused
 //   "security.protocol" = "plaintext"
 //
 // Overrides, strongest first: the --brokers flag, the TFE_KAFKA_BROKERS environment variable, the

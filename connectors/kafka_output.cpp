@@ -70,9 +70,48 @@ Result<void> KafkaOutput::produce(std::string_view topic, std::string_view key,
   return ok();
 }
 
+bool KafkaOutput::resend_without_value(const kafka::DeliveryReport& report) {
+  const rd_kafka_message_t* m = report.message;
+  if (m == nullptr || m->len == 0) return false;  // already without one: a real failure
+  rd_kafka_headers_t* headers = nullptr;
+  std::vector<kafka::Header> copied;
+  std::string_view source_topic, source_partition, source_offset;
+  if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      const std::string_view v(static_cast<const char*>(value), value != nullptr ? size : 0);
+      copied.push_back({name, v});
+      if (copied.back().name == "source_topic") source_topic = v;
+      if (copied.back().name == "source_partition") source_partition = v;
+      if (copied.back().name == "source_offset") source_offset = v;
+    }
+  }
+  const std::string_view key(static_cast<const char*>(m->key), m->key != nullptr ? m->key_len : 0);
+  // Same opaque (stamp): the commit barrier and the in-flight count follow the new copy.
+  const kafka::Message again{report.topic, key, {}, 0, copied, report.opaque};
+  if (producer_->produce(again) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+  spdlog::warn(
+      "dead letter of {}[{}]@{} refused by '{}' as too large ({} bytes): sent again "
+      "without the record",
+      source_topic, source_partition, source_offset, report.topic, m->len);
+  return true;
+}
+
 void KafkaOutput::on_delivery(const kafka::DeliveryReport& report) {
   const int64_t stamp = static_cast<int64_t>(report.opaque & ~kScoreBit);
   if (report.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // A dead letter the broker refuses for its size (the topic's max.message.bytes below the
+    // producer's message.max.bytes) goes again without the record, as an oversized record does
+    // from the start: refused, it would stop the service, and every restart would meet the same
+    // record again.
+    if (report.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && (report.opaque & kScoreBit) == 0 &&
+        resend_without_value(report)) {
+      return;
+    }
     ++failed_;
     if (!failure_) {
       failure_ = kafka::kafka_error(report.err, fmt::format("delivery to '{}'", report.topic));

@@ -80,6 +80,9 @@ class KafkaOutput {
 
  private:
   void on_delivery(const kafka::DeliveryReport& report);
+  // Produces a dead letter the broker refused for its size again, without its value (headers
+  // and key kept). False when it had no value or cannot be queued.
+  bool resend_without_value(const kafka::DeliveryReport& report);
 
   std::optional<kafka::KafkaProducer> producer_;
   Histogram* latency_ = nullptr;

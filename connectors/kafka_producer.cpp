@@ -46,6 +46,7 @@ void delivery_trampoline(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaqu
   report.topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : std::string_view{};
   report.partition = msg->partition;
   report.offset = msg->offset;
+  report.message = msg;
   state->on_delivery(report);
 }
 

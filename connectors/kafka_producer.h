@@ -21,6 +21,8 @@ struct DeliveryReport {
   std::string_view topic;
   int32_t partition = -1;
   int64_t offset = -1;
+  // The message as librdkafka reports it (key, value, headers): valid during the callback only.
+  const rd_kafka_message_t* message = nullptr;
 };
 using DeliveryCallback = std::function<void(const DeliveryReport&)>;
 

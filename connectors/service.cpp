@@ -41,6 +41,7 @@
 #include "connectors/event_codec.h"
 #include "connectors/http_server.h"
 #include "connectors/json_write.h"
+#include "connectors/kafka_admin.h"
 #include "connectors/kafka_consumer.h"
 #include "connectors/kafka_output.h"
 #include "connectors/kafka_partitions.h"
@@ -241,6 +242,8 @@ class Service {
  private:
   Result<void> start_io();
   Result<void> prepare_topics();
+  // The score and dead-letter topics exist (a real cluster; the embedded one gets them at start).
+  Result<void> check_output_topics();
   Result<int32_t> check_co_partitioned();
   Result<void> create_clients();
   kafka::Properties common_properties() const;
@@ -386,7 +389,7 @@ Result<void> Service::prepare_topics() {
     bootstrap_ = kafka_.brokers;
     auto count = ensure_topics(kafka_, bootstrap_);
     if (!count) return count.error();
-    return ok();
+    return check_output_topics();
   }
   auto broker = kafka::EmbeddedBroker::start(kafka_.embedded_brokers);
   if (!broker) return broker.error();
@@ -398,6 +401,37 @@ Result<void> Service::prepare_topics() {
   for (const auto& t : topics) {
     auto r = embedded_->create_topic(t, kafka_.partitions, kafka_.replication_factor);
     if (!r) return r;
+  }
+  return ok();
+}
+
+Result<void> Service::check_output_topics() {
+  // Without them the service would start, report ready, and stop at its first score (or, for
+  // the dead-letter topic, at its first bad record, perhaps days later, and again after every
+  // restart) once the producer gave up on a topic that does not exist.
+  kafka::Properties props = common_properties();
+  props.insert(props.end(), kafka_.librdkafka.begin(), kafka_.librdkafka.end());
+  auto admin = kafka::KafkaAdmin::create(props);
+  if (!admin) return admin.error();
+  const std::pair<const std::string*, std::string_view> outputs[] = {
+      {&kafka_.score_topic, "score topic (kafka.score_topic)"},
+      {&kafka_.dead_letter_topic, "dead-letter topic (kafka.dead_letter_topic)"}};
+  // Topics just created may take a moment to reach the metadata of every broker.
+  const auto deadline =
+      SteadyClock::now() + std::chrono::milliseconds(kafka_.create_topics ? kMetadataTimeoutMs : 0);
+  for (const auto& [topic, what] : outputs) {
+    auto n = admin.value().partition_count(*topic, kMetadataTimeoutMs);
+    while (n && n.value() == 0 && SteadyClock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      n = admin.value().partition_count(*topic, kMetadataTimeoutMs);
+    }
+    if (!n) return n.error();
+    if (n.value() == 0) {
+      return make_error(Errc::config,
+                        fmt::format("kafka: {} '{}' does not exist (create it, or set "
+                                    "kafka.create_topics = true)",
+                                    what, *topic));
+    }
   }
   return ok();
 }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "tests/connectors/test_schema.h"
 
 namespace tfe {
@@ -131,9 +133,56 @@ TEST(KafkaConfig, ErrorsNameTheKey) {
   EXPECT_NE(error_of("[kafka]\nbrokrs = \"a:1\"\n").find("unknown key 'brokrs'"),
             std::string::npos);
   EXPECT_NE(error_of("[kafka]\nhttp = \"localhost\"\n").find("kafka.http"), std::string::npos);
+  // A name, not an address: refused at load, naming the key (the server binds addresses only).
+  EXPECT_NE(error_of("[kafka]\nhttp = \"localhost:8088\"\n").find("kafka.http"), std::string::npos);
+  KafkaOverrides named;
+  named.http = "metrics.local:0";
+  auto by_flag = parse("", named);
+  ASSERT_FALSE(by_flag);
+  EXPECT_NE(by_flag.error().message.find("--http"), std::string::npos) << by_flag.error().message;
   EXPECT_NE(error_of("[kafka.librdkafka]\n\"acks\" = 1\n").find("kafka.librdkafka.acks"),
             std::string::npos);
   EXPECT_NE(error_of("kafka = 3\n").find("[kafka]"), std::string::npos);
+}
+
+TEST(KafkaConfig, LibrdkafkaPropertiesThatTfeSetsCannotBreakItsGuarantees) {
+  // Applied after tfe's own settings, these would silently commit offsets ahead of the scores,
+  // stall the live clock, skip records, hijack the group, or make every produce fail.
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"enable.auto.commit", "true"},
+      {"enable.auto.offset.store", "true"},
+      {"enable.partition.eof", "false"},
+      {"auto.offset.reset", "latest"},
+      {"enable.idempotence", "false"},
+      {"acks", "1"},
+      {"transactional.id", "t1"},
+      {"group.id", ""},
+      {"group.id", "other"},
+      {"bootstrap.servers", "elsewhere:9092"},
+      {"client.id", "c"},
+  };
+  for (const auto& [key, value] : refused) {
+    const std::string message =
+        error_of(fmt::format("[kafka.librdkafka]\n\"{}\" = \"{}\"\n", key, value));
+    EXPECT_NE(message.find("kafka.librdkafka." + key), std::string::npos) << key << ": " << message;
+    if (value.size() > 1) {
+      EXPECT_EQ(message.find(value), std::string::npos) << "the value is not repeated: " << message;
+    }
+  }
+  EXPECT_NE(error_of("[kafka.librdkafka]\n\"group.id\" = \"x\"\n").find("kafka.group_id"),
+            std::string::npos);
+  // tfe's own values, and what tfe leaves to the operator, are accepted.
+  auto kept = parse(R"([kafka.librdkafka]
+"enable.auto.commit" = "false"
+"enable.partition.eof" = "TRUE"
+"auto.offset.reset" = "earliest"
+"acks" = "all"
+"isolation.level" = "read_committed"
+"session.timeout.ms" = "10000"
+"partition.assignment.strategy" = "cooperative-sticky"
+)");
+  ASSERT_TRUE(kept) << kept.error().message;
+  EXPECT_EQ(kept.value().librdkafka.size(), 7u);
 }
 
 TEST(KafkaConfig, ModalityTopicsMustBeDistinctAndSet) {

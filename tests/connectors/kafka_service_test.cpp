@@ -482,6 +482,73 @@ TEST(KafkaService, BadRecordsGoToTheDeadLetterTopicWithTheirPosition) {
   EXPECT_EQ(dead_letters, static_cast<int64_t>(bad.size()));
 }
 
+TEST(KafkaService, ADeadLetterTheBrokerRefusesAsTooLargeGoesAgainWithoutTheRecord) {
+  // The dead-letter topic may take smaller messages than the producer sends (its
+  // max.message.bytes): a refused dead letter stopped the service, and every restart met the same
+  // record again. It goes again without the record, its headers (raw_bytes: the size) kept, and
+  // the stream goes on.
+  Fixture f;
+  auto options = f.options("svc11");
+  f.create_topics(options.kafka);
+  auto producer = kafka::KafkaProducer::create(
+      {{"bootstrap.servers", f.broker->bootstrap_servers()}, {"log_level", "2"}}, {});
+  ASSERT_TRUE(producer);
+  const std::string record(5000, 'x');
+  ASSERT_EQ(producer.value().produce(
+                {options.kafka.modality_topics[1], "P1000", record, test::kT0 - 1000, {}, 0}),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(producer.value().flush(10'000));
+  // The service's first produce request carries the dead letter alone (nothing else is in the
+  // topics yet): the broker refuses it for its size.
+  f.broker->push_request_errors(kafka::ApiKey::produce, {RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE});
+  test::ServiceRunner service(options);
+
+  auto consumer =
+      kafka::KafkaConsumer::create({{"bootstrap.servers", f.broker->bootstrap_servers()},
+                                    {"group.id", "dlq-reader-11"},
+                                    {"auto.offset.reset", "earliest"},
+                                    {"log_level", "2"}},
+                                   {});
+  ASSERT_TRUE(consumer);
+  ASSERT_TRUE(consumer.value().subscribe({options.kafka.dead_letter_topic}));
+  std::vector<kafka::MessagePtr> letters;
+  std::vector<kafka::MessagePtr> batch;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (letters.empty() && std::chrono::steady_clock::now() < deadline) {
+    batch.clear();
+    consumer.value().poll_batch(batch, 100, 100);
+    for (auto& m : batch) {
+      if (!m->err) letters.push_back(std::move(m));
+    }
+  }
+  ASSERT_EQ(letters.size(), 1u) << "no dead letter on its topic";
+  EXPECT_TRUE(kafka::message_value(*letters[0]).empty());
+  EXPECT_EQ(kafka::message_key(*letters[0]), "P1000");
+  rd_kafka_headers_t* headers = nullptr;
+  ASSERT_EQ(rd_kafka_message_headers(letters[0].get(), &headers), RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto header = [&](const char* name) {
+    const void* v = nullptr;
+    size_t n = 0;
+    if (rd_kafka_header_get_last(headers, name, &v, &n)) return std::string("<none>");
+    return std::string(static_cast<const char*>(v), n);
+  };
+  EXPECT_EQ(header("reason"), "malformed_json");
+  EXPECT_EQ(header("raw_bytes"), "5000");
+  EXPECT_EQ(header("source_topic"), options.kafka.modality_topics[1]);
+
+  // The service goes on: what comes next is scored (live, so not compared with a replay: these
+  // partitions were caught up when the records came).
+  const auto events = test::make_cohort(f.registry, 3, 10);
+  f.publish(events, options.kafka);
+  const Collected got =
+      test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic, 10, 60s);
+  EXPECT_GE(got.scores.size(), 10u);
+  service.stop();
+  ASSERT_TRUE(service.result()) << service.result().error().message;
+  EXPECT_EQ(service.result().value().dead_letters, 1u);
+  EXPECT_TRUE(service.result().value().clean_shutdown);
+}
+
 TEST(KafkaService, WaitsOutABrokerOutage) {
   Fixture f;
   auto options = f.options("svc5");
@@ -590,6 +657,35 @@ TEST(KafkaService, PublishingToExistingTopicsAsksNoAdminApi) {
   EXPECT_EQ(count.value(), 3);
   const auto events = test::make_cohort(f.registry, 3, 5);
   f.publish(events, options.kafka);
+}
+
+TEST(KafkaService, AMissingScoreOrDeadLetterTopicStopsTheStartNamingIt) {
+  // create_topics = false and an output topic missing: the service must say so at start, not
+  // report ready and stop at its first score or first bad record once the producer gives up on
+  // the topic (and again after every restart).
+  Fixture f;
+  auto options = f.options("svc10");
+  f.create_topics(options.kafka);
+  const auto events = test::make_cohort(f.registry, 3, 10);
+  f.publish(events, options.kafka);
+  options.handle_signals = false;
+  for (const std::string& missing : {options.kafka.dead_letter_topic, options.kafka.score_topic}) {
+    SCOPED_TRACE(missing);
+    f.broker->set_topic_error(missing, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    // Without the check the service runs on: bounded here so that the test ends either way.
+    const auto give_up = std::chrono::steady_clock::now() + 45s;
+    options.stop_requested = [give_up] { return std::chrono::steady_clock::now() > give_up; };
+    bool started = false;
+    options.on_started = [&started](const ServiceInfo&) { started = true; };
+    auto r = run_service(options);
+    f.broker->set_topic_error(missing, RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_FALSE(r) << "the service ran without its topic '" << missing << "'";
+    EXPECT_FALSE(started) << "the error should come at start: " << r.error().message;
+    EXPECT_NE(r.error().message.find("'" + missing + "' does not exist"), std::string::npos)
+        << r.error().message;
+    EXPECT_NE(r.error().message.find("kafka.create_topics"), std::string::npos)
+        << r.error().message;
+  }
 }
 
 TEST(KafkaService, TopicsWithDifferentPartitionCountsAreRefused) {

@@ -17,6 +17,19 @@ status="$("$SRC/tools/kafka" status 2>/dev/null || true)"
 [[ "$status" == "running $BROKER" ]] ||
   it_fail "the broker at $BROKER is not the one tools/kafka manages ('$status'): this test restarts it with 'tools/kafka restart' (set TFE_KAFKA_STATE as when it was started)"
 
+# A failure while the broker is stopped must not leave it stopped: the tests after this one need
+# it, and the cleanup deletes this test's topics through it.
+broker_back() {
+  local attempt
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    [[ "$("$SRC/tools/kafka" status 2>/dev/null || true)" == "running $BROKER" ]] && return 0
+    "$SRC/tools/kafka" start >/dev/null 2>>"$WORK/broker-restart.log" && return 0
+    sleep 3
+  done
+  echo "$TEST: could not start the broker again at $BROKER: $(tail -n 3 "$WORK/broker-restart.log")" >&2
+}
+trap 'broker_back; it_cleanup' EXIT
+
 # While the broker is away the paced publisher queues what it would have sent, and sends it all
 # when the broker is back, partitions in no particular order: a partition may look caught up for
 # a few seconds while its share of that backlog is still on the way. The grace during which a

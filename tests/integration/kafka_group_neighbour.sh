@@ -35,7 +35,8 @@ it_wait_metric "$HTTP_a" tfe_rebalances_total $((rebalances + 1)) 60
 it_log "neighbour joined: the service served $(($(it_metric "$HTTP_a" tfe_rebalances_total) - rebalances)) rebalance(s)"
 sleep 2
 kill -TERM "$NEIGHBOUR_PID" 2>/dev/null || true
-wait "$NEIGHBOUR_PID" 2>/dev/null || true
+it_wait_pid "$NEIGHBOUR_PID" 30
+((WAIT_RC != 124)) || it_fail "the neighbour (kcat) did not leave within 30 s of SIGTERM"
 joined="$(it_metric "$HTTP_a" tfe_rebalances_total)"
 it_wait_metric "$HTTP_a" tfe_rebalances_total $((joined + 1)) 60
 it_log "neighbour left"

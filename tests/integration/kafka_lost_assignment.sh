@@ -106,9 +106,9 @@ until grep -q "rebalance: lost" "$WORK/serve-main.log"; do
 done
 it_log "the instance saw its assignment lost"
 for publisher in "$main_publisher" "$notes_publisher"; do
-  rc=0
-  wait "$publisher" || rc=$?
-  ((rc == 0)) || it_fail "a paced tfe replay --to-kafka failed ($rc): $(tail -n 3 "$WORK"/publish-*.log)"
+  it_wait_pid "$publisher" 300
+  ((WAIT_RC != 124)) || it_fail "a paced tfe replay --to-kafka did not finish within 300 s"
+  ((WAIT_RC == 0)) || it_fail "a paced tfe replay --to-kafka failed ($WAIT_RC): $(tail -n 3 "$WORK"/publish-*.log)"
 done
 # Every score out, or none more for 30 s (the comparison below then says what is missing).
 deadline=$((SECONDS + 300)) last=-1 still=0

@@ -34,14 +34,18 @@ b_scores="$(it_metric "$HTTP_b" tfe_scores_emitted_total)"
 # of the partitions it gave to b went with them.
 both=0
 answered_a=0
+answered_b=0
 for id in $(jq -r .patient_id "$WORK/history.jsonl" | sort -u); do
   code_a="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$HTTP_a/v1/patients/$id/score")"
   code_b="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$HTTP_b/v1/patients/$id/score")"
   if [[ "$code_a" == 200 ]]; then answered_a=$((answered_a + 1)); fi
+  if [[ "$code_b" == 200 ]]; then answered_b=$((answered_b + 1)); fi
   if [[ "$code_a" == 200 && "$code_b" == 200 ]]; then both=$((both + 1)); fi
 done
 ((both == 0)) || it_fail "$both patient(s) answered by both instances after the partitions split"
-it_log "latest scores: a answers $answered_a patient(s), none also answered by b"
+# (b has emitted scores, so it answers some: otherwise the check above tested nothing.)
+((answered_b > 0)) || it_fail "b emitted $b_scores scores but answers no patient's latest score"
+it_log "latest scores: a answers $answered_a patient(s), b $answered_b, none both"
 
 it_stop "$PID_b" KILL
 it_log "b killed after emitting $b_scores scores"

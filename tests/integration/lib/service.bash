@@ -59,12 +59,14 @@ http = "127.0.0.1:0"
 EOF
 }
 
+# Runs at exit, under set -e: nothing in it may fail (a broker that does not answer leaves its
+# topics, never $WORK or a process).
 it_cleanup() {
   local pid
   for pid in "${SERVE_PIDS[@]}"; do { kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true; done
   if [[ -x "$SRC/tools/kafka" ]]; then
     local topics
-    topics="$(kcat -b "$BROKER" -L -m 10 2>/dev/null | sed -n "s/^ *topic \"\\(${PREFIX}[^\"]*\\)\".*/\\1/p")"
+    topics="$(kcat -b "$BROKER" -L -m 10 2>/dev/null | sed -n "s/^ *topic \"\\(${PREFIX}[^\"]*\\)\".*/\\1/p")" || true
     for t in $topics; do "$SRC/tools/kafka" topics delete "$t" >/dev/null 2>&1 || true; done
   fi
   if [[ "${TFE_KEEP_WORK:-0}" == 1 ]]; then
@@ -94,11 +96,35 @@ it_publish_paced() {
   SERVE_PIDS+=("$PUBLISH_PID")
 }
 
-# it_wait_publish: waits for the paced publisher; fails if it failed.
+# it_running PID: the process is alive (a stopped one counts; an exited one not yet reaped does not).
+it_running() {
+  local state
+  state="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != Z* ]]
+}
+
+# it_wait_pid PID TIMEOUT_S: waits for a child of this shell to exit, for at most TIMEOUT_S; its
+# exit status goes to WAIT_RC. One still running then is killed (SIGKILL) and WAIT_RC is 124, so
+# that a hung process fails the test instead of hanging it until ctest kills the script (and with
+# it this cleanup).
+it_wait_pid() {
+  local deadline=$((SECONDS + $2))
+  while it_running "$1" && ((SECONDS < deadline)); do sleep 0.2; done
+  WAIT_RC=0
+  if it_running "$1"; then
+    kill -9 "$1" 2>/dev/null || true
+    { wait "$1"; } 2>/dev/null || true
+    WAIT_RC=124
+    return
+  fi
+  { wait "$1"; } 2>/dev/null || WAIT_RC=$?
+}
+
+# it_wait_publish: waits for the paced publisher (at most 300 s); fails if it failed.
 it_wait_publish() {
-  local rc=0
-  wait "$PUBLISH_PID" || rc=$?
-  ((rc == 0)) || it_fail "tfe replay --to-kafka --pace failed ($rc): $(tail -n 3 "$WORK/publish-paced.log")"
+  it_wait_pid "$PUBLISH_PID" 300
+  ((WAIT_RC != 124)) || it_fail "tfe replay --to-kafka --pace did not finish within 300 s"
+  ((WAIT_RC == 0)) || it_fail "tfe replay --to-kafka --pace failed ($WAIT_RC): $(tail -n 3 "$WORK/publish-paced.log")"
 }
 
 # it_file_scores HISTORY OUT: the scores of a plain file replay (the reference).
@@ -144,11 +170,13 @@ it_wait_metric() {
 }
 
 # it_stop PID SIGNAL: sends the signal and waits for the exit; the exit status goes to STOP_RC
-# (not printed: `wait` only works in the shell that started the process).
+# (not printed: `wait` only works in the shell that started the process). A process still running
+# 90 s later (the tests' shutdown_grace is 30 s) is killed and fails the test.
 it_stop() {
   kill -"$2" "$1" 2>/dev/null || true
-  STOP_RC=0
-  { wait "$1"; } 2>/dev/null || STOP_RC=$?
+  it_wait_pid "$1" 90
+  ((WAIT_RC != 124)) || it_fail "process $1 still running 90 s after SIG$2 (killed)"
+  STOP_RC=$WAIT_RC
 }
 
 # it_stop_cleanly PID: SIGTERM, then the exit status must be 0.
@@ -188,7 +216,7 @@ it_topic_messages() {
     return
   }
   for ((p = 0; p < partitions; p++)); do args+=(-t "$1:$p:-1"); done
-  kcat -b "$BROKER" -Q "${args[@]}" 2>/dev/null | awk '$3 == "offset" { n += $4 } END { print n + 0 }'
+  timeout 60 kcat -b "$BROKER" -Q "${args[@]}" 2>/dev/null | awk '$3 == "offset" { n += $4 } END { print n + 0 }'
 }
 
 # it_wait_scores COUNT TIMEOUT_S: waits until the score topic holds COUNT distinct scores. The
