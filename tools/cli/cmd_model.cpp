@@ -23,14 +23,10 @@ struct ModelInitArgs {
 
 int run_model_init(const ModelInitArgs& args) {
   // Arguments first: a misspelt strategy is a usage error whatever the config holds.
-  std::optional<Strategy> strategy;
-  if (!args.strategy.empty()) {
-    strategy = strategy_from_string(args.strategy);
-    if (!strategy) {
-      print_error("model init", "unknown strategy '" + args.strategy +
-                                    "' (early, intermediate, late or attention)");
-      return kExitUsage;
-    }
+  const auto strategy = fusion_strategy_option(args.strategy);
+  if (!strategy) {
+    print_error("model init", strategy.error());
+    return kExitUsage;
   }
   if (const std::string clash =
           overlapping_paths({{"--config", args.config}}, {{"--out", args.out}});
@@ -49,7 +45,7 @@ int run_model_init(const ModelInitArgs& args) {
     print_error("model init", args.config + ": " + arch.error().message);
     return kExitFailure;
   }
-  if (strategy) arch.value().strategy = *strategy;
+  if (strategy.value()) arch.value().strategy = *strategy.value();
   auto model = init_model(arch.value(), engine.value(), args.seed);
   if (!model) {
     print_error("model init", model.error());

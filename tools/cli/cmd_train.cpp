@@ -44,14 +44,10 @@ struct TrainArgs {
 int run_train(const TrainArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   // Arguments first: a misspelt strategy is a usage error whatever the files hold.
-  std::optional<Strategy> strategy;
-  if (!args.strategy.empty()) {
-    strategy = strategy_from_string(args.strategy);
-    if (!strategy) {
-      print_error("train", "unknown strategy '" + args.strategy +
-                               "' (early, intermediate, late or attention)");
-      return kExitUsage;
-    }
+  const auto strategy = fusion_strategy_option(args.strategy);
+  if (!strategy) {
+    print_error("train", strategy.error());
+    return kExitUsage;
   }
   std::vector<NamedPath> inputs = named("--history", args.history);
   inputs.push_back({"--config", args.config});
@@ -84,7 +80,7 @@ int run_train(const TrainArgs& args) {
   request.engine = engine.value();
   request.arch = arch.value();
   request.training = training.value();
-  if (strategy) request.arch.strategy = *strategy;
+  if (strategy.value()) request.arch.strategy = *strategy.value();
   if (args.epochs > 0) request.training.optim.epochs = args.epochs;
   if (args.stride > 0) request.training.stride = args.stride;
   request.seed = args.seed;

@@ -23,6 +23,13 @@ Result<std::unique_ptr<DeadLetterSink>> open_dead_letters(const DeadLetterFile& 
   return DeadLetterSink::open(file.path, !file.without_payload);
 }
 
+Result<std::optional<Strategy>> fusion_strategy_option(const std::string& text) {
+  if (text.empty()) return std::optional<Strategy>{};
+  if (const std::optional<Strategy> strategy = strategy_from_string(text)) return strategy;
+  return make_error(Errc::invalid_argument,
+                    "unknown strategy '" + text + "' (early, intermediate, late or attention)");
+}
+
 Result<NamedScorer> news2_scorer(const EngineConfig& config) {
   auto scorer = make_news2_scorer(config);
   if (!scorer) return scorer.error();

@@ -11,6 +11,7 @@
 #include "engine/config.h"
 #include "engine/result.h"
 #include "engine/scorer.h"
+#include "operators/model_config.h"
 
 namespace tfe::cli {
 
@@ -26,6 +27,11 @@ struct NamedScorer {
 Result<NamedScorer> news2_scorer(const EngineConfig& config);
 // Loads and validates a model file against the config's modalities.
 Result<NamedScorer> model_scorer(const std::string& path, const EngineConfig& config);
+
+// A --strategy value: empty gives none (the config's [model] decides), a fusion strategy's name
+// gives it, anything else an error naming the choices (a usage error, checked before any file is
+// read).
+Result<std::optional<Strategy>> fusion_strategy_option(const std::string& text);
 
 // Where a command sends the records it rejects.
 struct DeadLetterFile {
