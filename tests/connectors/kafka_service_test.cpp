@@ -536,13 +536,15 @@ TEST(KafkaService, ADeadLetterTheBrokerRefusesAsTooLargeGoesAgainWithoutTheRecor
   EXPECT_EQ(header("raw_bytes"), "5000");
   EXPECT_EQ(header("source_topic"), options.kafka.modality_topics[1]);
 
-  // The service goes on: what comes next is scored (live, so not compared with a replay: these
-  // partitions were caught up when the records came).
+  // The service goes on: what comes next is scored. Live, so neither compared with a replay nor
+  // counted (these partitions were caught up when the records came, and how many ticks the live
+  // clock has released by a given moment depends on the machine's speed); before the resend, the
+  // service had stopped at the refusal and scored nothing.
   const auto events = test::make_cohort(f.registry, 3, 10);
   f.publish(events, options.kafka);
   const Collected got =
-      test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic, 10, 60s);
-  EXPECT_GE(got.scores.size(), 10u);
+      test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic, 1, 60s);
+  EXPECT_GE(got.scores.size(), 1u);
   service.stop();
   ASSERT_TRUE(service.result()) << service.result().error().message;
   EXPECT_EQ(service.result().value().dead_letters, 1u);
