@@ -383,6 +383,18 @@ TEST(ModelFile, LoadRefusesANonModelFileWithoutReadingIt) {
 namespace tfe {
 namespace {
 
+// What parse_model says of a small random model of `strategy` once `edit` has changed it:
+// its error message, or "accepted".
+template <class Edit>
+std::string refusal(Strategy strategy, uint64_t seed, Edit edit) {
+  auto model = test::random_model(small_arch(strategy), test::default_engine_config(kSmall), seed);
+  if (model == nullptr) return "no model";
+  FusionModel m = *model;
+  edit(m);
+  auto r = parse_model(serialize_model(m));
+  return r ? std::string("accepted") : r.error().message;
+}
+
 // A hostile schema whose u32 text widths wrap to a small sum (0xFFFFFF00 + 512 = 256 in 32 bits),
 // written with weights shaped for the wrapped width and an IDF of 512 buckets, so that every
 // tensor matches what a 32-bit width implies: it loaded, and preparing its input copied 4 GiB.
@@ -414,14 +426,8 @@ TEST(ModelFile, TextWidthsThatWrapIn32BitsAreRefused) {
 // dim, text_hash_dim and channels on a kind that does not use them: nothing would check them
 // against a configuration, so the file is refused instead of carrying them.
 TEST(ModelFile, FieldsTheKindDoesNotUseAreRefused) {
-  const EngineConfig config = test::default_engine_config(kSmall);
-  auto model = test::random_model(small_arch(Strategy::late), config, 8);
-  ASSERT_NE(model, nullptr);
-  const auto refused = [&](auto edit) {
-    FusionModel m = *model;
-    edit(m.schema);
-    auto r = parse_model(serialize_model(m));
-    return r ? std::string("accepted") : r.error().message;
+  const auto refused = [](auto edit) {
+    return refusal(Strategy::late, 8, [&](FusionModel& m) { edit(m.schema); });
   };
   EXPECT_EQ(refused([](ModelSchema& s) { s.modalities[0].dim = 5; }),
             "model file section 'SCHM': modality 'wearables' (vitals) sets dim = 5, which vitals "
@@ -481,39 +487,25 @@ TEST(ModelFile, MetadataKeysOutOfOrderOrRepeatedAreRefused) {
 // A count above the format's limit was reported as "more than the section can hold", which sent
 // the reader looking for a truncated file; it now names the limit.
 TEST(ModelFile, CountsAboveTheFormatsLimitsNameTheLimit) {
-  const EngineConfig config = test::default_engine_config(kSmall);
-  auto model = test::random_model(small_arch(Strategy::late), config, 12);
-  ASSERT_NE(model, nullptr);
-  FusionModel m = *model;
-  m.arch.hidden.assign(kMaxHiddenLayers + 1, 4);
-  auto r = parse_model(serialize_model(m));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message,
+  EXPECT_EQ(refusal(Strategy::late, 12,
+                    [](FusionModel& m) { m.arch.hidden.assign(kMaxHiddenLayers + 1, 4); }),
             "model file section 'ARCH': 'hidden' = 9 exceeds the largest this format allows, 8");
-
-  m = *model;
-  for (std::size_t i = m.schema.modalities.size(); i <= kMaxModalities; ++i) {
-    m.schema.modalities.push_back(m.schema.modalities[2]);
-    m.schema.modalities.back().name = fmt::format("extra{}", i);
-  }
-  r = parse_model(serialize_model(m));
-  ASSERT_FALSE(r);
   EXPECT_EQ(
-      r.error().message,
+      refusal(Strategy::late, 12,
+              [](FusionModel& m) {
+                for (std::size_t i = m.schema.modalities.size(); i <= kMaxModalities; ++i) {
+                  m.schema.modalities.push_back(m.schema.modalities[2]);
+                  m.schema.modalities.back().name = fmt::format("extra{}", i);
+                }
+              }),
       "model file section 'SCHM': 'modalities' = 17 exceeds the largest this format allows, 16");
 }
 
 // A config cannot set l2_normalize on vitals (they keep the default, true), so a file with false
 // there loaded and was then refused against every config with a mismatch no config could fix.
 TEST(ModelFile, VitalsWithoutTheDefaultL2NormalizeAreRefused) {
-  const EngineConfig config = test::default_engine_config(kSmall);
-  auto model = test::random_model(small_arch(Strategy::late), config, 10);
-  ASSERT_NE(model, nullptr);
-  FusionModel m = *model;
-  m.schema.modalities[0].l2_normalize = false;
-  auto r = parse_model(serialize_model(m));
-  ASSERT_FALSE(r) << "loaded a vitals modality with l2_normalize = false";
-  EXPECT_EQ(r.error().message,
+  EXPECT_EQ(refusal(Strategy::late, 10,
+                    [](FusionModel& m) { m.schema.modalities[0].l2_normalize = false; }),
             "model file section 'SCHM': modality 'wearables' (vitals) sets l2_normalize = false, "
             "which vitals modalities do not use (they hold the default, true)");
 }
@@ -521,16 +513,12 @@ TEST(ModelFile, VitalsWithoutTheDefaultL2NormalizeAreRefused) {
 // The format holds no isotonic steps for Platt (docs/model-format.md, CALB): a file with some
 // loaded and carried them unused.
 TEST(ModelFile, PlattCalibrationWithIsotonicStepsIsRefused) {
-  const EngineConfig config = test::default_engine_config(kSmall);
-  auto model = test::random_model(small_arch(Strategy::early), config, 11);
-  ASSERT_NE(model, nullptr);
-  FusionModel m = *model;
-  ASSERT_EQ(m.calibration.method, CalibrationMethod::platt);
-  m.calibration.thresholds = {-1.0f, 1.0f};
-  m.calibration.values = {0.2f, 0.8f};
-  auto r = parse_model(serialize_model(m));
-  ASSERT_FALSE(r) << "loaded a Platt calibration carrying an isotonic table";
-  EXPECT_EQ(r.error().message,
+  EXPECT_EQ(refusal(Strategy::early, 11,
+                    [](FusionModel& m) {
+                      ASSERT_EQ(m.calibration.method, CalibrationMethod::platt);
+                      m.calibration.thresholds = {-1.0f, 1.0f};
+                      m.calibration.values = {0.2f, 0.8f};
+                    }),
             "model file section 'CALB': calibration: platt has 2 isotonic steps, expected none");
 }
 
