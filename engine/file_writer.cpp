@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 namespace tfe {
 
@@ -88,6 +89,37 @@ Result<void> FileWriter::close() {
     }
   }
   if (!error_.empty()) return make_error(Errc::io, error_);
+  return ok();
+}
+
+namespace {
+
+Result<void> make_directory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(Errc::io, "cannot create directory " + dir + ": " + ec.message());
+  return ok();
+}
+
+}  // namespace
+
+Result<void> check_output_files(const std::string& dir, const std::vector<std::string>& names) {
+  if (auto made = make_directory(dir); !made) return made;
+  for (const std::string& name : names) {
+    auto file = FileWriter::create((std::filesystem::path(dir) / name).string());
+    if (!file) return file.error();
+  }
+  return ok();
+}
+
+Result<void> write_output_files(const std::string& dir, const std::vector<OutputFile>& files) {
+  if (auto made = make_directory(dir); !made) return made;
+  for (const OutputFile& f : files) {
+    auto file = FileWriter::create((std::filesystem::path(dir) / f.name).string());
+    if (!file) return file.error();
+    file.value()->append(f.text);
+    if (auto closed = file.value()->close(); !closed) return closed;
+  }
   return ok();
 }
 

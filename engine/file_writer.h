@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "engine/result.h"
 
@@ -54,5 +56,19 @@ class FileWriter {
   uint64_t written_ = 0;
   std::string error_;  // first I/O error, empty if none
 };
+
+// A directory of output files (a backtest report, a deployment profile).
+struct OutputFile {
+  std::string name;  // within the directory
+  std::string text;
+};
+
+// Makes `dir` if missing and opens each named file in it for writing, then abandons them (the
+// paths stay as they were): run before the work that fills them, so that an unwritable directory
+// is found at once, not after a long run.
+Result<void> check_output_files(const std::string& dir, const std::vector<std::string>& names);
+
+// Makes `dir` if missing and writes each file whole (a reader never sees half a file).
+Result<void> write_output_files(const std::string& dir, const std::vector<OutputFile>& files);
 
 }  // namespace tfe

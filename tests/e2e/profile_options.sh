@@ -63,4 +63,13 @@ expect 2 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/
   --bootstrap 100001
 [[ $(wc -l < "$WORK/err.txt") == 1 ]] && grep -q -- '--bootstrap: .*100000' "$WORK/err.txt" ||
   fail "unclear error for --bootstrap 100001: $(cat "$WORK/err.txt")"
+# A report directory that cannot be made (under a plain file) is found before the history is
+# read: one line, and no profile table.
+printf 'x' > "$WORK/plain-file"
+expect 1 "$TFE" profile --history "$WORK/home.tfelog" --config configs/profiles/home.toml \
+  --report "$WORK/plain-file/out"
+[[ $(wc -l < "$WORK/err.txt") == 1 ]] &&
+  grep -q '^tfe profile: cannot create directory .*plain-file/out' "$WORK/err.txt" ||
+  fail "unclear error for an unwritable --report: $(cat "$WORK/err.txt")"
+[[ ! -s "$WORK/out.txt" ]] || fail "the --report directory was checked only after the profile"
 echo "PASS profile_options"

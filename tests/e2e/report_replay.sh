@@ -194,4 +194,13 @@ rc=0
 ((rc == 1)) || fail "missing history: exit $rc, expected 1"
 grep -q '^tfe replay: ' "$out/missing.err" || fail "missing history: no 'tfe replay:' error line"
 
+# A report directory that cannot be made (under a plain file): one line, before any replay.
+printf 'x' >"$out/plain-file"
+rc=0
+"$tfe" replay --history "$out/h.jsonl" --config "$config" --strategy news2 \
+  --report "$out/plain-file/report" >/dev/null 2>"$out/dir.err" || rc=$?
+((rc == 1)) && [[ "$(wc -l <"$out/dir.err")" == 1 ]] &&
+  grep -q "^tfe replay: report: cannot create directory .*plain-file/report" "$out/dir.err" ||
+  fail "an unwritable report directory: exit $rc, error: $(cat "$out/dir.err")"
+
 echo "report_replay: ok ($out/report/report.html)"

@@ -86,5 +86,38 @@ TEST_F(FileWriterTest, ARewrittenFileKeepsItsPermissionsAndANewOneIsReadable) {
   EXPECT_EQ(read(private_file), "y");
 }
 
+// A report's or a profile's directory: checked before the work (nothing written, the files there
+// as they were), then written whole.
+TEST_F(FileWriterTest, AnOutputDirectoryIsCheckedWithoutWritingThenWrittenWhole) {
+  const fs::path out = dir_ / "report" / "nested";
+  ASSERT_TRUE(check_output_files(out.string(), {"a.json", "b.html"}));
+  EXPECT_TRUE(fs::is_directory(out));
+  EXPECT_TRUE(fs::is_empty(out)) << "the check left a file behind";
+
+  ASSERT_TRUE(write_output_files(out.string(), {{"a.json", "{}"}, {"b.html", "<p>"}}));
+  ASSERT_TRUE(check_output_files(out.string(), {"a.json", "b.html"}));
+  EXPECT_EQ(read(out / "a.json"), "{}");
+  EXPECT_EQ(read(out / "b.html"), "<p>");
+  EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 2);
+}
+
+TEST_F(FileWriterTest, AnOutputDirectoryThatCannotBeMadeOrWrittenIsAnError) {
+  ASSERT_TRUE(write(dir_ / "plain", "x"));
+  auto r = check_output_files((dir_ / "plain" / "sub").string(), {"a.json"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::io);
+  EXPECT_NE(r.error().message.find("cannot create directory " + (dir_ / "plain" / "sub").string()),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_FALSE(write_output_files((dir_ / "plain" / "sub").string(), {{"a.json", "{}"}}));
+
+  // A file name that is a directory there: the check fails as the write would.
+  fs::create_directories(dir_ / "out" / "a.json");
+  r = check_output_files((dir_ / "out").string(), {"a.json"});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("a.json"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(write_output_files((dir_ / "out").string(), {{"a.json", "{}"}}));
+}
+
 }  // namespace
 }  // namespace tfe

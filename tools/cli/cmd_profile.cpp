@@ -62,23 +62,36 @@ struct LoadedHistory {
   std::vector<std::string> sources;
 };
 
-Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, KafkaTimeRange range,
-                                            int64_t kafka_timeout_ms, PatientRegistry& registry,
-                                            DeadLetterSink& dead, bool quiet) {
-  LoadedHistory out;
+// The engine config, and with --from-kafka the [kafka] section.
+struct LoadedConfig {
+  EngineConfig engine;
   std::optional<KafkaConfig> kafka;
+};
+
+Result<LoadedConfig> load_profile_config(const ProfileArgs& args) {
+  LoadedConfig out;
   if (args.from_kafka) {
     KafkaOverrides overrides;
     overrides.brokers = args.brokers;
     auto service = load_service_config(args.config_path, overrides);
     if (!service) return service.error();
-    out.config = std::move(service.value().engine);
-    kafka = std::move(service.value().kafka);
+    out.engine = std::move(service.value().engine);
+    out.kafka = std::move(service.value().kafka);
   } else {
     auto config = load_engine_config(args.config_path);
     if (!config) return config.error();
-    out.config = std::move(config).value();
+    out.engine = std::move(config).value();
   }
+  return out;
+}
+
+Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, LoadedConfig loaded,
+                                            KafkaTimeRange range, int64_t kafka_timeout_ms,
+                                            PatientRegistry& registry, DeadLetterSink& dead,
+                                            bool quiet) {
+  LoadedHistory out;
+  out.config = std::move(loaded.engine);
+  const std::optional<KafkaConfig>& kafka = loaded.kafka;
   if (!args.history.empty()) {
     auto files = load_packed_history(args.history, out.config, registry, dead);
     if (!files) return files.error();
@@ -168,14 +181,37 @@ int run_profile(const ProfileArgs& args) {
     print_error(kCmd, args.config_path + ": " + thresholds.error().message);
     return kExitFailure;
   }
+  // Everything the config and the options decide is checked before the history is read: reading
+  // and profiling a large history takes minutes.
+  auto profile_config = load_profile_config(args);
+  if (!profile_config) {
+    print_error(kCmd, profile_config.error());
+    return kExitFailure;
+  }
+  if (auto fits = profile::check_sample_size(profile_config.value().engine, args.sample); !fits) {
+    print_error(kCmd, "--sample: " + fits.error().message);
+    return kExitUsage;
+  }
+  if (args.bakeoff) {
+    if (auto checked = profile::check_bakeoff_config(doc.value(), args.folds); !checked) {
+      print_error(kCmd, args.config_path + ": bake-off: " + checked.error().message);
+      return kExitFailure;
+    }
+  }
+  if (!args.report.empty()) {
+    if (auto writable = profile::check_profile_directory(args.report); !writable) {
+      print_error(kCmd, writable.error());
+      return kExitFailure;
+    }
+  }
   auto dead = open_dead_letters(args.dead_letters);
   if (!dead) {
     print_error(kCmd, dead.error());
     return kExitFailure;
   }
   PatientRegistry read_order;
-  auto loaded = load_profiled_history(args, range, kafka_timeout.value(), read_order, *dead.value(),
-                                      args.quiet);
+  auto loaded = load_profiled_history(args, std::move(profile_config).value(), range,
+                                      kafka_timeout.value(), read_order, *dead.value(), args.quiet);
   if (!loaded) {
     print_error(kCmd, loaded.error());  // the dead letters of a failed load are discarded
     return kExitFailure;
@@ -194,6 +230,14 @@ int run_profile(const ProfileArgs& args) {
     std::fprintf(stderr, "profile: %llu bad records skipped (dead letters%s)\n",
                  static_cast<unsigned long long>(history.dead_letters),
                  args.dead_letters.path.empty() ? "" : (" in " + args.dead_letters.path).c_str());
+  }
+  if (args.bakeoff) {
+    // Every fold's splits need a patient with an outcome: said before the profile, not after it.
+    if (auto checked = profile::check_bakeoff(doc.value(), history.events, registry, args.folds);
+        !checked) {
+      print_error(kCmd, "bake-off: " + checked.error().message);
+      return kExitFailure;
+    }
   }
   profile::ProfileOptions options;
   options.thresholds = thresholds.value();

@@ -171,6 +171,11 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
     print_error(kCmd, horizon.error());
     return kExitUsage;
   }
+  // An unwritable directory is found before the replays, not after them.
+  if (auto writable = report::check_report_directory(args.dir); !writable) {
+    print_error(kCmd, writable.error());
+    return kExitFailure;
+  }
   // Once the scorers are in hand: a model refused for its file or its modalities is one line.
   options.log(fmt::format("{} shard{} per replay", config.value().shards,
                           config.value().shards == 1 ? "" : "s"));

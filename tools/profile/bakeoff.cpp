@@ -24,6 +24,7 @@
 #include "operators/fusion_operator.h"
 #include "operators/model_config.h"
 #include "operators/model_file.h"
+#include "tools/profile/format.h"
 #include "tools/profile/profile.h"
 #include "tools/report/backtest.h"
 #include "tools/train/train.h"
@@ -286,8 +287,10 @@ void judge(Bakeoff& out, const Recommendation& matrix_row, double test_over_trai
       noise = fmt::format("by {:.3f} (no interval: {} of {} folds with both figures)", out.lead,
                           lead.folds, out.folds);
     } else {
+      // The interval's lower end decides: never shown as 0.000 when it is on either side of 0.
       noise = fmt::format(
-          "by {:.3f} (95% interval {:.3f} to {:.3f} over {})", out.lead, out.lead_lo, out.lead_hi,
+          "by {:.3f} (95% interval {} to {:.3f} over {})", out.lead, num_apart(out.lead_lo, 0.0, 3),
+          out.lead_hi,
           lead.folds == out.folds
               ? fmt::format("{} folds", out.folds)
               : fmt::format("the {} of {} folds with both figures", lead.folds, out.folds));
@@ -295,7 +298,7 @@ void judge(Bakeoff& out, const Recommendation& matrix_row, double test_over_trai
   } else {
     out.lead = best->weighted_auroc - matrix->weighted_auroc;
     out.decisive = out.lead >= kDecisiveMargin;
-    noise = fmt::format("by {:.3f}", out.lead);
+    noise = fmt::format("by {}", num_apart(out.lead, kDecisiveMargin, 3));
   }
   if (!out.decisive) {
     out.verdict = fmt::format(
@@ -322,6 +325,32 @@ void judge(Bakeoff& out, const Recommendation& matrix_row, double test_over_trai
 }
 }  // namespace detail
 
+Result<void> check_bakeoff_config(const toml::table& doc, uint32_t folds) {
+  if (folds == 0 || folds > kMaxBakeoffFolds) {
+    return make_error(Errc::invalid_argument,
+                      fmt::format("folds must be 1 to {} (got {})", kMaxBakeoffFolds, folds));
+  }
+  if (auto arch = model_config_from_toml(doc); !arch) return arch.error();
+  if (auto training = train::training_config_from_toml(doc); !training) return training.error();
+  return ok();
+}
+
+Result<void> check_bakeoff(const toml::table& doc, const ReplaySequence& events,
+                           const PatientRegistry& registry, uint32_t folds) {
+  if (auto checked = check_bakeoff_config(doc, folds); !checked) return checked.error();
+  const train::TrainingConfig training = train::training_config_from_toml(doc).value();
+  for (uint32_t f = 0; f < folds; ++f) {
+    train::TrainingConfig t = training;
+    t.folds = folds >= 2 ? folds : 0;
+    t.test_fold = f;
+    const std::string label = folds >= 2 ? fmt::format(", fold {} of {}", f + 1, folds) : "";
+    if (auto checked = check_fold_outcomes(events, registry, t, label); !checked) {
+      return checked.error();
+    }
+  }
+  return ok();
+}
+
 Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events,
                             const PatientRegistry& registry, const EngineConfig& config,
                             const DeploymentProfile& profile, uint64_t seed, uint32_t folds,
@@ -329,10 +358,9 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events
   const auto say = [&](const std::string& line) {
     if (log) log(line);
   };
-  if (folds == 0 || folds > kMaxBakeoffFolds) {
-    return make_error(Errc::invalid_argument,
-                      fmt::format("folds must be 1 to {} (got {})", kMaxBakeoffFolds, folds));
-  }
+  // Every fold's splits are checked before any trains: a fold that cannot train is an error
+  // before minutes of work, whatever the schedule.
+  if (auto checked = check_bakeoff(doc, events, registry, folds); !checked) return checked.error();
   auto arch = model_config_from_toml(doc);
   if (!arch) return arch.error();
   auto training = train::training_config_from_toml(doc);
@@ -358,14 +386,6 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events
   const auto fold_label = [&](uint32_t f) {
     return folds >= 2 ? fmt::format(", fold {} of {}", f + 1, folds) : std::string();
   };
-  // Every fold's splits are checked before any trains: a fold that cannot train is an error
-  // before minutes of work, whatever the schedule.
-  for (uint32_t f = 0; f < folds; ++f) {
-    if (auto checked = check_fold_outcomes(events, registry, fold_training(f), fold_label(f));
-        !checked) {
-      return checked.error();
-    }
-  }
   std::vector<std::optional<Result<std::vector<FoldFigures>>>> fold_results(folds);
   std::vector<uint32_t> fold_test_patients(folds, 0);
   // After a failure, folds not yet started are skipped; folds under way run to their end.

@@ -27,11 +27,39 @@ inline std::string num(double v, int decimals = 2) {
   return fmt::format("{:.{}f}", v, decimals);
 }
 
-// A condition's number: whole numbers (counts, and shares of exactly 0 or 1) as integers, other
-// shares and ratios with three decimals.
-inline std::string evidence_num(double v) {
+// v with `decimals` decimals, or with more (up to 6, then as many digits as it takes) when fewer
+// would show it equal to `ref` while it differs: "0.59996" beside 0.6, never "0.600", and
+// "0.0004" beside 0, never "0.000".
+inline std::string num_apart(double v, double ref, int decimals) {
+  if (std::isnan(v) || std::isnan(ref) || v == ref) return num(v, decimals);
+  for (int d = decimals; d <= 6; ++d) {
+    const double f = std::pow(10.0, d);
+    if (std::round(v * f) != std::round(ref * f)) return num(v, d);
+  }
+  return fmt::format("{}", v);  // the shortest text that reads back as v
+}
+
+// A condition's number beside the one it is compared with: whole numbers (counts, and shares of
+// exactly 0 or 1) as integers, other shares and ratios with three decimals, or more when three
+// would show the two as equal (num_apart).
+inline std::string evidence_num(double v, double other = kNaN) {
   if (!std::isnan(v) && v >= 0 && v == std::floor(v) && v < 1e12) return fmt::format("{:.0f}", v);
-  return num(v, 3);
+  return num_apart(v, other, 3);
+}
+
+// The recommendation's confidence with two decimals, or more when two would carry it across the
+// bound of its label (0.795 is medium, and shows as 0.795, not 0.80).
+inline std::string confidence_num(double c) {
+  int d = 2;
+  for (; d < 6; ++d) {
+    const double f = std::pow(10.0, d);
+    const double shown = std::round(c * f) / f;
+    if ((shown >= kHighConfidence) == (c >= kHighConfidence) &&
+        (shown >= kMediumConfidence) == (c >= kMediumConfidence)) {
+      break;
+    }
+  }
+  return num(c, d);
 }
 
 // "name value comparison threshold", or with a note in place of the value "name comparison
@@ -40,8 +68,8 @@ inline std::string condition_text(const Condition& c) {
   if (!c.note.empty()) {
     return fmt::format("{} {} {}: {}", c.name, c.comparison, evidence_num(c.threshold), c.note);
   }
-  return fmt::format("{} {} {} {}", c.name, evidence_num(c.value), c.comparison,
-                     evidence_num(c.threshold));
+  return fmt::format("{} {} {} {}", c.name, evidence_num(c.value, c.threshold), c.comparison,
+                     evidence_num(c.threshold, c.value));
 }
 
 // Tooltips of a log10(ms) histogram's bins: "under 178 ms (<first>)", "178 ms to 316 ms", ...,

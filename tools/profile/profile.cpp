@@ -4,9 +4,11 @@
 #include "tools/profile/profile.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <random>
 
@@ -71,41 +73,59 @@ struct SampleEntry {
   std::array<int64_t, kMaxModalities> age_ms{};
 };
 
-// The ticks with the smallest keys seen (a bottom-k sample: the same ticks whatever the sharding).
+// Sample order: key, then patient and time (a total order, so that the sample does not depend on
+// the order in which ticks are offered).
+bool sampled_before(const SampleEntry& a, const SampleEntry& b) {
+  if (a.key != b.key) return a.key < b.key;
+  if (a.patient != b.patient) return a.patient < b.patient;
+  return a.time_ms < b.time_ms;
+}
+
+// The ticks first in sample order of all those offered, by every shard (a bottom-k sample: the
+// same ticks whatever the sharding and the thread timing). One per class, shared by the shard
+// workers, so that it holds `capacity` feature rows at most whatever the shard count: a tick whose
+// key is above every kept one is turned away without taking the lock, and the kept ticks change
+// rarely (about capacity x (1 + ln(ticks / capacity)) times over a replay).
 class Reservoir {
  public:
   Reservoir(uint32_t capacity, uint32_t width) : capacity_(capacity), width_(width) {}
 
-  // Returns the feature row to fill, or an empty span when the tick is not kept.
-  std::span<float> offer(const SampleEntry& entry) {
-    const auto by_key = [](const SampleEntry& a, const SampleEntry& b) { return a.key < b.key; };
+  // Offers a tick; when it is kept, fill(row) writes its feature row.
+  template <typename Fill>
+  void offer(const SampleEntry& entry, Fill&& fill) {
+    if (entry.key > bound_.load(std::memory_order_relaxed)) return;
+    const std::lock_guard<std::mutex> lock(mutex_);
     uint32_t slot = 0;
     if (heap_.size() < capacity_) {
       slot = static_cast<uint32_t>(heap_.size());
       features_.resize(features_.size() + width_);
-    } else if (capacity_ > 0 && entry.key < heap_.front().key) {
-      std::pop_heap(heap_.begin(), heap_.end(), by_key);
+    } else if (capacity_ > 0 && sampled_before(entry, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), sampled_before);
       slot = heap_.back().slot;
       heap_.pop_back();
     } else {
-      return {};
+      return;
     }
     heap_.push_back(entry);
     heap_.back().slot = slot;
-    std::push_heap(heap_.begin(), heap_.end(), by_key);
-    return std::span<float>(features_).subspan(static_cast<std::size_t>(slot) * width_, width_);
+    std::push_heap(heap_.begin(), heap_.end(), sampled_before);
+    if (heap_.size() == capacity_) bound_.store(heap_.front().key, std::memory_order_relaxed);
+    fill(std::span<float>(features_).subspan(static_cast<std::size_t>(slot) * width_, width_));
   }
 
+  // After the replay: the kept ticks (in no particular order) and their rows.
   const std::vector<SampleEntry>& entries() const { return heap_; }
-  std::span<const float> row(uint32_t slot) const {
-    return std::span<const float>(features_).subspan(static_cast<std::size_t>(slot) * width_,
-                                                     width_);
+  std::span<float> row(uint32_t slot) {
+    return std::span<float>(features_).subspan(static_cast<std::size_t>(slot) * width_, width_);
   }
 
  private:
   uint32_t capacity_;
   uint32_t width_;
-  std::vector<SampleEntry> heap_;
+  std::atomic<uint64_t> bound_{
+      std::numeric_limits<uint64_t>::max()};  // largest kept key, once full
+  std::mutex mutex_;
+  std::vector<SampleEntry> heap_;  // largest in sample order first
   std::vector<float> features_;
 };
 
@@ -117,12 +137,10 @@ struct PatientAcc {
 };
 
 struct ShardRecord {
-  ShardRecord(std::size_t patients, uint32_t capacity, uint32_t width)
-      : patients(patients), sample{Reservoir(capacity, width), Reservoir(capacity, width)} {}
+  explicit ShardRecord(std::size_t patients) : patients(patients) {}
   std::vector<PatientAcc> patients;
   std::map<uint32_t, uint64_t> mask_ticks;
   std::array<std::array<uint64_t, kMaxModalities + 1>, kStayBins> stay{};  // ticks, per modality
-  std::array<Reservoir, 2> sample;                                         // [label]
 };
 
 // What the recording scorer reads (fixed before the replay) and the shard records it fills.
@@ -137,8 +155,14 @@ class Recording {
   uint32_t capacity = 0;
   uint64_t seed = 0;
 
+  // The model sample, one reservoir per class ([label]); made once offset and capacity are set.
+  std::array<std::unique_ptr<Reservoir>, 2> sample;
+  void start_sample() {
+    for (auto& r : sample) r = std::make_unique<Reservoir>(capacity, offset.back());
+  }
+
   std::shared_ptr<ShardRecord> add_shard() {
-    return shards_.add(std::make_shared<ShardRecord>(n_patients, capacity, offset.back()));
+    return shards_.add(std::make_shared<ShardRecord>(n_patients));
   }
   std::vector<std::shared_ptr<ShardRecord>> shards() const { return shards_.all(); }
 
@@ -198,15 +222,15 @@ class RecordingScorer final : public Scorer {
     entry.time_ms = snap.time_ms;
     entry.mask = mask;
     for (std::size_t m = 0; m < rec.n_modalities; ++m) entry.age_ms[m] = snap.modalities[m].age_ms;
-    std::span<float> row = shard.sample[label ? 1 : 0].offer(entry);
-    if (row.empty()) return;
-    std::fill(row.begin(), row.end(), 0.0f);
-    for (std::size_t m = 0; m < rec.n_modalities; ++m) {
-      if (!(mask >> m & 1u)) continue;
-      const std::span<const float> f = snap.modalities[m].features;
-      const std::size_t n = std::min<std::size_t>(f.size(), rec.offset[m + 1] - rec.offset[m]);
-      std::copy_n(f.begin(), n, row.begin() + rec.offset[m]);
-    }
+    recording_.sample[label ? 1 : 0]->offer(entry, [&](std::span<float> row) {
+      std::fill(row.begin(), row.end(), 0.0f);
+      for (std::size_t m = 0; m < rec.n_modalities; ++m) {
+        if (!(mask >> m & 1u)) continue;
+        const std::span<const float> f = snap.modalities[m].features;
+        const std::size_t n = std::min<std::size_t>(f.size(), rec.offset[m + 1] - rec.offset[m]);
+        std::copy_n(f.begin(), n, row.begin() + rec.offset[m]);
+      }
+    });
   }
 
  private:
@@ -227,46 +251,49 @@ RawFeatureShape shape_of(const ModalitySpec& spec, const EngineConfig& config) {
 // ---- the merged model sample -------------------------------------------------------------------
 
 struct Sample {
-  std::vector<SampleEntry> ticks;  // by key
+  std::vector<SampleEntry> ticks;  // positives, then negatives, each in sample order
   std::vector<uint8_t> label;
   std::vector<uint8_t> test;
-  std::vector<float> features;  // [ticks][width]
-  uint32_t width = 0;
+  std::vector<const float*> rows;  // [ticks] feature rows, held by the reservoirs
+  uint64_t non_finite = 0;         // feature values that were NaN or infinite, taken as 0
   std::span<const float> row(std::size_t i, uint32_t from, uint32_t to) const {
-    return std::span<const float>(features).subspan(i * width + from, to - from);
+    return {rows[i] + from, to - from};
   }
 };
 
-Sample merge_sample(const std::vector<std::shared_ptr<ShardRecord>>& shards, const Recording& rec,
-                    uint32_t capacity) {
+// The reservoirs' ticks in a fixed order. A non-finite feature value (an upstream vector holding
+// NaN or an infinity, a statistic that overflowed) would turn every model and spectrum it enters
+// into NaN: it is counted and taken as 0.
+Sample merge_sample(Recording& rec) {
   Sample s;
-  s.width = rec.offset.back();
   for (int label = 1; label >= 0; --label) {
-    struct Ref {
-      const SampleEntry* entry;
-      const Reservoir* from;
-    };
-    std::vector<Ref> refs;
-    for (const auto& shard : shards) {
-      for (const SampleEntry& e : shard->sample[label].entries()) {
-        refs.push_back({&e, &shard->sample[label]});
+    Reservoir& reservoir = *rec.sample[label];
+    std::vector<SampleEntry> entries = reservoir.entries();
+    std::sort(entries.begin(), entries.end(), sampled_before);
+    for (const SampleEntry& e : entries) {
+      const std::span<float> row = reservoir.row(e.slot);
+      for (float& v : row) {
+        if (!std::isfinite(v)) {
+          v = 0;
+          ++s.non_finite;
+        }
       }
-    }
-    std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
-      if (a.entry->key != b.entry->key) return a.entry->key < b.entry->key;
-      if (a.entry->patient != b.entry->patient) return a.entry->patient < b.entry->patient;
-      return a.entry->time_ms < b.entry->time_ms;
-    });
-    if (refs.size() > capacity) refs.resize(capacity);
-    for (const Ref& r : refs) {
-      s.ticks.push_back(*r.entry);
+      s.ticks.push_back(e);
       s.label.push_back(static_cast<uint8_t>(label));
-      s.test.push_back(is_test_patient(rec.hash[r.entry->patient]) ? 1 : 0);
-      const auto row = r.from->row(r.entry->slot);
-      s.features.insert(s.features.end(), row.begin(), row.end());
+      s.test.push_back(is_test_patient(rec.hash[e.patient]) ? 1 : 0);
+      s.rows.push_back(row.data());
     }
   }
   return s;
+}
+
+// The factor that L2-normalises a row (1 when l2 is off or the row is zero).
+double row_scale(std::span<const float> row, bool l2) {
+  if (!l2) return 1;
+  double norm = 0;
+  for (const float v : row) norm += static_cast<double>(v) * v;
+  norm = std::sqrt(norm);
+  return norm > 0 ? 1 / norm : 1;
 }
 
 // Rows of modality m's features for the given ticks, L2-normalised when the modality is.
@@ -276,12 +303,7 @@ std::vector<float> modality_matrix(const Sample& s, const std::vector<uint32_t>&
   std::vector<float> x(ticks.size() * d);
   for (std::size_t r = 0; r < ticks.size(); ++r) {
     const auto row = s.row(ticks[r], from, to);
-    double norm = 0;
-    if (l2) {
-      for (const float v : row) norm += static_cast<double>(v) * v;
-      norm = std::sqrt(norm);
-    }
-    const double scale = l2 && norm > 0 ? 1 / norm : 1;
+    const double scale = row_scale(row, l2);
     for (uint32_t c = 0; c < d; ++c) x[r * d + c] = static_cast<float>(row[c] * scale);
   }
   return x;
@@ -289,30 +311,45 @@ std::vector<float> modality_matrix(const Sample& s, const std::vector<uint32_t>&
 
 // Inputs of the single-modality models: the modality's features, randomly projected (a fixed
 // +-1/sqrt(k) matrix from the seed) to kModelDim columns when wider, which keeps the fits fast on
-// 2048-float embeddings and regularises them.
+// 2048-float embeddings and regularises them. The projection goes row by row (no copy of the
+// unprojected rows). A row whose float sums overflow (an upstream vector of values near the float
+// range) is summed again in double and held at the largest float rather than becoming infinite.
 constexpr uint32_t kModelDim = 256;
 
 std::vector<float> model_matrix(const Sample& s, const std::vector<uint32_t>& ticks,
                                 const ModalitySpec& spec, uint32_t from, uint32_t to, uint64_t seed,
                                 uint32_t* width) {
   const bool l2 = spec.kind != ModalityKind::vitals && spec.l2_normalize;
-  std::vector<float> x = modality_matrix(s, ticks, from, to, l2);
   const uint32_t d = to - from;
   *width = d;
-  if (d <= kModelDim) return x;
+  if (d <= kModelDim) return modality_matrix(s, ticks, from, to, l2);
   std::vector<float> proj(static_cast<std::size_t>(d) * kModelDim);
   const float unit = 1.0f / std::sqrt(static_cast<float>(kModelDim));
   for (std::size_t i = 0; i < proj.size(); ++i) {
     proj[i] = (mix64(seed ^ mix64(i)) & 1u) ? unit : -unit;
   }
+  constexpr double kFloatMax = std::numeric_limits<float>::max();
   std::vector<float> out(ticks.size() * kModelDim, 0.0f);
+  std::array<double, kModelDim> wide{};
   for (std::size_t r = 0; r < ticks.size(); ++r) {
+    const auto row = s.row(ticks[r], from, to);
+    const double scale = row_scale(row, l2);
     float* o = &out[r * kModelDim];
     for (uint32_t c = 0; c < d; ++c) {
-      const float v = x[r * d + c];
+      const float v = static_cast<float>(row[c] * scale);
       if (v == 0) continue;
       const float* p = &proj[static_cast<std::size_t>(c) * kModelDim];
       for (uint32_t k = 0; k < kModelDim; ++k) o[k] += v * p[k];
+    }
+    if (std::all_of(o, o + kModelDim, [](float v) { return std::isfinite(v); })) continue;
+    wide.fill(0.0);
+    for (uint32_t c = 0; c < d; ++c) {
+      const double v = row[c] * scale;
+      const float* p = &proj[static_cast<std::size_t>(c) * kModelDim];
+      for (uint32_t k = 0; k < kModelDim; ++k) wide[k] += v * p[k];
+    }
+    for (uint32_t k = 0; k < kModelDim; ++k) {
+      o[k] = static_cast<float>(std::clamp(wide[k], -kFloatMax, kFloatMax));
     }
   }
   *width = kModelDim;
@@ -505,16 +542,13 @@ Distribution describe_distribution(std::vector<float> values_ms) {
 
 }  // namespace detail
 
-Result<DeploymentProfile> profile_history(const ReplaySequence& events,
-                                          const PatientRegistry& registry,
-                                          const EngineConfig& config,
-                                          const ProfileOptions& options) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  const auto log = [&](const std::string& line) {
-    if (options.log) options.log(line);
-  };
-  if (events.size() == 0) return make_error(Errc::invalid_argument, "the history is empty");
+uint32_t sample_row_floats(const EngineConfig& config) {
+  uint32_t width = 0;
+  for (const ModalitySpec& spec : config.schema.specs()) width += shape_of(spec, config).raw_dim();
+  return width;
+}
+
+Result<void> check_options(const EngineConfig& config, const ProfileOptions& options) {
   if (options.horizon_ms <= 0) return make_error(Errc::invalid_argument, "horizon must be > 0");
   if (options.variance_share <= 0 || options.variance_share > 1) {
     return make_error(Errc::invalid_argument, "variance share must be in (0, 1]");
@@ -527,6 +561,33 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
     return make_error(Errc::invalid_argument, fmt::format("bootstrap replicates must be at most {}",
                                                           kMaxBootstrapReplicates));
   }
+  return check_sample_size(config, options.sample_ticks);
+}
+
+Result<void> check_sample_size(const EngineConfig& config, uint32_t sample_ticks) {
+  const uint64_t row_bytes = uint64_t{sample_row_floats(config)} * sizeof(float);
+  const uint64_t bytes = 2 * uint64_t{sample_ticks} * row_bytes;
+  if (bytes <= kMaxSampleBytes) return ok();
+  return make_error(
+      Errc::invalid_argument,
+      fmt::format("a model sample of {} ticks per class, {} feature values a tick, would hold "
+                  "{:.1f} GB, above the limit of {:.0f} GB: at most {} ticks per class with these "
+                  "modalities",
+                  sample_ticks, row_bytes / sizeof(float), static_cast<double>(bytes) / 1e9,
+                  static_cast<double>(kMaxSampleBytes) / 1e9, kMaxSampleBytes / (2 * row_bytes)));
+}
+
+Result<DeploymentProfile> profile_history(const ReplaySequence& events,
+                                          const PatientRegistry& registry,
+                                          const EngineConfig& config,
+                                          const ProfileOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto log = [&](const std::string& line) {
+    if (options.log) options.log(line);
+  };
+  if (events.size() == 0) return make_error(Errc::invalid_argument, "the history is empty");
+  if (auto checked = check_options(config, options); !checked) return checked.error();
   const ModalitySchema& schema = config.schema;
   const std::size_t n_mod = schema.size();
   const std::size_t n_pat = registry.size();
@@ -582,6 +643,7 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
     feature_dim[m] = shape.raw_dim();
     rec.offset[m + 1] = rec.offset[m] + feature_dim[m];
   }
+  rec.start_sample();
   auto scorer = std::make_shared<RecordingScorer>(std::move(spec), rec);
   CountingScoreSink sink;
   const ReplayStats replay = replay_events(events, config, scorer, registry, sink);
@@ -659,7 +721,12 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
   }
 
   // ---- the model sample
-  const Sample sample = merge_sample(shards, rec, options.sample_ticks);
+  const Sample sample = merge_sample(rec);
+  if (sample.non_finite > 0) {
+    log(fmt::format(
+        "{} non-finite feature values (NaN or infinite) in the model sample, taken as 0",
+        sample.non_finite));
+  }
   patients = {};
   Temporal& tm = out.temporal;
   tm.sample_ticks = sample.ticks.size();
@@ -992,10 +1059,10 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
     recm.replicates = static_cast<uint32_t>(replicates.size());
     recm.confidence = static_cast<double>(agree) / static_cast<double>(replicates.size());
   }
-  recm.confidence_label = std::isnan(recm.confidence) ? "unknown"
-                          : recm.confidence >= 0.8    ? "high"
-                          : recm.confidence >= 0.6    ? "medium"
-                                                      : "low";
+  recm.confidence_label = std::isnan(recm.confidence)            ? "unknown"
+                          : recm.confidence >= kHighConfidence   ? "high"
+                          : recm.confidence >= kMediumConfidence ? "medium"
+                                                                 : "low";
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   log(fmt::format("{} fusion ({} confidence) in {:.1f} s", to_string(recm.strategy),
                   recm.confidence_label, out.seconds));

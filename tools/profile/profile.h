@@ -88,6 +88,20 @@ struct ProfileOptions {
   std::function<void(const std::string&)> log;  // one line per finished stage
 };
 
+// The model sample's feature rows (two classes of sample_ticks rows) may hold at most this many
+// bytes: a larger --sample is refused before any work rather than exhausting the memory.
+inline constexpr uint64_t kMaxSampleBytes = 4'000'000'000;
+
+// Feature values a tick of the model sample holds (every modality's raw features, side by side).
+uint32_t sample_row_floats(const EngineConfig& config);
+
+// The checks profile_history makes on its options before any work, among them
+// check_sample_size; callers may make them before reading a history.
+Result<void> check_options(const EngineConfig& config, const ProfileOptions& options);
+// The model sample of sample_ticks ticks per class against kMaxSampleBytes (the error names the
+// largest sample that fits).
+Result<void> check_sample_size(const EngineConfig& config, uint32_t sample_ticks);
+
 // ---- the measured axes ------------------------------------------------------------------------
 
 struct ModalityAvailability {
@@ -208,6 +222,10 @@ struct DecisionRow {
   bool holds = false;
 };
 
+// Confidence labels: "high" from the first bound, "medium" from the second, else "low".
+inline constexpr double kHighConfidence = 0.8;
+inline constexpr double kMediumConfidence = 0.6;
+
 struct Recommendation {
   Strategy strategy = Strategy::late;
   std::size_t fired = 0;          // index into rows
@@ -296,6 +314,13 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
 // `registry` holds.
 // Errors: folds 0 or above kMaxBakeoffFolds, an empty test split, a training failure.
 constexpr uint32_t kMaxBakeoffFolds = 20;
+// The checks run_bakeoff makes before it trains, for callers to make before the profile (which
+// takes long on a large history): folds in range, the config's [model] and [training] sections,
+// and, with the history, every fold's training, validation and test splits holding a patient with
+// an outcome.
+Result<void> check_bakeoff_config(const toml::table& doc, uint32_t folds);
+Result<void> check_bakeoff(const toml::table& doc, const ReplaySequence& events,
+                           const PatientRegistry& registry, uint32_t folds);
 Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events,
                             const PatientRegistry& registry, const EngineConfig& config,
                             const DeploymentProfile& profile, uint64_t seed, uint32_t folds,
@@ -308,6 +333,8 @@ std::string profile_json(const DeploymentProfile& p);
 std::string profile_html(const DeploymentProfile& p);
 // Creates dir if needed, writes dir/profile.json and dir/profile.html.
 Result<void> write_profile(const DeploymentProfile& p, const std::string& dir);
+// Before the profile: creates dir if needed and checks that both files can be written there.
+Result<void> check_profile_directory(const std::string& dir);
 
 namespace detail {
 // Exposed for tests.
@@ -337,7 +364,7 @@ std::vector<double> fit_logistic(std::span<const double> x, std::size_t n, std::
                                  std::span<const uint8_t> y, double ridge);
 
 // AUROC with ties counted one half, every item weighted (weights >= 0). NaN without positive or
-// without negative weight.
+// without negative weight, or when an item of non-zero weight has a NaN score.
 double weighted_auroc(std::span<const double> score, std::span<const uint8_t> label,
                       std::span<const double> weight);
 

@@ -44,7 +44,8 @@ std::string header(const DeploymentProfile& p) {
       p.patients, p.outcome_patients, p.events, p.availability.ticks,
       escape(human_ms(static_cast<double>(p.tick_cadence_ms))),
       escape(human_ms(static_cast<double>(p.horizon_ms))), to_string(p.recommendation.strategy),
-      num(p.recommendation.confidence), escape(p.recommendation.confidence_label));
+      detail::confidence_num(p.recommendation.confidence),
+      escape(p.recommendation.confidence_label));
 }
 
 std::string recommendation_section(const DeploymentProfile& p) {
@@ -315,20 +316,18 @@ std::string profile_html(const DeploymentProfile& p) {
   return report::svg::page("tfe deployment profile", body);
 }
 
+namespace {
+constexpr const char* kProfileJson = "profile.json";
+constexpr const char* kProfileHtml = "profile.html";
+}  // namespace
+
 Result<void> write_profile(const DeploymentProfile& p, const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return make_error(Errc::io, fmt::format("cannot create {}: {}", dir, ec.message()));
-  for (const auto& [name, text] :
-       {std::pair<std::string, std::string>{"profile.json", profile_json(p)},
-        {"profile.html", profile_html(p)}}) {
-    const std::string path = (std::filesystem::path(dir) / name).string();
-    auto file = FileWriter::create(path);  // whole or not at all
-    if (file) file.value()->append(text);
-    auto closed = file ? file.value()->close() : Result<void>(file.error());
-    if (!closed) return closed.error();
-  }
-  return ok();
+  return write_output_files(dir,
+                            {{kProfileJson, profile_json(p)}, {kProfileHtml, profile_html(p)}});
+}
+
+Result<void> check_profile_directory(const std::string& dir) {
+  return check_output_files(dir, {kProfileJson, kProfileHtml});
 }
 
 }  // namespace tfe::profile

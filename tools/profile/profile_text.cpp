@@ -83,7 +83,8 @@ std::string profile_table(const DeploymentProfile& p) {
   line(
       fmt::format("recommendation: {} fusion, confidence {} ({}, {} bootstrap replicates over "
                   "patients)",
-                  to_string(r.strategy), num(r.confidence), r.confidence_label, r.replicates));
+                  to_string(r.strategy), detail::confidence_num(r.confidence), r.confidence_label,
+                  r.replicates));
   line(fmt::format("  {}", r.summary));
   if (p.bakeoff) {
     const Bakeoff& b = *p.bakeoff;

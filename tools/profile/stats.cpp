@@ -26,11 +26,18 @@ uint32_t Pca::effective(double share) const {
   return static_cast<uint32_t>(eigenvalues.size());
 }
 
+namespace {
+// Scores in ascending order with NaN below every number (a strict weak order, which plain < is
+// not once a NaN is present), and NaNs tied with each other.
+bool score_below(double a, double b) { return std::isnan(a) ? !std::isnan(b) : a < b; }
+bool score_tied(double a, double b) { return std::isnan(a) ? std::isnan(b) : a == b; }
+}  // namespace
+
 std::vector<uint32_t> score_order(std::span<const double> score) {
   std::vector<uint32_t> order(score.size());
   std::iota(order.begin(), order.end(), 0u);
   std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return score[a] < score[b]; });
+                   [&](uint32_t a, uint32_t b) { return score_below(score[a], score[b]); });
   return order;
 }
 
@@ -46,11 +53,13 @@ double weighted_auroc_ordered(std::span<const uint32_t> order, std::span<const d
     std::size_t j = i;
     double pos = 0;
     double neg = 0;
-    while (j < order.size() && score[order[j]] == score[order[i]]) {
+    while (j < order.size() && score_tied(score[order[j]], score[order[i]])) {
       const uint32_t k = order[j];
       (label[k] ? pos : neg) += weight[k];
       ++j;
     }
+    // A NaN score ranks nothing: the AUROC is not defined.
+    if (std::isnan(score[order[i]]) && pos + neg > 0) return kNaN;
     area += pos * (neg_below + 0.5 * neg);
     neg_below += neg;
     pos_total += pos;

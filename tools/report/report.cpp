@@ -97,21 +97,21 @@ std::vector<int64_t> thin_times(std::span<const int64_t> times_ms, uint32_t max_
   return out;
 }
 
+namespace {
+constexpr const char* kReportJson = "report.json";
+constexpr const char* kReportHtml = "report.html";
+}  // namespace
+
 Result<void> write_report(const Report& report, const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return make_error(Errc::io, "report: cannot create directory " + dir + ": " + ec.message());
-  }
-  const std::pair<const char*, std::string> files[] = {{"report.json", report_json(report)},
-                                                       {"report.html", report_html(report)}};
-  for (const auto& [name, text] : files) {
-    const std::string path = (std::filesystem::path(dir) / name).string();
-    auto file = FileWriter::create(path);  // whole or not at all
-    if (file) file.value()->append(text);
-    auto closed = file ? file.value()->close() : Result<void>(file.error());
-    if (!closed) return make_error(Errc::io, "report: " + closed.error().message);
-  }
+  auto written = write_output_files(
+      dir, {{kReportJson, report_json(report)}, {kReportHtml, report_html(report)}});
+  if (!written) return make_error(Errc::io, "report: " + written.error().message);
+  return ok();
+}
+
+Result<void> check_report_directory(const std::string& dir) {
+  auto checked = check_output_files(dir, {kReportJson, kReportHtml});
+  if (!checked) return make_error(Errc::io, "report: " + checked.error().message);
   return ok();
 }
 

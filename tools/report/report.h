@@ -146,6 +146,8 @@ std::string report_json(const Report& report);
 std::string report_html(const Report& report);
 // Creates dir if needed and writes dir/report.json and dir/report.html.
 Result<void> write_report(const Report& report, const std::string& dir);
+// Before the replays: creates dir if needed and checks that both files can be written there.
+Result<void> check_report_directory(const std::string& dir);
 
 // A complete report computed from a small synthetic cohort (three models, stress tests,
 // timelines): for tests of the writers and of the page in a browser.
