@@ -458,6 +458,14 @@ Result<std::unique_ptr<EventSource>> open_binlog_source(const std::string& path,
                                                         const ModalitySchema& schema,
                                                         PatientRegistry& registry,
                                                         DecodeLimits limits) {
+  // A log is mapped, which a directory, pipe or device cannot be (and opening a pipe would wait
+  // for a writer): such a path is named for what it is, not as a failed mapping.
+  if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return make_error(
+        Errc::io, path + (S_ISDIR(st.st_mode) ? ": is a directory, not a binary event log"
+                                              : ": is not a regular file (a binary event log is "
+                                                "read from a file, not a pipe or device)"));
+  }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return make_error(Errc::io, "cannot open " + path + ": " + std::strerror(errno));
   struct stat st {};

@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -268,6 +269,17 @@ bool iequal(std::string_view a, std::string_view b) {
   return true;
 }
 
+// A carriage return not followed by a line feed, before the end of `s`: a line ending of old Mac
+// exports, which neither the CSV nor the JSONL reader splits on. Named in the messages of the
+// records it merges, whose cause would otherwise not show.
+bool has_lone_cr(std::string_view s) {
+  for (std::size_t i = s.find('\r'); i != std::string_view::npos && i + 1 < s.size();
+       i = s.find('\r', i + 1)) {
+    if (s[i + 1] != '\n') return true;
+  }
+  return false;
+}
+
 bool valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
 
 DecodeError fail(DecodeReason reason, std::string message) {
@@ -306,11 +318,15 @@ std::optional<DecodeError> parse_float(std::string_view s, const std::string& fi
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   double d = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  if (ec == std::errc::result_out_of_range) {
-    return fail(DecodeReason::non_finite_value, "field '" + field + "' is not a finite float");
-  }
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+  if ((ec != std::errc() && ec != std::errc::result_out_of_range) || end != s.data() + s.size() ||
+      s.empty()) {
     return fail(DecodeReason::wrong_type, "field '" + field + "' is not a number");
+  }
+  if (ec == std::errc::result_out_of_range) {
+    // Beyond double range: an overflow is not finite, but an underflow (1e-400) is a zero of its
+    // sign, as the JSON decoder reads it. from_chars leaves d alone either way; strtod tells them
+    // apart (infinity for an overflow).
+    d = std::strtod(std::string(s).c_str(), nullptr);
   }
   out = static_cast<float>(d);
   if (!std::isfinite(d) || !std::isfinite(out)) {
@@ -406,6 +422,30 @@ Result<void> set_csv_column(CsvColumns& columns, std::string_view rename) {
                     "column rename names no column '" + std::string(name) +
                         "' (columns: patient_id, event_time, arrival_time, modality, variable, "
                         "value, text)");
+}
+
+Result<void> check_csv_columns(const CsvColumns& columns) {
+  CsvColumns copy = columns;
+  const auto headers = column_headers(copy);
+  for (std::size_t b = 1; b < kColumnCount; ++b) {
+    for (std::size_t a = 0; a < b; ++a) {
+      if (!iequal(trim(*headers[a]), trim(*headers[b]))) continue;
+      // One header cannot be two columns: its field would be read as both (a note's text parsed
+      // as a vector, say), and every row would fail for a reason the file does not show.
+      std::string renames;
+      for (const std::size_t c : {a, b}) {
+        if (*headers[c] == kColumnNames[c]) continue;
+        renames += (renames.empty() ? "--column " : ", --column ") + std::string(kColumnNames[c]) +
+                   "=" + *headers[c];
+      }
+      return make_error(Errc::invalid_argument, "columns " + std::string(kColumnNames[a]) +
+                                                    " and " + std::string(kColumnNames[b]) +
+                                                    " are both looked up under the header '" +
+                                                    quoted_text(*headers[b]) + "' (" + renames +
+                                                    "); give each column its own header");
+    }
+  }
+  return ok();
 }
 
 struct CsvImporter::Impl {
@@ -722,6 +762,7 @@ void CsvImporter::Impl::row(const CsvRecordReader::Record& record,
 }
 
 Result<void> CsvImporter::Impl::read(std::istream& in, const std::string& source) {
+  if (auto r = check_csv_columns(columns); !r) return std::move(r).error();
   CsvRecordReader reader(in, limits.max_record_bytes);
   CsvRecordReader::Record record;
   std::optional<std::array<int, kColumnCount>> index;
@@ -765,7 +806,11 @@ Result<void> CsvImporter::Impl::read(std::istream& in, const std::string& source
       dead_letter(source, record.line, record.offset,
                   fail(DecodeReason::malformed_record,
                        "row has " + std::to_string(record.fields.size()) +
-                           " fields, the header has " + std::to_string(header_fields)),
+                           " fields, the header has " + std::to_string(header_fields) +
+                           (has_lone_cr(record.raw)
+                                ? " (it holds a lone CR, which does not end a line: lines end "
+                                  "with LF or CRLF)"
+                                : "")),
                   record.raw, record.raw_bytes);
       continue;
     }
@@ -812,10 +857,21 @@ Result<CsvImportStats> import_csv(const std::vector<std::string>& paths, const s
                                   const CsvImportProgress& on_file) {
   if (paths.empty()) return make_error(Errc::invalid_argument, "no CSV files given");
   if (auto f = event_file_format(out); !f) return std::move(f).error();
-  for (const std::string& path : paths) {
+  if (auto r = check_csv_columns(columns); !r) return std::move(r).error();
+  for (std::size_t i = 0; i < paths.size(); ++i) {
     std::error_code ec;
-    if (std::filesystem::equivalent(path, out, ec)) {
+    if (std::filesystem::equivalent(paths[i], out, ec)) {
       return make_error(Errc::invalid_argument, out + ": output is an input file");
+    }
+    // A file read twice would write every event twice (doubled window counts in a replay, a
+    // different trained model), as a history given twice would: refused the same way.
+    for (std::size_t j = 0; j < i; ++j) {
+      if (paths[i] == paths[j] || std::filesystem::equivalent(paths[i], paths[j], ec)) {
+        return make_error(Errc::invalid_argument,
+                          paths[i] == paths[j]
+                              ? paths[i] + ": CSV file given twice"
+                              : paths[i] + ": CSV file given twice (also as " + paths[j] + ")");
+      }
     }
   }
   PatientRegistry registry;

@@ -46,6 +46,9 @@ struct CsvColumns {
 // Applies one rename "NAME=HEADER" (NAME one of the fields of CsvColumns): the column NAME is
 // found under HEADER. Errc::invalid_argument on an unknown NAME or an empty HEADER.
 Result<void> set_csv_column(CsvColumns& columns, std::string_view rename);
+// Errc::invalid_argument when two columns are looked up under one header (case-insensitively),
+// e.g. after --column text=value: its field would be read as both.
+Result<void> check_csv_columns(const CsvColumns& columns);
 
 struct CsvImportStats {
   uint64_t rows = 0;          // data rows read (header and blank lines not counted)
@@ -65,8 +68,8 @@ class CsvImporter {
 
   // Reads one CSV file to its end (blocks on file reads). Bad rows become dead letters. Fails
   // with Errc::io when the file cannot be read, Errc::parse when its header row is missing or
-  // names an unknown, duplicated or missing required column; `source` names the file in dead
-  // letters and errors.
+  // names an unknown, duplicated or missing required column, Errc::invalid_argument when the
+  // columns fail check_csv_columns; `source` names the file in dead letters and errors.
   Result<void> read_file(const std::string& path);
   Result<void> read(std::istream& in, const std::string& source);
 
@@ -82,7 +85,8 @@ class CsvImporter {
 
 // Reads every CSV file and writes their events to `out` (.jsonl or .tfelog, by extension) in
 // arrival-time order. The output is created only once every input has been read. Fails on an
-// unreadable input or bad header, an unknown output extension, or an unwritable output.
+// unreadable input or bad header, a file given twice (by the same path or through a link), an
+// unknown output extension, or an unwritable output.
 // `on_file` (may be empty) is called after each input file with the totals so far (progress).
 using CsvImportProgress = std::function<void(const std::string& path, const CsvImportStats&)>;
 Result<CsvImportStats> import_csv(const std::vector<std::string>& paths, const std::string& out,

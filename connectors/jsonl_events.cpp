@@ -17,6 +17,20 @@ bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
 
+// A carriage return not followed by a line feed, before the end of `s`: the line ending of old
+// Mac exports, on which the reader does not split (a raw CR is JSON whitespace). A file of such
+// lines reads as one record; its dead letter says why.
+bool has_lone_cr(std::string_view s) {
+  for (std::size_t i = s.find('\r'); i != std::string_view::npos && i + 1 < s.size();
+       i = s.find('\r', i + 1)) {
+    if (s[i + 1] != '\n') return true;
+  }
+  return false;
+}
+
+constexpr std::string_view kLoneCrHint =
+    "; the line holds a lone CR, which does not end a line (lines end with LF or CRLF)";
+
 class JsonlSource final : public EventSource {
  public:
   JsonlSource(std::string path, int fd, const ModalitySchema& schema, PatientRegistry& registry,
@@ -56,7 +70,8 @@ class JsonlSource final : public EventSource {
   uint64_t line_ = 0;            // lines consumed
   uint64_t skipping_bytes_ = 0;  // > 0: inside an oversized line, this many bytes dropped
   int64_t skipping_offset_ = 0;
-  bool skipping_blank_ = true;  // the dropped bytes were all blank
+  bool skipping_blank_ = true;     // the dropped bytes were all blank
+  bool skipping_lone_cr_ = false;  // the dropped bytes hold a lone CR
   uint32_t max_record_bytes_;
   EventDecoder decoder_;
 };
@@ -111,9 +126,12 @@ Result<SourceItem> JsonlSource::next(Event& event, DeadLetter& dead) {
       if (skipping_bytes_ == 0) {
         skipping_offset_ = begin_offset_;
         skipping_blank_ = true;
+        skipping_lone_cr_ = false;
       }
-      skipping_bytes_ += end_ - begin_;
-      skipping_blank_ = skipping_blank_ && is_blank(std::string_view(base + begin_, end_ - begin_));
+      const std::string_view dropped(base + begin_, end_ - begin_);
+      skipping_bytes_ += dropped.size();
+      skipping_blank_ = skipping_blank_ && is_blank(dropped);
+      skipping_lone_cr_ = skipping_lone_cr_ || has_lone_cr(dropped);
       begin_offset_ += static_cast<int64_t>(end_ - begin_);
       begin_ = scanned_ = end_;
       if (auto r = refill(); !r) return std::move(r).error();
@@ -143,13 +161,18 @@ Result<SourceItem> JsonlSource::next(Event& event, DeadLetter& dead) {
       // A long blank line is still blank.
       if (skipping_blank_ && is_blank(line)) continue;
       dead.offset = skipping_offset_;
-      return dead_letter(dead, DecodeReason::record_too_large, "record exceeds max_record_bytes",
+      const bool lone_cr = skipping_lone_cr_ || has_lone_cr(line);
+      return dead_letter(dead, DecodeReason::record_too_large,
+                         "record exceeds max_record_bytes" +
+                             std::string(lone_cr ? kLoneCrHint : std::string_view()),
                          {}, total);
     }
     if (is_blank(line)) continue;
     if (line.size() > max_record_bytes_) {
       dead.offset = line_offset;
-      return dead_letter(dead, DecodeReason::record_too_large, "record exceeds max_record_bytes",
+      return dead_letter(dead, DecodeReason::record_too_large,
+                         "record exceeds max_record_bytes" +
+                             std::string(has_lone_cr(line) ? kLoneCrHint : std::string_view()),
                          {}, line.size());
     }
     // The buffer always has kDecodePadding readable bytes past any line.
@@ -157,6 +180,9 @@ Result<SourceItem> JsonlSource::next(Event& event, DeadLetter& dead) {
     if (!r) {
       dead.offset = line_offset;
       DecodeError& err = r.error();
+      if (err.reason == DecodeReason::malformed_json && has_lone_cr(line)) {
+        err.message += kLoneCrHint;
+      }
       return dead_letter(dead, err.reason, std::move(err.message), line, line.size());
     }
     event.source_seq = line_;

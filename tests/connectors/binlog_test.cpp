@@ -240,6 +240,24 @@ TEST_F(BinlogTest, HeaderErrors) {
   EXPECT_NE(b.error().message.find("version 2"), std::string::npos);
 }
 
+// A log is mapped: a directory or a pipe given as one is named as such, not as a failed mapping
+// ("No such device").
+TEST_F(BinlogTest, ADirectoryOrPipeIsNotALog) {
+  PatientRegistry reg;
+  const std::string dir = tmp_.file("d.tfelog");
+  std::filesystem::create_directory(dir);
+  auto a = open_binlog_source(dir, schema_, reg, {});
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().code, Errc::io);
+  EXPECT_EQ(a.error().message, dir + ": is a directory, not a binary event log");
+  const std::string fifo = tmp_.file("p.tfelog");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto b = open_binlog_source(fifo, schema_, reg, {});
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().message.find(fifo + ": is not a regular file"), std::string::npos)
+      << b.error().message;
+}
+
 // Reads `bytes` as a log: never crashes; either an error at open or a stream of items.
 struct Outcome {
   bool opened = false;

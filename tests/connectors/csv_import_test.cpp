@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -596,6 +598,89 @@ TEST(CsvImportTest, ImportRefusesAnUnknownOutputExtensionBeforeWriting) {
   auto stats = import_csv({dir.file("a.csv")}, dir.file("out.csv"), schema, {}, dead);
   ASSERT_FALSE(stats);
   EXPECT_NE(stats.error().message.find("out.csv"), std::string::npos);
+}
+
+// A number too small for a double (1e-400) reads as a zero of its sign, as the JSON decoder reads
+// it: the row is a valid measurement, not a non-finite one. One too large is still refused.
+TEST(CsvImportTest, NumbersBelowDoubleRangeReadAsZeroAsInJson) {
+  const auto schema = default_test_schema(0, 3);
+  Imported r(csv("P1,1704096000000,,wearables,hr,1e-400,\n"
+                 "P1,1704096000000,,wearables,spo2,-1e-400,\n"
+                 "P1,1704096001000,,wearables,hr,1e400,\n"
+                 "P1,1704096002000,,imaging,,0.5 1e-400 -2.5e-999,\n"),
+             schema);
+  ASSERT_EQ(r.error, "");
+  ASSERT_EQ(r.events.size(), 2u) << (r.dead.empty() ? "" : r.dead[0].message);
+  EXPECT_EQ(r.events[0].vitals.present_mask, (1u << kHr) | (1u << kSpo2));
+  EXPECT_EQ(r.events[0].vitals.values[kHr], 0.0f);
+  EXPECT_FALSE(std::signbit(r.events[0].vitals.values[kHr]));
+  EXPECT_EQ(r.events[0].vitals.values[kSpo2], 0.0f);
+  EXPECT_TRUE(std::signbit(r.events[0].vitals.values[kSpo2]));
+  EXPECT_EQ(r.events[1].embedding, (std::vector<float>{0.5f, 0.0f, -0.0f}));
+  ASSERT_EQ(r.dead.size(), 1u);
+  EXPECT_EQ(r.dead[0].reason, "non_finite_value");
+  EXPECT_EQ(r.dead[0].line, 4u);
+}
+
+// Two columns looked up under one header (a rename onto another column's header) would read one
+// field as both: every note's text parsed as a vector, say. Refused before any row is read.
+TEST(CsvImportTest, TwoColumnsUnderOneHeaderAreRefused) {
+  const auto schema = default_test_schema();
+  CsvColumns text_is_value;
+  ASSERT_TRUE(set_csv_column(text_is_value, "text=Value"));
+  Imported r(csv("P1,1704096000000,,notes,,,\"a note\"\n"), schema, {}, text_is_value);
+  EXPECT_NE(r.error.find("columns value and text are both looked up under the header 'Value' "
+                         "(--column text=Value)"),
+            std::string::npos)
+      << r.error;
+  EXPECT_TRUE(r.events.empty());
+  EXPECT_TRUE(r.dead.empty());
+  // Renaming the other column too resolves it.
+  ASSERT_TRUE(set_csv_column(text_is_value, "value=vector"));
+  Imported ok("patient_id,event_time,modality,value,vector\nP1,1704096000000,notes,a note,\n",
+              schema, {}, text_is_value);
+  EXPECT_EQ(ok.error, "");
+  ASSERT_EQ(ok.events.size(), 1u);
+  EXPECT_EQ(ok.events[0].text, "a note");
+}
+
+// A file read twice would write each of its events twice, as a history given twice would apply
+// them twice: refused by name or through a link, and nothing is written.
+TEST(CsvImportTest, ACsvFileGivenTwiceIsRefused) {
+  const auto schema = default_test_schema();
+  TempDir dir;
+  test::write_file(dir.file("a.csv"), csv("P1,1704096000000,,wearables,hr,88,\n"));
+  std::filesystem::create_symlink(dir.file("a.csv"), dir.file("link.csv"));
+  DeadLetterSink dead;
+  auto same =
+      import_csv({dir.file("a.csv"), dir.file("a.csv")}, dir.file("o.jsonl"), schema, {}, dead);
+  ASSERT_FALSE(same);
+  EXPECT_EQ(same.error().code, Errc::invalid_argument);
+  EXPECT_EQ(same.error().message, dir.file("a.csv") + ": CSV file given twice");
+  auto linked =
+      import_csv({dir.file("a.csv"), dir.file("link.csv")}, dir.file("o.jsonl"), schema, {}, dead);
+  ASSERT_FALSE(linked);
+  EXPECT_NE(linked.error().message.find("given twice (also as " + dir.file("a.csv") + ")"),
+            std::string::npos)
+      << linked.error().message;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("o.jsonl")));
+  EXPECT_EQ(dead.total(), 0u);
+}
+
+// A line ended by a lone CR (old Mac exports) does not end the row: the rows it joins are one
+// dead letter, whose message names the cause (and no field of the row).
+TEST(CsvImportTest, RowsJoinedByALoneCrSaySo) {
+  const auto schema = default_test_schema();
+  Imported r(csv("P1,1704096000000,,wearables,hr,88,\rP1,1704096001000,,wearables,hr,89,\n"
+                 "P1,1704096002000,,wearables,hr,90,\r\n"),
+             schema);
+  ASSERT_EQ(r.error, "");
+  ASSERT_EQ(r.events.size(), 1u);
+  ASSERT_EQ(r.dead.size(), 1u);
+  EXPECT_EQ(r.dead[0].reason, "malformed_record");
+  EXPECT_EQ(r.dead[0].line, 2u);
+  EXPECT_NE(r.dead[0].message.find("lone CR"), std::string::npos) << r.dead[0].message;
+  EXPECT_EQ(r.dead[0].message.find("P1"), std::string::npos) << r.dead[0].message;
 }
 
 // Mutated exports: seeded edits of a valid export (every modality, grouped vitals rows, quoted

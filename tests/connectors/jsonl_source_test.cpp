@@ -201,6 +201,44 @@ TEST_F(BadRecordCorpusTest, FileStartingWithAByteOrderMarkLosesNoRecord) {
   EXPECT_EQ(got.events[1].source_seq, 2u);
 }
 
+// Lines ended by a lone CR (old Mac exports) are one line to the reader (a raw CR is JSON
+// whitespace): the dead letter of the records they join, too large or not JSON, names the cause.
+// A CR before a line feed is no such hint.
+TEST_F(BadRecordCorpusTest, LinesJoinedByALoneCrSaySo) {
+  const std::string rec =
+      R"({"patient_id":"P1","modality":"wearables","event_time":1700000000000,"values":{"hr":1}})";
+  const std::string path = tmp_.file("cr.jsonl");
+  std::string joined_big;
+  while (joined_big.size() < 300) joined_big += rec + "\r";
+  test::write_file(path,
+                   rec + "\r" + rec + "\r\n" + rec + "\r\n" + joined_big + "\n" + rec + "x\r\n");
+  PatientRegistry registry;
+  const Drained got = read_jsonl(path, schema_, registry, DecodeLimits{200, 300'000});
+  ASSERT_TRUE(got.error.empty()) << got.error;
+  ASSERT_EQ(got.events.size(), 1u);
+  EXPECT_EQ(got.events[0].source_seq, 2u);
+  ASSERT_EQ(got.dead.size(), 3u);
+  EXPECT_EQ(got.dead[0].reason, DecodeReason::malformed_json);
+  EXPECT_EQ(got.dead[0].line, 1u);
+  EXPECT_NE(got.dead[0].message.find("lone CR"), std::string::npos) << got.dead[0].message;
+  EXPECT_EQ(got.dead[1].reason, DecodeReason::record_too_large);
+  EXPECT_EQ(got.dead[1].line, 3u);
+  EXPECT_NE(got.dead[1].message.find("lone CR"), std::string::npos) << got.dead[1].message;
+  EXPECT_EQ(got.dead[2].reason, DecodeReason::malformed_json);
+  EXPECT_EQ(got.dead[2].message.find("lone CR"), std::string::npos) << got.dead[2].message;
+
+  // Past the reader's buffer: the CRs are in the bytes it drops without keeping them.
+  std::string huge;
+  while (huge.size() < (9u << 20)) huge += rec + "\r";
+  test::write_file(path, huge + "\n" + rec + "\n");
+  PatientRegistry registry2;
+  const Drained big = read_jsonl(path, schema_, registry2);
+  ASSERT_EQ(big.events.size(), 1u);
+  ASSERT_EQ(big.dead.size(), 1u);
+  EXPECT_EQ(big.dead[0].reason, DecodeReason::record_too_large);
+  EXPECT_NE(big.dead[0].message.find("lone CR"), std::string::npos) << big.dead[0].message;
+}
+
 TEST_F(BadRecordCorpusTest, EmptyAndMissingFiles) {
   const std::string path = tmp_.file("empty.jsonl");
   test::write_file(path, "");

@@ -16,6 +16,8 @@ refused 2 convert_dead "names the same file as --in" \
   "$TFE" convert --in "$WORK/h.jsonl" --out "$WORK/o.tfelog" --dead-letters "$WORK/h.jsonl"
 refused 2 convert_both "name the same file" \
   "$TFE" convert --in "$WORK/h.jsonl" --out "$WORK/same.jsonl" --dead-letters "$WORK/./same.jsonl"
+refused 2 convert_ext "o.csv: unknown event file extension" \
+  "$TFE" convert --in "$WORK/h.jsonl" --out "$WORK/o.csv"
 refused 2 replay_out "names the same file as --history" \
   "$TFE" replay --history "$WORK/h.jsonl" --strategy news2 --out "$WORK/../$(basename "$WORK")/h.jsonl"
 refused 2 train_out "names the same file as --history" \

@@ -93,5 +93,12 @@ expect_exit 1 "unknown column" --csv "$WORK/unknown.csv" --out "$WORK/x.tfelog"
 grep -q "unknown column 'unit'" "$WORK/err.log" || fail "the error line does not name the column"
 expect_exit 2 "output extension" --csv "$csv" --out "$WORK/x.csv"
 expect_exit 2 "bad rename" --csv "$csv" --out "$WORK/x.tfelog" --column nope=X
+# A rename onto another column's header would read one field as two columns.
+expect_exit 2 "two columns under one header" --csv "$csv" --out "$WORK/x.tfelog" --column text=value
+grep -q "columns value and text are both looked up under the header 'value'" "$WORK/err.log" ||
+  fail "the error line does not name the clashing columns: $(cat "$WORK/err.log")"
+# A file given twice (here through another path) would write every event twice.
+expect_exit 1 "file given twice" --csv "$csv" --csv "./$csv" --out "$WORK/x.tfelog"
+grep -q "ward.csv: CSV file given twice" "$WORK/err.log" || fail "the error line does not name the file"
 [[ ! -e "$WORK/x.tfelog" ]] || fail "a failed import left an output file"
 echo "import_csv: ok (43 events, 2 dead letters, NEWS2 scores from the imported history)"

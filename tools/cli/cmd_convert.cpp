@@ -1,6 +1,7 @@
 // tfe convert: between JSONL and the binary event log; bad records go to dead letters.
 
 #include <cstdio>
+#include <initializer_list>
 
 #include "connectors/dead_letter.h"
 #include "connectors/event_codec.h"
@@ -26,6 +27,13 @@ int run_convert(const ConvertArgs& args) {
       !clash.empty()) {
     print_error("convert", clash);
     return kExitUsage;
+  }
+  // The formats come from the extensions: another one is a bad argument, as for tfe import.
+  for (const std::string* path : {&args.in, &args.out}) {
+    if (auto format = event_file_format(*path); !format) {
+      print_error("convert", format.error());
+      return kExitUsage;
+    }
   }
   auto config = load_engine_config(args.config);
   if (!config) {

@@ -40,6 +40,10 @@ int run_import(const ImportArgs& args) {
       return kExitUsage;
     }
   }
+  if (auto r = check_csv_columns(columns); !r) {
+    print_error("import", r.error());
+    return kExitUsage;
+  }
   if (auto format = event_file_format(args.out); !format) {
     print_error("import", format.error());
     return kExitUsage;

@@ -2,14 +2,14 @@
 
 #include <chrono>
 #include <cstdio>
-
 #include <filesystem>
+
 #include "connectors/event_files.h"
 #include "engine/patient_registry.h"
-
 #include "tools/cli/command.h"
 #include "tools/cli/paths.h"
 #include "tools/cli/scorers.h"
+#include "tools/cli/stop_signals.h"
 #include "tools/synth/synth.h"
 
 namespace tfe::cli {
@@ -22,7 +22,13 @@ struct SynthArgs {
   uint32_t patients = 100;
   double days = 1;
   uint64_t seed = 1;
+  bool quiet = false;
 };
+
+// Events between two looks at the clock and at pending stop signals: about 15 ms of generation.
+constexpr uint64_t kCheckEvery = 1 << 16;
+// A progress line at most this often, as tfe train prints its replay's.
+constexpr auto kProgressEvery = std::chrono::seconds(10);
 
 int run_synth(const SynthArgs& args) {
   // A profile is a name or a file; as a file it is an input like any other.
@@ -30,6 +36,10 @@ int run_synth(const SynthArgs& args) {
           overlapping_paths({{"--profile", args.profile}}, {{"--out", args.out}});
       !clash.empty() && std::filesystem::exists(args.profile)) {
     print_error("synth", clash);
+    return kExitUsage;
+  }
+  if (auto format = event_file_format(args.out); !format) {
+    print_error("synth", format.error());
     return kExitUsage;
   }
   auto profile = synth::load_profile(args.profile, args.profiles_dir);
@@ -43,26 +53,50 @@ int run_synth(const SynthArgs& args) {
     return kExitUsage;
   }
   PatientRegistry registry;
-  auto generator = synth::Generator::create(profile.value(), options, registry);
-  if (!generator) {
-    print_error("synth", generator.error());
-    return kExitFailure;
-  }
-  // Patients are interned by create(), so the writer sees every id it will be asked to write.
+  // Opened before the cohort is set up (seconds and gigabytes for millions of patients), so that
+  // an output that cannot be written fails at once. Writers look ids up as they write them, and
+  // create() interns every patient before the first event.
   auto writer = open_event_writer(args.out, profile.value().engine.schema, registry);
   if (!writer) {
     print_error("synth", writer.error());
     return kExitFailure;
   }
+  // Ctrl-C or SIGTERM stops the run; the unclosed writer then removes what it wrote, so neither a
+  // partial cohort nor its temporary file is left behind.
+  StopSignals stop;
   const auto start = std::chrono::steady_clock::now();
-  while (const Event* event = generator.value()->next()) writer.value()->write(*event);
+  auto generator = synth::Generator::create(profile.value(), options, registry);
+  if (!generator) {
+    print_error("synth", generator.error());
+    return kExitFailure;
+  }
+  const synth::GenerateStats& stats = generator.value()->stats();
+  auto last_line = start;
+  uint64_t written = 0;
+  while (const Event* event = generator.value()->next()) {
+    writer.value()->write(*event);
+    if (++written % kCheckEvery != 0) continue;
+    if (stop.requested()) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (args.quiet || now - last_line < kProgressEvery) continue;
+    last_line = now;
+    // Events come in arrival order, so the share of the history window passed is the progress.
+    const double done = static_cast<double>(event->arrival_time_ms - stats.start_ms) /
+                        static_cast<double>(stats.end_ms - stats.start_ms);
+    std::fprintf(stderr, "synth: %llu events, %.0f%% of the history\n",
+                 static_cast<unsigned long long>(written), 100.0 * done);
+  }
+  if (stop.requested()) {
+    print_error("synth", "interrupted after " + std::to_string(written) + " events; " + args.out +
+                             " was not written");
+    return 128 + stop.signal();
+  }
   if (auto closed = writer.value()->close(); !closed) {
     print_error("synth", closed.error());
     return kExitFailure;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const synth::GenerateStats& stats = generator.value()->stats();
   std::printf(
       "synth: profile %s, %u patients, %.3g days: %llu events (%llu vitals, %llu notes, %llu "
       "imaging, %llu outcomes) to %s in %.1f s\n",
@@ -92,6 +126,7 @@ void register_synth(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(1u, 10'000'000u));
   cmd->add_option("--days", args->days, "History length in days")->capture_default_str();
   cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str()->check(SeedNumber());
+  cmd->add_flag("--quiet", args->quiet, "No progress lines on stderr");
   cmd->callback([args, exit_code] { *exit_code = run_synth(*args); });
 }
 
