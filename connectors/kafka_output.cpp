@@ -41,7 +41,9 @@ Result<std::unique_ptr<KafkaOutput>> KafkaOutput::create(const kafka::Properties
   // Made once, not per message: it only runs while the producer's queue is full.
   out->wait_step_ = [self] {
     self->acks_on_clock_ = 0;  // the producer polls next: a fresh reading for its acks
-    return (*self->keep_waiting_now_)();
+    if ((*self->keep_waiting_now_)()) return true;
+    self->gave_up_ = true;
+    return false;
   };
   return out;
 }
@@ -114,7 +116,7 @@ void KafkaOutput::on_delivery(const kafka::DeliveryReport& report) {
     }
     ++failed_;
     if (!failure_) {
-      failure_ = kafka::kafka_error(report.err, fmt::format("delivery to '{}'", report.topic));
+      failure_ = producer_->delivery_error(report);
     }
   } else {
     ++acknowledged_;
@@ -129,6 +131,8 @@ void KafkaOutput::on_delivery(const kafka::DeliveryReport& report) {
 void KafkaOutput::poll(int timeout_ms) {
   acks_on_clock_ = 0;
   producer_->poll(timeout_ms);
+  // Raised on librdkafka's threads, possibly with nothing in flight that would fail and say so.
+  if (!failure_) failure_ = producer_->fatal_error();
 }
 
 Result<void> KafkaOutput::flush(int timeout_ms) {
@@ -137,9 +141,9 @@ Result<void> KafkaOutput::flush(int timeout_ms) {
   const uint32_t saved = std::exchange(acks_per_clock_read_, 1);
   auto r = producer_->flush(timeout_ms);
   acks_per_clock_read_ = saved;
-  if (!r) return r;
+  if (!failure_) failure_ = producer_->fatal_error();
   if (failure_) return *failure_;
-  return ok();
+  return r;
 }
 
 void KafkaOutput::begin_barrier() {
@@ -226,15 +230,15 @@ void KafkaScoreSink::emit(std::span<const ScoreRecord> scores) {
     const std::size_t begin = buffer_.size();
     format_.append(buffer_, score, *registry_);
     ends_.push_back(buffer_.size());
-    if (!error_) {
+    if (!error_ && !output_.gave_up()) {
       auto r = output_.produce(topic_, registry_->id(score.patient),
                                std::string_view(buffer_).substr(begin), {}, true, keep_waiting_);
-      if (!r) {
-        error_ = r.error();
-        spdlog::error("{}", r.error().message);
+      if (r) {
+        ++emitted_;
+      } else if (!output_.gave_up()) {
+        error_ = r.error();  // the service stops with it (and logs it then)
       }
     }
-    ++emitted_;
   }
   if (latest_ == nullptr) return;
   jsons_.clear();

@@ -39,7 +39,8 @@ class KafkaOutput {
   // strictly increasing).
   void set_batch_time(int64_t now_ns);
   // Produces one message (key/value copied), waiting while the local queue is full as long as
-  // keep_waiting() is true. Score messages count towards the latency histogram.
+  // keep_waiting() is true; when it turns false first, the message is not produced, the call
+  // fails and gave_up() is true from then on. Score messages count towards the latency histogram.
   Result<void> produce(std::string_view topic, std::string_view key, std::string_view value,
                        std::span<const kafka::Header> headers, bool is_score,
                        const std::function<bool()>& keep_waiting);
@@ -50,7 +51,8 @@ class KafkaOutput {
   Result<void> await_topic(const std::string& topic, int timeout_ms) {
     return producer_->await_topic(topic, timeout_ms);
   }
-  // Serves acknowledgements without blocking (or up to timeout_ms for the first).
+  // Serves acknowledgements without blocking (or up to timeout_ms for the first), and notices a
+  // fatal error of the producer (failure()).
   void poll(int timeout_ms = 0);
   // Waits up to timeout_ms for every message in flight to be acknowledged.
   Result<void> flush(int timeout_ms);
@@ -63,8 +65,12 @@ class KafkaOutput {
   // True once every message in flight at begin_barrier() is acknowledged (closes the barrier).
   bool barrier_reached();
 
-  // The first delivery failure, if any: the service must stop without committing further.
+  // The first delivery failure or the producer's fatal error, if any: the service must stop
+  // without committing further.
   const std::optional<Error>& failure() const { return failure_; }
+  // A produce() was given up while the queue was full (keep_waiting() turned false): a message
+  // the offsets applied so far rely on was never produced, so they must not be committed.
+  bool gave_up() const { return gave_up_; }
   uint64_t acknowledged() const { return acknowledged_; }
   uint64_t in_flight() const { return produced_ - acknowledged_ - failed_; }
 
@@ -94,6 +100,7 @@ class KafkaOutput {
   int64_t barrier_stamp_ = 0;
   uint64_t barrier_remaining_ = 0;
   std::optional<Error> failure_;
+  bool gave_up_ = false;
   // The clock reading shared by a run of acknowledgements (see on_delivery).
   int64_t clock_ns_ = 0;
   uint32_t acks_on_clock_ = 0;
@@ -146,11 +153,13 @@ class KafkaScoreSink final : public ScoreSink {
                  LatestScores* latest, std::function<bool()> keep_waiting);
   void set_registry(const PatientRegistry* registry) { registry_ = registry; }
 
-  // Produces every score (blocking while the producer's queue is full). A produce error is kept
-  // and reported by error(); the service then stops without committing.
+  // Produces every score, waiting while the producer's queue is full as long as keep_waiting()
+  // is true (then the output has given up, and the batch's other scores are not produced
+  // either). A produce error is kept and reported by error(); the service then stops without
+  // committing.
   void emit(std::span<const ScoreRecord> scores) override;
   const std::optional<Error>& error() const { return error_; }
-  uint64_t emitted() const { return emitted_; }
+  uint64_t emitted() const { return emitted_; }  // scores produced
 
  private:
   KafkaOutput& output_;

@@ -128,10 +128,10 @@ Result<void> KafkaProducer::produce_wait(const Message& message,
     const rd_kafka_resp_err_t err = produce(message);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return ok();
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      return kafka_error(err, fmt::format("produce to '{}'", message.topic));
+      return error(err, fmt::format("produce to '{}'", message.topic));
     }
     if (!keep_waiting()) {
-      return kafka_error(err, fmt::format("produce to '{}' (gave up waiting)", message.topic));
+      return error(err, fmt::format("produce to '{}' (gave up waiting)", message.topic));
     }
     rd_kafka_poll(rk_.get(), step_ms);
   }
@@ -186,6 +186,24 @@ std::optional<Error> KafkaProducer::fatal_error() const {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
   return make_error(Errc::io, fmt::format("kafka: producer fatal error: {} ({})", text.data(),
                                           rd_kafka_err2name(err)));
+}
+
+Error KafkaProducer::error(rd_kafka_resp_err_t err, std::string_view context) const {
+  if (auto fatal = fatal_error()) return *std::move(fatal);
+  return kafka_error(err, context);
+}
+
+Error KafkaProducer::delivery_error(const DeliveryReport& report) const {
+  Error e = error(report.err, fmt::format("delivery to '{}'", report.topic));
+  if (report.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !fatal_error()) {
+    // The broker checks whole record batches against the topic's limit, and the producer fills
+    // them up to its own: with the topic's limit the lower one, records of any size are refused.
+    e.message += fmt::format(
+        "; the topic's max.message.bytes is below the producer's message.max.bytes ({}): lower "
+        "message.max.bytes to the topic's, or raise the topic's",
+        max_message_bytes());
+  }
+  return e;
 }
 
 }  // namespace tfe::kafka

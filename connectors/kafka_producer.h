@@ -53,7 +53,7 @@ class KafkaProducer {
   // RD_KAFKA_RESP_ERR__QUEUE_FULL and the caller polls and retries (produce_wait does that).
   rd_kafka_resp_err_t produce(const Message& message);
   // produce() that, while the queue is full, serves delivery reports in steps of `step_ms` until
-  // `keep_waiting()` returns false. Errors other than a full queue return at once.
+  // `keep_waiting()` returns false. Errors other than a full queue return at once (see error()).
   Result<void> produce_wait(const Message& message, const std::function<bool()>& keep_waiting,
                             int step_ms = 100);
 
@@ -70,8 +70,17 @@ class KafkaProducer {
   // The largest message this producer sends (`message.max.bytes`: key, value and headers, plus
   // a little framing); a larger one is refused at produce().
   std::size_t max_message_bytes() const;
-  // A fatal error (idempotence guarantees broken): the producer cannot go on.
+  // A fatal error (idempotence guarantees broken, no permission to produce idempotently): the
+  // producer cannot go on. librdkafka raises it on its own threads, possibly while nothing is
+  // being produced: owners check it as they poll.
   std::optional<Error> fatal_error() const;
+  // The error of a produce() that failed with `err`: the fatal error when there is one (the
+  // producer then refuses messages and purges its queue with local errors that do not say why),
+  // else kafka_error(err, context).
+  Error error(rd_kafka_resp_err_t err, std::string_view context) const;
+  // The same for a failed delivery ("delivery to '<topic>'"), saying what to do when the broker
+  // refused it as too large.
+  Error delivery_error(const DeliveryReport& report) const;
   // `error` with this client's last kept-back librdkafka error appended
   // (LogLines::keep_last_error).
   Error with_last_log_error(Error error) const;

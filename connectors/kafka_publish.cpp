@@ -128,17 +128,19 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
                              {"queue.buffering.max.messages", "1000000"},
                              {"queue.buffering.max.kbytes", "1048576"}});
   props.insert(props.end(), config.librdkafka.begin(), config.librdkafka.end());
+  kafka::KafkaProducer* reporting = nullptr;  // the producer below, once made
   auto producer = kafka::KafkaProducer::create(
       props,
       [&](const kafka::DeliveryReport& r) {
         if (r.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
           ++acknowledged;
         } else if (!failure) {
-          failure = kafka::kafka_error(r.err, fmt::format("delivery to '{}'", r.topic));
+          failure = reporting->delivery_error(r);
         }
       },
       kafka::LogLines::keep_last_error);
   if (!producer) return producer.error();
+  reporting = &producer.value();
 
   PublishSummary summary;
   const auto started = Clock::now();
@@ -208,10 +210,19 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
       ++summary.dead_letters;
       continue;
     } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      auto r = err == RD_KAFKA_RESP_ERR__QUEUE_FULL
-                   ? producer.value().produce_wait(
-                         m, [&] { return !failure; }, 50)
-                   : Result<void>(kafka::kafka_error(err, fmt::format("produce to '{}'", m.topic)));
+      // A full queue (the broker slower than the history, or away) is waited out with progress
+      // reports, so that a cancellation still ends the publish there.
+      auto r =
+          err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+              ? producer.value().produce_wait(
+                    m,
+                    [&] {
+                      summary.cancelled = summary.cancelled || !report_progress();
+                      return !failure && !summary.cancelled;
+                    },
+                    50)
+              : Result<void>(producer.value().error(err, fmt::format("produce to '{}'", m.topic)));
+      if (!r && summary.cancelled && !failure) break;
       if (!r) return producer.value().with_last_log_error(failure ? *failure : r.error());
     }
     ++produced;

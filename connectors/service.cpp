@@ -464,9 +464,11 @@ Result<void> Service::create_clients() {
       spdlog::warn("{}; going on (its messages wait until it has)", r.error().message);
     }
   }
+  // While the producer's queue is full (the broker does not take messages), a score waits for
+  // room, but not past a stop request: the shutdown then gives it up and commits nothing.
   sink_ = std::make_unique<KafkaScoreSink>(*output_, kafka_.score_topic,
                                            ScoreJsonFormat(schema_, options_.scorer->spec()),
-                                           &latest_, [] { return true; });
+                                           &latest_, [this] { return !stopping(); });
 
   kafka::Properties consumer = common_properties();
   consumer.insert(consumer.end(), {{"group.id", kafka_.group_id},
@@ -842,8 +844,9 @@ void Service::dead_letter(const rd_kafka_message_t& m, std::size_t topic,
   const bool copy = error.reason != DecodeReason::record_too_large &&
                     value.size() + key.size() + framing <= limit;
   auto r = output_->produce(kafka_.dead_letter_topic, key, copy ? value : std::string_view{},
-                            headers, false, [] { return true; });
+                            headers, false, [this] { return !stopping(); });
   if (!r) {
+    if (output_->gave_up()) return;  // stopping with the queue full: nothing more is committed
     fatal_ = r.error();
     stop_ = true;
     return;
@@ -1110,7 +1113,9 @@ Result<ServiceSummary> Service::run() {
     output_->poll(0);
     if (output_->failure()) fatal_ = *output_->failure();
     if (sink_->error()) fatal_ = *sink_->error();
-    if (fatal_) break;
+    // A message given up (a stop while the producer's queue was full) leaves offsets applied
+    // whose scores or dead letters were never produced: no commit from here on.
+    if (fatal_ || output_->gave_up()) break;
     periodic(now);
   }
 
@@ -1131,7 +1136,13 @@ Result<ServiceSummary> Service::run() {
   stop_ = true;
   set_readiness(Readiness::not_ready);
   bool committed = false;
-  if (pipeline_ && !cap_) {
+  if (output_->gave_up()) {
+    spdlog::warn(
+        "not committing: the stop came while the producer's queue was full ({} message(s) not "
+        "acknowledged); the scores not produced are emitted again after a restart, which "
+        "replays from the last commit",
+        output_->in_flight());
+  } else if (pipeline_ && !cap_) {
     auto flushed = output_->flush(remaining_ms());
     if (flushed) {
       auto snapshot = commit_snapshot();
@@ -1146,7 +1157,8 @@ Result<ServiceSummary> Service::run() {
   }
   closing_ = true;
   if (auto r = consumer_->close(); !r) spdlog::warn("{}", r.error().message);
-  (void)output_->flush(remaining_ms());
+  // After a give-up nothing waits on the deliveries: the producer is not held up for them.
+  if (!output_->gave_up()) (void)output_->flush(remaining_ms());
   update_stats();
   summary_.clean_shutdown = committed;
   if (http_) http_->stop();

@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -32,12 +33,18 @@ struct Fixture {
   KafkaConfig kafka;
   PatientRegistry registry;
 
-  Fixture() {
-    auto b = kafka::EmbeddedBroker::start();
+  // With two brokers, broker 2 leads the modality topics.
+  explicit Fixture(int brokers = 1) {
+    auto b = kafka::EmbeddedBroker::start(brokers);
     EXPECT_TRUE(b) << b.error().message;
     broker = std::move(b).value();
     kafka = test::kafka_test_config(broker->bootstrap_servers(), "publish", 2);
-    for (const auto& t : kafka.modality_topics) EXPECT_TRUE(broker->create_topic(t, 2));
+    for (const auto& t : kafka.modality_topics) {
+      EXPECT_TRUE(broker->create_topic(t, 2, static_cast<int16_t>(brokers)));
+      for (int32_t p = 0; brokers > 1 && p < 2; ++p) {
+        EXPECT_TRUE(broker->set_partition_leader(t, p, 2));
+      }
+    }
     EXPECT_TRUE(broker->create_topic(kafka.score_topic, 2));
     EXPECT_TRUE(broker->create_topic(kafka.dead_letter_topic, 2));
   }
@@ -105,15 +112,31 @@ TEST(KafkaPublish, EachEventGoesToItsTopicKeyedByPatientAtItsArrivalTime) {
   }
 }
 
-TEST(KafkaPublish, ADeliveryFailureFailsThePublish) {
+// The error of a publish whose every produce request the broker answers with `error`.
+std::string publish_error(rd_kafka_resp_err_t error) {
   Fixture f;
-  f.broker->push_request_errors(
-      kafka::ApiKey::produce,
-      std::vector<rd_kafka_resp_err_t>(20, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+  f.broker->push_request_errors(kafka::ApiKey::produce,
+                                std::vector<rd_kafka_resp_err_t>(20, error));
   DeadLetterSink dead;
   auto r = f.publish(test::make_cohort(f.registry, 2, 5), dead);
-  ASSERT_FALSE(r) << "published " << r.value().published;
-  EXPECT_NE(r.error().message.find("delivery"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(r) << "published " << r.value().published;
+  return r ? std::string("published") : r.error().message;
+}
+
+TEST(KafkaPublish, ADeliveryFailureFailsThePublish) {
+  const std::string error = publish_error(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  EXPECT_NE(error.find("delivery"), std::string::npos) << error;
+}
+
+// The broker checks whole record batches against the topic's max.message.bytes, and the producer
+// fills them up to its own message.max.bytes: with the topic's limit the lower one, it refuses
+// records of any size as too large. The publish fails saying which settings disagree (it used to
+// name only the broker's error).
+TEST(KafkaPublish, ABatchTheBrokerRefusesAsTooLargeFailsNamingTheSettings) {
+  const std::string error = publish_error(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  EXPECT_NE(error.find("MSG_SIZE_TOO_LARGE"), std::string::npos) << error;
+  EXPECT_NE(error.find("message.max.bytes (1000000)"), std::string::npos) << error;
+  EXPECT_NE(error.find("max.message.bytes"), std::string::npos) << error;
 }
 
 // One event whose message is over what the producer sends (message.max.bytes) is a dead letter
@@ -164,6 +187,42 @@ TEST(KafkaPublish, ACancelStillDeliversWhatWasProduced) {
   ASSERT_TRUE(f.broker->set_broker_rtt(1, 0));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r.value().published, events.size());
+}
+
+// While the producer's queue is full (its broker away), the publish still reports progress and
+// sees a cancellation (a Ctrl-C): it used to wait for room in the queue without either, for as
+// long as the broker stayed away.
+TEST(KafkaPublish, ACancelIsSeenWhileTheProducersQueueIsFull) {
+  Fixture f(2);
+  f.kafka.librdkafka.emplace_back("queue.buffering.max.messages", "4");
+  ASSERT_TRUE(f.broker->set_broker_down(2));
+  const std::vector<Event> events = test::make_cohort(f.registry, 3, 30);
+  std::atomic<int> calls{0};
+  std::atomic<bool> cancel{false};
+  PublishOptions options;
+  options.progress = [&](uint64_t) {
+    ++calls;
+    return !cancel.load();
+  };
+  Result<PublishSummary> r = make_error(Errc::io, "not finished");
+  std::thread publishing([&] {
+    DeadLetterSink dead;
+    r = f.publish(events, dead, options);
+  });
+  bool progressed = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!progressed && std::chrono::steady_clock::now() < deadline) {
+    progressed = calls.load() >= 2;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  cancel = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a progress call takes it
+  EXPECT_TRUE(f.broker->set_broker_up(2));
+  publishing.join();
+  ASSERT_TRUE(progressed) << "no progress report, nor a chance to cancel, while the queue was full";
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r.value().cancelled);
+  EXPECT_LE(r.value().published, 4u) << "events were taken after the cancel";
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 
 #include "connectors/kafka_consumer.h"
+#include "connectors/kafka_partitions.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_publish.h"
 #include "tests/connectors/kafka_test_util.h"
@@ -196,6 +197,20 @@ void slow_down(Fixture& f, ServiceOptions& options, int rtt_ms) {
   ASSERT_TRUE(f.broker->set_broker_rtt(1, rtt_ms));
 }
 
+// Creates every topic of the service with 4 partitions on a two-broker fixture, each topic's
+// partitions led by the broker `leader_of(topic)` names.
+template <class LeaderOf>
+void create_topics_led_by(Fixture& f, const KafkaConfig& kafka, LeaderOf leader_of) {
+  std::vector<std::string> topics = kafka.modality_topics;
+  topics.push_back(kafka.score_topic);
+  topics.push_back(kafka.dead_letter_topic);
+  for (const auto& t : topics) {
+    ASSERT_TRUE(f.broker->create_topic(t, 4, 2));
+    const int32_t leader = leader_of(t);
+    for (int32_t p = 0; p < 4; ++p) ASSERT_TRUE(f.broker->set_partition_leader(t, p, leader));
+  }
+}
+
 TEST(KafkaService, SecondInstanceTakesPartitionsAndTheFirstTakesThemBack) {
   Fixture f;
   auto options = f.options("svc3");
@@ -294,7 +309,10 @@ TEST(KafkaService, PartitionsGivenAwayTakeTheirPatientsLatestScores) {
 }
 
 // An instance the group leaves without partitions is ready (it has nothing to restore), and its
-// gauges say so too.
+// gauges say so too. One partition per topic for two instances: the group gives them all to one
+// of the two, and which one is the assignor's choice (the first may lose its membership while
+// the second joins, a commit with a stale generation for instance, and sort after it on
+// rejoining), so the test finds the idle one rather than assuming it.
 TEST(KafkaService, AnInstanceWithoutPartitionsIsReadyOnItsGaugesToo) {
   Fixture f;
   auto options = f.options("svc-idle");
@@ -303,14 +321,23 @@ TEST(KafkaService, AnInstanceWithoutPartitionsIsReadyOnItsGaugesToo) {
   test::ServiceRunner a(options);
   ASSERT_TRUE(wait_until(60s, [&] { return serving(a.http_address()); }));
   test::ServiceRunner b(options);
-  const std::string b_address = b.http_address();
+  const std::string addresses[] = {a.http_address(), b.http_address()};
+  const auto topics = static_cast<double>(options.kafka.modality_topics.size());
+  std::size_t idle = 0;
   ASSERT_TRUE(wait_until(60s, [&] {
-    return metric_value(b_address, "tfe_rebalances_total") >= 1 &&
-           http_get(b_address, "/readyz").first == 200;
-  })) << "the instance without partitions never became ready";
-  EXPECT_EQ(metric_value(b_address, "tfe_assigned_partitions"), 0.0);
-  expect_readiness_agrees(b_address);
-  expect_readiness_agrees(a.http_address());
+    if (metric_value(addresses[1], "tfe_rebalances_total") < 1) return false;  // b joined
+    for (std::size_t i = 0; i < 2; ++i) {
+      if (metric_value(addresses[i], "tfe_assigned_partitions") == 0 &&
+          http_get(addresses[i], "/readyz").first == 200 && serving(addresses[1 - i]) &&
+          metric_value(addresses[1 - i], "tfe_assigned_partitions") == topics) {
+        idle = i;
+        return true;
+      }
+    }
+    return false;
+  })) << "no instance was left ready without partitions while the other held them all";
+  expect_readiness_agrees(addresses[idle]);
+  expect_readiness_agrees(addresses[1 - idle]);
 }
 
 // A restore pauses the partitions it has finished while others still replay. A rebalance that
@@ -323,14 +350,9 @@ TEST(KafkaService, ARebalanceDuringARestoreLeavesNoPartitionPaused) {
   Fixture f(2);
   auto options = f.options("svc10");
   ASSERT_TRUE(f.broker->set_group_coordinator(options.kafka.group_id, 1));
-  std::vector<std::string> topics = options.kafka.modality_topics;
-  topics.push_back(options.kafka.score_topic);
-  topics.push_back(options.kafka.dead_letter_topic);
-  for (const auto& t : topics) {
-    ASSERT_TRUE(f.broker->create_topic(t, 4, 2));
-    const int32_t leader = t == options.kafka.modality_topics[0] ? 2 : 1;
-    for (int32_t p = 0; p < 4; ++p) ASSERT_TRUE(f.broker->set_partition_leader(t, p, leader));
-  }
+  ASSERT_NO_FATAL_FAILURE(create_topics_led_by(f, options.kafka, [&](const std::string& t) {
+    return t == options.kafka.modality_topics[0] ? 2 : 1;
+  }));
   const auto all = test::make_cohort(f.registry, 40, 120);
   const ScoreMap want = test::reference_scores(all, f.engine, f.scorer, f.registry);
   f.publish(all, options.kafka, true);
@@ -601,6 +623,123 @@ TEST(KafkaService, AStopWhileTheRestoreRetriesEndsCleanly) {
   // Not a timing target: without the stop the lookups go on for as long as the coordinator
   // refuses them, and a back-off alone reaches 5 s.
   EXPECT_LT(stop_took, 4s) << "the restore's retries did not stop";
+}
+
+// The group's commits on the modality topics: offset and engine clock (none for a commit made
+// before the clock moved: nothing was applied then).
+std::vector<std::pair<int64_t, std::optional<int64_t>>> group_commits(const Fixture& f,
+                                                                      const KafkaConfig& k) {
+  std::vector<std::pair<int64_t, std::optional<int64_t>>> out;
+  auto consumer =
+      kafka::KafkaConsumer::create({{"bootstrap.servers", f.broker->bootstrap_servers()},
+                                    {"group.id", k.group_id},
+                                    {"log_level", "2"}},
+                                   {});
+  EXPECT_TRUE(consumer) << consumer.error().message;
+  if (!consumer) return out;
+  kafka::TopicPartitions partitions;
+  for (const auto& t : k.modality_topics) {
+    for (int32_t p = 0; p < 4; ++p) partitions.emplace_back(t, p);
+  }
+  auto committed = consumer.value().committed(partitions, 10'000);
+  EXPECT_TRUE(committed) << committed.error().message;
+  if (!committed) return out;
+  for (const auto& tp : committed.value()) {
+    if (tp.offset >= 0) out.emplace_back(tp.offset, parse_commit_metadata(tp.metadata));
+  }
+  return out;
+}
+
+// The broker leading the score and dead-letter topics is down (or slow): the producer's queue (a
+// few messages here) fills with the first scores. A stop then must still be noticed (the service
+// used to wait, inside the scoring, for room in the queue for as long as the broker stayed away
+// or slow), and no commit may cover a score that was not delivered (a score given up at the
+// stop included, although what was in flight before it is delivered within the grace).
+void stop_with_the_queue_full(const std::string& group, bool broker_down) {
+  Fixture f(2);
+  auto options = f.options(group);
+  ASSERT_TRUE(f.broker->set_group_coordinator(options.kafka.group_id, 1));
+  ASSERT_NO_FATAL_FAILURE(create_topics_led_by(f, options.kafka, [&](const std::string& t) {
+    return t == options.kafka.score_topic || t == options.kafka.dead_letter_topic ? 2 : 1;
+  }));
+  const auto events = test::make_cohort(f.registry, 12, 40);
+  const ScoreMap want = test::reference_scores(events, f.engine, f.scorer, f.registry);
+  ASSERT_FALSE(want.empty());
+  f.publish(events, options.kafka);
+  options.kafka.librdkafka.emplace_back("queue.buffering.max.messages", "4");
+  options.kafka.shutdown_grace_ms = 10'000;
+  ASSERT_TRUE(broker_down ? f.broker->set_broker_down(2) : f.broker->set_broker_rtt(2, 1'500));
+
+  test::ServiceRunner service(options);
+  const std::string address = service.http_address();
+  ASSERT_FALSE(address.empty()) << "the service did not start";
+  ASSERT_TRUE(wait_until(60s, [&] {
+    return metric_value(address, "tfe_events_in_total{modality=\"wearables\"}") > 0;
+  })) << "nothing consumed";
+  if (broker_down) {
+    std::this_thread::sleep_for(5s);  // scores released: the queue fills
+  } else {
+    // Scores come out, four at a time, each round trip taking 1.5 s: the queue is full now.
+    ASSERT_GE(test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic, 1, 60s)
+                  .scores.size(),
+              1u)
+        << "no score delivered";
+  }
+  service.request_stop();
+  const bool ended = wait_until(60s, [&] { return service.finished(); });
+  // Lets a service that missed the stop end.
+  EXPECT_TRUE(broker_down ? f.broker->set_broker_up(2) : f.broker->set_broker_rtt(2, 0));
+  ASSERT_TRUE(ended) << "the stop was not noticed while the producer's queue was full";
+  ASSERT_TRUE(service.result()) << service.result().error().message;
+  if (!broker_down) {
+    EXPECT_FALSE(service.result().value().clean_shutdown) << "queued scores were given up";
+  }
+
+  const Collected delivered = test::collect_scores(f.broker->bootstrap_servers(),
+                                                   options.kafka.score_topic, want.size(), 10s);
+  if (broker_down) {
+    EXPECT_TRUE(delivered.scores.empty());
+  }
+  for (const auto& [offset, clock] : group_commits(f, options.kafka)) {
+    if (!clock) {
+      EXPECT_EQ(offset, 0) << "committed records applied before the clock moved";
+      continue;
+    }
+    std::size_t undelivered = 0;
+    for (const auto& [key, json] : want) {
+      if (key.second <= *clock && !delivered.scores.count(key)) ++undelivered;
+    }
+    EXPECT_EQ(undelivered, 0u) << "committed at engine clock " << *clock << " past " << undelivered
+                               << " score(s) never delivered";
+  }
+}
+
+TEST(KafkaService, AStopWhileTheBrokerTakesNoScoresIsNoticedAndCommitsNothingUndelivered) {
+  stop_with_the_queue_full("svc-full-down", true);
+}
+
+TEST(KafkaService, AStopWhileTheBrokerIsSlowGivesUpTheQueuedScoresAndCommitsNoneOfThem) {
+  stop_with_the_queue_full("svc-full-slow", false);
+}
+
+TEST(KafkaService, AFatalProducerErrorStopsTheServiceNamingIt) {
+  // A producer that cannot go on (here: the broker refuses it a producer id, as a cluster does
+  // to a principal without the idempotent-write permission) stops the service at once, with an
+  // error that says why. An idle service used to run on, reporting ready, until its first score
+  // failed with "Local: Fatal error".
+  Fixture f;
+  auto options = f.options("svc-fatal");
+  f.create_topics(options.kafka);
+  f.broker->push_request_errors(kafka::ApiKey::init_producer_id,
+                                {RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED});
+  test::ServiceRunner service(options);
+  const bool ended = wait_until(60s, [&] { return service.finished(); });
+  service.stop();
+  ASSERT_TRUE(ended) << "the service ran on with a producer that cannot produce";
+  ASSERT_FALSE(service.result()) << "a fatal producer error is an error";
+  const std::string& message = service.result().error().message;
+  EXPECT_NE(message.find("producer fatal error"), std::string::npos) << message;
+  EXPECT_NE(message.find("CLUSTER_AUTHORIZATION_FAILED"), std::string::npos) << message;
 }
 
 TEST(KafkaService, HttpEndpointsReportReadinessMetricsAndScores) {

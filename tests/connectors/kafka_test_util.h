@@ -203,13 +203,19 @@ class ServiceRunner {
       info_ = info;
       started_ = true;
     };
-    thread_ = std::thread([this] { result_ = run_service(options_); });
+    thread_ = std::thread([this] {
+      result_ = run_service(options_);
+      finished_ = true;
+    });
   }
   ~ServiceRunner() { stop(); }
   void stop() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
   }
+  // Asks the service to stop without waiting for it (finished() tells when it has).
+  void request_stop() { stop_ = true; }
+  bool finished() const { return finished_.load(); }
   const Result<ServiceSummary>& result() const { return result_; }
   // The HTTP address once started ("" before).
   std::string http_address() {
@@ -226,6 +232,7 @@ class ServiceRunner {
  private:
   ServiceOptions options_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
   std::mutex mutex_;
   ServiceInfo info_;
   bool started_ = false;
