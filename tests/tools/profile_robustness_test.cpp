@@ -13,41 +13,18 @@
 #include "connectors/history_replay.h"
 #include "engine/config.h"
 #include "engine/patient_registry.h"
+#include "tests/tools/profile_test_util.h"
 #include "tools/profile/profile.h"
 #include "tools/synth/synth.h"
 
 namespace tfe::profile {
 namespace {
 
-const std::string kProfiles = std::string(TFE_SOURCE_DIR) + "/configs/profiles";
+using test::kProfiles;
 
-struct Cohort {
-  PatientRegistry registry;
-  History history;
-  EngineConfig config;
-};
-
-std::unique_ptr<Cohort> make_cohort(const std::string& name, uint32_t patients, double days,
-                                    uint64_t seed) {
-  auto profile = synth::load_profile(name, kProfiles);
-  EXPECT_TRUE(profile) << (profile ? "" : profile.error().message);
-  if (!profile) return nullptr;
-  auto cohort = std::make_unique<Cohort>();
-  cohort->config = profile.value().engine;
-  auto stats = synth::generate(profile.value(), {.patients = patients, .days = days, .seed = seed},
-                               cohort->registry,
-                               [&](const Event& e) { cohort->history.events.push_back(e); });
-  EXPECT_TRUE(stats);
-  sort_for_replay(cohort->history.events);
-  return cohort;
-}
-
-ProfileOptions quick_options() {
-  ProfileOptions o;
-  o.bootstrap = 20;
-  o.sample_ticks = 3000;
-  return o;
-}
+using test::Cohort;
+using test::make_cohort;
+using test::quick_options;
 
 ModalityIndex modality_named(const EngineConfig& config, const std::string& name) {
   for (std::size_t m = 0; m < config.schema.size(); ++m) {
@@ -87,7 +64,7 @@ TEST(ProfileRobustness, NonFiniteFeaturesAreCountedAndTakenAsZero) {
     e.embedding[2] = std::numeric_limits<float>::quiet_NaN();
   }
   ASSERT_GT(spoiled, 10);
-  ProfileOptions o = quick_options();
+  ProfileOptions o = quick_options(20);
   std::vector<std::string> lines;
   o.log = [&](const std::string& line) { lines.push_back(line); };
   auto p = profile_history(c->history.events, c->registry, c->config, o);
@@ -126,7 +103,7 @@ TEST(ProfileRobustness, EmbeddingsNearTheFloatRangeGiveFiniteModels) {
     for (std::size_t i = 0; i < e.embedding.size(); ++i) e.embedding[i] = i % 2 ? 3e38f : -3e38f;
   }
   ASSERT_GT(k, 30);
-  auto p = profile_history(c->history.events, c->registry, c->config, quick_options());
+  auto p = profile_history(c->history.events, c->registry, c->config, quick_options(20));
   ASSERT_TRUE(p) << p.error().message;
   const DeploymentProfile& d = p.value();
   EXPECT_FALSE(std::isnan(d.temporal.modalities[imaging].auroc));
@@ -139,7 +116,7 @@ TEST(ProfileRobustness, EmbeddingsNearTheFloatRangeGiveFiniteModels) {
 TEST(ProfileRobustness, AModelSampleTooLargeForMemoryIsRefused) {
   auto c = make_cohort("imaging_heavy", 4, 0.1, 33);
   ASSERT_TRUE(c);
-  ProfileOptions o = quick_options();
+  ProfileOptions o = quick_options(20);
   o.sample_ticks = 1'000'000;  // 2 x 1e6 rows of 2388 floats: 19 GB
   auto r = profile_history(c->history.events, c->registry, c->config, o);
   ASSERT_FALSE(r);

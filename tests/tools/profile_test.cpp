@@ -19,6 +19,7 @@
 #include "connectors/history_replay.h"
 #include "engine/config.h"
 #include "engine/patient_registry.h"
+#include "tests/tools/profile_test_util.h"
 #include "tools/profile/format.h"
 #include "tools/profile/profile.h"
 #include "tools/profile/stats.h"
@@ -27,7 +28,7 @@
 namespace tfe::profile {
 namespace {
 
-const std::string kProfiles = std::string(TFE_SOURCE_DIR) + "/configs/profiles";
+using test::kProfiles;
 
 // ---- numerics ---------------------------------------------------------------------------------
 
@@ -342,33 +343,9 @@ TEST(ProfileThresholds, ParsedFromTheConfigSection) {
 
 // ---- profiles of synthetic deployments --------------------------------------------------------
 
-struct Cohort {
-  PatientRegistry registry;
-  History history;
-  EngineConfig config;
-};
-
-std::unique_ptr<Cohort> make_cohort(const std::string& name, uint32_t patients, double days,
-                                    uint64_t seed) {
-  auto profile = synth::load_profile(name, kProfiles);
-  EXPECT_TRUE(profile) << (profile ? "" : profile.error().message);
-  if (!profile) return nullptr;
-  auto cohort = std::make_unique<Cohort>();
-  cohort->config = profile.value().engine;
-  auto stats = synth::generate(profile.value(), {.patients = patients, .days = days, .seed = seed},
-                               cohort->registry,
-                               [&](const Event& e) { cohort->history.events.push_back(e); });
-  EXPECT_TRUE(stats);
-  sort_for_replay(cohort->history.events);
-  return cohort;
-}
-
-ProfileOptions quick_options() {
-  ProfileOptions o;
-  o.bootstrap = 50;
-  o.sample_ticks = 3000;
-  return o;
-}
+using test::Cohort;
+using test::make_cohort;
+using test::quick_options;
 
 Result<DeploymentProfile> profile_of(const Cohort& c, const ProfileOptions& o = quick_options()) {
   return profile_history(c.history.events, c.registry, c.config, o);
