@@ -76,7 +76,9 @@ Result<std::unique_ptr<EventWriter>> open_event_writer(const std::string& path,
 
 Result<ConvertStats> convert_events(const std::string& in, const std::string& out,
                                     const ModalitySchema& schema, DecodeLimits limits,
-                                    DeadLetterSink& dead_letters) {
+                                    DeadLetterSink& dead_letters,
+                                    const std::function<bool()>& stop_requested) {
+  constexpr uint64_t kCheckEvery = 1 << 16;
   std::error_code ec;
   if (std::filesystem::equivalent(in, out, ec)) {
     return make_error(Errc::invalid_argument, out + ": output is the input file");
@@ -91,7 +93,12 @@ Result<ConvertStats> convert_events(const std::string& in, const std::string& ou
   ConvertStats stats;
   Event event{};
   DeadLetter dead;
-  while (true) {
+  for (uint64_t records = 1;; ++records) {
+    if (records % kCheckEvery == 0 && stop_requested && stop_requested()) {
+      stats.events = writer.value()->events_written();
+      stats.interrupted = true;
+      return stats;  // the unclosed writer removes what it wrote
+    }
     auto item = source.value()->next(event, dead);
     if (!item) return std::move(item).error();
     if (item.value() == SourceItem::end) break;

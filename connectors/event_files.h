@@ -3,6 +3,7 @@
 // log). Opening sources and writers, merging several inputs, and converting between the formats.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,13 +44,17 @@ struct ConvertStats {
   uint64_t dead_letters = 0;  // by reason in dead_letter_counts
   DeadLetterCounts dead_letter_counts{};
   uint64_t unknown_channels = 0;
+  bool interrupted = false;  // stop_requested said so: `out` was not written
 };
 
 // Reads `in` and writes its valid events to `out`, formats chosen by extension (the same format
 // on both sides canonicalises a file). Bad records go to `dead_letters` and the conversion goes
 // on. Fails on unreadable input, an unwritable output, or out naming the same file as in.
+// `stop_requested` (may be empty) is asked every 65,536 records; once it says yes the conversion
+// ends with `interrupted` set and `out` as it was (no partial or temporary file is left).
 Result<ConvertStats> convert_events(const std::string& in, const std::string& out,
                                     const ModalitySchema& schema, DecodeLimits limits,
-                                    DeadLetterSink& dead_letters);
+                                    DeadLetterSink& dead_letters,
+                                    const std::function<bool()>& stop_requested = {});
 
 }  // namespace tfe

@@ -172,6 +172,42 @@ TEST_F(BinlogTest, JsonlToBinlogToJsonlIsByteIdentical) {
   EXPECT_LT(std::filesystem::file_size(tmp_.file("mid.tfelog")), in_bytes.size() / 2);
 }
 
+// A stop (Ctrl-C in tfe convert) ends the conversion at its next check with the output as it
+// was: neither half a log nor its temporary file is left beside it.
+TEST_F(BinlogTest, AStoppedConversionLeavesNothingBehind) {
+  PatientRegistry reg;
+  const auto events = sample_events(schema_, reg, 70'000);  // past the first check, at 65,536
+  const std::string jsonl = tmp_.file("in.jsonl");
+  auto writer = open_jsonl_writer(jsonl, schema_, reg);
+  ASSERT_TRUE(writer);
+  write_events(*writer.value(), events);
+  const auto dir = std::filesystem::path(jsonl).parent_path();
+  const auto files = [&] {
+    return std::distance(std::filesystem::directory_iterator(dir),
+                         std::filesystem::directory_iterator());
+  };
+  const auto before = files();
+
+  DeadLetterSink dead;
+  int asked = 0;
+  auto r = convert_events(jsonl, tmp_.file("out.tfelog"), schema_, {}, dead, [&] {
+    ++asked;
+    return true;
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r.value().interrupted);
+  EXPECT_EQ(asked, 1);
+  EXPECT_LT(r.value().events, events.size());
+  EXPECT_FALSE(std::filesystem::exists(tmp_.file("out.tfelog")));
+  EXPECT_EQ(files(), before) << "a temporary file was left beside the output";
+
+  auto whole =
+      convert_events(jsonl, tmp_.file("out.tfelog"), schema_, {}, dead, [] { return false; });
+  ASSERT_TRUE(whole) << whole.error().message;
+  EXPECT_FALSE(whole.value().interrupted);
+  EXPECT_EQ(whole.value().events, events.size());
+}
+
 TEST_F(BinlogTest, ConvertingTheBadCorpusCountsEachReason) {
   const ModalitySchema schema = default_test_schema();
   DeadLetterSink dead;

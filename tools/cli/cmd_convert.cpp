@@ -9,6 +9,7 @@
 #include "tools/cli/command.h"
 #include "tools/cli/paths.h"
 #include "tools/cli/scorers.h"
+#include "tools/cli/stop_signals.h"
 
 namespace tfe::cli {
 namespace {
@@ -46,11 +47,19 @@ int run_convert(const ConvertArgs& args) {
     return kExitFailure;
   }
   DeadLetterSink* dead = opened.value().get();
-  auto stats = convert_events(args.in, args.out, config.value().schema,
-                              DecodeLimits::from(config.value()), *dead);
+  // Ctrl-C or SIGTERM ends the conversion with neither a partial output nor its temporary file.
+  StopSignals stop;
+  auto stats =
+      convert_events(args.in, args.out, config.value().schema, DecodeLimits::from(config.value()),
+                     *dead, [&stop] { return stop.requested(); });
   if (!stats) {
     print_error("convert", stats.error());  // the dead letters of a failed run are discarded
     return kExitFailure;
+  }
+  if (stats.value().interrupted) {
+    print_error("convert", "interrupted after " + std::to_string(stats.value().events) +
+                               " events; nothing was written");
+    return 128 + stop.signal();
   }
   if (auto closed = dead->close(); !closed) {
     print_error("convert", closed.error());
