@@ -269,17 +269,6 @@ bool iequal(std::string_view a, std::string_view b) {
   return true;
 }
 
-// A carriage return not followed by a line feed, before the end of `s`: a line ending of old Mac
-// exports, which neither the CSV nor the JSONL reader splits on. Named in the messages of the
-// records it merges, whose cause would otherwise not show.
-bool has_lone_cr(std::string_view s) {
-  for (std::size_t i = s.find('\r'); i != std::string_view::npos && i + 1 < s.size();
-       i = s.find('\r', i + 1)) {
-    if (s[i + 1] != '\n') return true;
-  }
-  return false;
-}
-
 bool valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
 
 DecodeError fail(DecodeReason reason, std::string message) {

@@ -192,6 +192,14 @@ std::optional<DecodeReason> decode_reason_from_string(std::string_view name) {
   return std::nullopt;
 }
 
+bool has_lone_cr(std::string_view text) {
+  for (std::size_t i = text.find('\r'); i != std::string_view::npos && i + 1 < text.size();
+       i = text.find('\r', i + 1)) {
+    if (text[i + 1] != '\n') return true;
+  }
+  return false;
+}
+
 std::optional<DecodeError> check_patient_id(std::string_view patient_id) {
   if (patient_id.empty()) return fail(DecodeReason::bad_patient_id, "field 'patient_id' is empty");
   if (patient_id.size() > kMaxPatientIdBytes) {

@@ -79,6 +79,11 @@ std::optional<DecodeError> check_event(const Event& event, const ModalitySchema&
                                        const DecodeLimits& limits);
 std::optional<DecodeError> check_patient_id(std::string_view patient_id);
 
+// True when `text` holds a carriage return not followed by a line feed (before its last byte):
+// the line ending of old Mac exports, on which neither the JSONL nor the CSV reader splits. The
+// readers name it in the messages of the records it merges, whose cause would otherwise not show.
+bool has_lone_cr(std::string_view text);
+
 // Decodes JSON records. Holds a reusable parser (allocated once, grows to the largest record);
 // single-threaded; the schema and registry must outlive it.
 class EventDecoder {

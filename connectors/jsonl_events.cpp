@@ -17,17 +17,6 @@ bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
 
-// A carriage return not followed by a line feed, before the end of `s`: the line ending of old
-// Mac exports, on which the reader does not split (a raw CR is JSON whitespace). A file of such
-// lines reads as one record; its dead letter says why.
-bool has_lone_cr(std::string_view s) {
-  for (std::size_t i = s.find('\r'); i != std::string_view::npos && i + 1 < s.size();
-       i = s.find('\r', i + 1)) {
-    if (s[i + 1] != '\n') return true;
-  }
-  return false;
-}
-
 constexpr std::string_view kLoneCrHint =
     "; the line holds a lone CR, which does not end a line (lines end with LF or CRLF)";
 
