@@ -213,7 +213,11 @@ BinlogSource::BodyStatus BinlogSource::parse_body(const uint8_t* p, const uint8_
   }
   if (ref & 1) {
     std::string_view id;
-    if (!r.bytes(id) || check_patient_id(id) || !valid_utf8(id)) return BodyStatus::malformed;
+    // A writer writes only ids of 1..64 bytes of UTF-8; content rules (control characters) are
+    // checked per record in next(), so that each record of such a patient says why.
+    if (!r.bytes(id) || id.empty() || id.size() > kMaxPatientIdBytes || !valid_utf8(id)) {
+      return BodyStatus::malformed;
+    }
     if (local >= defined_.size()) {
       defined_.resize(local + 1, 0);
       ids_.resize(local + 1);
@@ -322,9 +326,12 @@ Result<SourceItem> BinlogSource::next(Event& event, DeadLetter& dead) {
                            "record refers to a patient defined in a damaged record",
                            kFrameBytes + len);
     }
-    if (auto err = check_event(event, schema_, limits_)) {
-      return dead_letter(dead, at, err->reason, std::move(err->message), kFrameBytes + len);
-    }
+    auto err = check_patient_id(ids_[local]);
+    if (!err) err = check_event(event, schema_, limits_);
+    // A log written under a larger max_record_bytes, or before the writers checked it, may hold
+    // a record the service would refuse: refused here too, so a replay matches the service.
+    if (!err) err = check_record_size(event, schema_, ids_[local], limits_);
+    if (err) return dead_letter(dead, at, err->reason, std::move(err->message), kFrameBytes + len);
     PatientIndex& p = interned_[local];
     if (p == kNotInterned) p = registry_.intern(ids_[local]);
     event.patient = p;

@@ -302,6 +302,17 @@ std::optional<DecodeError> parse_time(std::string_view s, std::string_view colum
                   "(YYYY-MM-DDTHH:MM:SS[.fff]Z)");
 }
 
+// A `value` cell that means "not measured", as an empty one does: the markers exports write for a
+// missing number (R's NA, SQL's NULL, pandas' NaN, N/A), matched case-insensitively as the whole
+// cell. Inside a vector they are not markers: one missing element makes no vector.
+bool is_missing_value(std::string_view trimmed) {
+  if (trimmed.empty()) return true;
+  for (std::string_view marker : {"NA", "N/A", "NULL", "NaN"}) {
+    if (iequal(trimmed, marker)) return true;
+  }
+  return false;
+}
+
 // A number as the JSON decoder reads it: a double, then narrowed to float.
 std::optional<DecodeError> parse_float(std::string_view s, const std::string& field, float& out) {
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
@@ -439,12 +450,13 @@ Result<void> check_csv_columns(const CsvColumns& columns) {
 
 struct CsvImporter::Impl {
   Impl(const ModalitySchema& schema, PatientRegistry& registry, DecodeLimits limits,
-       DeadLetterSink& dead_letters, CsvColumns columns)
+       DeadLetterSink& dead_letters, CsvColumns columns, std::function<bool()> stop_requested)
       : schema(schema),
         registry(registry),
         limits(limits),
         dead_letters(dead_letters),
-        columns(std::move(columns)) {}
+        columns(std::move(columns)),
+        stop_requested(std::move(stop_requested)) {}
 
   // Adjacent vitals rows of one key, collected into one reading.
   struct Reading {
@@ -478,6 +490,7 @@ struct CsvImporter::Impl {
   DecodeLimits limits;
   DeadLetterSink& dead_letters;
   CsvColumns columns;
+  std::function<bool()> stop_requested;
   CsvImportStats stats;
   std::vector<Event> events;
   Reading reading;
@@ -587,7 +600,9 @@ void CsvImporter::Impl::flush_reading(const std::string& source) {
   event.event_time_ms = reading.event_time_ms;
   event.arrival_time_ms = reading.arrival_time_ms;
   event.vitals = reading.vitals;
-  if (auto err = check_event(event, schema, limits)) {
+  auto err = check_event(event, schema, limits);
+  if (!err) err = check_record_size(event, schema, reading.patient_id, limits);
+  if (err) {
     if (reading.last_line != reading.first_line) {
       err->message += " (reading of lines " + std::to_string(reading.first_line) + "-" +
                       std::to_string(reading.last_line) + ")";
@@ -678,10 +693,14 @@ void CsvImporter::Impl::row(const CsvRecordReader::Record& record,
     }
     const std::string field_name = "value (" + spec.channels[*channel] + ")";
     const uint32_t bit = uint32_t{1} << *channel;
-    const std::string_view value = trim(field(kValue));
+    std::string_view value = trim(field(kValue));
+    if (is_missing_value(value)) value = {};
     float number = 0;
     if (!value.empty()) {
-      if (auto err = parse_float(value, field_name, number)) {
+      // A bad value costs its row only, as in the reading's other checks below.
+      auto err = parse_float(value, field_name, number);
+      if (!err) err = check_vitals_value(number, field_name);
+      if (err) {
         reject(std::move(*err));
         return;
       }
@@ -692,8 +711,8 @@ void CsvImporter::Impl::row(const CsvRecordReader::Record& record,
         return;
       }
     }
-    // An empty value is a channel not measured, as a JSON null: the row joins the reading and
-    // adds nothing (a reading with no measured channel is empty_values).
+    // An empty value (or NA, NULL...) is a channel not measured, as a JSON null: the row joins
+    // the reading and adds nothing (a reading with no measured channel is empty_values).
     if (!value.empty()) {
       reading.vitals.present_mask |= bit;
       reading.vitals.values[*channel] = number;
@@ -733,8 +752,9 @@ void CsvImporter::Impl::row(const CsvRecordReader::Record& record,
       }
       event.text.assign(text);
     }
-    const std::string_view value = field(kValue);
-    if (spec.kind == ModalityKind::embedding && trim(value).empty()) {
+    std::string_view value = field(kValue);
+    if (is_missing_value(trim(value))) value = {};
+    if (spec.kind == ModalityKind::embedding && value.empty()) {
       reject(fail(DecodeReason::missing_field, "field 'value' (the embedding) is empty"));
       return;
     }
@@ -743,7 +763,9 @@ void CsvImporter::Impl::row(const CsvRecordReader::Record& record,
       return;
     }
   }
-  if (auto err = check_event(event, schema, limits)) {
+  auto err = check_event(event, schema, limits);
+  if (!err) err = check_record_size(event, schema, patient_id, limits);
+  if (err) {
     reject(std::move(*err));
     return;
   }
@@ -756,7 +778,12 @@ Result<void> CsvImporter::Impl::read(std::istream& in, const std::string& source
   CsvRecordReader::Record record;
   std::optional<std::array<int, kColumnCount>> index;
   std::size_t header_fields = 0;
-  while (true) {
+  constexpr uint64_t kCheckEvery = 1 << 16;
+  for (uint64_t records = 1;; ++records) {
+    if (records % kCheckEvery == 0 && stop_requested && stop_requested()) {
+      stats.interrupted = true;
+      return ok();
+    }
     auto status = reader.next(record);
     if (!status) return make_error(Errc::io, source + ": " + status.error().message);
     if (status.value() == CsvRecordReader::Status::end) break;
@@ -811,8 +838,10 @@ Result<void> CsvImporter::Impl::read(std::istream& in, const std::string& source
 }
 
 CsvImporter::CsvImporter(const ModalitySchema& schema, PatientRegistry& registry,
-                         DecodeLimits limits, DeadLetterSink& dead_letters, CsvColumns columns)
-    : impl_(std::make_unique<Impl>(schema, registry, limits, dead_letters, std::move(columns))) {}
+                         DecodeLimits limits, DeadLetterSink& dead_letters, CsvColumns columns,
+                         std::function<bool()> stop_requested)
+    : impl_(std::make_unique<Impl>(schema, registry, limits, dead_letters, std::move(columns),
+                                   std::move(stop_requested))) {}
 
 CsvImporter::~CsvImporter() = default;
 
@@ -840,10 +869,33 @@ std::vector<Event> CsvImporter::take_events() {
 
 const CsvImportStats& CsvImporter::stats() const { return impl_->stats; }
 
+namespace {
+
+// The imported events, in order, as a source for write_event_file.
+class EventVectorSource final : public EventSource {
+ public:
+  EventVectorSource(std::string name, const std::vector<Event>& events)
+      : name_(std::move(name)), events_(events) {}
+  Result<SourceItem> next(Event& event, DeadLetter&) override {
+    if (next_ == events_.size()) return SourceItem::end;
+    event = events_[next_++];
+    return SourceItem::event;
+  }
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::string name_;
+  const std::vector<Event>& events_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace
+
 Result<CsvImportStats> import_csv(const std::vector<std::string>& paths, const std::string& out,
                                   const ModalitySchema& schema, DecodeLimits limits,
                                   DeadLetterSink& dead_letters, const CsvColumns& columns,
-                                  const CsvImportProgress& on_file) {
+                                  const CsvImportProgress& on_file,
+                                  const std::function<bool()>& stop_requested) {
   if (paths.empty()) return make_error(Errc::invalid_argument, "no CSV files given");
   if (auto f = event_file_format(out); !f) return std::move(f).error();
   if (auto r = check_csv_columns(columns); !r) return std::move(r).error();
@@ -864,18 +916,29 @@ Result<CsvImportStats> import_csv(const std::vector<std::string>& paths, const s
     }
   }
   PatientRegistry registry;
-  CsvImporter importer(schema, registry, limits, dead_letters, columns);
+  CsvImporter importer(schema, registry, limits, dead_letters, columns, stop_requested);
   for (const std::string& path : paths) {
     if (auto r = importer.read_file(path); !r) return std::move(r).error();
+    if (importer.stats().interrupted || (stop_requested && stop_requested())) {
+      CsvImportStats stats = importer.stats();
+      stats.interrupted = true;
+      return stats;
+    }
     if (on_file) on_file(path, importer.stats());
   }
   const std::vector<Event> events = importer.take_events();
-  auto writer = open_event_writer(out, schema, registry);
-  if (!writer) return std::move(writer).error();
-  for (const Event& event : events) writer.value()->write(event);
-  if (auto r = writer.value()->close(); !r) return std::move(r).error();
+  // The same writing step as tfe convert: a stop leaves neither the output nor its temporary file.
+  EventVectorSource source(paths.size() == 1 ? paths[0] : "CSV import", events);
+  auto written =
+      write_event_file(source, out, schema, registry, limits, dead_letters, stop_requested);
+  if (!written) return std::move(written).error();
   CsvImportStats stats = importer.stats();
-  stats.events = writer.value()->events_written();
+  stats.events = written.value().events;
+  stats.interrupted = written.value().interrupted;
+  stats.dead_letters += written.value().dead_letters;
+  for (std::size_t r = 0; r < kDecodeReasonCount; ++r) {
+    stats.dead_letter_counts[r] += written.value().dead_letter_counts[r];
+  }
   return stats;
 }
 

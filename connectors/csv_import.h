@@ -55,13 +55,17 @@ struct CsvImportStats {
   uint64_t events = 0;        // valid events kept
   uint64_t dead_letters = 0;  // by reason in dead_letter_counts
   DeadLetterCounts dead_letter_counts{};
+  bool interrupted = false;  // a stop was requested: reading ended early, nothing was written
 };
 
 // Reads CSV files into events. Single-threaded; the schema, registry and sink must outlive it.
 class CsvImporter {
  public:
+  // `stop_requested` (may be empty) is asked every 65,536 records; once it says yes, read ends
+  // at once with stats().interrupted set.
   CsvImporter(const ModalitySchema& schema, PatientRegistry& registry, DecodeLimits limits,
-              DeadLetterSink& dead_letters, CsvColumns columns = {});
+              DeadLetterSink& dead_letters, CsvColumns columns = {},
+              std::function<bool()> stop_requested = {});
   ~CsvImporter();
   CsvImporter(const CsvImporter&) = delete;
   CsvImporter& operator=(const CsvImporter&) = delete;
@@ -84,14 +88,20 @@ class CsvImporter {
 };
 
 // Reads every CSV file and writes their events to `out` (.jsonl or .tfelog, by extension) in
-// arrival-time order. The output is created only once every input has been read. Fails on an
+// arrival-time order, through write_event_file (tfe convert's writing step: an event whose JSON
+// record exceeds max_record_bytes is a dead letter; they are checked as rows are read, with the
+// row's position). The output is created only once every input has been read. Fails on an
 // unreadable input or bad header, a file given twice (by the same path or through a link), an
 // unknown output extension, or an unwritable output.
 // `on_file` (may be empty) is called after each input file with the totals so far (progress).
+// `stop_requested` (may be empty) is asked while reading (every 65,536 rows and after each file)
+// and while writing (as write_event_file asks it); once it says yes the import ends with
+// `interrupted` set and `out` as it was: neither a partial output nor a temporary file is left.
 using CsvImportProgress = std::function<void(const std::string& path, const CsvImportStats&)>;
 Result<CsvImportStats> import_csv(const std::vector<std::string>& paths, const std::string& out,
                                   const ModalitySchema& schema, DecodeLimits limits,
                                   DeadLetterSink& dead_letters, const CsvColumns& columns = {},
-                                  const CsvImportProgress& on_file = {});
+                                  const CsvImportProgress& on_file = {},
+                                  const std::function<bool()>& stop_requested = {});
 
 }  // namespace tfe

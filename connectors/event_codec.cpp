@@ -36,8 +36,9 @@ constexpr std::array<std::string_view, kDecodeReasonCount> kReasonNames = {
     "bad_checksum",
     "truncated_record",
     "malformed_record",
+    "value_out_of_range",
 };
-static_assert(static_cast<std::size_t>(DecodeReason::malformed_record) + 1 == kDecodeReasonCount);
+static_assert(static_cast<std::size_t>(DecodeReason::value_out_of_range) + 1 == kDecodeReasonCount);
 
 DecodeError fail(DecodeReason reason, std::string message) {
   return DecodeError{reason, std::move(message)};
@@ -205,7 +206,58 @@ std::optional<DecodeError> check_patient_id(std::string_view patient_id) {
   if (patient_id.size() > kMaxPatientIdBytes) {
     return fail(DecodeReason::bad_patient_id, "field 'patient_id' is longer than 64 bytes");
   }
+  // Control characters (a JSON "\u0001", a tab, a newline) break CSV rows and terminal output
+  // wherever the id is written later: C0, DEL, and C1 (U+0080..U+009F, UTF-8 C2 80..C2 9F).
+  for (std::size_t i = 0; i < patient_id.size(); ++i) {
+    const auto c = static_cast<unsigned char>(patient_id[i]);
+    const bool c1 = c == 0xC2 && i + 1 < patient_id.size() &&
+                    static_cast<unsigned char>(patient_id[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(patient_id[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7F || c1) {
+      return fail(DecodeReason::bad_patient_id,
+                  "field 'patient_id' holds a control character at byte " + std::to_string(i));
+    }
+  }
   return std::nullopt;
+}
+
+std::optional<DecodeError> check_vitals_value(float value, std::string_view field) {
+  if (!std::isfinite(value)) {
+    return fail(DecodeReason::non_finite_value, field_message(field, "is not a finite float"));
+  }
+  if (std::fabs(double{value}) > kMaxVitalsMagnitude) {
+    return fail(DecodeReason::value_out_of_range,
+                field_message(field, "is outside |value| <= 1e9, the bound on vitals values"));
+  }
+  return std::nullopt;
+}
+
+std::optional<DecodeError> check_record_size(const Event& event, const ModalitySchema& schema,
+                                             std::string_view patient_id,
+                                             const DecodeLimits& limits) {
+  // An upper bound of the canonical record: a string byte takes at most 6 (\u00XX), a float at
+  // most 32 with its separator, the keys and times about 200 in all.
+  constexpr std::size_t kFixed = 256;
+  constexpr std::size_t kPerFloat = 32;
+  std::size_t bound = kFixed + 6 * patient_id.size() + 6 * event.label.size() +
+                      6 * event.text.size() + kPerFloat * event.embedding.size();
+  if (event.modality != kOutcomeModality && event.modality < schema.size()) {
+    const ModalitySpec& spec = schema[event.modality];
+    bound += 6 * spec.name.size();
+    if (spec.kind == ModalityKind::vitals) {
+      for (std::size_t c = 0; c < spec.channels.size(); ++c) {
+        if (event.vitals.present_mask >> c & 1) bound += 6 * spec.channels[c].size() + kPerFloat;
+      }
+    }
+  }
+  if (bound <= limits.max_record_bytes) return std::nullopt;
+  std::string record;
+  append_event_json(record, event, schema, patient_id);
+  if (record.size() <= limits.max_record_bytes) return std::nullopt;
+  return fail(DecodeReason::record_too_large,
+              "the event is " + std::to_string(record.size()) +
+                  " bytes as a JSON record, over max_record_bytes (" +
+                  std::to_string(limits.max_record_bytes) + "); the service would refuse it");
 }
 
 std::optional<DecodeError> check_event(const Event& event, const ModalitySchema& schema,
@@ -252,9 +304,9 @@ std::optional<DecodeError> check_event(const Event& event, const ModalitySchema&
                     "field 'values' holds none of the configured channels");
       }
       for (std::size_t c = 0; c < n; ++c) {
-        if ((event.vitals.present_mask >> c & 1) && !std::isfinite(event.vitals.values[c])) {
-          return fail(DecodeReason::non_finite_value,
-                      field_message("values." + spec.channels[c], "is not a finite float"));
+        if (!(event.vitals.present_mask >> c & 1)) continue;
+        if (auto err = check_vitals_value(event.vitals.values[c], "values." + spec.channels[c])) {
+          return err;
         }
       }
       return std::nullopt;
@@ -503,8 +555,13 @@ DecodeResult<Event> EventDecoder::decode(std::string_view record,
 
 void append_event_json(std::string& out, const Event& event, const ModalitySchema& schema,
                        const PatientRegistry& registry) {
+  append_event_json(out, event, schema, registry.id(event.patient));
+}
+
+void append_event_json(std::string& out, const Event& event, const ModalitySchema& schema,
+                       std::string_view patient_id) {
   out.append("{\"patient_id\":");
-  json::append_string(out, registry.id(event.patient));
+  json::append_string(out, patient_id);
   out.append(",\"modality\":");
   const bool outcome = event.modality == kOutcomeModality;
   json::append_string(out, outcome ? kOutcomeName : std::string_view(schema[event.modality].name));

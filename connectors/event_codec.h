@@ -44,8 +44,9 @@ enum class DecodeReason : uint8_t {
   bad_checksum,               // binary log: record checksum mismatch (or lost with one)
   truncated_record,           // binary log: the file ends inside a record
   malformed_record,           // binary log: checksum valid but the body does not parse
+  value_out_of_range,         // a vitals value beyond the physical bound kMaxVitalsMagnitude
 };
-inline constexpr std::size_t kDecodeReasonCount = 15;
+inline constexpr std::size_t kDecodeReasonCount = 16;
 
 std::string_view to_string(DecodeReason reason);
 std::optional<DecodeReason> decode_reason_from_string(std::string_view name);
@@ -60,6 +61,9 @@ using DecodeResult =
     boost::outcome_v2::basic_result<T, DecodeError, boost::outcome_v2::policy::terminate>;
 
 inline constexpr std::size_t kMaxPatientIdBytes = 64;
+// Largest magnitude of a vitals value, far beyond any physical reading in any unit. Finite floats
+// up to 3.4e38 would overflow the engine's window sums, slopes and deviations to inf (NaN scores).
+inline constexpr double kMaxVitalsMagnitude = 1e9;
 
 struct DecodeLimits {
   uint32_t max_record_bytes = 1 << 20;
@@ -73,11 +77,23 @@ struct DecodeLimits {
 // irrelevant). Equal to SIMDJSON_PADDING.
 inline constexpr std::size_t kDecodePadding = 64;
 
-// Semantic checks shared by every decoder (JSON and binary log): times, finite values, vector
-// dimensions, non-empty vitals. Patient ids are checked by check_patient_id before interning.
+// Semantic checks shared by every decoder (JSON, binary log, CSV): times, finite values, vitals
+// within kMaxVitalsMagnitude, vector dimensions, non-empty vitals. Patient ids are checked by
+// check_patient_id before interning: 1..64 bytes, no control character (C0, DEL or C1; they would
+// break CSV and terminal output downstream).
 std::optional<DecodeError> check_event(const Event& event, const ModalitySchema& schema,
                                        const DecodeLimits& limits);
 std::optional<DecodeError> check_patient_id(std::string_view patient_id);
+// One vitals value: finite (non_finite_value) and within kMaxVitalsMagnitude
+// (value_out_of_range). `field` names it in the message (e.g. "values.hr").
+std::optional<DecodeError> check_vitals_value(float value, std::string_view field);
+
+// record_too_large when the canonical JSON record of `event` (append_event_json, what tfe writes
+// to JSONL and publishes to Kafka) exceeds limits.max_record_bytes: the service would refuse it.
+// Cheap for small events (an upper bound first; the record is built only near the limit).
+std::optional<DecodeError> check_record_size(const Event& event, const ModalitySchema& schema,
+                                             std::string_view patient_id,
+                                             const DecodeLimits& limits);
 
 // True when `text` holds a carriage return not followed by a line feed (before its last byte):
 // the line ending of old Mac exports, on which neither the JSONL nor the CSV reader splits. The
@@ -126,5 +142,8 @@ class EventDecoder {
 // `event.modality` must index `schema` or be kOutcomeModality.
 void append_event_json(std::string& out, const Event& event, const ModalitySchema& schema,
                        const PatientRegistry& registry);
+// The same with the patient id given (an event not yet interned).
+void append_event_json(std::string& out, const Event& event, const ModalitySchema& schema,
+                       std::string_view patient_id);
 
 }  // namespace tfe

@@ -74,11 +74,69 @@ Result<std::unique_ptr<EventWriter>> open_event_writer(const std::string& path,
   return make_error(Errc::invalid_argument, path + ": unknown event file format");
 }
 
+Result<ConvertStats> write_event_file(EventSource& source, const std::string& out,
+                                      const ModalitySchema& schema, const PatientRegistry& registry,
+                                      DecodeLimits limits, DeadLetterSink& dead_letters,
+                                      const std::function<bool()>& stop_requested) {
+  constexpr uint64_t kCheckEvery = 1 << 16;
+  auto writer = open_event_writer(out, schema, registry);
+  if (!writer) return std::move(writer).error();
+  const auto stopped = [&] { return stop_requested && stop_requested(); };
+  const auto in_format = event_file_format(source.name());
+  const bool by_line = in_format && in_format.value() == EventFileFormat::jsonl;
+
+  ConvertStats stats;
+  const auto count_dead = [&](const DeadLetter& dead) {
+    dead_letters.write(dead);
+    ++stats.dead_letters;
+    ++stats.dead_letter_counts[static_cast<std::size_t>(dead.reason)];
+  };
+  Event event{};
+  DeadLetter dead;
+  for (uint64_t items = 1;; ++items) {
+    // An unclosed writer removes what it wrote: a stop leaves `out` as it was.
+    if (items % kCheckEvery == 0 && stopped()) {
+      stats.events = writer.value()->events_written();
+      stats.interrupted = true;
+      return stats;
+    }
+    auto item = source.next(event, dead);
+    if (!item) return std::move(item).error();
+    if (item.value() == SourceItem::end) break;
+    if (item.value() == SourceItem::dead_letter) {
+      count_dead(dead);
+      continue;
+    }
+    // A record the service would refuse is refused here, so that the file publishes and replays
+    // as the service would see it.
+    if (auto err = check_record_size(event, schema, registry.id(event.patient), limits)) {
+      dead.source = source.name();
+      dead.partition = -1;
+      dead.line = by_line ? event.source_seq : 0;
+      dead.offset = -1;
+      dead.reason = err->reason;
+      dead.message = std::move(err->message);
+      dead.raw_bytes = 0;
+      dead.raw.clear();  // what is too large is not copied
+      count_dead(dead);
+      continue;
+    }
+    writer.value()->write(event);
+  }
+  stats.events = writer.value()->events_written();
+  stats.unknown_channels = source.unknown_channels();
+  if (stopped()) {
+    stats.interrupted = true;
+    return stats;
+  }
+  if (auto r = writer.value()->close(); !r) return std::move(r).error();
+  return stats;
+}
+
 Result<ConvertStats> convert_events(const std::string& in, const std::string& out,
                                     const ModalitySchema& schema, DecodeLimits limits,
                                     DeadLetterSink& dead_letters,
                                     const std::function<bool()>& stop_requested) {
-  constexpr uint64_t kCheckEvery = 1 << 16;
   std::error_code ec;
   if (std::filesystem::equivalent(in, out, ec)) {
     return make_error(Errc::invalid_argument, out + ": output is the input file");
@@ -87,33 +145,8 @@ Result<ConvertStats> convert_events(const std::string& in, const std::string& ou
   PatientRegistry registry;
   auto source = open_event_source(in, schema, registry, limits);
   if (!source) return std::move(source).error();
-  auto writer = open_event_writer(out, schema, registry);
-  if (!writer) return std::move(writer).error();
-
-  ConvertStats stats;
-  Event event{};
-  DeadLetter dead;
-  for (uint64_t records = 1;; ++records) {
-    if (records % kCheckEvery == 0 && stop_requested && stop_requested()) {
-      stats.events = writer.value()->events_written();
-      stats.interrupted = true;
-      return stats;  // the unclosed writer removes what it wrote
-    }
-    auto item = source.value()->next(event, dead);
-    if (!item) return std::move(item).error();
-    if (item.value() == SourceItem::end) break;
-    if (item.value() == SourceItem::dead_letter) {
-      dead_letters.write(dead);
-      ++stats.dead_letters;
-      ++stats.dead_letter_counts[static_cast<std::size_t>(dead.reason)];
-      continue;
-    }
-    writer.value()->write(event);
-  }
-  stats.events = writer.value()->events_written();
-  stats.unknown_channels = source.value()->unknown_channels();
-  if (auto r = writer.value()->close(); !r) return std::move(r).error();
-  return stats;
+  return write_event_file(*source.value(), out, schema, registry, limits, dead_letters,
+                          stop_requested);
 }
 
 }  // namespace tfe

@@ -47,11 +47,23 @@ struct ConvertStats {
   bool interrupted = false;  // stop_requested said so: `out` was not written
 };
 
-// Reads `in` and writes its valid events to `out`, formats chosen by extension (the same format
-// on both sides canonicalises a file). Bad records go to `dead_letters` and the conversion goes
-// on. Fails on unreadable input, an unwritable output, or out naming the same file as in.
-// `stop_requested` (may be empty) is asked every 65,536 records; once it says yes the conversion
-// ends with `interrupted` set and `out` as it was (no partial or temporary file is left).
+// Writes the events of `source` to `out` (format by extension) through a temporary file beside
+// it, put in place only when complete: the one writing step of tfe convert and tfe import. The
+// source's dead letters, and events whose JSON record would exceed limits.max_record_bytes
+// (check_record_size: the service would refuse them; position: the source's name and, for a
+// JSONL source, the event's line), go to `dead_letters` and the write goes on. `stop_requested`
+// (may be empty) is asked every 65,536 items and once more before the output is put in place;
+// once it says yes the write ends with `interrupted` set and `out` as it was (no partial or
+// temporary file is left). Fails on an unreadable source or an unwritable output.
+Result<ConvertStats> write_event_file(EventSource& source, const std::string& out,
+                                      const ModalitySchema& schema, const PatientRegistry& registry,
+                                      DecodeLimits limits, DeadLetterSink& dead_letters,
+                                      const std::function<bool()>& stop_requested = {});
+
+// Reads `in` and writes its valid events to `out` (write_event_file), formats chosen by extension
+// (the same format on both sides canonicalises a file). Bad records go to `dead_letters` and the
+// conversion goes on. Fails on unreadable input, an unwritable output, or out naming the same
+// file as in. `stop_requested`: as for write_event_file.
 Result<ConvertStats> convert_events(const std::string& in, const std::string& out,
                                     const ModalitySchema& schema, DecodeLimits limits,
                                     DeadLetterSink& dead_letters,

@@ -28,7 +28,8 @@ class JsonlSource final : public EventSource {
         fd_(fd),
         // Room for a whole record of the maximum size (plus "\r\n") next to the partial line
         // being completed, so that a refill always makes progress.
-        capacity_(std::max<std::size_t>(4u << 20, 2 * std::size_t{limits.max_record_bytes} + 16)),
+        capacity_(
+            std::max<std::size_t>(kJsonlReadBytes, 2 * std::size_t{limits.max_record_bytes} + 16)),
         buffer_(new char[capacity_ + kDecodePadding]),
         max_record_bytes_(limits.max_record_bytes),
         decoder_(schema, registry, limits) {
@@ -61,6 +62,7 @@ class JsonlSource final : public EventSource {
   int64_t skipping_offset_ = 0;
   bool skipping_blank_ = true;     // the dropped bytes were all blank
   bool skipping_lone_cr_ = false;  // the dropped bytes hold a lone CR
+  bool skipping_end_cr_ = false;   // their last byte is a CR, lone unless an LF comes next
   uint32_t max_record_bytes_;
   EventDecoder decoder_;
 };
@@ -116,11 +118,16 @@ Result<SourceItem> JsonlSource::next(Event& event, DeadLetter& dead) {
         skipping_offset_ = begin_offset_;
         skipping_blank_ = true;
         skipping_lone_cr_ = false;
+        skipping_end_cr_ = false;
       }
       const std::string_view dropped(base + begin_, end_ - begin_);
       skipping_bytes_ += dropped.size();
       skipping_blank_ = skipping_blank_ && is_blank(dropped);
-      skipping_lone_cr_ = skipping_lone_cr_ || has_lone_cr(dropped);
+      // A CR that ended the previous chunk is lone when this one goes on without an LF
+      // (has_lone_cr cannot see past a chunk's last byte).
+      skipping_lone_cr_ = skipping_lone_cr_ || has_lone_cr(dropped) ||
+                          (skipping_end_cr_ && !dropped.empty() && dropped.front() != '\n');
+      skipping_end_cr_ = !dropped.empty() && dropped.back() == '\r';
       begin_offset_ += static_cast<int64_t>(end_ - begin_);
       begin_ = scanned_ = end_;
       if (auto r = refill(); !r) return std::move(r).error();
@@ -142,6 +149,9 @@ Result<SourceItem> JsonlSource::next(Event& event, DeadLetter& dead) {
     begin_ = scanned_ = next_begin;
     ++line_;
     std::string_view line(base + line_begin, line_end - line_begin);
+    // The last chunk of an oversized line follows a CR that ended the one before: lone when
+    // bytes other than the line's end follow it.
+    const bool after_end_cr = skipping_bytes_ > 0 && skipping_end_cr_ && !line.empty();
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
 
     if (skipping_bytes_ > 0) {
@@ -150,7 +160,7 @@ Result<SourceItem> JsonlSource::next(Event& event, DeadLetter& dead) {
       // A long blank line is still blank.
       if (skipping_blank_ && is_blank(line)) continue;
       dead.offset = skipping_offset_;
-      const bool lone_cr = skipping_lone_cr_ || has_lone_cr(line);
+      const bool lone_cr = skipping_lone_cr_ || after_end_cr || has_lone_cr(line);
       return dead_letter(dead, DecodeReason::record_too_large,
                          "record exceeds max_record_bytes" +
                              std::string(lone_cr ? kLoneCrHint : std::string_view()),

@@ -8,6 +8,7 @@
 // without a newline is read. Records without arrival_time arrive at their event_time.
 // Writer: canonical lines (append_event_json), so JSONL -> binary log -> JSONL is byte-identical.
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,9 @@
 #include "engine/result.h"
 
 namespace tfe {
+
+// The source reads in chunks of this many bytes (or twice max_record_bytes, when larger).
+inline constexpr std::size_t kJsonlReadBytes = 4u << 20;
 
 // Fails with Errc::io naming the path if it cannot be opened. schema and registry must outlive it.
 Result<std::unique_ptr<EventSource>> open_jsonl_source(const std::string& path,

@@ -208,6 +208,73 @@ TEST_F(BinlogTest, AStoppedConversionLeavesNothingBehind) {
   EXPECT_EQ(whole.value().events, events.size());
 }
 
+// max_record_bytes bounds what the service accepts. A log holds events of any size (one written
+// under a larger limit, or from records whose canonical JSON is longer than their input line), so
+// converting must refuse what the service would refuse: a record_too_large dead letter naming
+// max_record_bytes, and every other event written. The same from either input format.
+TEST_F(BinlogTest, ConvertRefusesEventsOverMaxRecordBytesFromEitherFormat) {
+  PatientRegistry reg;
+  auto events = sample_events(schema_, reg, 40);
+  const auto note =
+      std::find_if(events.begin(), events.end(), [](const Event& e) { return e.modality == 1; });
+  ASSERT_NE(note, events.end());
+  note->text.assign(10'000, 'x');  // about 10 KB as JSON; the other events are under 8 KB
+  note->embedding.clear();
+  const std::string log = tmp_.file("big.tfelog");
+  auto writer = open_binlog_writer(log, schema_, reg);
+  ASSERT_TRUE(writer);
+  write_events(*writer.value(), events);
+  // An imaging record of 512 "1e-7": about 2.65 KB as written, 3.15 KB in canonical form
+  // ("1e-07").
+  std::string zeros = R"({"patient_id":"Z","modality":"imaging","event_time":1700000000000,)"
+                      R"("embedding":[1e-7)";
+  for (int i = 1; i < 512; ++i) zeros += ",1e-7";
+  zeros += "]}";
+  ASSERT_LT(zeros.size(), 3000u);
+  const std::string jsonl = tmp_.file("zeros.jsonl");
+  test::write_file(jsonl, R"({"patient_id":"Z","modality":"wearables","event_time":1700000000000,)"
+                          R"("values":{"hr":72}})"
+                          "\n" +
+                              zeros + "\n");
+
+  struct Case {
+    std::string in;
+    std::size_t events;
+    uint32_t max_record_bytes;
+  };
+  for (const Case& c : {Case{log, events.size() - 1, 8192}, Case{jsonl, 1, 3000}}) {
+    for (const char* out : {"out.jsonl", "out.tfelog"}) {
+      SCOPED_TRACE(c.in + " -> " + out);
+      DecodeLimits limits;
+      limits.max_record_bytes = c.max_record_bytes;
+      DeadLetterSink dead;
+      auto r = convert_events(c.in, tmp_.file(out), schema_, limits, dead);
+      ASSERT_TRUE(r) << r.error().message;
+      EXPECT_EQ(r.value().events, c.events);
+      EXPECT_EQ(r.value().dead_letters, 1u);
+      EXPECT_EQ(dead.count(DecodeReason::record_too_large), 1u);
+      // Every written event is accepted under the same limit: what the service would read.
+      PatientRegistry back;
+      auto source = open_event_source(tmp_.file(out), schema_, back, limits);
+      ASSERT_TRUE(source) << source.error().message;
+      const Drained got = drain(*source.value());
+      EXPECT_TRUE(got.dead.empty());
+      EXPECT_EQ(got.events.size(), c.events);
+    }
+  }
+  // The reason's message names the limit (and no payload).
+  DecodeLimits limits;
+  limits.max_record_bytes = 8192;
+  PatientRegistry again;
+  auto source = open_binlog_source(log, schema_, again, limits);
+  ASSERT_TRUE(source);
+  const Drained got = drain(*source.value());
+  ASSERT_EQ(got.dead.size(), 1u);
+  EXPECT_EQ(got.dead[0].reason, DecodeReason::record_too_large);
+  EXPECT_NE(got.dead[0].message.find("max_record_bytes"), std::string::npos) << got.dead[0].message;
+  EXPECT_EQ(got.dead[0].message.find("xxx"), std::string::npos);
+}
+
 TEST_F(BinlogTest, ConvertingTheBadCorpusCountsEachReason) {
   const ModalitySchema schema = default_test_schema();
   DeadLetterSink dead;

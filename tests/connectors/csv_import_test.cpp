@@ -152,6 +152,100 @@ TEST(CsvImportTest, EmptyValueIsAChannelNotMeasured) {
   EXPECT_NE(r.dead[0].message.find("lines 4-5"), std::string::npos) << r.dead[0].message;
 }
 
+// Exports write a missing number as NA (R), NULL (SQL), NaN (pandas) or N/A: in `value` such a
+// cell, in any case, is a channel not measured, exactly as an empty cell is. Anything else that
+// is not a number is still wrong_type, and inside a vector these are not markers.
+TEST(CsvImportTest, MissingValueMarkersAreChannelsNotMeasured) {
+  const auto schema = default_test_schema(/*notes_dim=*/4, /*imaging_dim=*/3);
+  Imported r(csv("P1,1704096000000,,wearables,hr,88,\n"
+                 "P1,1704096000000,,wearables,spo2,NA,\n"
+                 "P1,1704096000000,,wearables,rr,N/A,\n"
+                 "P1,1704096000000,,wearables,temp,NULL,\n"
+                 "P1,1704096000000,,wearables,sbp,NaN,\n"
+                 "P1,1704096000000,,wearables,activity,\" na \",\n"
+                 // Every value missing: the reading measures nothing, as with empty cells.
+                 "P1,1704096060000,,wearables,hr,null,\n"
+                 "P1,1704096060000,,wearables,spo2,nan,\n"
+                 "P1,1704096060000,,wearables,rr,n/a,\n"
+                 // A note with a missing vector keeps its text; an imaging row needs its vector.
+                 "P1,1704096120000,,notes,,NA,seen\n"
+                 "P1,1704096180000,,imaging,,NULL,\n"
+                 "P1,1704096240000,,wearables,hr,N A,\n"
+                 "P1,1704096300000,,imaging,,0.1 NA 0.3,\n"),
+             schema);
+  ASSERT_EQ(r.error, "");
+  ASSERT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.events[0].vitals.present_mask, 1u << kHr);
+  EXPECT_EQ(r.events[0].vitals.values[kHr], 88.0f);
+  EXPECT_EQ(r.events[1].text, "seen");
+  EXPECT_TRUE(r.events[1].embedding.empty());
+  ASSERT_EQ(r.dead.size(), 4u);
+  EXPECT_EQ(r.dead[0].reason, "empty_values");
+  EXPECT_EQ(r.dead[0].line, 8u);
+  EXPECT_EQ(r.dead[1].reason, "missing_field");  // as an empty imaging value
+  EXPECT_EQ(r.dead[1].line, 12u);
+  EXPECT_EQ(r.dead[2].reason, "wrong_type");
+  EXPECT_EQ(r.dead[2].line, 13u);
+  EXPECT_EQ(r.dead[3].reason, "wrong_type");
+  EXPECT_EQ(r.dead[3].line, 14u);
+
+  // The same file with empty cells in place of the markers reads the same.
+  Imported e(csv("P1,1704096000000,,wearables,hr,88,\n"
+                 "P1,1704096000000,,wearables,spo2,,\n"
+                 "P1,1704096000000,,wearables,rr,,\n"
+                 "P1,1704096000000,,wearables,temp,,\n"
+                 "P1,1704096000000,,wearables,sbp,,\n"
+                 "P1,1704096000000,,wearables,activity,,\n"
+                 "P1,1704096060000,,wearables,hr,,\n"
+                 "P1,1704096060000,,wearables,spo2,,\n"
+                 "P1,1704096060000,,wearables,rr,,\n"
+                 "P1,1704096120000,,notes,,,seen\n"
+                 "P1,1704096180000,,imaging,,,\n"),
+             schema);
+  ASSERT_EQ(e.events.size(), 2u);
+  EXPECT_EQ(e.events[0].vitals.present_mask, r.events[0].vitals.present_mask);
+  ASSERT_EQ(e.dead.size(), 2u);
+  EXPECT_EQ(e.dead[0].reason, r.dead[0].reason);
+  EXPECT_EQ(e.dead[1].reason, r.dead[1].reason);
+}
+
+// A value beyond the vitals bound (|value| <= 1e9) costs its row, as any bad value in a reading
+// does: the reading keeps its other channels.
+TEST(CsvImportTest, AVitalsValueBeyondTheBoundCostsItsRowOnly) {
+  const auto schema = default_test_schema();
+  Imported r(csv("P1,1704096000000,,wearables,hr,88,\n"
+                 "P1,1704096000000,,wearables,spo2,3e38,\n"
+                 "P1,1704096000000,,wearables,rr,18,\n"
+                 "P1,1704096060000,,wearables,hr,-1e9,\n"),
+             schema);
+  ASSERT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.events[0].vitals.present_mask, (1u << kHr) | (1u << kRr));
+  EXPECT_EQ(r.events[1].vitals.values[kHr], -1e9f);
+  ASSERT_EQ(r.dead.size(), 1u);
+  EXPECT_EQ(r.dead[0].reason, "value_out_of_range");
+  EXPECT_EQ(r.dead[0].line, 3u);
+  EXPECT_NE(r.dead[0].message.find("1e9"), std::string::npos) << r.dead[0].message;
+}
+
+// A row within max_record_bytes can make a longer JSON record (a control character is six bytes
+// as "\u0001"): the service would refuse it, so the import does, at the row's position.
+TEST(CsvImportTest, AnEventLongerThanMaxRecordBytesAsJsonIsADeadLetter) {
+  const auto schema = default_test_schema();
+  DecodeLimits limits;
+  limits.max_record_bytes = 256;
+  const std::string note = "P1,1704096000000,,notes,,,\"" + std::string(60, '\x01') + "\"";
+  ASSERT_LT(note.size(), limits.max_record_bytes);
+  Imported r(csv("P1,1704096000000,,wearables,hr,88,\n" + note + "\n" +
+                 "P1,1704096120000,,notes,,,short\n"),
+             schema, limits);
+  ASSERT_EQ(r.error, "");
+  ASSERT_EQ(r.events.size(), 2u);
+  ASSERT_EQ(r.dead.size(), 1u);
+  EXPECT_EQ(r.dead[0].reason, "record_too_large");
+  EXPECT_EQ(r.dead[0].line, 3u);
+  EXPECT_NE(r.dead[0].message.find("max_record_bytes"), std::string::npos) << r.dead[0].message;
+}
+
 TEST(CsvImportTest, QuotedFieldsKeepCommasDoubledQuotesAndNewlines) {
   const auto schema = default_test_schema();
   Imported r(csv("P1,2024-01-01T07:10:00Z,2024-01-01T09:00:00Z,notes,,,\"Patient, comfortable; "
@@ -279,7 +373,7 @@ TEST(CsvImportTest, EachBadRowIsADeadLetterWithItsReasonAndLine) {
       {"P1,1704096000000,,labs,hr,88,", "unknown_modality"},
       {"P1,1704096000000,,Wearables,hr,88,", "unknown_modality"},
       {"P1,1704096000000,,imaging,,0.1 0.2,", "wrong_dimension"},
-      {"P1,1704096000000,,wearables,hr,NaN,", "non_finite_value"},
+      {"P1,1704096000000,,wearables,hr,-inf,", "non_finite_value"},
       {"P1,1704096000000,,wearables,hr,1e39,", "non_finite_value"},
       {"P1,1704096000000,,imaging,,0.1 inf 0.3,", "non_finite_value"},
       {"P1,1969-12-31T23:59:59Z,,wearables,hr,88,", "event_time_out_of_range"},
@@ -287,6 +381,7 @@ TEST(CsvImportTest, EachBadRowIsADeadLetterWithItsReasonAndLine) {
       {"P1,99999999999999999999,,wearables,hr,88,", "event_time_out_of_range"},
       {"P1,1704096000000,-5,wearables,hr,88,", "arrival_time_out_of_range"},
       {"P1,1704096000000,,wearables,pulse,88,", "empty_values"},
+      {"P1,1704096000000,,wearables,hr,2e9,", "value_out_of_range"},
   };
   std::string rows;
   for (const Bad& b : bad) {
@@ -317,7 +412,7 @@ TEST(CsvImportTest, EachBadRowIsADeadLetterWithItsReasonAndLine) {
 TEST(CsvImportTest, ABadRowInsideAReadingLeavesTheRestOfTheReading) {
   const auto schema = default_test_schema();
   Imported r(csv("P1,1704096000000,,wearables,hr,88,\n"
-                 "P1,1704096000000,,wearables,spo2,n/a,\n"
+                 "P1,1704096000000,,wearables,spo2,high,\n"
                  "P1,1704096000000,,wearables,rr,18,\n"
                  "P1,1704096000000,,wearables,hr,89,\n"),
              schema);
@@ -348,7 +443,7 @@ TEST(CsvImportTest, AReadingFailingCheckEventIsOneDeadLetter) {
 TEST(CsvImportTest, RowLongerThanMaxRecordBytesIsDeadLetteredWithoutPayload) {
   const auto schema = default_test_schema();
   DecodeLimits limits;
-  limits.max_record_bytes = 100;
+  limits.max_record_bytes = 128;  // the kept note is 104 bytes as a JSON record
   const std::string text(300, 'a');
   Imported r(csv("P1,1704096000000,,notes,,,\"" + text + "\"\nP1,1704096000000,,notes,,,ok\n"),
              schema, limits);
@@ -598,6 +693,47 @@ TEST(CsvImportTest, ImportRefusesAnUnknownOutputExtensionBeforeWriting) {
   auto stats = import_csv({dir.file("a.csv")}, dir.file("out.csv"), schema, {}, dead);
   ASSERT_FALSE(stats);
   EXPECT_NE(stats.error().message.find("out.csv"), std::string::npos);
+}
+
+// A stop (Ctrl-C in tfe import) asked at the final write, after every file was read and every
+// event written to the temporary file: the import ends with neither the output nor its temporary
+// file, the path as it was.
+TEST(CsvImportTest, AStopAtTheFinalWriteLeavesNothingBehind) {
+  const auto schema = default_test_schema();
+  TempDir dir;
+  std::string rows;
+  for (int i = 0; i < 500; ++i) {
+    rows += "P" + std::to_string(i % 7) + "," + std::to_string(1704096000000 + i * 1000) +
+            ",,wearables,hr," + std::to_string(60 + i % 50) + ",\n";
+  }
+  test::write_file(dir.file("a.csv"), csv(rows));
+  const auto files = [&] {
+    return std::distance(std::filesystem::directory_iterator(dir.file("")),
+                         std::filesystem::directory_iterator());
+  };
+  const auto before = files();
+  for (const char* out : {"out.tfelog", "out.jsonl"}) {
+    SCOPED_TRACE(out);
+    DeadLetterSink dead;
+    int asked = 0;
+    // Asked once after the file (no), then before the output is put in place (yes).
+    auto r = import_csv({dir.file("a.csv")}, dir.file(out), schema, {}, dead, {}, {},
+                        [&] { return ++asked >= 2; });
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r.value().interrupted);
+    EXPECT_EQ(asked, 2);
+    EXPECT_EQ(r.value().rows, 500u);
+    EXPECT_FALSE(std::filesystem::exists(dir.file(out)));
+    EXPECT_EQ(files(), before) << "a temporary file was left beside the output";
+
+    auto whole = import_csv({dir.file("a.csv")}, dir.file(out), schema, {}, dead, {}, {},
+                            [] { return false; });
+    ASSERT_TRUE(whole) << whole.error().message;
+    EXPECT_FALSE(whole.value().interrupted);
+    EXPECT_EQ(whole.value().events, 500u);
+    EXPECT_TRUE(std::filesystem::exists(dir.file(out)));
+    std::filesystem::remove(dir.file(out));
+  }
 }
 
 // A number too small for a double (1e-400) reads as a zero of its sign, as the JSON decoder reads

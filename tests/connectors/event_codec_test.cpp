@@ -149,6 +149,74 @@ TEST_F(EventCodecTest, RecordOverTheSizeLimit) {
   EXPECT_EQ(r.error().reason, DecodeReason::record_too_large);
 }
 
+// A control character in a patient id (written as a JSON escape or raw) would break the CSV rows
+// and terminal lines the id is written to later: the record is refused, naming no payload.
+TEST_F(EventCodecTest, PatientIdsWithControlCharactersAreRefused) {
+  const std::vector<std::string> ids = {
+      R"(P\u00011)",
+      R"(P\t1)",
+      R"(P\n1)",
+      R"(P\r1)",
+      R"(P\u00001)",
+      R"(P\u007f1)",
+      R"(P\u00851)",  // C1 NEL
+      "P\x7f"
+      "1",
+  };
+  for (const std::string& id : ids) {
+    const std::string record = R"({"patient_id":")" + id +
+                               R"(","modality":"wearables","event_time":1700000000000,)"
+                               R"("values":{"hr":72}})";
+    auto r = decoder_.decode(record);
+    ASSERT_FALSE(r) << id;
+    EXPECT_EQ(r.error().reason, DecodeReason::bad_patient_id) << id;
+    EXPECT_NE(r.error().message.find("control character"), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find("P"), std::string::npos) << r.error().message;
+  }
+  EXPECT_EQ(registry_.size(), 0u);
+  EXPECT_TRUE(check_patient_id("P1").has_value() == false);
+  EXPECT_TRUE(check_patient_id("P\t1").has_value());
+  // Printable non-ASCII stays valid: names and ids in other scripts are common.
+  auto ok = decoder_.decode(
+      R"({"patient_id":"P\u00e9\u00a01","modality":"wearables","event_time":1700000000000,)"
+      R"("values":{"hr":72}})");
+  ASSERT_TRUE(ok) << ok.error().message;
+}
+
+// A finite float up to 3.4e38 overflows the engine's window sums, slopes and deviations to inf.
+// Vitals beyond |value| <= 1e9 (far beyond any physical reading) are refused, and the record is
+// treated as a record with a non-finite channel is: refused whole, its other channels included.
+TEST_F(EventCodecTest, VitalsBeyondThePhysicalBoundAreRefused) {
+  const std::string head =
+      R"({"patient_id":"P1","modality":"wearables","event_time":1700000000000,"values":)";
+  for (const std::string value : {"3e38", "-3.4e38", "1e10", "-1.5e9", "1.0000001e9"}) {
+    auto r = decoder_.decode(head + R"({"hr":72,"spo2":)" + value + "}}");
+    ASSERT_FALSE(r) << value;
+    EXPECT_EQ(r.error().reason, DecodeReason::value_out_of_range) << value;
+    EXPECT_EQ(to_string(r.error().reason), "value_out_of_range");
+    EXPECT_NE(r.error().message.find("values.spo2"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("1e9"), std::string::npos) << r.error().message;
+  }
+  // A non-finite channel still says so; the same rule (the whole record) applies to both.
+  auto inf = decoder_.decode(head + R"({"hr":72,"spo2":1e39}})");
+  ASSERT_FALSE(inf);
+  EXPECT_EQ(inf.error().reason, DecodeReason::non_finite_value);
+  EXPECT_EQ(registry_.size(), 0u);
+  for (const std::string value : {"1e9", "-1e9", "999999999", "0", "-0.0", "1e-38"}) {
+    auto r = decoder_.decode(head + R"({"hr":)" + value + "}}");
+    ASSERT_TRUE(r) << value << ": " << r.error().message;
+  }
+  // The check is the shared one, so the binary log and CSV readers refuse the same values.
+  Event e{};
+  e.modality = 0;
+  e.event_time_ms = e.arrival_time_ms = kT;
+  e.vitals.present_mask = 1;
+  e.vitals.values[0] = 2e9f;
+  const auto err = check_event(e, schema_, DecodeLimits{});
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->reason, DecodeReason::value_out_of_range);
+}
+
 TEST_F(EventCodecTest, LeadingByteOrderMarkIsIgnored) {
   // Windows tools (Notepad, PowerShell 5 Out-File) start a UTF-8 file with a byte order mark;
   // RFC 8259 lets a parser ignore it, and the record after it is valid.
@@ -219,7 +287,10 @@ std::vector<Event> random_events(const ModalitySchema& schema, PatientRegistry& 
       e.vitals.values.fill(std::nanf(""));
       e.vitals.present_mask = static_cast<uint32_t>(rng() % 63) + 1;
       for (int c = 0; c < 6; ++c) {
-        if (e.vitals.present_mask >> c & 1) e.vitals.values[c] = some_float();
+        if (!(e.vitals.present_mask >> c & 1)) continue;
+        do {  // vitals are valid within kMaxVitalsMagnitude only
+          e.vitals.values[c] = some_float();
+        } while (std::fabs(e.vitals.values[c]) > kMaxVitalsMagnitude);
       }
     } else if (kind == 2) {
       e.modality = 1;

@@ -75,9 +75,10 @@ TEST_F(BadRecordCorpusTest, CorpusCoversEveryJsonReason) {
     reasons.insert(l.expect);
   }
   // record_too_large is generated in OversizedLines*; the binary-log reasons in binlog_test.
-  for (const char* r : {"malformed_json", "invalid_utf8", "missing_field", "wrong_type",
-                        "unknown_modality", "wrong_dimension", "non_finite_value", "bad_patient_id",
-                        "event_time_out_of_range", "arrival_time_out_of_range", "empty_values"}) {
+  for (const char* r :
+       {"malformed_json", "invalid_utf8", "missing_field", "wrong_type", "unknown_modality",
+        "wrong_dimension", "non_finite_value", "bad_patient_id", "event_time_out_of_range",
+        "arrival_time_out_of_range", "empty_values", "value_out_of_range"}) {
     EXPECT_TRUE(reasons.count(r)) << "no corpus line for " << r;
   }
 }
@@ -237,6 +238,39 @@ TEST_F(BadRecordCorpusTest, LinesJoinedByALoneCrSaySo) {
   ASSERT_EQ(big.dead.size(), 1u);
   EXPECT_EQ(big.dead[0].reason, DecodeReason::record_too_large);
   EXPECT_NE(big.dead[0].message.find("lone CR"), std::string::npos) << big.dead[0].message;
+}
+
+// The reader drops an oversized line chunk by chunk (kJsonlReadBytes at a time): a lone CR as the
+// last byte of a chunk is seen with the byte after it, in the next chunk, whether that chunk is
+// dropped too or ends the line. A CRLF split across the boundary is no lone CR.
+TEST_F(BadRecordCorpusTest, ALoneCrAtTheEndOfAReadChunkIsNamed) {
+  const std::string rec =
+      R"({"patient_id":"P1","modality":"wearables","event_time":1700000000000,"values":{"hr":1}})";
+  const std::string first(kJsonlReadBytes - 1, 'a');  // the CR is the chunk's last byte
+  struct Case {
+    std::string bytes;
+    bool lone;
+  };
+  const std::vector<Case> cases = {
+      {first + "\r" + std::string(100, 'b') + "\n" + rec + "\n", true},
+      {first + "\r" + std::string(kJsonlReadBytes + 10, 'b') + "\n" + rec + "\n", true},
+      {first + "\r\n" + rec + "\n", false},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(i);
+    const std::string path = tmp_.file("boundary.jsonl");
+    test::write_file(path, cases[i].bytes);
+    PatientRegistry registry;
+    const Drained got = read_jsonl(path, schema_, registry);
+    ASSERT_TRUE(got.error.empty()) << got.error;
+    ASSERT_EQ(got.events.size(), 1u);
+    EXPECT_EQ(got.events[0].source_seq, 2u);
+    ASSERT_EQ(got.dead.size(), 1u);
+    EXPECT_EQ(got.dead[0].reason, DecodeReason::record_too_large);
+    EXPECT_EQ(got.dead[0].line, 1u);
+    EXPECT_EQ(got.dead[0].message.find("lone CR") != std::string::npos, cases[i].lone)
+        << got.dead[0].message;
+  }
 }
 
 TEST_F(BadRecordCorpusTest, EmptyAndMissingFiles) {

@@ -12,6 +12,7 @@
 #include "tools/cli/command.h"
 #include "tools/cli/paths.h"
 #include "tools/cli/scorers.h"
+#include "tools/cli/stop_signals.h"
 
 namespace tfe::cli {
 namespace {
@@ -59,16 +60,24 @@ int run_import(const ImportArgs& args) {
     return kExitFailure;
   }
   DeadLetterSink* dead = opened.value().get();
-  auto stats =
-      import_csv(args.csv, args.out, config.value().schema, DecodeLimits::from(config.value()),
-                 *dead, columns, [](const std::string& path, const CsvImportStats& so_far) {
-                   // Progress on stderr: stdout ends with the one summary line.
-                   std::fprintf(stderr, "import: read %s (%llu rows so far)\n", path.c_str(),
-                                static_cast<unsigned long long>(so_far.rows));
-                 });
+  // Ctrl-C or SIGTERM ends the import with neither a partial output nor its temporary file.
+  StopSignals stop;
+  auto stats = import_csv(
+      args.csv, args.out, config.value().schema, DecodeLimits::from(config.value()), *dead, columns,
+      [](const std::string& path, const CsvImportStats& so_far) {
+        // Progress on stderr: stdout ends with the one summary line.
+        std::fprintf(stderr, "import: read %s (%llu rows so far)\n", path.c_str(),
+                     static_cast<unsigned long long>(so_far.rows));
+      },
+      [&stop] { return stop.requested(); });
   if (!stats) {
     print_error("import", stats.error());  // the dead letters of a failed run are discarded
     return kExitFailure;
+  }
+  if (stats.value().interrupted) {
+    print_error("import", "interrupted after " + std::to_string(stats.value().rows) +
+                              " rows; nothing was written");
+    return 128 + stop.signal();
   }
   if (auto closed = dead->close(); !closed) {
     print_error("import", closed.error());
