@@ -3,7 +3,9 @@
 #include "connectors/kafka_admin.h"
 
 #include <array>
+#include <chrono>
 #include <memory>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -29,11 +31,22 @@ OptionsPtr make_options(rd_kafka_t* rk, rd_kafka_admin_op_t op, int timeout_ms) 
   return options;
 }
 
-// Waits for the admin result event on `queue`.
-Result<detail::EventPtr> wait_result(rd_kafka_queue_t* queue, int timeout_ms,
-                                     std::string_view what) {
+// Waits for the admin result event on `queue`; with keep_going, in short steps that notice a stop.
+Result<detail::EventPtr> wait_result(rd_kafka_queue_t* queue, int timeout_ms, std::string_view what,
+                                     const KeepGoing& keep_going) {
+  using Clock = std::chrono::steady_clock;
+  constexpr int kStepMs = 100;
   // The request times out on its own after timeout_ms; wait a little longer for its report.
-  detail::EventPtr event(rd_kafka_queue_poll(queue, timeout_ms + 5000));
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms + 5000);
+  detail::EventPtr event;
+  if (!keep_going) {
+    event.reset(rd_kafka_queue_poll(queue, timeout_ms + 5000));
+  } else {
+    while (!event && Clock::now() < deadline) {
+      if (!keep_going()) return stopped_error(what);
+      event.reset(rd_kafka_queue_poll(queue, kStepMs));
+    }
+  }
   if (!event) return make_error(Errc::io, fmt::format("kafka: {}: no answer in time", what));
   if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return kafka_error(rd_kafka_event_error(event.get()), what);
@@ -58,8 +71,11 @@ Result<void> check_topic_results(const rd_kafka_topic_result_t** results, std::s
 }  // namespace
 
 KafkaAdmin::KafkaAdmin(std::unique_ptr<detail::ClientLog> log, detail::HandlePtr rk,
-                       detail::QueuePtr queue)
-    : log_(std::move(log)), rk_(std::move(rk)), queue_(std::move(queue)) {}
+                       detail::QueuePtr queue, KeepGoing keep_going)
+    : log_(std::move(log)),
+      keep_going_(std::move(keep_going)),
+      rk_(std::move(rk)),
+      queue_(std::move(queue)) {}
 KafkaAdmin::~KafkaAdmin() { queue_.reset(); }
 KafkaAdmin::KafkaAdmin(KafkaAdmin&&) noexcept = default;
 KafkaAdmin& KafkaAdmin::operator=(KafkaAdmin&& other) noexcept {
@@ -67,6 +83,7 @@ KafkaAdmin& KafkaAdmin::operator=(KafkaAdmin&& other) noexcept {
     queue_.reset();
     rk_.reset();
     log_ = std::move(other.log_);
+    keep_going_ = std::move(other.keep_going_);
     rk_ = std::move(other.rk_);
     queue_ = std::move(other.queue_);
   }
@@ -77,14 +94,15 @@ Error KafkaAdmin::with_last_log_error(Error error) const {
   return log_ ? detail::with_last_log_error(std::move(error), *log_) : error;
 }
 
-Result<KafkaAdmin> KafkaAdmin::create(const Properties& properties, LogLines lines) {
+Result<KafkaAdmin> KafkaAdmin::create(const Properties& properties, LogLines lines,
+                                      KeepGoing keep_going) {
   auto log = std::make_unique<detail::ClientLog>(lines);
   auto conf = detail::make_conf(properties, log.get());
   if (!conf) return conf.error();
   auto rk = detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
   if (!rk) return rk.error();
   detail::QueuePtr queue(rd_kafka_queue_new(rk.value().get()));
-  return KafkaAdmin(std::move(log), std::move(rk).value(), std::move(queue));
+  return KafkaAdmin(std::move(log), std::move(rk).value(), std::move(queue), std::move(keep_going));
 }
 
 Result<void> KafkaAdmin::create_topics(const std::vector<NewTopic>& topics, int timeout_ms) {
@@ -103,7 +121,7 @@ Result<void> KafkaAdmin::create_topics(const std::vector<NewTopic>& topics, int 
   }
   auto options = make_options(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
   rd_kafka_CreateTopics(rk_.get(), raw.data(), raw.size(), options.get(), queue_.get());
-  auto event = wait_result(queue_.get(), timeout_ms, "create topics");
+  auto event = wait_result(queue_.get(), timeout_ms, "create topics", keep_going_);
   if (!event) return event.error();
   const auto* result = rd_kafka_event_CreateTopics_result(event.value().get());
   if (result == nullptr) return make_error(Errc::io, "kafka: create topics: unexpected answer");
@@ -122,7 +140,7 @@ Result<void> KafkaAdmin::delete_topics(const std::vector<std::string>& topics, i
   }
   auto options = make_options(rk_.get(), RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms);
   rd_kafka_DeleteTopics(rk_.get(), raw.data(), raw.size(), options.get(), queue_.get());
-  auto event = wait_result(queue_.get(), timeout_ms, "delete topics");
+  auto event = wait_result(queue_.get(), timeout_ms, "delete topics", keep_going_);
   if (!event) return event.error();
   const auto* result = rd_kafka_event_DeleteTopics_result(event.value().get());
   if (result == nullptr) return make_error(Errc::io, "kafka: delete topics: unexpected answer");
@@ -132,7 +150,7 @@ Result<void> KafkaAdmin::delete_topics(const std::vector<std::string>& topics, i
 }
 
 Result<int32_t> KafkaAdmin::partition_count(const std::string& topic, int timeout_ms) {
-  return detail::partition_count(rk_.get(), topic, timeout_ms);
+  return detail::partition_count(rk_.get(), topic, timeout_ms, keep_going_);
 }
 
 }  // namespace tfe::kafka

@@ -18,8 +18,11 @@ struct NewTopic {
 
 class KafkaAdmin {
  public:
-  // `properties`: bootstrap.servers and any client settings (security, timeouts).
-  static Result<KafkaAdmin> create(const Properties& properties, LogLines lines = LogLines::print);
+  // `properties`: bootstrap.servers and any client settings (security, timeouts). With
+  // `keep_going`, the blocking requests below notice a stop (keep_going() false) within a fraction
+  // of a second and give up with stopped_error().
+  static Result<KafkaAdmin> create(const Properties& properties, LogLines lines = LogLines::print,
+                                   KeepGoing keep_going = {});
   ~KafkaAdmin();
   KafkaAdmin(KafkaAdmin&&) noexcept;
   KafkaAdmin& operator=(KafkaAdmin&&) noexcept;
@@ -36,8 +39,10 @@ class KafkaAdmin {
   Error with_last_log_error(Error error) const;
 
  private:
-  KafkaAdmin(std::unique_ptr<detail::ClientLog> log, detail::HandlePtr rk, detail::QueuePtr queue);
+  KafkaAdmin(std::unique_ptr<detail::ClientLog> log, detail::HandlePtr rk, detail::QueuePtr queue,
+             KeepGoing keep_going);
   std::unique_ptr<detail::ClientLog> log_;  // the handle's opaque: outlives rk_
+  KeepGoing keep_going_;
   detail::HandlePtr rk_;
   detail::QueuePtr queue_;  // admin results (released before rk_)
 };

@@ -2,7 +2,9 @@
 
 #include "connectors/kafka_common.h"
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -20,8 +22,16 @@ Error kafka_error(const rd_kafka_error_t* err, std::string_view context) {
                                           rd_kafka_error_name(err)));
 }
 
+Error stopped_error(std::string_view what) {
+  return make_error(Errc::io, fmt::format("kafka: {}: given up, stopping", what));
+}
+
 namespace detail {
 namespace {
+
+// The first slice of a blocking request that notices stops, and the longest one.
+constexpr int kFirstSliceMs = 250;
+constexpr int kLongestSliceMs = 8'000;
 
 // librdkafka's log lines (syslog levels) through spdlog, so that they share the service's format.
 // Called from librdkafka's threads; spdlog's default logger is thread-safe.
@@ -82,6 +92,14 @@ Error with_last_log_error(Error error, const ClientLog& log) {
     error.message += fmt::format("; librdkafka's last error: {}", last);
   }
   return error;
+}
+
+std::optional<Error> fatal_error(rd_kafka_t* rk, std::string_view client) {
+  std::array<char, 512> text{};
+  const rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk, text.data(), text.size());
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  return make_error(Errc::io, fmt::format("kafka: {} fatal error: {} ({})", client, text.data(),
+                                          rd_kafka_err2name(err)));
 }
 
 Result<ConfPtr> make_conf(const Properties& properties, ClientLog* log) {
@@ -154,11 +172,26 @@ TopicPartitions from_list(const rd_kafka_topic_partition_list_t* list) {
 }
 
 Result<TopicLeadership> topic_leadership(rd_kafka_t* rk, rd_kafka_topic_t* handle,
-                                         const std::string& topic, int timeout_ms) {
+                                         const std::string& topic, int timeout_ms,
+                                         const KeepGoing& keep_going) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   const rd_kafka_metadata_t* md = nullptr;
-  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, handle, &md, timeout_ms);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return kafka_error(err, fmt::format("metadata of topic '{}'", topic));
+  int slice = kFirstSliceMs;
+  for (;;) {
+    const int64_t left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const int wait =
+        keep_going ? static_cast<int>(std::clamp<int64_t>(left, 1, slice)) : timeout_ms;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, handle, &md, wait);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    // _TRANSPORT: no broker to ask within the slice; _TIMED_OUT: no answer within it.
+    const bool again = err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (!keep_going || !again || Clock::now() >= deadline) {
+      return kafka_error(err, fmt::format("metadata of topic '{}'", topic));
+    }
+    if (!keep_going()) return stopped_error(fmt::format("metadata of topic '{}'", topic));
+    if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) slice = std::min(2 * slice, kLongestSliceMs);
   }
   std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> owned(
       md, &rd_kafka_metadata_destroy);
@@ -178,12 +211,13 @@ Result<TopicLeadership> topic_leadership(rd_kafka_t* rk, rd_kafka_topic_t* handl
   return TopicLeadership{};
 }
 
-Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms,
+                                const KeepGoing& keep_going) {
   // A topic handle restricts the metadata request to this topic (and does not create it).
   std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> handle(
       rd_kafka_topic_new(rk, topic.c_str(), nullptr), &rd_kafka_topic_destroy);
   if (!handle) return kafka_error(rd_kafka_last_error(), fmt::format("topic '{}'", topic));
-  auto leadership = topic_leadership(rk, handle.get(), topic, timeout_ms);
+  auto leadership = topic_leadership(rk, handle.get(), topic, timeout_ms, keep_going);
   if (!leadership) return leadership.error();
   return leadership.value().partitions;
 }

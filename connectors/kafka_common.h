@@ -4,8 +4,10 @@
 // handles for the C API's objects. Only connectors/ includes librdkafka.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,6 +53,11 @@ using TopicPartitions = std::vector<TopicPartition>;
 Error kafka_error(rd_kafka_resp_err_t err, std::string_view context);
 Error kafka_error(const rd_kafka_error_t* err, std::string_view context);
 
+// Asked between the slices of a blocking broker request: false gives the request up (a stop
+// request), with the error stopped_error() makes.
+using KeepGoing = std::function<bool()>;
+Error stopped_error(std::string_view what);
+
 // What becomes of a client's librdkafka log lines. A service prints them to its log; a command
 // that ends in one error line keeps back the errors (a broker that refuses connections is
 // reported once a second until the command gives up) and names the last one in that line.
@@ -75,6 +82,11 @@ class ClientLog {
 
 // `error` with the client's last kept-back librdkafka error appended, when there is one.
 Error with_last_log_error(Error error, const ClientLog& log);
+
+// The client's fatal error with librdkafka's reason for it ("kafka: <client> fatal error: <reason>
+// (<error name>)"), or nullopt. librdkafka reports it as RD_KAFKA_RESP_ERR__FATAL ("Local: Fatal
+// error"), which says nothing of why. `client` names the client ("producer", "consumer").
+std::optional<Error> fatal_error(rd_kafka_t* rk, std::string_view client);
 
 struct HandleDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
@@ -113,15 +125,20 @@ Result<HandlePtr> make_handle(rd_kafka_type_t type, ConfPtr conf);
 ListPtr to_list(const TopicPartitions& partitions);
 TopicPartitions from_list(const rd_kafka_topic_partition_list_t* list);
 
-// Partition count of `topic` from the cluster's metadata; 0 when the topic does not exist.
-Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms);
+// Partition count of `topic` from the cluster's metadata; 0 when the topic does not exist. With
+// `keep_going`, the request goes in slices (a librdkafka metadata request cannot be interrupted)
+// and a stop is noticed between them; a broker too slow for a slice gets twice the time at the
+// next. Blocks up to timeout_ms.
+Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms,
+                                const KeepGoing& keep_going = {});
 // A topic's partition count (0: no such topic) and whether each partition has a leader.
 struct TopicLeadership {
   int32_t partitions = 0;
   bool every_partition_led = false;
 };
 Result<TopicLeadership> topic_leadership(rd_kafka_t* rk, rd_kafka_topic_t* handle,
-                                         const std::string& topic, int timeout_ms);
+                                         const std::string& topic, int timeout_ms,
+                                         const KeepGoing& keep_going = {});
 
 }  // namespace detail
 

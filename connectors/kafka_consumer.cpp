@@ -65,13 +65,16 @@ void commit_trampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
 
 void error_trampoline(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   auto* state = KafkaConsumer::State::of(opaque);
+  if (!state->callbacks.on_error) return;
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  bool fatal = false;
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
-    fatal = true;
+    // "Local: Fatal error" says nothing of why: the fatal error itself does.
+    if (auto fatal = detail::fatal_error(rk, "consumer")) {
+      state->callbacks.on_error(code, fatal->message, true);
+      return;
+    }
   }
-  (void)rk;
-  if (state->callbacks.on_error) state->callbacks.on_error(code, reason ? reason : "", fatal);
+  state->callbacks.on_error(code, reason ? reason : "", code == RD_KAFKA_RESP_ERR__FATAL);
 }
 
 Result<void> check(rd_kafka_error_t* raw, std::string_view context) {
@@ -101,15 +104,27 @@ KafkaConsumer::KafkaConsumer(detail::HandlePtr rk, detail::QueuePtr queue,
       queue_(std::move(queue)),
       client_id_(std::move(client_id)) {}
 
-KafkaConsumer::~KafkaConsumer() {
-  if (rk_ && !closed_) (void)close();
+KafkaConsumer::~KafkaConsumer() { destroy(); }
+
+void KafkaConsumer::destroy() {
+  if (!rk_) return;
+  if (fatal_error()) {
+    // librdkafka 2.0.2 never finishes destroying a consumer after a fatal error (its main thread
+    // spins, with or without the consumer close): the handle, and the state its threads use, are
+    // left to the exit of the process, which a fatal error brings about.
+    queue_.reset();
+    (void)rk_.release();
+    (void)state_.release();
+    return;
+  }
+  if (!closed_) (void)close();
+  queue_.reset();
+  rk_.reset();
 }
 KafkaConsumer::KafkaConsumer(KafkaConsumer&&) noexcept = default;
 KafkaConsumer& KafkaConsumer::operator=(KafkaConsumer&& other) noexcept {
   if (this != &other) {
-    if (rk_ && !closed_) (void)close();
-    queue_.reset();
-    rk_.reset();
+    destroy();
     state_ = std::move(other.state_);
     rk_ = std::move(other.rk_);
     queue_ = std::move(other.queue_);
@@ -304,15 +319,13 @@ Result<int32_t> KafkaConsumer::partition_count(const std::string& topic, int tim
 Result<void> KafkaConsumer::close() {
   if (closed_ || !rk_) return ok();
   closed_ = true;
+  // Closing leaves the group, which a consumer after a fatal error cannot do: it waited for ever.
+  if (auto fatal = fatal_error()) return *std::move(fatal);
   return check(rd_kafka_consumer_close(rk_.get()), "close consumer");
 }
 
 std::optional<Error> KafkaConsumer::fatal_error() const {
-  char text[512] = {};
-  const rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_.get(), text, sizeof text);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
-  return make_error(
-      Errc::io, fmt::format("kafka: consumer fatal error: {} ({})", text, rd_kafka_err2name(err)));
+  return detail::fatal_error(rk_.get(), "consumer");
 }
 
 }  // namespace tfe::kafka

@@ -110,7 +110,9 @@ class KafkaConsumer {
   // Partition count of a topic (0 when it does not exist).
   Result<int32_t> partition_count(const std::string& topic, int timeout_ms);
 
-  // Leaves the group: revokes the assignment through on_rebalance, then stops. Idempotent.
+  // Leaves the group: revokes the assignment through on_rebalance, then stops. Idempotent. After a
+  // fatal error it returns that error and leaves nothing (the group member is fenced or gone);
+  // the destructor then does not close either.
   Result<void> close();
   std::optional<Error> fatal_error() const;
 
@@ -121,6 +123,7 @@ class KafkaConsumer {
  private:
   KafkaConsumer(detail::HandlePtr rk, detail::QueuePtr queue, std::unique_ptr<State> state,
                 std::string client_id);
+  void destroy();                 // closes (unless after a fatal error) and frees the handle
   std::unique_ptr<State> state_;  // the callbacks' opaque: outlives rk_
   detail::HandlePtr rk_;
   detail::QueuePtr queue_;  // the consumer queue (released before rk_)

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -25,6 +27,11 @@ uint64_t record_seq(std::size_t topic, int32_t partition, int64_t offset) {
   return (static_cast<uint64_t>(offset) << 20) | (static_cast<uint64_t>(partition) << 8) | topic;
 }
 
+// What the consumer's error callback reported (on the reading thread, while it polls).
+struct ReadErrors {
+  std::optional<std::string> all_brokers_down;  // librdkafka's reason
+};
+
 struct PartitionRange {
   std::size_t topic;
   int32_t partition;
@@ -35,10 +42,10 @@ struct PartitionRange {
 };
 
 // Reads the range's records with a consumer made for it.
-Result<PackedHistory> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kafka,
-                                 const EngineConfig& engine, const KafkaTimeRange& range,
-                                 PatientRegistry& registry, DeadLetterSink& dead,
-                                 const KafkaHistoryOptions& options) {
+Result<PackedHistory> read_range(kafka::KafkaConsumer& c, ReadErrors& errors,
+                                 const KafkaConfig& kafka, const EngineConfig& engine,
+                                 const KafkaTimeRange& range, PatientRegistry& registry,
+                                 DeadLetterSink& dead, const KafkaHistoryOptions& options) {
   const auto say = [&](const std::string& line) {
     if (options.log) options.log(line);
   };
@@ -109,6 +116,10 @@ Result<PackedHistory> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kaf
     expected += static_cast<uint64_t>(r.end - r.start);
     ++open;
   }
+  // Errors reported before the lookups above succeeded are stale: brokers answered since.
+  std::vector<kafka::MessagePtr> batch;
+  c.poll_batch(batch, 1, 0);
+  errors.all_brokers_down.reset();
   say(fmt::format("{} records in range on {} of {} partitions", expected, open, parts.size()));
 
   PackedHistory history;
@@ -116,7 +127,6 @@ Result<PackedHistory> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kaf
     if (auto a = c.assign(assignment); !a) return a.error();
   }
   EventDecoder decoder(engine.schema, registry, DecodeLimits::from(engine));
-  std::vector<kafka::MessagePtr> batch;
   Event event;
   DeadLetter dl;
   uint64_t read = 0;
@@ -126,6 +136,12 @@ Result<PackedHistory> read_range(kafka::KafkaConsumer& c, const KafkaConfig& kaf
     batch.clear();
     c.poll_batch(batch, 1024, 100);
     if (auto fatal = c.fatal_error()) return *fatal;
+    // A one-shot read does not wait out an outage (up to the timeout, in silence): it ends with
+    // the reason, and can be run again.
+    if (errors.all_brokers_down) {
+      return make_error(Errc::io, fmt::format("kafka: {}, {} of {} records read",
+                                              *errors.all_brokers_down, read, expected));
+    }
     for (const kafka::MessagePtr& mp : batch) {
       const rd_kafka_message_t& m = *mp;
       const std::string_view name = kafka::message_topic(m);
@@ -234,9 +250,21 @@ Result<PackedHistory> load_history_from_kafka(const KafkaConfig& kafka, const En
   props.insert(props.end(), kafka.librdkafka.begin(), kafka.librdkafka.end());
   // A command: librdkafka's own error lines (a refused connection, once a second) are kept back
   // and the last one is named in the one error line the read ends with.
-  auto consumer = kafka::KafkaConsumer::create(props, {}, kafka::LogLines::keep_last_error);
+  ReadErrors errors;
+  kafka::ConsumerCallbacks callbacks;
+  // A fatal error is read from the consumer after each poll (with its reason); every broker down
+  // ends the read.
+  callbacks.on_error = [&errors](rd_kafka_resp_err_t err, std::string_view reason, bool) {
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+      errors.all_brokers_down = reason.empty() ? std::string(rd_kafka_err2str(err))
+                                               : fmt::format("every broker is down ({})", reason);
+    }
+  };
+  auto consumer =
+      kafka::KafkaConsumer::create(props, std::move(callbacks), kafka::LogLines::keep_last_error);
   if (!consumer) return consumer.error();
-  auto history = read_range(consumer.value(), kafka, engine, range, registry, dead, options);
+  auto history =
+      read_range(consumer.value(), errors, kafka, engine, range, registry, dead, options);
   if (!history) return consumer.value().with_last_log_error(std::move(history).error());
   return history;
 }

@@ -43,7 +43,8 @@ struct KafkaHistoryOptions {
 
 // The events of the range in replay order (arrival time, then topic position), packed, like
 // load_packed_history(). Fails on an embedded broker (it starts empty), a missing topic, an
-// unreachable broker or a timeout; bad records never fail the read.
+// unreachable broker or a timeout, a fatal consumer error (with its reason), or every broker going
+// away while it reads (at once, not after the timeout); bad records never fail the read.
 Result<PackedHistory> load_history_from_kafka(const KafkaConfig& kafka, const EngineConfig& engine,
                                               const KafkaTimeRange& range,
                                               PatientRegistry& registry, DeadLetterSink& dead,

@@ -181,11 +181,7 @@ std::size_t KafkaProducer::max_message_bytes() const {
 }
 
 std::optional<Error> KafkaProducer::fatal_error() const {
-  std::array<char, 512> text{};
-  const rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_.get(), text.data(), text.size());
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
-  return make_error(Errc::io, fmt::format("kafka: producer fatal error: {} ({})", text.data(),
-                                          rd_kafka_err2name(err)));
+  return detail::fatal_error(rk_.get(), "producer");
 }
 
 Error KafkaProducer::error(rd_kafka_resp_err_t err, std::string_view context) const {

@@ -21,7 +21,7 @@ namespace tfe {
 namespace {
 
 Result<int32_t> ensure_topics_with(kafka::KafkaAdmin& admin, const KafkaConfig& config,
-                                   int timeout_ms) {
+                                   int timeout_ms, const kafka::KeepGoing& keep_going) {
   if (config.create_topics) {
     // Only the missing ones: a cluster without the admin API (the embedded broker of a running
     // `tfe serve`, which created its topics itself) is then never asked.
@@ -43,6 +43,7 @@ Result<int32_t> ensure_topics_with(kafka::KafkaAdmin& admin, const KafkaConfig& 
       for (;;) {
         auto n = admin.partition_count(t.name, timeout_ms);
         if ((n && n.value() > 0) || std::chrono::steady_clock::now() >= deadline) break;
+        if (keep_going && !keep_going()) return kafka::stopped_error("topic creation");
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }
@@ -74,12 +75,13 @@ Result<int32_t> ensure_topics_with(kafka::KafkaAdmin& admin, const KafkaConfig& 
 }  // namespace
 
 Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& bootstrap,
-                              kafka::LogLines lines, int timeout_ms) {
+                              kafka::LogLines lines, int timeout_ms,
+                              const kafka::KeepGoing& keep_going) {
   kafka::Properties props = client_properties(config, bootstrap);
   props.insert(props.end(), config.librdkafka.begin(), config.librdkafka.end());
-  auto admin = kafka::KafkaAdmin::create(props, lines);
+  auto admin = kafka::KafkaAdmin::create(props, lines, keep_going);
   if (!admin) return admin.error();
-  auto count = ensure_topics_with(admin.value(), config, timeout_ms);
+  auto count = ensure_topics_with(admin.value(), config, timeout_ms, keep_going);
   if (!count) return admin.value().with_last_log_error(std::move(count).error());
   return count;
 }

@@ -23,10 +23,11 @@ namespace tfe {
 
 // Creates the service's topics (modality, score, dead-letter) that do not exist yet, when
 // config.create_topics; checks that the modality topics exist and share one partition count
-// (co-partitioning). Returns that partition count. Not for brokers = "embedded".
+// (co-partitioning). Returns that partition count. Not for brokers = "embedded". With
+// `keep_going`, a stop (keep_going() false) gives the broker requests up at once.
 Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& bootstrap,
                               kafka::LogLines lines = kafka::LogLines::print,
-                              int timeout_ms = 30'000);
+                              int timeout_ms = 30'000, const kafka::KeepGoing& keep_going = {});
 
 struct PublishOptions {
   double pace = 0;  // history ms per wall ms (60: one hour per minute); 0: as fast as possible

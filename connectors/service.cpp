@@ -69,8 +69,9 @@ constexpr int64_t kTurnMs = 500;
 // The gauges that walk every patient (state bytes; the prune of the latest scores) refresh with the
 // others, every second, unless a walk took more than this share of the time since the last one.
 constexpr int64_t kStatsWalkShare = 100;
-// The loop is considered stalled (GET /healthz answers 503) after this long without a turn.
-constexpr int64_t kStallMs = 120'000;
+// The first wait for a leader of an output topic at start (doubled at each attempt; a stop is
+// noticed between attempts).
+constexpr int kAwaitSliceMs = 250;
 
 int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
@@ -266,6 +267,14 @@ class Service {
   bool stopping() const {
     return stop_.load() || (options_.stop_requested && options_.stop_requested());
   }
+  // Given to the blocking broker requests at start: a stop gives them up.
+  kafka::KeepGoing keep_going() const {
+    return [this] { return !stopping(); };
+  }
+  // A stop that came while the service was starting: nothing was consumed, nothing to commit.
+  Result<ServiceSummary> stopped_while_starting();
+  // The consumer's fatal error (with librdkafka's reason), or a generic one naming `context`.
+  Error consumer_fatal(rd_kafka_resp_err_t err, std::string_view context) const;
   void finish_restore_if_done();
   void handle(const rd_kafka_message_t& m);
   void dead_letter(const rd_kafka_message_t& m, std::size_t topic, const DecodeError& error);
@@ -332,6 +341,7 @@ class Service {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};
+  std::atomic<bool> restoring_{false};
   std::atomic<bool> closing_{false};
   std::atomic<int64_t> heartbeat_ms_{0};
   std::optional<Error> fatal_;
@@ -387,7 +397,7 @@ Result<void> Service::start_io() {
 Result<void> Service::prepare_topics() {
   if (!kafka_.embedded()) {
     bootstrap_ = kafka_.brokers;
-    auto count = ensure_topics(kafka_, bootstrap_);
+    auto count = ensure_topics(kafka_, bootstrap_, kafka::LogLines::print, 30'000, keep_going());
     if (!count) return count.error();
     return check_output_topics();
   }
@@ -398,6 +408,15 @@ Result<void> Service::prepare_topics() {
   std::vector<std::string> topics = kafka_.modality_topics;
   topics.push_back(kafka_.score_topic);
   topics.push_back(kafka_.dead_letter_topic);
+  if (!kafka_.create_topics) {
+    // The embedded broker starts empty and has no admin API: nothing can have created the
+    // topics, and a service that created them anyway would run where its configuration says
+    // they must already exist.
+    return make_error(Errc::config,
+                      fmt::format("kafka: topic '{}' does not exist (the embedded broker starts "
+                                  "empty: set kafka.create_topics = true, or give kafka.brokers)",
+                                  topics.front()));
+  }
   for (const auto& t : topics) {
     auto r = embedded_->create_topic(t, kafka_.partitions, kafka_.replication_factor);
     if (!r) return r;
@@ -411,7 +430,7 @@ Result<void> Service::check_output_topics() {
   // restart) once the producer gave up on a topic that does not exist.
   kafka::Properties props = common_properties();
   props.insert(props.end(), kafka_.librdkafka.begin(), kafka_.librdkafka.end());
-  auto admin = kafka::KafkaAdmin::create(props);
+  auto admin = kafka::KafkaAdmin::create(props, kafka::LogLines::print, keep_going());
   if (!admin) return admin.error();
   const std::pair<const std::string*, std::string_view> outputs[] = {
       {&kafka_.score_topic, "score topic (kafka.score_topic)"},
@@ -421,7 +440,7 @@ Result<void> Service::check_output_topics() {
       SteadyClock::now() + std::chrono::milliseconds(kafka_.create_topics ? kMetadataTimeoutMs : 0);
   for (const auto& [topic, what] : outputs) {
     auto n = admin.value().partition_count(*topic, kMetadataTimeoutMs);
-    while (n && n.value() == 0 && SteadyClock::now() < deadline) {
+    while (n && n.value() == 0 && SteadyClock::now() < deadline && !stopping()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       n = admin.value().partition_count(*topic, kMetadataTimeoutMs);
     }
@@ -439,7 +458,7 @@ Result<void> Service::check_output_topics() {
 Result<int32_t> Service::check_co_partitioned() {
   KafkaConfig check = kafka_;
   check.create_topics = false;
-  return ensure_topics(check, bootstrap_);
+  return ensure_topics(check, bootstrap_, kafka::LogLines::print, 30'000, keep_going());
 }
 
 Result<void> Service::create_clients() {
@@ -459,10 +478,19 @@ Result<void> Service::create_clients() {
   // Before consuming (and before /readyz says ready): otherwise the first second of scores waits
   // for the producer to learn where the score topic's partitions are, longer on topics just
   // created. A broker that does not answer in time is not fatal: scores then wait in the queue.
+  // Waited for in attempts of growing length, so that a stop is noticed between them.
   for (const std::string& topic : {kafka_.score_topic, kafka_.dead_letter_topic}) {
-    if (auto r = output_->await_topic(topic, kAwaitTopicMs); !r) {
-      spdlog::warn("{}; going on (its messages wait until it has)", r.error().message);
+    const auto deadline = SteadyClock::now() + std::chrono::milliseconds(kAwaitTopicMs);
+    Result<void> r = ok();
+    for (int slice = kAwaitSliceMs; !stopping(); slice *= 2) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now())
+              .count();
+      r = output_->await_topic(topic, static_cast<int>(std::clamp<int64_t>(left, 1, slice)));
+      if (r || SteadyClock::now() >= deadline) break;
     }
+    if (stopping()) return ok();  // run() sees the stop
+    if (!r) spdlog::warn("{}; going on (its messages wait until it has)", r.error().message);
   }
   // While the producer's queue is full (the broker does not take messages), a score waits for
   // room, but not past a stop request: the shutdown then gives it up and commits nothing.
@@ -502,7 +530,7 @@ Result<void> Service::create_clients() {
   callbacks.on_error = [this](rd_kafka_resp_err_t err, std::string_view reason, bool fatal) {
     metrics_.consumer_errors->inc();
     if (fatal) {
-      fatal_ = kafka::kafka_error(err, fmt::format("consumer: {}", reason));
+      fatal_ = consumer_fatal(err, reason);
       stop_ = true;
     } else if (consumer_error_log_.should_log()) {
       spdlog::warn("kafka: {} ({})", reason, rd_kafka_err2name(err));
@@ -590,6 +618,7 @@ bool Service::on_rebalance(kafka::RebalanceKind kind, const kafka::TopicPartitio
 
 void Service::set_readiness(Readiness readiness) {
   ready_ = readiness == Readiness::ready;
+  restoring_ = readiness == Readiness::restoring;
   metrics_.ready->set(readiness == Readiness::ready ? 1 : 0);
   metrics_.restoring->set(readiness == Readiness::restoring ? 1 : 0);
 }
@@ -614,6 +643,9 @@ template <class Lookup>
 auto Service::until_answered(std::string_view what, const Lookup& lookup) -> decltype(lookup()) {
   for (int attempt = 0; !stopping(); ++attempt) {
     auto r = lookup();
+    // Each attempt is bounded (kLookupTimeoutMs, well below the stall limit): a restore that
+    // waits for the broker is alive, and GET /healthz says so.
+    heartbeat_ms_ = wall_ms();
     if (r || r.error().code != Errc::io) return r;
     spdlog::warn("restore: {} (retrying)", r.error().message);
     // Backing off, but not past a stop request.
@@ -621,6 +653,7 @@ auto Service::until_answered(std::string_view what, const Lookup& lookup) -> dec
         SteadyClock::now() + std::chrono::milliseconds(std::min(5000, 200 << std::min(attempt, 5)));
     while (!stopping() && SteadyClock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      heartbeat_ms_ = wall_ms();
     }
   }
   return make_error(Errc::io, fmt::format("{} not looked up: stopping", what));
@@ -628,6 +661,8 @@ auto Service::until_answered(std::string_view what, const Lookup& lookup) -> dec
 
 Result<void> Service::rebuild() {
   restore_started_ = SteadyClock::now();
+  // From the lookups on (they may wait for the broker): /healthz tells this from a stuck loop.
+  set_readiness(Readiness::restoring);
   // A broker that does not answer is waited out, as the lookups below are; topics that are not
   // co-partitioned (a configuration error) are not.
   auto count = until_answered("partition counts", [&] { return check_co_partitioned(); });
@@ -673,11 +708,16 @@ Result<void> Service::rebuild() {
       engine.windows_ms.empty()
           ? 0
           : *std::max_element(engine.windows_ms.begin(), engine.windows_ms.end());
+  // Seeking goes by message timestamp, and a reading's event time may be ahead of it: by up to
+  // max_event_skew ahead of its arrival_time, which may itself be ahead of the timestamp by as
+  // much again (both are accepted by the decoder). Such a record, older than the horizon by its
+  // timestamp, still counts for the ticks after the restore clock.
   auto lookback = [&](std::size_t t) {
     const ModalitySpec& spec = schema_[static_cast<ModalityIndex>(t)];
     int64_t back = spec.horizon_ms;
     if (spec.kind == ModalityKind::vitals) back = std::max(back, max_window);
-    return back + engine.allowed_lateness_ms + engine.tick_cadence_ms;
+    return back + engine.allowed_lateness_ms + engine.tick_cadence_ms +
+           2 * engine.max_event_skew_ms;
   };
   std::map<std::pair<std::size_t, int32_t>, int64_t> end_offset, start_offset;
   kafka::TopicPartitions queries;
@@ -690,8 +730,10 @@ Result<void> Service::rebuild() {
     }
   }
   auto lookup = [&](const kafka::TopicPartitions& q) {
-    return until_answered("offsets for times",
-                          [&] { return consumer_->offsets_for_times(q, kLookupTimeoutMs); });
+    return until_answered("offsets for times", [&] {
+      return options_.offsets_for_times ? options_.offsets_for_times(q)
+                                        : consumer_->offsets_for_times(q, kLookupTimeoutMs);
+    });
   };
   kafka::TopicPartitions probes;
   if (!queries.empty()) {
@@ -870,7 +912,7 @@ void Service::handle(const rd_kafka_message_t& m) {
       spdlog::warn("kafka: consumer: {}[{}]: {}", topic_name, m.partition, rd_kafka_err2str(m.err));
     }
     if (m.err == RD_KAFKA_RESP_ERR__FATAL) {
-      fatal_ = kafka::kafka_error(m.err, "consumer");
+      fatal_ = consumer_fatal(m.err, "consumer");
       stop_ = true;
     }
     return;
@@ -941,6 +983,21 @@ void Service::advance_to(int64_t clock) {
   for (const ReleaseKey& k : release_order_) pipeline_->push(std::move(released_[k.index]));
   pipeline_->advance(clock);
   last_clock_ = clock;
+}
+
+Result<ServiceSummary> Service::stopped_while_starting() {
+  spdlog::info("stopped while starting: nothing consumed, nothing to commit");
+  if (http_) http_->stop();
+  summary_.clean_shutdown = true;
+  summary_.stopped_while_starting = true;
+  return summary_;
+}
+
+Error Service::consumer_fatal(rd_kafka_resp_err_t err, std::string_view context) const {
+  if (consumer_) {
+    if (auto f = consumer_->fatal_error()) return *std::move(f);
+  }
+  return kafka::kafka_error(err, fmt::format("consumer: {}", context));
 }
 
 kafka::TopicPartitions Service::commit_snapshot() const {
@@ -1041,7 +1098,8 @@ HttpResponse Service::serve_http(const HttpRequest& request) {
   constexpr std::string_view kText = "text/plain; charset=utf-8";
   if (request.path == "/healthz") {
     const int64_t idle = wall_ms() - heartbeat_ms_.load();
-    if (idle > kStallMs) return {503, std::string(kText), "stalled\n"};
+    if (idle > options_.stall_ms) return {503, std::string(kText), "stalled\n"};
+    if (restoring_.load()) return {200, std::string(kText), "ok: restoring\n"};
     return {200, std::string(kText), "ok\n"};
   }
   if (request.path == "/readyz") {
@@ -1072,11 +1130,14 @@ Result<ServiceSummary> Service::run() {
   if (!options_.scorer) return make_error(Errc::invalid_argument, "serve: no scorer");
   heartbeat_ms_ = wall_ms();
   if (auto r = start_io(); !r) return r.error();
-  if (auto r = prepare_topics(); !r) return r.error();
+  // The broker requests at start give up on a stop: against a broker away or slow, each would
+  // otherwise wait out its timeout first.
+  if (auto r = prepare_topics(); !r) return stopping() ? stopped_while_starting() : r.error();
   auto count = check_co_partitioned();
-  if (!count) return count.error();
+  if (!count) return stopping() ? stopped_while_starting() : count.error();
   partitions_ = count.value();
-  if (auto r = create_clients(); !r) return r.error();
+  if (auto r = create_clients(); !r) return stopping() ? stopped_while_starting() : r.error();
+  if (stopping()) return stopped_while_starting();
   ServiceInfo info;
   info.bootstrap_servers = bootstrap_;
   if (http_) {
@@ -1111,6 +1172,11 @@ Result<ServiceSummary> Service::run() {
       count_scores();
     }
     output_->poll(0);
+    // Raised on librdkafka's threads, and reported as an error message that an instance without
+    // partitions never handles: checked every turn, as the producer's.
+    if (!fatal_) {
+      if (auto f = consumer_->fatal_error()) fatal_ = *std::move(f);
+    }
     if (output_->failure()) fatal_ = *output_->failure();
     if (sink_->error()) fatal_ = *sink_->error();
     // A message given up (a stop while the producer's queue was full) leaves offsets applied

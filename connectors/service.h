@@ -45,6 +45,14 @@ struct ServiceOptions {
   std::function<bool()> stop_requested;
   // Called once the service is up (topics created, HTTP listening), before the first poll.
   std::function<void(const ServiceInfo&)> on_started;
+  // GET /healthz answers 503 "stalled" after this long without a turn of the consume loop (a
+  // restore waiting for the broker's answers counts as turning).
+  int64_t stall_ms = 120'000;
+  // Tests only: answers the restore's time lookups in place of the brokers (the embedded cluster
+  // keeps no time index, so its restores replay whole partitions). Given (topic, partition,
+  // offset = a time in epoch ms), returns for each the first offset whose message timestamp is at
+  // or after that time, or kafka::kOffsetEnd. Unset: the brokers answer.
+  std::function<Result<kafka::TopicPartitions>(const kafka::TopicPartitions&)> offsets_for_times;
 };
 
 struct ServiceSummary {
@@ -53,6 +61,9 @@ struct ServiceSummary {
   uint64_t scores = 0;          // scores produced
   uint64_t restores = 0;        // state rebuilds (one per assignment change)
   bool clean_shutdown = false;  // flushed and committed within the grace period
+  // A stop came while the service was starting (topic checks, leader waits): it consumed
+  // nothing and gave up the broker requests under way (clean_shutdown is then true).
+  bool stopped_while_starting = false;
 };
 
 // Runs until a signal (or stop_requested) and a graceful shutdown. Returns the summary on a

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -242,6 +243,39 @@ TEST(KafkaHistory, APartitionThatNeverDeliversFailsAfterTheTimeout) {
   ASSERT_FALSE(history);
   EXPECT_NE(history.error().message.find(f.kafka.modality_topics[1] + "[0]"), std::string::npos)
       << history.error().message;
+}
+
+// The broker goes away once the read has its offsets, before the first fetch: the read ends with
+// one error saying so, instead of waiting in silence for the timeout (ten minutes here; up to an
+// hour with --kafka-timeout) to pass without a record.
+TEST(KafkaHistory, ABrokerThatGoesAwayMidReadEndsTheReadSayingSo) {
+  Fixture f;
+  for (const auto& t : f.kafka.modality_topics) ASSERT_TRUE(f.broker->create_topic(t, 1));
+  for (int i = 0; i < 5; ++i) f.produce_event(0, "P1", kT0 + i * 1000);
+  f.produce_event(0, "P1", kT0 + 20'000);  // past the range: its end needs no watermark
+  KafkaHistoryOptions options = f.options(10 * 60'000);
+  bool down = false;
+  options.log = [&](const std::string& line) {
+    // The first progress line comes after the time lookups, before the first fetch.
+    if (!down && line.find("records in range") != std::string::npos) {
+      down = true;
+      EXPECT_TRUE(f.broker->set_broker_down(1));
+    }
+  };
+  PatientRegistry registry;
+  DeadLetterSink dead;
+  auto read = std::async(std::launch::async, [&] {
+    return load_history_from_kafka(f.kafka, f.engine, {kT0, kT0 + 10'000}, registry, dead, options);
+  });
+  // Not a timing target: well below the configured timeout, so that a read waiting for it is
+  // told from one that ended.
+  const bool ended = read.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  EXPECT_TRUE(f.broker->set_broker_up(1));  // lets a read that waits go on
+  auto history = read.get();
+  ASSERT_TRUE(down) << "the read never got to its records";
+  ASSERT_TRUE(ended) << "the read waited for the broker instead of ending";
+  ASSERT_FALSE(history) << "a read without its broker cannot succeed";
+  EXPECT_NE(history.error().message.find("down"), std::string::npos) << history.error().message;
 }
 
 // A time lookup that the broker refuses for a partition fails the read: read as "no record at or

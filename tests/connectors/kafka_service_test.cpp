@@ -722,6 +722,89 @@ TEST(KafkaService, AStopWhileTheBrokerIsSlowGivesUpTheQueuedScoresAndCommitsNone
   stop_with_the_queue_full("svc-full-slow", false);
 }
 
+// A reading whose event_time is ahead of its arrival (by max_event_skew, as the decoder allows):
+// its record's timestamp (its arrival) lies before the point a restore seeks back to by horizon,
+// lateness and cadence, while its event time is inside the horizon of ticks after the restore
+// clock. The restore must replay it: the restored instance scores its patient as one that never
+// stopped. The embedded cluster keeps no time index (its restores replay whole partitions), so
+// the time lookups are answered from the records, by Kafka's rule.
+TEST(KafkaService, ARestoreReplaysAReadingWhoseEventTimeIsAheadOfItsArrival) {
+  Fixture f;
+  auto options = f.options("svc-skew");
+  f.create_topics(options.kafka);
+  const auto cohort = test::make_cohort(f.registry, 6, 60);
+  auto [first, second] = test::split_by_arrival(cohort, test::kT0 + 30 * 60'000);
+  // The first run's last commit records the newest arrival of the first part as its engine
+  // clock: the restore clock.
+  int64_t restore_clock = INT64_MIN;
+  for (const Event& e : first) restore_clock = std::max(restore_clock, e.arrival_time_ms);
+  const ModalitySpec& wearables = f.engine.schema[0];
+  const int64_t max_window =
+      *std::max_element(f.engine.windows_ms.begin(), f.engine.windows_ms.end());
+  // Where a restore sought the wearables topic back to without counting the skew.
+  const int64_t unskewed_seek = restore_clock - std::max(wearables.horizon_ms, max_window) -
+                                f.engine.allowed_lateness_ms - f.engine.tick_cadence_ms;
+  Event skewed{};
+  skewed.patient = f.registry.intern("PSKEW");
+  skewed.modality = 0;
+  skewed.arrival_time_ms = unskewed_seek - 10'000;
+  skewed.event_time_ms = skewed.arrival_time_ms + f.engine.max_event_skew_ms;
+  skewed.vitals.values[0] = 131.0f;  // hr
+  skewed.vitals.values[1] = 90.0f;   // spo2
+  skewed.vitals.values[2] = 26.0f;   // rr
+  skewed.vitals.values[3] = 39.5f;   // temp
+  skewed.vitals.values[4] = 88.0f;   // sbp
+  skewed.vitals.present_mask = 0x1Fu;
+  ASSERT_GT(skewed.event_time_ms + wearables.horizon_ms, restore_clock + f.engine.tick_cadence_ms)
+      << "the reading must matter to ticks after the restore clock";
+
+  // The first part in arrival order with the skewed reading at its place.
+  std::vector<Event> all = first;
+  all.insert(
+      std::find_if(all.begin(), all.end(),
+                   [&](const Event& e) { return e.arrival_time_ms > skewed.arrival_time_ms; }),
+      skewed);
+  const std::vector<Event> first_part = all;
+  all.insert(all.end(), second.begin(), second.end());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i].source_seq = i;
+  const ScoreMap want = test::reference_scores(all, f.engine, f.scorer, f.registry);
+  const ScoreMap want_first = test::reference_scores(first_part, f.engine, f.scorer, f.registry);
+  std::size_t after_restore = 0;
+  for (const auto& [key, json] : want) {
+    if (key.first == "PSKEW" && key.second > restore_clock) ++after_restore;
+  }
+  ASSERT_GT(after_restore, 0u) << "the skewed patient must be scored after the restore clock";
+
+  f.publish(first_part, options.kafka);
+  {
+    test::ServiceRunner service(options);
+    const auto got = test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic,
+                                          want_first.size(), 60s);
+    ASSERT_EQ(got.scores.size(), want_first.size());
+    std::this_thread::sleep_for(500ms);  // a periodic commit after the last score
+    service.stop();
+    ASSERT_TRUE(service.result()) << service.result().error().message;
+    EXPECT_TRUE(service.result().value().clean_shutdown);
+  }
+  for (const auto& [offset, clock] : group_commits(f, options.kafka)) {
+    if (clock) {
+      EXPECT_EQ(*clock, restore_clock) << "the restore clock the test assumes";
+    }
+  }
+  f.publish(second, options.kafka);
+  const test::TimeIndex index(f.broker->bootstrap_servers(), options.kafka.modality_topics);
+  options.offsets_for_times = [&index](const kafka::TopicPartitions& times) {
+    return Result<kafka::TopicPartitions>(index.offsets_for_times(times));
+  };
+  test::ServiceRunner service(options);
+  const Collected got = test::collect_scores(f.broker->bootstrap_servers(),
+                                             options.kafka.score_topic, want.size(), 90s);
+  service.stop();
+  ASSERT_TRUE(service.result()) << service.result().error().message;
+  EXPECT_GE(service.result().value().restores, 1u);
+  expect_same(want, got);
+}
+
 TEST(KafkaService, AFatalProducerErrorStopsTheServiceNamingIt) {
   // A producer that cannot go on (here: the broker refuses it a producer id, as a cluster does
   // to a principal without the idempotent-write permission) stops the service at once, with an
@@ -740,6 +823,108 @@ TEST(KafkaService, AFatalProducerErrorStopsTheServiceNamingIt) {
   const std::string& message = service.result().error().message;
   EXPECT_NE(message.find("producer fatal error"), std::string::npos) << message;
   EXPECT_NE(message.find("CLUSTER_AUTHORIZATION_FAILED"), std::string::npos) << message;
+}
+
+TEST(KafkaService, AFatalConsumerErrorStopsTheServiceNamingIt) {
+  // A consumer that cannot go on (here: fenced, as a second instance configured with the same
+  // group.instance.id fences the first) stops the service with librdkafka's reason, not with
+  // "Local: Fatal error", which says nothing of it.
+  Fixture f;
+  auto options = f.options("svc-fatal-consumer");
+  f.create_topics(options.kafka);
+  f.publish(test::make_cohort(f.registry, 3, 10), options.kafka);
+  options.kafka.librdkafka.emplace_back("group.instance.id", "tfe-instance-1");
+  f.broker->push_request_errors(kafka::ApiKey::heartbeat, {RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID});
+  test::ServiceRunner service(options);
+  const bool ended = wait_until(60s, [&] { return service.finished(); });
+  service.stop();
+  ASSERT_TRUE(ended) << "the service ran on with a consumer that cannot consume";
+  ASSERT_FALSE(service.result()) << "a fatal consumer error is an error";
+  const std::string& message = service.result().error().message;
+  EXPECT_NE(message.find("consumer fatal error"), std::string::npos) << message;
+  EXPECT_NE(message.find("FENCED_INSTANCE_ID"), std::string::npos) << message;
+  EXPECT_EQ(message.find("Local: Fatal error"), std::string::npos) << message;
+}
+
+TEST(KafkaService, AStopWhileStartingAgainstABrokerAwayEndsTheStart) {
+  // The broker refuses connections: every request at start (topic checks, leader waits) would
+  // wait out its timeout (30 s for the topic checks) before the stop was seen. A stop asked once
+  // the start is under way ends it: no error (nothing was consumed, nothing is left to commit),
+  // and the service never reports itself started.
+  Fixture f;
+  auto options = f.options("svc-start-stop");
+  f.create_topics(options.kafka);
+  ASSERT_TRUE(f.broker->set_broker_down(1));
+  options.handle_signals = false;
+  // Asked to stop from its third question on: the start is then inside its first broker request.
+  std::atomic<int> asked{0};
+  options.stop_requested = [&asked] { return ++asked > 2; };
+  bool started = false;
+  options.on_started = [&started](const ServiceInfo&) { started = true; };
+  auto r = run_service(options);
+  EXPECT_TRUE(f.broker->set_broker_up(1));
+  ASSERT_TRUE(r) << "a stop while starting is not an error: " << r.error().message;
+  EXPECT_TRUE(r.value().stopped_while_starting);
+  EXPECT_TRUE(r.value().clean_shutdown);
+  EXPECT_EQ(r.value().events, 0u);
+  EXPECT_FALSE(started);
+}
+
+TEST(KafkaService, HealthzIsOkWhileARestoreWaitsForTheBroker) {
+  // A restore whose lookups the coordinator keeps refusing lasts longer than the stall limit (two
+  // seconds here): the service is waiting for the broker, not stuck, and GET /healthz says so.
+  Fixture f;
+  auto options = f.options("svc-health");
+  f.create_topics(options.kafka);
+  options.stall_ms = 2'000;
+  f.broker->push_request_errors(
+      kafka::ApiKey::offset_fetch,
+      std::vector<rd_kafka_resp_err_t>(100'000, RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE));
+  test::ServiceRunner service(options);
+  const std::string address = service.http_address();
+  ASSERT_FALSE(address.empty()) << "the service did not start";
+  ASSERT_TRUE(wait_until(60s, [&] { return metric_value(address, "tfe_rebalances_total") >= 1; }))
+      << "no assignment";
+  // Three stall limits of restore: every answer is 200, none "stalled".
+  const auto until = std::chrono::steady_clock::now() + 3 * std::chrono::milliseconds(2'000);
+  std::size_t answers = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    const auto health = http_get(address, "/healthz");
+    EXPECT_EQ(health.first, 200u) << health.second;
+    EXPECT_EQ(health.second, "ok: restoring\n");
+    ++answers;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_GT(answers, 0u);
+  EXPECT_EQ(http_get(address, "/readyz").first, 503u) << "the restore should still be waiting";
+  f.broker->clear_request_errors(kafka::ApiKey::offset_fetch);
+  service.stop();
+  ASSERT_TRUE(service.result()) << service.result().error().message;
+}
+
+TEST(KafkaService, TheEmbeddedBrokerWithoutTopicCreationIsAnErrorAtStart) {
+  // The embedded broker starts empty and has no admin API: with create_topics = false its topics
+  // cannot exist, which is the same error as a missing topic on a real broker.
+  EngineConfig engine = test::kafka_test_engine_config();
+  auto scorer = make_news2_scorer(engine);
+  ASSERT_TRUE(scorer) << scorer.error().message;
+  ServiceOptions options;
+  options.engine = engine;
+  options.kafka = test::kafka_test_config("embedded", "svc-embedded");
+  ASSERT_TRUE(options.kafka.embedded());
+  ASSERT_FALSE(options.kafka.create_topics);
+  options.kafka.http_enabled = false;
+  options.scorer = scorer.value();
+  options.handle_signals = false;
+  std::atomic<bool> started{false};
+  options.on_started = [&started](const ServiceInfo&) { started = true; };
+  // Without the check the service runs: stopped once started, so that the test ends either way.
+  options.stop_requested = [&started] { return started.load(); };
+  auto r = run_service(options);
+  ASSERT_FALSE(r) << "the service ran on an embedded broker it was told not to create topics on";
+  EXPECT_FALSE(started.load());
+  EXPECT_NE(r.error().message.find("does not exist"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("kafka.create_topics"), std::string::npos) << r.error().message;
 }
 
 TEST(KafkaService, HttpEndpointsReportReadinessMetricsAndScores) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -191,6 +192,76 @@ inline Collected collect_scores(const std::string& bootstrap, const std::string&
   }
   return out;
 }
+
+// The message timestamps of every record of `topics`, read once: answers time lookups by Kafka's
+// rule (the first offset whose timestamp is at or after the time; kOffsetEnd when none is), which
+// the embedded cluster, keeping no time index, does not.
+class TimeIndex {
+ public:
+  TimeIndex(const std::string& bootstrap, const std::vector<std::string>& topics) {
+    auto consumer = kafka::KafkaConsumer::create({{"bootstrap.servers", bootstrap},
+                                                  {"group.id", "time-index"},
+                                                  {"enable.auto.commit", "false"},
+                                                  {"enable.partition.eof", "true"},
+                                                  {"fetch.wait.max.ms", "5"},
+                                                  {"log_level", "2"}},
+                                                 {});
+    EXPECT_TRUE(consumer) << consumer.error().message;
+    if (!consumer) return;
+    kafka::TopicPartitions all;
+    for (const auto& t : topics) {
+      auto count = consumer.value().partition_count(t, 10'000);
+      EXPECT_TRUE(count) << count.error().message;
+      if (!count) return;
+      for (int32_t p = 0; p < count.value(); ++p) {
+        all.emplace_back(t, p, kafka::kOffsetBeginning);
+        records_[{t, p}];
+      }
+    }
+    EXPECT_TRUE(consumer.value().assign(all));
+    std::size_t open = all.size();
+    std::vector<kafka::MessagePtr> batch;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (open > 0 && std::chrono::steady_clock::now() < deadline) {
+      batch.clear();
+      consumer.value().poll_batch(batch, 1000, 100);
+      for (const auto& m : batch) {
+        const std::pair<std::string, int32_t> key{std::string(kafka::message_topic(*m)),
+                                                  m->partition};
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          if (!done_.count(key)) --open;
+          done_.insert(key);
+        } else if (!m->err) {
+          records_[key].emplace_back(m->offset, kafka::message_timestamp_ms(*m).value_or(-1));
+        }
+      }
+    }
+    EXPECT_EQ(open, 0u) << "not every partition was read to its end";
+  }
+
+  kafka::TopicPartitions offsets_for_times(const kafka::TopicPartitions& times) const {
+    kafka::TopicPartitions out = times;
+    for (kafka::TopicPartition& tp : out) {
+      int64_t first = kafka::kOffsetEnd;
+      auto it = records_.find({tp.topic, tp.partition});
+      if (it != records_.end()) {
+        for (const auto& [offset, ts] : it->second) {
+          if (ts >= tp.offset) {
+            first = offset;
+            break;
+          }
+        }
+      }
+      tp.offset = first;
+    }
+    return out;
+  }
+
+ private:
+  // (topic, partition) -> (offset, timestamp) in offset order.
+  std::map<std::pair<std::string, int32_t>, std::vector<std::pair<int64_t, int64_t>>> records_;
+  std::set<std::pair<std::string, int32_t>> done_;
+};
 
 // Runs the service on its own thread until stop() (or the object dies).
 class ServiceRunner {

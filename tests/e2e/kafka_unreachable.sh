@@ -3,6 +3,7 @@
 # broker address where nothing listens: each fails with exactly one error line on stderr, which
 # carries librdkafka's own reason (the refused connection) instead of a log line per retry; an
 # empty --brokers is one error line too.
+# A stop while `tfe serve` waits for such a broker at start ends it cleanly.
 # Needs no broker: port 9 on 127.0.0.1 refuses connections.
 set -euo pipefail
 TEST=kafka_unreachable
@@ -44,4 +45,21 @@ one_error_line publish_empty --brokers "$TFE" replay --history "$WORK/home.jsonl
   --config configs/dev.toml
 one_error_line profile_empty --brokers "$TFE" profile --from-kafka --since 0 --until 1 --brokers '' \
   --config configs/dev.toml
-echo "PASS kafka_unreachable: one error line each, naming the refused connection or the empty --brokers"
+# SIGTERM while `tfe serve` still waits for an unreachable broker's metadata ends it at once and
+# cleanly (exit 0, nothing consumed, nothing to commit) instead of after the 30 s topic check.
+"$TFE" serve --config configs/dev.toml --strategy news2 --http '' --brokers 127.0.0.1:9 \
+  >"$WORK/serve_start.out" 2>"$WORK/serve_start.err" &
+serve_pid=$!
+sleep 2
+kill -TERM "$serve_pid"
+status=0
+for _ in $(seq 1 100); do kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$serve_pid" 2>/dev/null; then
+  kill -KILL "$serve_pid"
+  fail "serve_start: still running 10 s after SIGTERM"
+fi
+wait "$serve_pid" || status=$?
+[[ "$status" == 0 ]] || fail "serve_start: exited $status after SIGTERM: $(tail -n 3 "$WORK/serve_start.err")"
+grep -q "^serve: stopped while starting" "$WORK/serve_start.out" ||
+  fail "serve_start: no 'stopped while starting' line: $(cat "$WORK/serve_start.out")"
+echo "PASS kafka_unreachable: one error line each, naming the refused connection or the empty --brokers; a stop at start is clean"

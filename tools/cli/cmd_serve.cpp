@@ -95,6 +95,11 @@ int run_serve(const ServeArgs& args) {
     return kExitFailure;
   }
   const ServiceSummary& done = summary.value();
+  if (done.stopped_while_starting) {
+    std::printf("serve: stopped while starting: nothing consumed, nothing to commit\n");
+    std::fflush(stdout);
+    return kExitOk;
+  }
   std::printf("serve: stopped: %llu events, %llu dead letters, %llu scores, %llu restore(s), %s\n",
               static_cast<unsigned long long>(done.events),
               static_cast<unsigned long long>(done.dead_letters),
