@@ -59,6 +59,10 @@ std::size_t thread_count(uint32_t threads) {
 
 }  // namespace
 
+double training_rate(uint64_t examples, double train_seconds) {
+  return static_cast<double>(examples) / std::max(train_seconds, 1e-9);  // 1 ns: never divide by 0
+}
+
 uint32_t masking_keep(uint32_t present, const std::vector<double>& p, uint64_t seed, uint32_t epoch,
                       uint32_t example) {
   uint64_t state = mix64(seed ^ mix64((uint64_t{epoch} << 32) | example));
@@ -546,17 +550,20 @@ Result<TrainSummary> train_model(FusionModel& model, const ExampleSet& data,
         if (decays[i]) w[i] -= wd * w[i];
       }
     }
-    train_seconds += std::chrono::duration<double>(Clock::now() - epoch_start).count();
-    predict_logits(model, data, val_idx, 0, options.threads, val_logit);
+    const auto validation_start = Clock::now();
     EpochReport report;
     report.epoch = epoch;
     report.epochs = options.epochs;
     report.loss = epoch_weight > 0 ? epoch_loss / epoch_weight : 0;
-    report.examples_per_s =
-        static_cast<double>(order.size()) /
-        std::max(1e-9, std::chrono::duration<double>(Clock::now() - epoch_start).count());
+    report.examples = order.size();
+    report.train_seconds = std::chrono::duration<double>(validation_start - epoch_start).count();
+    report.examples_per_s = training_rate(report.examples, report.train_seconds);
+    train_seconds += report.train_seconds;
+    predict_logits(model, data, val_idx, 0, options.threads, val_logit);
     report.val_auroc = hooks.auroc(val_logit, val_label);
     report.val_auprc = hooks.auprc(val_logit, val_label);
+    report.validation_seconds =
+        std::chrono::duration<double>(Clock::now() - validation_start).count();
     report.improved = report.val_auprc > summary.best_val_auprc;
     summary.epochs_run = epoch;
     if (report.improved) {
@@ -587,8 +594,8 @@ Result<TrainSummary> train_model(FusionModel& model, const ExampleSet& data,
                           ? fit_isotonic(val_logit, val_label)
                           : fit_platt(val_logit, val_label);
   summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  summary.examples_per_s = static_cast<double>(summary.train_examples) * summary.epochs_run /
-                           std::max(train_seconds, 1e-9);
+  summary.examples_per_s =
+      training_rate(summary.train_examples * summary.epochs_run, train_seconds);
   return summary;
 }
 

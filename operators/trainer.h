@@ -86,11 +86,19 @@ struct TrainOptions {
   uint32_t threads = 0;  // 0: every core
 };
 
+// Training throughput: examples through forward, backward and the optimiser step per second of
+// the training passes that took them (wall time, every thread). Validation is not part of it, so
+// that the figure is the trainer's speed, comparable between epochs and data sets.
+double training_rate(uint64_t examples, double train_seconds);
+
 struct EpochReport {
   uint32_t epoch = 0;  // 1-based
   uint32_t epochs = 0;
-  double loss = 0;  // mean weighted training loss
-  double examples_per_s = 0;
+  double loss = 0;                // mean weighted training loss
+  uint64_t examples = 0;          // training examples of the epoch
+  double train_seconds = 0;       // the training pass: forward, backward, optimiser steps
+  double validation_seconds = 0;  // the validation pass after it: logits and metrics
+  double examples_per_s = 0;      // training_rate(examples, train_seconds)
   double val_auroc = 0;
   double val_auprc = 0;
   bool improved = false;
@@ -114,7 +122,7 @@ struct TrainSummary {
   uint64_t train_examples = 0;
   uint64_t validation_examples = 0;
   double seconds = 0;
-  double examples_per_s = 0;  // training examples (forward + backward) per second
+  double examples_per_s = 0;  // training_rate over every epoch's training pass
 };
 
 // The modalities example `example` keeps in epoch `epoch`: each present one (bit set in

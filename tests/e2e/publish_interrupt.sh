@@ -19,11 +19,13 @@ for sig in INT TERM; do
   "$TFE" replay --history "$WORK/h.tfelog" --to-kafka --config configs/dev.toml \
     --brokers "$brokers" --pace 600x >"$WORK/$sig.out" 2>"$WORK/$sig.err" &
   pid=$!
-  for _ in $(seq 1 100); do
+  # The first progress line comes 10 s into the publish (one every 10 s): publishing is under way.
+  for _ in $(seq 1 200); do
     grep -q 'events published' "$WORK/$sig.err" 2>/dev/null && break
     sleep 0.1
   done
-  sleep 2
+  grep -q '^replay: [0-9]* events published ([0-9]* s, [0-9]* events/s)$' "$WORK/$sig.err" ||
+    fail "SIG$sig: no progress line after 20 s: $(head -n 3 "$WORK/$sig.err")"
   kill -"$sig" "$pid"
   status=0
   for _ in $(seq 1 300); do

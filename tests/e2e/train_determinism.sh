@@ -63,6 +63,15 @@ grep -q "^  test (.* 0 positive)" "$WORK/ten.txt" || fail "expected a test split
 ! grep -q "in brackets" "$WORK/ten.txt" || fail "brackets announced, none printed: $(cat "$WORK/ten.txt")"
 grep -q "^  (no intervals: " "$WORK/ten.txt" || fail "no word on the missing intervals: $(cat "$WORK/ten.txt")"
 grep -q "in brackets: 95% intervals" "$WORK/train1.txt" || fail "intervals not announced: $(cat "$WORK/train1.txt")"
+# Without --quiet: stages and epochs on stderr, each epoch's training examples/s with the time of
+# its training pass and, apart, its validation's; stdout is the summary alone, as with --quiet.
+"$TFE" train --history "$WORK/ten.tfelog" --config configs/profiles/ward.toml --strategy late   --epochs 1 --out "$WORK/ten-progress.tfemodel" > "$WORK/progress.out" 2> "$WORK/progress.err"
+grep -q "^train: epoch 1/1  loss [0-9.]*  [0-9]* training examples/s ([0-9.]* s)  validation AUROC [0-9.na]* AUPRC [0-9.na]* ([0-9.]* s)" \
+  "$WORK/progress.err" || fail "no epoch line on stderr: $(cat "$WORK/progress.err")"
+grep -q "^train: loaded [0-9]* events" "$WORK/progress.err" || fail "no stage line: $(cat "$WORK/progress.err")"
+times='s/[0-9]* training examples\/s, [0-9.]* s in all/R training examples\/s, T s in all/'
+diff <(sed "s/ten-progress/ten/; $times" "$WORK/progress.out") <(sed "$times" "$WORK/ten.txt") ||
+  fail "stdout differs from the --quiet run's summary"
 # Vitals channels the config lacks (names are case-sensitive) are ignored, as in any replay, and
 # said so on stderr, --quiet or not: a misspelt channel would otherwise train unnoticed.
 "$TFE" convert --in "$WORK/ten.tfelog" --out "$WORK/ten.jsonl" > /dev/null

@@ -189,12 +189,17 @@ TEST(ProfileRobustness, ConfidenceNeverPrintsAcrossTheBoundOfItsLabel) {
 // The bake-off's [model] and [training] sections are checked on their own, so that a bad key is
 // an error before the history is read and profiled, not after.
 TEST(ProfileRobustness, BakeoffConfigIsCheckedBeforeAnyWork) {
-  EXPECT_TRUE(check_bakeoff_config(toml::parse("[engine]\n"), 5));
-  auto bad = check_bakeoff_config(toml::parse("[training]\nlearning_rate = -1\n"), 5);
+  auto fine =
+      bakeoff_config_from_toml(toml::parse("[training]\nepochs = 3\n[model]\nd_model = 16\n"), 5);
+  ASSERT_TRUE(fine) << fine.error().message;
+  EXPECT_EQ(fine.value().folds, 5u);
+  EXPECT_EQ(fine.value().training.optim.epochs, 3u);
+  EXPECT_EQ(fine.value().arch.d_model, 16u);
+  auto bad = bakeoff_config_from_toml(toml::parse("[training]\nlearning_rate = -1\n"), 5);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("learning_rate"), std::string::npos) << bad.error().message;
-  EXPECT_FALSE(check_bakeoff_config(toml::parse("[engine]\n"), 0));
-  EXPECT_FALSE(check_bakeoff_config(toml::parse("[engine]\n"), kMaxBakeoffFolds + 1));
+  EXPECT_FALSE(bakeoff_config_from_toml(toml::parse("[engine]\n"), 0));
+  EXPECT_FALSE(bakeoff_config_from_toml(toml::parse("[engine]\n"), kMaxBakeoffFolds + 1));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +25,7 @@
 #include "tools/profile/profile.h"
 #include "tools/profile/stats.h"
 #include "tools/synth/synth.h"
+#include "tools/train/train.h"
 
 namespace tfe::profile {
 namespace {
@@ -624,8 +626,11 @@ class ProfileBakeoff : public ::testing::Test {
   static Result<Bakeoff> bakeoff(uint32_t folds) {
     const auto doc =
         toml::parse(folds >= 2 ? "[training]\nepochs = 1\n" : "[training]\nepochs = 2\n");
-    return run_bakeoff(doc, cohort_->history.events, cohort_->registry, cohort_->config, *profile_,
-                       1, folds, {});
+    auto config = bakeoff_config_from_toml(doc, folds);
+    if (!config) return config.error();
+    auto plan = plan_bakeoff(std::move(config).value(), cohort_->history.events, cohort_->registry);
+    if (!plan) return plan.error();
+    return run_bakeoff(plan.value(), cohort_->config, *profile_, 1, {});
   }
   static inline std::unique_ptr<Cohort> cohort_;
   static inline std::unique_ptr<DeploymentProfile> profile_;
@@ -703,6 +708,53 @@ TEST_F(ProfileBakeoff, FoldsTestEveryPatientOnceAndJudgeTheLeadByTheirSpread) {
   auto none = bakeoff(0);
   ASSERT_FALSE(none);
   EXPECT_NE(none.error().message.find("folds"), std::string::npos);
+}
+
+// A plan is refused for the first fold, and in it the first split, without a patient with an
+// outcome, as a plain count of each fold's splits over the outcome patients finds it.
+TEST_F(ProfileBakeoff, PlanRefusesTheFirstFoldSplitWithoutAnOutcome) {
+  const Cohort* c = cohort_.get();
+  std::set<PatientIndex> outcome;
+  for (const Event& e : c->history.events) {
+    if (e.modality == kOutcomeModality) outcome.insert(e.patient);
+  }
+  ASSERT_GT(outcome.size(), 0u);
+  constexpr const char* kSplitName[] = {"training", "validation", "test"};
+  std::set<bool> seen;  // planned and refused both occur
+  for (const uint32_t folds : {1u, 2u, 5u, 10u, kMaxBakeoffFolds}) {
+    auto config = bakeoff_config_from_toml(toml::parse("[training]\nepochs = 1\n"), folds);
+    ASSERT_TRUE(config) << config.error().message;
+    std::string expected;
+    for (uint32_t f = 0; f < folds && expected.empty(); ++f) {
+      train::TrainingConfig t = config.value().training;
+      t.folds = folds >= 2 ? folds : 0;
+      t.test_fold = f;
+      std::array<uint32_t, 3> with{};
+      for (const PatientIndex p : outcome) {
+        ++with[static_cast<std::size_t>(train::split_of(c->registry.id(p), t))];
+      }
+      for (std::size_t s = 0; s < 3 && expected.empty(); ++s) {
+        if (with[s] > 0) continue;
+        expected =
+            (folds >= 2 ? "fold " + std::to_string(f + 1) + " of " + std::to_string(folds) + ": "
+                        : std::string()) +
+            "the " + kSplitName[s] + " split has no patient with an outcome (" +
+            std::to_string(outcome.size()) + " in the history)";
+      }
+    }
+    auto plan = plan_bakeoff(std::move(config).value(), c->history.events, c->registry);
+    seen.insert(plan.has_value());
+    if (expected.empty()) {
+      ASSERT_TRUE(plan) << folds << " folds: " << plan.error().message;
+      EXPECT_EQ(plan.value().config().folds, folds);
+      EXPECT_EQ(plan.value().events().size(), c->history.events.size());
+    } else {
+      ASSERT_FALSE(plan) << folds << " folds: expected '" << expected << "'";
+      EXPECT_EQ(plan.error().message.rfind(expected, 0), 0u)
+          << plan.error().message << "\nexpected: " << expected;
+    }
+  }
+  EXPECT_EQ(seen.size(), 2u) << "the cohort should give both a plan and a refusal";
 }
 
 TEST(BakeoffLead, PairedLeadIsTheMeanDifferenceWithACorrectedStudentTInterval) {

@@ -358,6 +358,74 @@ TEST(RecordExamplesTest, ReportsProgressEndingWithEveryEventReplayed) {
   EXPECT_EQ(silent.value().set.rows, reported.value().set.rows);
 }
 
+// Training throughput counts the training passes alone: an epoch of 1 s of training and 0.25 s
+// of validation trains 86,000 examples at 86,000 examples/s, not 68,800.
+TEST(TrainingRateTest, CountsTheTrainingPassAlone) {
+  EXPECT_DOUBLE_EQ(training_rate(86'000, 1.0), 86'000.0);
+  EXPECT_DOUBLE_EQ(training_rate(86'000, 0.5), 172'000.0);
+  EXPECT_DOUBLE_EQ(training_rate(0, 2.0), 0.0);
+  EXPECT_TRUE(std::isfinite(training_rate(10, 0.0)));  // no division by zero
+}
+
+// Each epoch reports its training pass and its validation pass apart, and its examples/s is the
+// first alone; the run's figure is every epoch's examples over their training passes together.
+TEST(TrainingRateTest, EpochsAndTheRunReportTheTrainingPassesRate) {
+  auto cohort = make_cohort("small_complete", 60, 1.0, 1);  // both classes in every split
+  ASSERT_NE(cohort, nullptr);
+  TrainRequest request;
+  request.engine = cohort->profile.engine;
+  request.arch.strategy = Strategy::late;
+  request.training.optim.epochs = 3;
+  request.training.optim.patience = 3;
+  request.threads = 1;
+  std::vector<EpochReport> epochs;
+  request.on_epoch = [&](const EpochReport& r) { epochs.push_back(r); };
+  auto result = train_from_events(cohort->events, cohort->registry, request);
+  ASSERT_TRUE(result) << result.error().message;
+  const TrainSummary& summary = result.value().summary;
+  ASSERT_EQ(epochs.size(), summary.epochs_run);
+  ASSERT_GT(summary.train_examples, 0u);
+  double train_seconds = 0;
+  for (const EpochReport& r : epochs) {
+    EXPECT_EQ(r.examples, summary.train_examples) << "epoch " << r.epoch;
+    EXPECT_GT(r.train_seconds, 0.0);
+    EXPECT_GT(r.validation_seconds, 0.0);
+    EXPECT_DOUBLE_EQ(r.examples_per_s, training_rate(r.examples, r.train_seconds))
+        << "epoch " << r.epoch << ": " << r.train_seconds << " s training, " << r.validation_seconds
+        << " s validation";
+    train_seconds += r.train_seconds;
+  }
+  EXPECT_DOUBLE_EQ(summary.examples_per_s,
+                   training_rate(summary.train_examples * summary.epochs_run, train_seconds));
+}
+
+// The replay's progress goes to the caller, who decides how often to print it: first (0, all) as
+// the replay starts, last (all, all) as it ends, never backwards.
+TEST(TrainFromEventsTest, ReportsTheReplayFromItsStartToItsEnd) {
+  auto cohort = make_cohort("small_complete", 30, 0.5, 2);
+  ASSERT_NE(cohort, nullptr);
+  TrainRequest request;
+  request.engine = cohort->profile.engine;
+  request.arch.strategy = Strategy::late;
+  request.training.optim.epochs = 1;
+  request.training.stride = 5;
+  request.threads = 1;
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  request.on_replay = [&](uint64_t replayed, uint64_t total) {
+    calls.emplace_back(replayed, total);
+  };
+  // The outcome does not matter here (a split may lack a class): only the replay before it.
+  (void)train_from_events(cohort->events, cohort->registry, request);
+  const uint64_t n = cohort->events.size();
+  ASSERT_GE(calls.size(), 2u);
+  EXPECT_EQ(calls.front(), std::make_pair(uint64_t{0}, n));
+  EXPECT_EQ(calls.back(), std::make_pair(n, n));
+  for (std::size_t i = 1; i < calls.size(); ++i) {
+    EXPECT_LE(calls[i - 1].first, calls[i].first);
+    EXPECT_EQ(calls[i].second, n);
+  }
+}
+
 // Test metrics' intervals: a bootstrap over patients of the scores' ranks gives the report's own
 // figures, points exactly as the plain metrics, for any scores (logits) with ties.
 TEST(TestMetricsTest, PatientBootstrapOfRanksIsTheReportsOwn) {

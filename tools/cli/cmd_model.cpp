@@ -1,8 +1,15 @@
 // tfe model: model files without training: `init` writes one with deterministic random weights
 // (so every strategy can be replayed and benchmarked before training), `show` describes one.
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "operators/fusion_model.h"
 #include "operators/model_config.h"
@@ -62,25 +69,38 @@ int run_model_init(const ModelInitArgs& args) {
   return kExitOk;
 }
 
+// A label longer than this does not widen the column for every other line: only its own value
+// moves right.
+constexpr std::size_t kMaxLabelWidth = 24;
+
 int run_model_show(const std::string& path) {
   auto model = load_model(path);
   if (!model) {
     print_error("model show", model.error());
     return kExitFailure;
   }
-  std::printf(
-      "model %s\n  id        %s\n  strategy  %s\n  d_model   %u, heads %u, time2vec k %u, "
-      "history K %u\n  modalities",
-      path.c_str(), model_id(model.value()).c_str(),
-      std::string(to_string(model.value().strategy())).c_str(), model.value().arch.d_model,
-      model.value().arch.heads, model.value().arch.time2vec_k, model.value().arch.history_k);
-  for (const auto& modality : model.value().schema.modalities) {
-    std::printf(" %s", modality.name.c_str());
+  const FusionModel& m = model.value();
+  std::string modalities;
+  for (const auto& modality : m.schema.modalities) {
+    modalities += (modalities.empty() ? "" : " ") + modality.name;
   }
-  std::printf("\n");
-  for (const auto& [key, value] : model.value().metadata) {
-    std::printf("  %-9s %s\n", key.c_str(), value.c_str());
+  // Label and value, one line each. Metadata is free-form text from the file: a line break or
+  // control byte in it is shown escaped, so that every entry stays on its line.
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"id", model_id(m)},
+      {"strategy", std::string(to_string(m.strategy()))},
+      {"d_model", fmt::format("{}, heads {}, time2vec k {}, history K {}", m.arch.d_model,
+                              m.arch.heads, m.arch.time2vec_k, m.arch.history_k)},
+      {"modalities", modalities},
+  };
+  for (const auto& [key, value] : m.metadata) {
+    rows.emplace_back(quoted_text(key, SIZE_MAX), quoted_text(value, SIZE_MAX));
   }
+  std::size_t width = 0;
+  for (const auto& row : rows) width = std::max(width, std::min(row.first.size(), kMaxLabelWidth));
+  std::string out = fmt::format("model {}\n", path);
+  for (const auto& [label, value] : rows) out += fmt::format("  {:<{}}  {}\n", label, width, value);
+  std::fputs(out.c_str(), stdout);
   return kExitOk;
 }
 

@@ -16,6 +16,7 @@
 #include "engine/patient_registry.h"
 #include "tools/cli/command.h"
 #include "tools/cli/paths.h"
+#include "tools/cli/progress_line.h"
 #include "tools/cli/scorers.h"
 #include "tools/profile/profile.h"
 
@@ -88,7 +89,7 @@ Result<LoadedConfig> load_profile_config(const ProfileArgs& args) {
 Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, LoadedConfig loaded,
                                             KafkaTimeRange range, int64_t kafka_timeout_ms,
                                             PatientRegistry& registry, DeadLetterSink& dead,
-                                            bool quiet) {
+                                            ProgressLine& progress) {
   LoadedHistory out;
   out.config = std::move(loaded.engine);
   const std::optional<KafkaConfig>& kafka = loaded.kafka;
@@ -101,11 +102,7 @@ Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, LoadedConfi
   if (kafka) {
     KafkaHistoryOptions options;
     options.timeout_ms = static_cast<int>(kafka_timeout_ms);
-    if (!quiet) {
-      options.log = [](const std::string& line) {
-        std::fprintf(stderr, "profile: kafka: %s\n", line.c_str());
-      };
-    }
+    options.log = [&progress](const std::string& line) { progress.step("kafka: " + line); };
     auto topics = load_history_from_kafka(*kafka, out.config, range, registry, dead, options);
     if (!topics) return topics.error();
     PackedHistory& h = out.history;
@@ -192,11 +189,15 @@ int run_profile(const ProfileArgs& args) {
     print_error(kCmd, "--sample: " + fits.error().message);
     return kExitUsage;
   }
+  // The bake-off's [model] and [training], read once here and passed on as data.
+  std::optional<profile::BakeoffConfig> bakeoff_config;
   if (args.bakeoff) {
-    if (auto checked = profile::check_bakeoff_config(doc.value(), args.folds); !checked) {
-      print_error(kCmd, args.config_path + ": bake-off: " + checked.error().message);
+    auto read = profile::bakeoff_config_from_toml(doc.value(), args.folds);
+    if (!read) {
+      print_error(kCmd, args.config_path + ": bake-off: " + read.error().message);
       return kExitFailure;
     }
+    bakeoff_config = std::move(read).value();
   }
   if (!args.report.empty()) {
     if (auto writable = profile::check_profile_directory(args.report); !writable) {
@@ -209,9 +210,10 @@ int run_profile(const ProfileArgs& args) {
     print_error(kCmd, dead.error());
     return kExitFailure;
   }
+  ProgressLine progress(kCmd, args.quiet);
   PatientRegistry read_order;
   auto loaded = load_profiled_history(args, std::move(profile_config).value(), range,
-                                      kafka_timeout.value(), read_order, *dead.value(), args.quiet);
+                                      kafka_timeout.value(), read_order, *dead.value(), progress);
   if (!loaded) {
     print_error(kCmd, loaded.error());  // the dead letters of a failed load are discarded
     return kExitFailure;
@@ -225,19 +227,22 @@ int run_profile(const ProfileArgs& args) {
   // The same records give the same profile, from files or from topics read in any order.
   PatientRegistry registry;
   reindex_patients_by_id(history, read_order, registry);
-  if (!args.quiet) warn_unknown_channels("profile", history.unknown_channels);
-  if (history.dead_letters > 0 && !args.quiet) {
-    std::fprintf(stderr, "profile: %llu bad records skipped (dead letters%s)\n",
-                 static_cast<unsigned long long>(history.dead_letters),
-                 args.dead_letters.path.empty() ? "" : (" in " + args.dead_letters.path).c_str());
+  // A warning, not progress: --quiet keeps it, as in every command that reads a history.
+  warn_unknown_channels("profile", history.unknown_channels);
+  if (history.dead_letters > 0) {
+    progress.step(
+        fmt::format("{} bad records skipped (dead letters{})", history.dead_letters,
+                    args.dead_letters.path.empty() ? "" : " in " + args.dead_letters.path));
   }
-  if (args.bakeoff) {
-    // Every fold's splits need a patient with an outcome: said before the profile, not after it.
-    if (auto checked = profile::check_bakeoff(doc.value(), history.events, registry, args.folds);
-        !checked) {
-      print_error(kCmd, "bake-off: " + checked.error().message);
+  // Every fold's splits need a patient with an outcome: said before the profile, not after it.
+  std::optional<profile::BakeoffPlan> bakeoff_plan;
+  if (bakeoff_config) {
+    auto planned = profile::plan_bakeoff(std::move(*bakeoff_config), history.events, registry);
+    if (!planned) {
+      print_error(kCmd, "bake-off: " + planned.error().message);
       return kExitFailure;
     }
+    bakeoff_plan = std::move(planned).value();
   }
   profile::ProfileOptions options;
   options.thresholds = thresholds.value();
@@ -245,11 +250,7 @@ int run_profile(const ProfileArgs& args) {
   options.bootstrap = args.bootstrap;
   options.seed = args.seed;
   options.sample_ticks = args.sample;
-  if (!args.quiet) {
-    options.log = [](const std::string& line) {
-      std::fprintf(stderr, "profile: %s\n", line.c_str());
-    };
-  }
+  options.log = [&progress](const std::string& line) { progress.step(line); };
   auto result = profile::profile_history(history.events, registry, config, options);
   if (!result) {
     print_error(kCmd, result.error());
@@ -257,9 +258,8 @@ int run_profile(const ProfileArgs& args) {
   }
   profile::DeploymentProfile& p = result.value();
   p.histories = loaded.value().sources;
-  if (args.bakeoff) {
-    auto bakeoff = profile::run_bakeoff(doc.value(), history.events, registry, config, p, args.seed,
-                                        args.folds, options.log);
+  if (bakeoff_plan) {
+    auto bakeoff = profile::run_bakeoff(*bakeoff_plan, config, p, args.seed, options.log);
     if (!bakeoff) {
       print_error(kCmd, "bake-off: " + bakeoff.error().message);
       return kExitFailure;

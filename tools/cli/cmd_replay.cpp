@@ -13,6 +13,7 @@
 #include "engine/patient_registry.h"
 #include "tools/cli/command.h"
 #include "tools/cli/paths.h"
+#include "tools/cli/progress_line.h"
 #include "tools/cli/replay_report.h"
 #include "tools/cli/scorers.h"
 #include "tools/cli/stop_signals.h"
@@ -49,9 +50,9 @@ int publish_to_kafka(const ReplayArgs& args) {
   options.timeout_ms = static_cast<int>(parse_duration_ms(args.kafka_timeout).value());
   // Ctrl-C or SIGTERM ends the publish where it is: what was produced is delivered and counted.
   StopSignals stop;
-  options.progress = [&stop](uint64_t published) {
-    std::fprintf(stderr, "replay: %llu events published\n",
-                 static_cast<unsigned long long>(published));
+  ProgressLine progress("replay", args.common.quiet);
+  options.progress = [&stop, &progress](uint64_t published) {
+    progress.update(ProgressCount(published).verb("published"));
     return !stop.requested();
   };
   auto summary = publish_history(args.common.history, service.value().engine, service.value().kafka,
@@ -106,12 +107,11 @@ int replay_to_scores(const ReplayArgs& args, EngineConfig config) {
   ScoreSink& sink = file ? static_cast<ScoreSink&>(*file) : counter;
   ReplayOptions options;
   options.pace = args.common.pace;
-  if (args.common.pace > 0) {
-    options.progress = [](uint64_t events) {
-      std::fprintf(stderr, "replay: %llu events\n", static_cast<unsigned long long>(events));
-      return true;
-    };
-  }
+  ProgressLine progress("replay", args.common.quiet);
+  options.progress = [&progress](uint64_t events) {
+    progress.update(ProgressCount(events));
+    return true;
+  };
   auto stats = replay_history(args.common.history, config, scorer.value().scorer, registry, sink,
                               *dead.value(), options);
   if (!stats) {
@@ -243,6 +243,7 @@ void register_replay(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(DurationFrom("1s", "1h"))
       ->needs(to_kafka);
+  cmd->add_flag("--quiet", args->common.quiet, "No progress lines on stderr");
   add_replay_report_options(*cmd, args->report);
   cmd->callback([args, exit_code] { *exit_code = run_replay(*args); });
 }

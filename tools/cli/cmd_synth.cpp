@@ -8,6 +8,7 @@
 #include "engine/patient_registry.h"
 #include "tools/cli/command.h"
 #include "tools/cli/paths.h"
+#include "tools/cli/progress_line.h"
 #include "tools/cli/scorers.h"
 #include "tools/cli/stop_signals.h"
 #include "tools/synth/synth.h"
@@ -27,8 +28,6 @@ struct SynthArgs {
 
 // Events between two looks at the clock and at pending stop signals: about 15 ms of generation.
 constexpr uint64_t kCheckEvery = 1 << 16;
-// A progress line at most this often, as tfe train prints its replay's.
-constexpr auto kProgressEvery = std::chrono::seconds(10);
 
 int run_synth(const SynthArgs& args) {
   // A profile is a name or a file; as a file it is an input like any other.
@@ -71,20 +70,17 @@ int run_synth(const SynthArgs& args) {
     return kExitFailure;
   }
   const synth::GenerateStats& stats = generator.value()->stats();
-  auto last_line = start;
+  ProgressLine progress("synth", args.quiet);  // the rate counts from the first event
   uint64_t written = 0;
   while (const Event* event = generator.value()->next()) {
     writer.value()->write(*event);
     if (++written % kCheckEvery != 0) continue;
     if (stop.requested()) break;
-    const auto now = std::chrono::steady_clock::now();
-    if (args.quiet || now - last_line < kProgressEvery) continue;
-    last_line = now;
     // Events come in arrival order, so the share of the history window passed is the progress.
-    const double done = static_cast<double>(event->arrival_time_ms - stats.start_ms) /
-                        static_cast<double>(stats.end_ms - stats.start_ms);
-    std::fprintf(stderr, "synth: %llu events, %.0f%% of the history\n",
-                 static_cast<unsigned long long>(written), 100.0 * done);
+    progress.update(
+        ProgressCount(written).share(static_cast<double>(event->arrival_time_ms - stats.start_ms) /
+                                         static_cast<double>(stats.end_ms - stats.start_ms),
+                                     "the history"));
   }
   if (stop.requested()) {
     print_error("synth", "interrupted after " + std::to_string(written) + " events; " + args.out +

@@ -19,6 +19,7 @@
 #include "operators/model_file.h"
 #include "tools/cli/command.h"
 #include "tools/cli/paths.h"
+#include "tools/cli/progress_line.h"
 #include "tools/cli/scorers.h"
 #include "tools/train/train.h"
 
@@ -40,6 +41,15 @@ struct TrainArgs {
   uint32_t stride = 0;
   bool quiet = false;
 };
+
+// The examples/s figure counts the training pass alone; validation's time is given beside it.
+std::string epoch_line(const EpochReport& r) {
+  return fmt::format(
+      "epoch {}/{}  loss {:.4f}  {:.0f} training examples/s ({:.2f} s)  validation AUROC {:.4f} "
+      "AUPRC {:.4f} ({:.2f} s){}",
+      r.epoch, r.epochs, r.loss, r.examples_per_s, r.train_seconds, r.val_auroc, r.val_auprc,
+      r.validation_seconds, r.improved ? "  *" : "");
+}
 
 int run_train(const TrainArgs& args) {
   const auto start = std::chrono::steady_clock::now();
@@ -88,18 +98,14 @@ int run_train(const TrainArgs& args) {
   request.masking = !args.no_masking;
   // On stderr even with --quiet, as every command that reads a history warns.
   request.on_unknown_channels = [](uint64_t count) { warn_unknown_channels("train", count); };
-  if (!args.quiet) {
-    request.log = [](const std::string& line) {
-      std::printf("train: %s\n", line.c_str());
-      std::fflush(stdout);
-    };
-    request.on_epoch = [](const EpochReport& r) {
-      std::printf("epoch %u/%u  loss %.4f  %.0f examples/s  validation AUROC %.4f AUPRC %.4f%s\n",
-                  r.epoch, r.epochs, r.loss, r.examples_per_s, r.val_auroc, r.val_auprc,
-                  r.improved ? "  *" : "");
-      std::fflush(stdout);
-    };
-  }
+  // Stages and epochs as they happen, the replay every 10 s; the summary goes to stdout.
+  ProgressLine progress("train", args.quiet);
+  request.log = [&progress](const std::string& line) { progress.step(line); };
+  request.on_replay = [&progress](uint64_t replayed, uint64_t total) {
+    if (replayed == 0) progress.restart();  // the rate is the replay's, not the load's
+    progress.update(ProgressCount(replayed).of(total).verb("replayed"));
+  };
+  request.on_epoch = [&progress](const EpochReport& r) { progress.step(epoch_line(r)); };
   // An output that cannot be written (a missing directory) is refused before the history is
   // read, not after the whole training. Only tried here: the file is written at the end, so an
   // interrupted training leaves nothing beside it. Not a pipe or device: opening and closing one
@@ -199,7 +205,7 @@ void register_train(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(1u, 10'000u));
   cmd->add_option("--stride", args->stride, "Keep every n-th tick per patient (default: config)")
       ->check(CLI::Range(1u, 1'000'000u));
-  cmd->add_flag("--quiet", args->quiet, "No progress lines, only the summary");
+  cmd->add_flag("--quiet", args->quiet, "No progress lines on stderr, only the summary");
   cmd->callback([args, exit_code] { *exit_code = run_train(*args); });
 }
 

@@ -15,6 +15,7 @@
 #include "engine/patient_registry.h"
 #include "tools/cli/allocator.h"
 #include "tools/cli/command.h"
+#include "tools/cli/progress_line.h"
 #include "tools/cli/scorers.h"
 #include "tools/report/backtest.h"
 
@@ -132,7 +133,8 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
   options.stress = !args.no_stress;
   options.delay_factor = args.delay_factor;
   options.parallel_replays = !args.sequential;
-  options.log = [](const std::string& line) { std::fprintf(stderr, "report: %s\n", line.c_str()); };
+  ProgressLine progress("report", common.quiet);
+  options.log = [&progress](const std::string& line) { progress.step(line); };
 
   auto config = load_engine_config(common.config_path);
   if (!config) {
@@ -207,12 +209,10 @@ int run_replay_report(const ReplayCommon& common, const ReplayReportArgs& args) 
   }
   warn_unknown_channels("replay", history.value().unknown_channels);
   const double load_seconds = seconds_since(load_start);
-  std::fprintf(stderr,
-               "report: history %zu events, %zu patients, %llu dead letters, %.1f s (%zu MB of "
-               "memory touched ahead)\n",
-               history.value().events.size(), registry.size(),
-               static_cast<unsigned long long>(history.value().dead_letters), load_seconds,
-               pretouched >> 20);
+  progress.step(fmt::format(
+      "history {} events, {} patients, {} dead letters, {:.1f} s ({} MB of memory touched ahead)",
+      history.value().events.size(), registry.size(), history.value().dead_letters, load_seconds,
+      pretouched >> 20));
 
   report::BacktestStats stats;
   auto built = report::run_backtest(history.value().events, registry, config.value(), scorers,

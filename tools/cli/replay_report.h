@@ -25,6 +25,7 @@ struct ReplayCommon {
   uint32_t shards = 0;              // 0: from the config
   double pace = 0;                  // 0: as fast as possible
   DeadLetterFile dead_letters;
+  bool quiet = false;  // no progress lines
 };
 
 struct ReplayReportArgs {

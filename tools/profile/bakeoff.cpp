@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -60,30 +61,52 @@ double mean_defined(std::span<const double> values) {
   return n > 0 ? sum / static_cast<double>(n) : kNaN;
 }
 
-// Every split of a fold needs a patient with an outcome (training, early stopping and the test
-// metrics all need both classes): one clear error, before minutes of training.
-Result<void> check_fold_outcomes(const ReplaySequence& events, const PatientRegistry& registry,
-                                 const train::TrainingConfig& training, const std::string& label) {
-  std::array<uint32_t, 3> with_outcome{};
-  uint32_t outcome_patients = 0;
+// Fold f of a bake-off: its training config (test split and folds) and its label in messages.
+struct Fold {
+  train::TrainingConfig training;
+  std::string label;  // ", fold 2 of 5"; empty with one split
+};
+
+Fold fold_of(const BakeoffConfig& config, uint32_t f) {
+  Fold fold{config.training, {}};
+  fold.training.folds = config.folds >= 2 ? config.folds : 0;
+  fold.training.test_fold = f;
+  if (config.folds >= 2) fold.label = fmt::format(", fold {} of {}", f + 1, config.folds);
+  return fold;
+}
+
+// Every split of every fold needs a patient with an outcome (training, early stopping and the
+// test metrics all need both classes): one clear error, before minutes of training. The first
+// fold and split without one, in order, is the error.
+Result<void> check_fold_outcomes(const BakeoffConfig& config, const ReplaySequence& events,
+                                 const PatientRegistry& registry) {
+  // The patients with an outcome, from one pass over the events; each fold then splits them.
   std::vector<uint8_t> counted(registry.size(), 0);
+  std::vector<PatientIndex> outcome_patients;
   events.for_each_header([&](const EventHeader& e, int64_t) {
     if (e.modality != kOutcomeModality || e.patient >= counted.size() || counted[e.patient]) {
       return true;
     }
     counted[e.patient] = 1;
-    ++outcome_patients;
-    ++with_outcome[static_cast<std::size_t>(train::split_of(registry.id(e.patient), training))];
+    outcome_patients.push_back(e.patient);
     return true;
   });
   constexpr const char* kSplitName[] = {"training", "validation", "test"};
-  for (std::size_t s = 0; s < with_outcome.size(); ++s) {
-    if (with_outcome[s] > 0) continue;
-    return make_error(
-        Errc::invalid_argument,
-        fmt::format("{}the {} split has no patient with an outcome ({} in the history){}",
-                    label.empty() ? "" : label.substr(2) + ": ", kSplitName[s], outcome_patients,
-                    training.folds >= 2 ? "; fewer folds leave more patients in each split" : ""));
+  for (uint32_t f = 0; f < config.folds; ++f) {
+    const Fold fold = fold_of(config, f);
+    std::array<uint32_t, 3> with_outcome{};
+    for (const PatientIndex p : outcome_patients) {
+      ++with_outcome[static_cast<std::size_t>(train::split_of(registry.id(p), fold.training))];
+    }
+    for (std::size_t s = 0; s < with_outcome.size(); ++s) {
+      if (with_outcome[s] > 0) continue;
+      return make_error(
+          Errc::invalid_argument,
+          fmt::format("{}the {} split has no patient with an outcome ({} in the history){}",
+                      fold.label.empty() ? "" : fold.label.substr(2) + ": ", kSplitName[s],
+                      outcome_patients.size(),
+                      config.folds >= 2 ? "; fewer folds leave more patients in each split" : ""));
+    }
   }
   return ok();
 }
@@ -325,47 +348,44 @@ void judge(Bakeoff& out, const Recommendation& matrix_row, double test_over_trai
 }
 }  // namespace detail
 
-Result<void> check_bakeoff_config(const toml::table& doc, uint32_t folds) {
+Result<BakeoffConfig> bakeoff_config_from_toml(const toml::table& doc, uint32_t folds) {
   if (folds == 0 || folds > kMaxBakeoffFolds) {
     return make_error(Errc::invalid_argument,
                       fmt::format("folds must be 1 to {} (got {})", kMaxBakeoffFolds, folds));
   }
-  if (auto arch = model_config_from_toml(doc); !arch) return arch.error();
-  if (auto training = train::training_config_from_toml(doc); !training) return training.error();
-  return ok();
+  BakeoffConfig config;
+  config.folds = folds;
+  auto arch = model_config_from_toml(doc);
+  if (!arch) return arch.error();
+  config.arch = std::move(arch).value();
+  auto training = train::training_config_from_toml(doc);
+  if (!training) return training.error();
+  config.training = std::move(training).value();
+  return config;
 }
 
-Result<void> check_bakeoff(const toml::table& doc, const ReplaySequence& events,
-                           const PatientRegistry& registry, uint32_t folds) {
-  if (auto checked = check_bakeoff_config(doc, folds); !checked) return checked.error();
-  const train::TrainingConfig training = train::training_config_from_toml(doc).value();
-  for (uint32_t f = 0; f < folds; ++f) {
-    train::TrainingConfig t = training;
-    t.folds = folds >= 2 ? folds : 0;
-    t.test_fold = f;
-    const std::string label = folds >= 2 ? fmt::format(", fold {} of {}", f + 1, folds) : "";
-    if (auto checked = check_fold_outcomes(events, registry, t, label); !checked) {
-      return checked.error();
-    }
+Result<BakeoffPlan> plan_bakeoff(BakeoffConfig config, const ReplaySequence& events,
+                                 const PatientRegistry& registry) {
+  // A programmer's error: settings come from bakeoff_config_from_toml, which checks the folds.
+  assert(config.folds >= 1 && config.folds <= kMaxBakeoffFolds);
+  if (auto checked = check_fold_outcomes(config, events, registry); !checked) {
+    return checked.error();
   }
-  return ok();
+  return BakeoffPlan(std::move(config), events, registry);
 }
 
-Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events,
-                            const PatientRegistry& registry, const EngineConfig& config,
-                            const DeploymentProfile& profile, uint64_t seed, uint32_t folds,
+Result<Bakeoff> run_bakeoff(const BakeoffPlan& plan, const EngineConfig& config,
+                            const DeploymentProfile& profile, uint64_t seed,
                             const std::function<void(const std::string&)>& log) {
   const auto say = [&](const std::string& line) {
     if (log) log(line);
   };
-  // Every fold's splits are checked before any trains: a fold that cannot train is an error
-  // before minutes of work, whatever the schedule.
-  if (auto checked = check_bakeoff(doc, events, registry, folds); !checked) return checked.error();
-  auto arch = model_config_from_toml(doc);
-  if (!arch) return arch.error();
-  auto training = train::training_config_from_toml(doc);
-  if (!training) return training.error();
-  training.value().horizon_ms = profile.horizon_ms;
+  // The plan's folds were checked when it was made: none trains without both classes.
+  BakeoffConfig settings = plan.config();
+  settings.training.horizon_ms = profile.horizon_ms;
+  const uint32_t folds = settings.folds;
+  const ReplaySequence& events = plan.events();
+  const PatientRegistry& registry = plan.registry();
 
   Bakeoff out;
   out.folds = folds;
@@ -377,15 +397,6 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events
     const std::lock_guard<std::mutex> lock(log_mutex);
     say(line);
   };
-  const auto fold_training = [&](uint32_t f) {
-    train::TrainingConfig t = training.value();
-    t.folds = folds >= 2 ? folds : 0;
-    t.test_fold = f;
-    return t;
-  };
-  const auto fold_label = [&](uint32_t f) {
-    return folds >= 2 ? fmt::format(", fold {} of {}", f + 1, folds) : std::string();
-  };
   std::vector<std::optional<Result<std::vector<FoldFigures>>>> fold_results(folds);
   std::vector<uint32_t> fold_test_patients(folds, 0);
   // After a failure, folds not yet started are skipped; folds under way run to their end.
@@ -396,16 +407,17 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events
       tbb::blocked_range<uint32_t>(0, folds, 1), [&](const tbb::blocked_range<uint32_t>& range) {
         for (uint32_t f = range.begin(); f != range.end(); ++f) {
           if (failed.load()) return;
-          const std::string label = fold_label(f);
+          const Fold fold = fold_of(settings, f);
           // A fold waiting on its backtest's shards must not pick up another fold;
           // a failure stays a value of its slot: nothing thrown leaves a worker.
           tbb::this_task_arena::isolate([&] {
             try {
-              fold_results[f] = run_fold(events, registry, config, arch.value(), fold_training(f),
-                                         profile, seed, label, fold_test_patients[f], say_locked);
-            } catch (const std::exception& e) {
               fold_results[f] =
-                  make_error(Errc::config, fmt::format("bake-off{} failed: {}", label, e.what()));
+                  run_fold(events, registry, config, settings.arch, fold.training, profile, seed,
+                           fold.label, fold_test_patients[f], say_locked);
+            } catch (const std::exception& e) {
+              fold_results[f] = make_error(
+                  Errc::config, fmt::format("bake-off{} failed: {}", fold.label, e.what()));
             }
           });
           if (!fold_results[f]->has_value()) failed.store(true);
@@ -429,7 +441,7 @@ Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events
   // A fold's test patients against its training patients, for the interval's correction.
   double test_over_train = 0;
   if (folds >= 2) {
-    train::TrainingConfig t = training.value();
+    train::TrainingConfig t = settings.training;
     t.folds = folds;
     const double k = folds;
     test_over_train = 1.0 / ((k - 1) * (1.0 - train::fold_validation_share(t)));

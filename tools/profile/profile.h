@@ -29,6 +29,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <toml++/toml.h>
@@ -38,6 +39,7 @@
 #include "engine/patient_registry.h"
 #include "engine/result.h"
 #include "operators/model_config.h"
+#include "tools/train/train.h"
 
 namespace tfe::profile {
 
@@ -305,25 +307,58 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
                                           const EngineConfig& config,
                                           const ProfileOptions& options);
 
-// Trains all four strategies on the history (patient split, masking and every setting from the
-// config's [model] and [training], as `tfe train`), backtests them on the test patients (as
-// `tfe replay --report`, with the stress tests) and weighs subgroup metrics by this deployment's
-// subgroup frequencies. With folds >= 2 it cross-fits: each of `folds` patient buckets is the
-// test split once, and the winner must lead beyond the spread of the folds. `doc` is the config
-// document; `events` the profiled history (files or topics) in replay order, whose patients
-// `registry` holds.
-// Errors: folds 0 or above kMaxBakeoffFolds, an empty test split, a training failure.
+// ---- running the bake-off -----------------------------------------------------------------------
+
 constexpr uint32_t kMaxBakeoffFolds = 20;
-// The checks run_bakeoff makes before it trains, for callers to make before the profile (which
-// takes long on a large history): folds in range, the config's [model] and [training] sections,
-// and, with the history, every fold's training, validation and test splits holding a patient with
-// an outcome.
-Result<void> check_bakeoff_config(const toml::table& doc, uint32_t folds);
-Result<void> check_bakeoff(const toml::table& doc, const ReplaySequence& events,
-                           const PatientRegistry& registry, uint32_t folds);
-Result<Bakeoff> run_bakeoff(const toml::table& doc, const ReplaySequence& events,
-                            const PatientRegistry& registry, const EngineConfig& config,
-                            const DeploymentProfile& profile, uint64_t seed, uint32_t folds,
+
+// What the bake-off trains with: the config's [model] and [training] sections (read as `tfe train`
+// reads them) and the folds. Read and checked once, before the history is read (a large history
+// takes minutes to read and profile); from then on it is data.
+struct BakeoffConfig {
+  ModelConfig arch;
+  train::TrainingConfig training;
+  // 1: one train / validation / test split, as `tfe train`; 2 to kMaxBakeoffFolds: each patient
+  // fold is the test split once.
+  uint32_t folds = 1;
+};
+
+// Errors: folds 0 or above kMaxBakeoffFolds; a bad [model] or [training] key (the error names it).
+Result<BakeoffConfig> bakeoff_config_from_toml(const toml::table& doc, uint32_t folds);
+
+// A bake-off checked against its history: every fold's training, validation and test splits hold
+// a patient with an outcome (training, early stopping and the test metrics need both classes), so
+// that no fold fails after minutes of training. Only plan_bakeoff makes one. It refers to the
+// events and the registry it was checked on, which must outlive it.
+class BakeoffPlan {
+ public:
+  const BakeoffConfig& config() const { return config_; }
+  const ReplaySequence& events() const { return events_; }
+  const PatientRegistry& registry() const { return *registry_; }
+
+ private:
+  friend Result<BakeoffPlan> plan_bakeoff(BakeoffConfig config, const ReplaySequence& events,
+                                          const PatientRegistry& registry);
+  BakeoffPlan(BakeoffConfig config, const ReplaySequence& events, const PatientRegistry& registry)
+      : config_(std::move(config)), events_(events), registry_(&registry) {}
+  BakeoffConfig config_;
+  ReplaySequence events_;
+  const PatientRegistry* registry_;
+};
+
+// `events`: the profiled history (files or topics) in replay order, whose patients `registry`
+// holds. Reads the events once. Errors: a fold's split without a patient with an outcome (the
+// error names the fold and the split).
+Result<BakeoffPlan> plan_bakeoff(BakeoffConfig config, const ReplaySequence& events,
+                                 const PatientRegistry& registry);
+
+// Trains all four strategies on the plan's history (patient split, masking and every setting from
+// its [model] and [training], as `tfe train`, with the profile's label horizon), backtests them on
+// the test patients (as `tfe replay --report`, with the stress tests) and weighs subgroup metrics
+// by this deployment's subgroup frequencies. With folds >= 2 it cross-fits: each of `folds`
+// patient buckets is the test split once, and the winner must lead beyond the spread of the
+// folds. Errors: a training failure.
+Result<Bakeoff> run_bakeoff(const BakeoffPlan& plan, const EngineConfig& config,
+                            const DeploymentProfile& profile, uint64_t seed,
                             const std::function<void(const std::string&)>& log);
 
 // ---- output -----------------------------------------------------------------------------------

@@ -599,20 +599,10 @@ Result<TrainResult> train_events(const ReplaySequence& events, const PatientRegi
   auto log = [&](const std::string& line) {
     if (request.log) request.log(line);
   };
-  // The replay takes tens of seconds on a large history: a line every 10 s or so.
-  auto last_line = std::chrono::steady_clock::now();
   log(fmt::format("replaying {} events to record examples", events.size()));
-  auto recorded = record_examples(
-      events, request.engine, registry, request.arch, request.training,
-      [&](uint64_t replayed, uint64_t total) {
-        const auto now = std::chrono::steady_clock::now();
-        if (replayed == total || now - last_line < std::chrono::seconds(10)) {
-          return;
-        }
-        last_line = now;
-        log(fmt::format("replayed {} of {} events ({:.0f}%)", replayed, total,
-                        100.0 * static_cast<double>(replayed) / static_cast<double>(total)));
-      });
+  if (request.on_replay) request.on_replay(0, events.size());
+  auto recorded = record_examples(events, request.engine, registry, request.arch, request.training,
+                                  request.on_replay);
   if (!recorded) return recorded.error();
   TrainResult result;
   result.events = events.size();

@@ -115,8 +115,11 @@ struct TrainRequest {
   uint64_t seed = 1;
   uint32_t threads = 0;
   bool masking = true;
-  std::function<void(const std::string&)> log;       // progress lines (may be empty)
+  std::function<void(const std::string&)> log;       // a line per stage (may be empty)
   std::function<void(const EpochReport&)> on_epoch;  // may be empty
+  // The replay that records the examples: called with (0, events in all) as it starts, then as
+  // record_examples calls its progress; may be empty. How often to say so is the caller's choice.
+  RecordProgress on_replay;
   // Called once the history is loaded when its vitals records named channels the config lacks
   // (ignored, as in any replay: a misspelt channel would otherwise train unnoticed); may be empty.
   std::function<void(uint64_t)> on_unknown_channels;
