@@ -805,6 +805,21 @@ TEST(KafkaService, ARestoreReplaysAReadingWhoseEventTimeIsAheadOfItsArrival) {
   expect_same(want, got);
 }
 
+// The service ends by itself (a fatal client error), with an error naming `what` and librdkafka's
+// error code, never the bare "Local: Fatal error" that says nothing of why.
+void expect_stopped_by_fatal_error(const ServiceOptions& options, std::string_view what,
+                                   std::string_view code) {
+  test::ServiceRunner service(options);
+  const bool ended = wait_until(60s, [&] { return service.finished(); });
+  service.stop();
+  ASSERT_TRUE(ended) << "the service ran on with a client that cannot go on";
+  ASSERT_FALSE(service.result()) << "a fatal client error is an error";
+  const std::string& message = service.result().error().message;
+  EXPECT_NE(message.find(what), std::string::npos) << message;
+  EXPECT_NE(message.find(code), std::string::npos) << message;
+  EXPECT_EQ(message.find("Local: Fatal error"), std::string::npos) << message;
+}
+
 TEST(KafkaService, AFatalProducerErrorStopsTheServiceNamingIt) {
   // A producer that cannot go on (here: the broker refuses it a producer id, as a cluster does
   // to a principal without the idempotent-write permission) stops the service at once, with an
@@ -815,14 +830,7 @@ TEST(KafkaService, AFatalProducerErrorStopsTheServiceNamingIt) {
   f.create_topics(options.kafka);
   f.broker->push_request_errors(kafka::ApiKey::init_producer_id,
                                 {RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED});
-  test::ServiceRunner service(options);
-  const bool ended = wait_until(60s, [&] { return service.finished(); });
-  service.stop();
-  ASSERT_TRUE(ended) << "the service ran on with a producer that cannot produce";
-  ASSERT_FALSE(service.result()) << "a fatal producer error is an error";
-  const std::string& message = service.result().error().message;
-  EXPECT_NE(message.find("producer fatal error"), std::string::npos) << message;
-  EXPECT_NE(message.find("CLUSTER_AUTHORIZATION_FAILED"), std::string::npos) << message;
+  expect_stopped_by_fatal_error(options, "producer fatal error", "CLUSTER_AUTHORIZATION_FAILED");
 }
 
 TEST(KafkaService, AFatalConsumerErrorStopsTheServiceNamingIt) {
@@ -835,15 +843,7 @@ TEST(KafkaService, AFatalConsumerErrorStopsTheServiceNamingIt) {
   f.publish(test::make_cohort(f.registry, 3, 10), options.kafka);
   options.kafka.librdkafka.emplace_back("group.instance.id", "tfe-instance-1");
   f.broker->push_request_errors(kafka::ApiKey::heartbeat, {RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID});
-  test::ServiceRunner service(options);
-  const bool ended = wait_until(60s, [&] { return service.finished(); });
-  service.stop();
-  ASSERT_TRUE(ended) << "the service ran on with a consumer that cannot consume";
-  ASSERT_FALSE(service.result()) << "a fatal consumer error is an error";
-  const std::string& message = service.result().error().message;
-  EXPECT_NE(message.find("consumer fatal error"), std::string::npos) << message;
-  EXPECT_NE(message.find("FENCED_INSTANCE_ID"), std::string::npos) << message;
-  EXPECT_EQ(message.find("Local: Fatal error"), std::string::npos) << message;
+  expect_stopped_by_fatal_error(options, "consumer fatal error", "FENCED_INSTANCE_ID");
 }
 
 TEST(KafkaService, AStopWhileStartingAgainstABrokerAwayEndsTheStart) {
