@@ -209,11 +209,16 @@ Result<PackedHistory> read_range(kafka::KafkaConsumer& c, ReadErrors& errors,
     }
     if (now >= next_log) {
       next_log = now + std::chrono::seconds(1);
-      say(fmt::format("read {} of {} records", read, expected));
+      if (options.on_read) {
+        options.on_read(read, expected);
+      } else {
+        say(fmt::format("read {} of {} records", read, expected));
+      }
     }
   }
   history.unknown_channels = decoder.unknown_channels();
   history.events.sort_for_replay();
+  if (options.on_read) options.on_read(read, expected);
   say(fmt::format("read {} records: {} events, {} bad records", read, history.events.size(),
                   history.dead_letters));
   return history;

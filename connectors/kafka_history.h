@@ -34,6 +34,10 @@ struct KafkaHistoryOptions {
   int timeout_ms = 30'000;
   // Progress lines (about one a second while reading), never payload.
   std::function<void(const std::string&)> log;
+  // Records read so far of those in range, about once a second while reading and once at the end
+  // (read == expected). Set, it takes the place of the "read N of M records" lines of `log`, so a
+  // command can pace them as it paces its other progress.
+  std::function<void(uint64_t read, uint64_t expected)> on_read;
   // Tests only: answers the time lookups in place of the brokers (librdkafka's mock cluster, the
   // tests' broker, keeps no time index). Given (topic, partition, offset = a time in epoch ms)
   // entries, returns for each the first offset whose message timestamp is at or after that time,

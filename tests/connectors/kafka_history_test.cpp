@@ -9,6 +9,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <regex>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -171,11 +172,26 @@ TEST(KafkaHistory, ReadsEachPartitionsRecordsOfTheRangeInReplayOrder) {
   }
   PatientRegistry registry;
   DeadLetterSink dead;
+  // Progress as counts for the command to pace, the last once everything in range is read; the
+  // log keeps its other lines but no longer counts.
+  KafkaHistoryOptions options = f.options();
+  std::vector<std::pair<uint64_t, uint64_t>> counts;
+  std::vector<std::string> lines;
+  options.on_read = [&](uint64_t read, uint64_t expected) { counts.emplace_back(read, expected); };
+  options.log = [&](const std::string& line) { lines.push_back(line); };
   auto history =
-      load_history_from_kafka(f.kafka, f.engine, {since, until}, registry, dead, f.options());
+      load_history_from_kafka(f.kafka, f.engine, {since, until}, registry, dead, options);
   ASSERT_TRUE(history) << history.error().message;
   EXPECT_EQ(history.value().dead_letters, 0u);
   expect_history(history.value(), registry, f.expected(since, until));
+  ASSERT_FALSE(counts.empty()) << "no progress count";
+  const uint64_t records = f.expected(since, until).size();
+  EXPECT_EQ(counts.back(), std::make_pair(records, records));
+  for (const std::string& line : lines) {
+    EXPECT_FALSE(std::regex_search(line, std::regex("^read [0-9]+ of [0-9]+ records")))
+        << "a count in the log: " << line;
+  }
+  EXPECT_FALSE(lines.empty()) << "the log lost its other lines";
 }
 
 // A fetch answered "offset out of range" (the log start moved past the range's first offset:

@@ -103,6 +103,9 @@ Result<LoadedHistory> load_profiled_history(const ProfileArgs& args, LoadedConfi
     KafkaHistoryOptions options;
     options.timeout_ms = static_cast<int>(kafka_timeout_ms);
     options.log = [&progress](const std::string& line) { progress.step("kafka: " + line); };
+    options.on_read = [&progress](uint64_t read, uint64_t expected) {
+      progress.update(ProgressCount(read).of(expected).verb("read from Kafka"));
+    };
     auto topics = load_history_from_kafka(*kafka, out.config, range, registry, dead, options);
     if (!topics) return topics.error();
     PackedHistory& h = out.history;
