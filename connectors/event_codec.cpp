@@ -221,15 +221,19 @@ std::optional<DecodeError> check_patient_id(std::string_view patient_id) {
   return std::nullopt;
 }
 
+namespace {
+bool vitals_value_in_bounds(float value) {
+  return std::isfinite(value) && std::fabs(double{value}) <= kMaxVitalsMagnitude;
+}
+}  // namespace
+
 std::optional<DecodeError> check_vitals_value(float value, std::string_view field) {
+  if (vitals_value_in_bounds(value)) return std::nullopt;
   if (!std::isfinite(value)) {
     return fail(DecodeReason::non_finite_value, field_message(field, "is not a finite float"));
   }
-  if (std::fabs(double{value}) > kMaxVitalsMagnitude) {
-    return fail(DecodeReason::value_out_of_range,
-                field_message(field, "is outside |value| <= 1e9, the bound on vitals values"));
-  }
-  return std::nullopt;
+  return fail(DecodeReason::value_out_of_range,
+              field_message(field, "is outside |value| <= 1e9, the bound on vitals values"));
 }
 
 std::optional<DecodeError> check_record_size(const Event& event, const ModalitySchema& schema,
@@ -304,10 +308,12 @@ std::optional<DecodeError> check_event(const Event& event, const ModalitySchema&
                     "field 'values' holds none of the configured channels");
       }
       for (std::size_t c = 0; c < n; ++c) {
-        if (!(event.vitals.present_mask >> c & 1)) continue;
-        if (auto err = check_vitals_value(event.vitals.values[c], "values." + spec.channels[c])) {
-          return err;
+        // Per reading and channel: the field's name is put together only for a bad value.
+        if (!(event.vitals.present_mask >> c & 1) ||
+            vitals_value_in_bounds(event.vitals.values[c])) {
+          continue;
         }
+        return check_vitals_value(event.vitals.values[c], "values." + spec.channels[c]);
       }
       return std::nullopt;
     }
