@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 
 #include "operators/matvec.h"
+#include "operators/model_file.h"
 
 namespace tfe {
 
@@ -44,8 +45,16 @@ void linear(const float* w, const LinearRef& l, const float* x, float* y) {
   if (l.b) Vec(y, l.out()) += vec(w, *l.b);
 }
 
+// Hidden activations are capped: with weights within kMaxWeight each layer can multiply a
+// magnitude by up to kMaxWeight x its width, so eight layers of huge-but-valid weights would
+// overflow to inf and then NaN (inf - inf). Below the cap no layer's output can overflow
+// (kMaxActivation x kMaxWeight x kMaxHiddenWidth < FLT_MAX); trained activations never reach it.
+constexpr float kMaxActivation = 1e20f;
+static_assert(double{kMaxActivation} * kMaxWeight * kMaxHiddenWidth < 3.4e38);
+
 void relu(const float* pre, float* post, uint32_t n) {
-  for (uint32_t i = 0; i < n; ++i) post[i] = pre[i] > 0.0f ? pre[i] : 0.0f;
+  for (uint32_t i = 0; i < n; ++i)
+    post[i] = pre[i] > 0.0f ? std::min(pre[i], kMaxActivation) : 0.0f;
 }
 
 // Runs an MLP on an activated input; pre/post receive [mlp.width()] activations (post of the
@@ -112,10 +121,6 @@ void l2_normalize(float* v, uint32_t n) {
 bool uses_history(const FusionModel& model, std::size_t m) {
   return model.strategy() == Strategy::attention && model.arch.history_k > 1 &&
          model.schema.modalities[m].kind != ModalityKind::vitals;
-}
-
-uint32_t first_layer_width(const FusionModel& model) {
-  return model.strategy() == Strategy::attention ? 0 : model.arch.hidden[0];
 }
 
 }  // namespace
@@ -229,6 +234,7 @@ void prepare_input(const FusionModel& model, std::size_t m, std::span<const floa
         const float* idf = s + ml.idf.offset;
         for (uint32_t i = 0; i < mod.text_hash_dim; ++i)
           out[mod.dim + i] = raw[mod.dim + i] * idf[i];
+        clamp_span(out.data() + mod.dim, mod.text_hash_dim, kMaxEmbedding);
       }
       if (mod.l2_normalize) {
         l2_normalize(out.data(), mod.dim);
@@ -262,35 +268,28 @@ void feature_stage(const FusionModel& model, const DerivedWeights& derived, std:
 
 Workspace::Workspace(const FusionModel& model) {
   const ModelConfig& a = model.arch;
-  const std::size_t n_mod = model.schema.modalities.size();
-  uint32_t cap = 0;
-  input_width = 0;
-  for (std::size_t m = 0; m < n_mod; ++m) {
-    cap += uses_history(model, m) ? a.history_k : 1;
-    input_width = std::max(input_width, model.layout.modalities[m].input_dim);
-  }
-  capacity = cap;
-  stage_width = model.strategy() == Strategy::attention ? a.d_model : a.hidden[0];
+  const WorkspaceShape shape = workspace_shape(model);
+  const std::size_t cap = shape.tokens;
+  capacity = shape.tokens;
+  input_width = shape.input_width;
+  stage_width = shape.stage_width;
   first_width = stage_width;
   const bool inter = model.strategy() == Strategy::intermediate;
-  input.assign(std::size_t{cap} * input_width, 0.0f);
-  enc_hidden.assign(inter ? std::size_t{cap} * a.encoder_hidden : 0, 0.0f);
-  latent.assign(inter ? std::size_t{cap} * a.d_model : 0, 0.0f);
-  stage.assign(std::size_t{cap} * stage_width, 0.0f);
-  timing.assign(std::size_t{cap} * model.layout.timing_dim, 0.0f);
-  first.assign(std::size_t{cap} * first_width, 0.0f);
+  input.assign(cap * input_width, 0.0f);
+  enc_hidden.assign(inter ? cap * a.encoder_hidden : 0, 0.0f);
+  latent.assign(inter ? cap * a.d_model : 0, 0.0f);
+  stage.assign(cap * stage_width, 0.0f);
+  timing.assign(cap * model.layout.timing_dim, 0.0f);
+  first.assign(cap * first_width, 0.0f);
   if (model.strategy() == Strategy::attention) {
     attn_score.assign(std::size_t{a.heads} * cap, 0.0f);
     attn_prob.assign(std::size_t{a.heads} * cap, 0.0f);
     attn_mix.assign(std::size_t{a.heads} * a.d_model, 0.0f);
     context.assign(a.d_model, 0.0f);
   }
-  const MlpRef& head =
-      model.strategy() == Strategy::late ? model.layout.modalities[0].head : model.layout.head;
-  mlp_width = first_layer_width(model) + head.width();
-  const std::size_t rows = model.strategy() == Strategy::late ? cap : 1;
-  mlp_pre.assign(rows * mlp_width, 0.0f);
-  mlp_post.assign(rows * mlp_width, 0.0f);
+  mlp_width = shape.mlp_width;
+  mlp_pre.assign(std::size_t{shape.mlp_rows} * mlp_width, 0.0f);
+  mlp_post.assign(std::size_t{shape.mlp_rows} * mlp_width, 0.0f);
   scratch.assign(std::size_t{a.hidden[0]} + 2 * std::size_t{mlp_width}, 0.0f);
 }
 
@@ -380,10 +379,8 @@ void combine_additive(const FusionModel& model, const DerivedWeights& derived, W
   float total = 0.0f;
   for (const uint8_t t : tokens) {
     const float* c = row(t).data();
-    for (uint32_t i = 0; i < h1; ++i) {
-      const float v = ws.mlp_pre[i] - c[i];
-      s[i] = v > 0.0f ? v : 0.0f;
-    }
+    for (uint32_t i = 0; i < h1; ++i) s[i] = ws.mlp_pre[i] - c[i];
+    relu(s, s, h1);
     const float delta = std::fabs(logit - run_mlp(w, L.head, s, pre, post));
     out.weight[ws.token_modality[t]] = delta;
     total += delta;

@@ -165,7 +165,54 @@ class Rng {
   uint64_t state_;
 };
 
+Result<void> check_workspace(const FusionModel& model) {
+  const WorkspaceShape w = workspace_shape(model);
+  const std::size_t bytes = w.floats * sizeof(float);
+  if (bytes <= kMaxWorkspaceBytes) return ok();
+  const ModelConfig& a = model.arch;
+  return make_error(
+      Errc::config,
+      fmt::format("model needs {:.1f} MiB of scoring scratch per shard, at most {} MiB: {} token "
+                  "slots (history_k = {}) x {} features (modality '{}'), stage width {} "
+                  "(hidden[0] = {}, d_model = {}), head width {} (hidden = [{}]); lower "
+                  "history_k, hidden or d_model, or the modality's width",
+                  static_cast<double>(bytes) / (1 << 20), kMaxWorkspaceBytes >> 20, w.tokens,
+                  a.history_k, w.input_width, model.schema.modalities[w.input_modality].name,
+                  w.stage_width, a.hidden[0], a.d_model, w.mlp_width, fmt::join(a.hidden, ", ")));
+}
+
 }  // namespace
+
+WorkspaceShape workspace_shape(const FusionModel& model) {
+  const ModelConfig& a = model.arch;
+  const ModelLayout& L = model.layout;
+  const Strategy strategy = model.strategy();
+  WorkspaceShape w;
+  for (std::size_t m = 0; m < L.modalities.size(); ++m) {
+    const bool history = strategy == Strategy::attention && a.history_k > 1 &&
+                         model.schema.modalities[m].kind != ModalityKind::vitals;
+    w.tokens += history ? a.history_k : 1;
+    if (L.modalities[m].input_dim > w.input_width) {
+      w.input_width = L.modalities[m].input_dim;
+      w.input_modality = static_cast<uint32_t>(m);
+    }
+  }
+  w.stage_width = strategy == Strategy::attention ? a.d_model : a.hidden[0];
+  const MlpRef& head = strategy == Strategy::late ? L.modalities[0].head : L.head;
+  w.mlp_width = (strategy == Strategy::attention ? 0 : a.hidden[0]) + head.width();
+  w.mlp_rows = strategy == Strategy::late ? w.tokens : 1;
+  const std::size_t n = w.tokens;
+  // input, stage and first, timing
+  std::size_t f = n * w.input_width + n * w.stage_width * 2 + n * L.timing_dim;
+  if (strategy == Strategy::intermediate) f += n * (std::size_t{a.encoder_hidden} + a.d_model);
+  if (strategy == Strategy::attention) {
+    f += 2 * std::size_t{a.heads} * n + std::size_t{a.heads} * a.d_model + a.d_model;
+  }
+  f += 2 * std::size_t{w.mlp_rows} * w.mlp_width;                // mlp_pre, mlp_post
+  f += std::size_t{a.hidden[0]} + 2 * std::size_t{w.mlp_width};  // scratch
+  w.floats = f;
+  return w;
+}
 
 Result<FusionModel> make_model_skeleton(const ModelConfig& arch, const ModelSchema& schema) {
   if (auto r = validate(arch); !r) return r.error();
@@ -251,6 +298,7 @@ Result<FusionModel> make_model_skeleton(const ModelConfig& arch, const ModelSche
   if (P.size() > kMaxParams || S.size() > kMaxParams) {
     return schema_error(fmt::format("model has {} parameters, at most {}", P.size(), kMaxParams));
   }
+  if (auto r = check_workspace(model); !r) return r.error();
   P.allocate();
   S.allocate();
   for (const ModalityLayout& ml : L.modalities) {

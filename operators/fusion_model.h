@@ -103,8 +103,27 @@ struct FusionModel {
   Strategy strategy() const { return arch.strategy; }
 };
 
+// The sizes of the forward pass's per-shard scratch (Workspace, operators/fusion_forward.h),
+// which follow from the architecture and the schema alone.
+struct WorkspaceShape {
+  uint32_t tokens = 0;          // token slots: one per modality, history_k per text/embedding
+                                // modality with attention
+  uint32_t input_width = 0;     // widest prepared input of a modality
+  uint32_t input_modality = 0;  // the modality that has it
+  uint32_t stage_width = 0;     // stage and first-layer rows: H1, or d_model with attention
+  uint32_t mlp_width = 0;  // head activations of one pass (with the first layer but attention's)
+  uint32_t mlp_rows = 0;   // passes kept: one per token (late), else 1
+  std::size_t floats = 0;  // every buffer together
+};
+WorkspaceShape workspace_shape(const FusionModel& model);
+
+// Largest per-shard scratch a model may need: every shipped configuration needs well under a
+// MiB; without a bound on the product, each field within its own range could ask for 64 MiB.
+inline constexpr std::size_t kMaxWorkspaceBytes = std::size_t{8} << 20;
+
 // A model with every tensor allocated and zero, statistics at identity (mean 0, std 1, IDF 1),
-// initial calibration. Fails if the schema is unusable (no modality, a zero width).
+// initial calibration. Fails if the schema is unusable (no modality, a zero width) or if scoring
+// would need more than kMaxWorkspaceBytes of scratch per shard (the error names the fields).
 Result<FusionModel> make_model_skeleton(const ModelConfig& arch, const ModelSchema& schema);
 
 // Random weights, deterministic by seed (Xavier-uniform matrices of more than one column, zero

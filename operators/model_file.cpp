@@ -240,16 +240,30 @@ void read_params(Reader& r, ParamSet& expected) {
     r.fail(fmt::format("has {} tensors, the architecture expects {}", n, tensors.size()));
     return;
   }
+  // Names are quoted whole up to the longest the architecture has (every name a valid file can
+  // hold); only a longer one is cut, and then its length is given.
+  std::size_t longest = 0;
+  for (const TensorInfo& t : tensors) longest = std::max(longest, t.name.size());
+  const auto show = [&](const std::string& name) {
+    std::string s = fmt::format("'{}'", quoted_text(name, longest));
+    if (name.size() > longest) s += fmt::format(" ({} bytes)", name.size());
+    return s;
+  };
   for (std::size_t i = 0; i < tensors.size() && !r.failed(); ++i) {
     const TensorInfo& t = tensors[i];
     const std::string name = r.str(fmt::format("tensor[{}].name", i));
-    const std::string shown = quoted_text(name);
-    const uint32_t rows = r.u32(fmt::format("tensor '{}' rows", shown));
-    const uint32_t cols = r.u32(fmt::format("tensor '{}' cols", shown));
+    const std::string shown = show(name);
+    const uint32_t rows = r.u32(fmt::format("tensor {} rows", shown));
+    const uint32_t cols = r.u32(fmt::format("tensor {} cols", shown));
     if (r.failed()) return;
-    if (name != t.name || rows != t.ref.rows || cols != t.ref.cols) {
-      r.fail(fmt::format("tensor {} is '{}' [{}x{}], the architecture expects '{}' [{}x{}]", i,
-                         shown, rows, cols, t.name, t.ref.rows, t.ref.cols));
+    if (name != t.name) {
+      r.fail(fmt::format("tensor[{}].name is {}, the architecture expects {}", i, shown,
+                         show(t.name)));
+      return;
+    }
+    if (rows != t.ref.rows || cols != t.ref.cols) {
+      r.fail(fmt::format("tensor[{}] {} is [{}x{}], the architecture expects [{}x{}]", i, shown,
+                         rows, cols, t.ref.rows, t.ref.cols));
       return;
     }
     r.floats(expected.view(t.ref), fmt::format("tensor '{}'", t.name));
@@ -394,6 +408,55 @@ Result<void> check_header(std::span<const uint8_t> head, uint64_t size) {
   return ok();
 }
 
+// The range of every value of a tensor, by its kind (the name's suffix in STAT; every WGHT
+// tensor is a weight).
+struct ValueRange {
+  float lo, hi;
+  std::string_view what;
+};
+
+ValueRange value_range(std::string_view section, std::string_view tensor) {
+  // Training's floor, rounded as training stores it: every trained deviation passes.
+  constexpr float kMinStd = static_cast<float>(kMinInputStd);
+  if (section == "WGHT") return {-kMaxWeight, kMaxWeight, "a weight"};
+  if (tensor.ends_with(".std")) return {kMinStd, kMaxStatistic, "a standard deviation"};
+  if (tensor.ends_with(".idf")) return {0.0f, kMaxIdf, "an IDF weight"};
+  return {-kMaxStatistic, kMaxStatistic, "a mean"};
+}
+
+Result<void> check_bounds(std::string_view section, const ParamSet& params) {
+  for (const TensorInfo& t : params.tensors()) {
+    const ValueRange range = value_range(section, t.name);
+    std::span<const float> v = params.view(t.ref);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (!(v[i] >= range.lo && v[i] <= range.hi)) {
+        return file_error(
+            fmt::format("model file section '{}': '{}'[{}] = {} is outside [{:g}, {:g}], the range "
+                        "of {}",
+                        section, t.name, i, v[i], range.lo, range.hi, range.what));
+      }
+    }
+  }
+  return ok();
+}
+
+Result<void> check_calibration_bounds(const Calibration& c) {
+  constexpr float kMax = kMaxCalibrationMagnitude;
+  const auto outside = [&](std::string field, float v) {
+    return file_error(fmt::format(
+        "model file section 'CALB': '{}' = {} is outside [{:g}, {:g}], the range of calibration",
+        field, v, -kMax, kMax));
+  };
+  if (!(std::fabs(c.platt_a) <= kMax)) return outside("platt_a", c.platt_a);
+  if (!(std::fabs(c.platt_b) <= kMax)) return outside("platt_b", c.platt_b);
+  for (std::size_t i = 0; i < c.thresholds.size(); ++i) {
+    if (!(std::fabs(c.thresholds[i]) <= kMax)) {
+      return outside(fmt::format("thresholds[{}]", i), c.thresholds[i]);
+    }
+  }
+  return ok();
+}
+
 }  // namespace
 
 Result<FusionModel> parse_model(std::span<const uint8_t> bytes) {
@@ -466,27 +529,12 @@ Result<FusionModel> parse_model(std::span<const uint8_t> bytes) {
   Reader weights_r(payload[2], offsets[2], "WGHT");
   read_params(weights_r, model.weights);
   if (auto f = finish(weights_r); !f) return f.error();
+  if (auto b = check_bounds("WGHT", model.weights); !b) return b.error();
 
   Reader stats_r(payload[3], offsets[3], "STAT");
   read_params(stats_r, model.stats);
   if (auto f = finish(stats_r); !f) return f.error();
-  // Training's floor, rounded as training stores it: every trained deviation passes.
-  constexpr float kMinStd = static_cast<float>(kMinInputStd);
-  for (const TensorInfo& t : model.stats.tensors()) {
-    const bool is_std = t.name.ends_with(".std");
-    std::span<const float> v = model.stats.view(t.ref);
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      if (is_std && !(v[i] >= kMinStd)) {
-        return file_error(
-            fmt::format("model file section 'STAT': '{}'[{}] = {} must be at least {}", t.name, i,
-                        v[i], kMinStd));
-      }
-      if (!is_std && t.name.ends_with(".idf") && v[i] < 0.0f) {
-        return file_error(fmt::format(
-            "model file section 'STAT': '{}'[{}] = {} must be non-negative", t.name, i, v[i]));
-      }
-    }
-  }
+  if (auto b = check_bounds("STAT", model.stats); !b) return b.error();
 
   Reader cal_r(payload[4], offsets[4], "CALB");
   model.calibration = read_calibration(cal_r);
@@ -494,6 +542,7 @@ Result<FusionModel> parse_model(std::span<const uint8_t> bytes) {
   if (auto v = validate(model.calibration); !v) {
     return with_prefix("model file section 'CALB': ", v.error());
   }
+  if (auto b = check_calibration_bounds(model.calibration); !b) return b.error();
   if (model.calibration.method != arch.calibration) {
     return file_error(
         fmt::format("model file section 'CALB': method '{}' differs from the architecture's '{}'",

@@ -14,6 +14,7 @@
 #include <tbb/task_arena.h>
 
 #include "operators/hash.h"
+#include "operators/model_file.h"
 
 namespace tfe {
 
@@ -328,8 +329,10 @@ Calibration fit_isotonic(std::span<const double> all_logit, std::span<const uint
     double sum, n;
   };
   std::vector<Block> groups;
+  // Thresholds within a model file's bound: logits beyond it share the outermost step.
+  constexpr float kMax = kMaxCalibrationMagnitude;
   for (uint32_t i : order) {
-    const float x = static_cast<float>(logit[i]);
+    const float x = std::clamp(static_cast<float>(logit[i]), -kMax, kMax);
     const double y = label[i] ? 1.0 : 0.0;
     if (!groups.empty() && groups.back().lo == x) {
       groups.back().sum += y;

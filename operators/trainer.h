@@ -145,7 +145,8 @@ bool weight_decays(const TensorInfo& tensor);
 // reverses the order of the logits).
 Calibration fit_platt(std::span<const double> logit, std::span<const uint8_t> label);
 // Isotonic: pool-adjacent-violators over groups of equal logits sorted ascending (tied logits
-// share one step).
+// share one step); logits beyond kMaxCalibrationMagnitude count as at it, so that every
+// threshold is one a model file may hold.
 Calibration fit_isotonic(std::span<const double> logit, std::span<const uint8_t> label);
 
 // Trains the weights in place (statistics fitted first, calibration last). Fails when the

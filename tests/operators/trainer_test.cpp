@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "operators/model_file.h"
 #include "tests/operators/fusion_test_support.h"
 #include "tests/support/alloc_counter.h"
 
@@ -312,6 +313,18 @@ TEST(TrainerTest, CalibrationFitsLeaveOutNonFiniteLogits) {
   const std::vector<uint8_t> labels = {1, 0};
   EXPECT_EQ(fit_platt(none, labels), initial_calibration(CalibrationMethod::platt));
   EXPECT_EQ(fit_isotonic(none, labels), initial_calibration(CalibrationMethod::isotonic));
+}
+
+// Validation logits finite but far past what a model file's isotonic thresholds may hold
+// (kMaxCalibrationMagnitude): the table stays within the bound, so that the model training
+// writes loads, and the logits beyond it share the outermost steps.
+TEST(TrainerTest, IsotonicThresholdsStayWithinTheModelFileBounds) {
+  auto [x, y] = platt_sample(3, 20'000, -4.0f, 4.0f, 0.5, -1.0);
+  for (double& v : x) v *= 1e30;
+  const Calibration iso = fit_isotonic(x, y);
+  ASSERT_TRUE(validate(iso));
+  for (float t : iso.thresholds) EXPECT_LE(std::fabs(t), kMaxCalibrationMagnitude) << t;
+  EXPECT_LT(iso.apply(-3.5e30), iso.apply(3.5e30));
 }
 
 // Validation logits far below zero (a class-weighted, strongly decayed model): the curvature at
