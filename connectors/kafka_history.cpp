@@ -50,6 +50,24 @@ Result<PackedHistory> read_range(kafka::KafkaConsumer& c, ReadErrors& errors,
     if (options.log) options.log(line);
   };
 
+  // The lookups before the first fetch (metadata, offsets for times, watermarks) share one
+  // deadline: against a broker away or slow the start ends within one timeout, not one for each
+  // of its requests. A request that fails says so itself; one that would start past the deadline
+  // is the line of start_timed_out.
+  const auto start_deadline = Clock::now() + std::chrono::milliseconds(options.timeout_ms);
+  const auto start_left_ms = [&] {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(start_deadline - Clock::now())
+            .count();
+    return static_cast<int>(std::max<int64_t>(left, 0));
+  };
+  const auto start_timed_out = [&](const std::string& topic) {
+    return make_error(Errc::io, fmt::format("kafka: the brokers did not answer the lookups of the "
+                                            "range (topic metadata, offsets for times, "
+                                            "watermarks) within {} ms, at topic '{}'",
+                                            options.timeout_ms, topic));
+  };
+
   // Each partition's offsets for the two times; no record at or after `until` reads to the end.
   // parts holds topic 0's partitions, then topic 1's, ...; topics may differ in partition count
   // (reading needs no co-partitioning): topic t's are parts[first_part[t] .. first_part[t + 1]).
@@ -58,7 +76,8 @@ Result<PackedHistory> read_range(kafka::KafkaConsumer& c, ReadErrors& errors,
   for (std::size_t t = 0; t < kafka.modality_topics.size(); ++t) {
     first_part.push_back(parts.size());
     const std::string& topic = kafka.modality_topics[t];
-    auto count = c.partition_count(topic, options.timeout_ms);
+    if (start_left_ms() == 0) return start_timed_out(topic);
+    auto count = c.partition_count(topic, start_left_ms());
     if (!count) return count.error();
     if (count.value() == 0) {
       return make_error(Errc::config,
@@ -75,9 +94,10 @@ Result<PackedHistory> read_range(kafka::KafkaConsumer& c, ReadErrors& errors,
       since.emplace_back(topic, p, range.since_ms);
       until.emplace_back(topic, p, range.until_ms);
     }
-    const auto lookup = [&](const kafka::TopicPartitions& times) {
+    const auto lookup = [&](const kafka::TopicPartitions& times) -> Result<kafka::TopicPartitions> {
+      if (start_left_ms() == 0) return start_timed_out(topic);
       return options.offsets_for_times ? options.offsets_for_times(times)
-                                       : c.offsets_for_times(times, options.timeout_ms);
+                                       : c.offsets_for_times(times, start_left_ms());
     };
     auto first = lookup(since);
     if (!first) return first.error();
@@ -88,7 +108,8 @@ Result<PackedHistory> read_range(kafka::KafkaConsumer& c, ReadErrors& errors,
       const int64_t start = first.value()[static_cast<std::size_t>(p)].offset;
       int64_t end = last.value()[static_cast<std::size_t>(p)].offset;
       if (end < 0 || start < 0) {
-        auto marks = c.query_watermarks(topic, p, options.timeout_ms);
+        if (start_left_ms() == 0) return start_timed_out(topic);
+        auto marks = c.query_watermarks(topic, p, start_left_ms());
         if (!marks) return marks.error();
         if (end < 0) end = marks.value().second;
         r.start = start < 0 ? marks.value().second : start;

@@ -29,8 +29,9 @@ struct KafkaTimeRange {
 };
 
 struct KafkaHistoryOptions {
-  // A broker request that takes longer, or an unfinished partition that delivers nothing for
-  // this long, fails the read with the partition's position.
+  // Bounds the lookups before the first fetch (metadata, offsets for times, watermarks) together,
+  // and how long an unfinished partition may deliver nothing: past either, the read fails (naming
+  // the topic, or the partition and its position).
   int timeout_ms = 30'000;
   // Progress lines (about one a second while reading), never payload.
   std::function<void(const std::string&)> log;

@@ -2,6 +2,7 @@
 
 #include "connectors/kafka_output.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -33,9 +34,10 @@ Result<std::unique_ptr<KafkaOutput>> KafkaOutput::create(const kafka::Properties
   auto out = std::make_unique<KafkaOutput>(Key{});
   KafkaOutput* self = out.get();
   auto producer = kafka::KafkaProducer::create(
-      properties, [self](const kafka::DeliveryReport& r) { self->on_delivery(r); });
+      properties, [self](const kafka::DeliveryReport& r) { self->on_delivery(r, false); });
   if (!producer) return producer.error();
   out->producer_.emplace(std::move(producer).value());
+  out->properties_ = properties;
   out->latency_ = latency;
   out->acks_per_clock_read_ = kAcksPerClockRead;
   // Made once, not per message: it only runs while the producer's queue is full.
@@ -72,9 +74,17 @@ Result<void> KafkaOutput::produce(std::string_view topic, std::string_view key,
   return ok();
 }
 
-bool KafkaOutput::resend_without_value(const kafka::DeliveryReport& report) {
+bool KafkaOutput::resend_alone(const kafka::DeliveryReport& report, bool alone) {
   const rd_kafka_message_t* m = report.message;
-  if (m == nullptr || m->len == 0) return false;  // already without one: a real failure
+  if (m == nullptr || (alone && m->len == 0)) return false;
+  if (!alone_) {
+    kafka::Properties properties = properties_;
+    properties.emplace_back("batch.num.messages", "1");
+    auto producer = kafka::KafkaProducer::create(
+        properties, [this](const kafka::DeliveryReport& r) { on_delivery(r, true); });
+    if (!producer) return false;
+    alone_.emplace(std::move(producer).value());
+  }
   rd_kafka_headers_t* headers = nullptr;
   std::vector<kafka::Header> copied;
   std::string_view source_topic, source_partition, source_offset;
@@ -93,30 +103,38 @@ bool KafkaOutput::resend_without_value(const kafka::DeliveryReport& report) {
     }
   }
   const std::string_view key(static_cast<const char*>(m->key), m->key != nullptr ? m->key_len : 0);
+  const std::string_view value =
+      alone ? std::string_view{}
+            : std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
   // Same opaque (stamp): the commit barrier and the in-flight count follow the new copy.
-  const kafka::Message again{report.topic, key, {}, 0, copied, report.opaque};
-  if (producer_->produce(again) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
-  spdlog::warn(
-      "dead letter of {}[{}]@{} refused by '{}' as too large ({} bytes): sent again "
-      "without the record",
-      source_topic, source_partition, source_offset, report.topic, m->len);
+  const kafka::Message again{report.topic, key, value, 0, copied, report.opaque};
+  if (alone_->produce(again) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+  if (alone) {
+    spdlog::warn(
+        "dead letter of {}[{}]@{} refused by '{}' as too large ({} bytes): sent again "
+        "without the record",
+        source_topic, source_partition, source_offset, report.topic, m->len);
+  } else {
+    spdlog::debug("dead letter of {}[{}]@{} refused by '{}' in a batch too large: sent again alone",
+                  source_topic, source_partition, source_offset, report.topic);
+  }
   return true;
 }
 
-void KafkaOutput::on_delivery(const kafka::DeliveryReport& report) {
+void KafkaOutput::on_delivery(const kafka::DeliveryReport& report, bool alone) {
   const int64_t stamp = static_cast<int64_t>(report.opaque & ~kScoreBit);
   if (report.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     // A dead letter the broker refuses for its size (the topic's max.message.bytes below the
-    // producer's message.max.bytes) goes again without the record, as an oversized record does
-    // from the start: refused, it would stop the service, and every restart would meet the same
-    // record again.
+    // producer's message.max.bytes) goes again alone, then, refused alone, without the record,
+    // as an oversized record does from the start: refused, it would stop the service, and every
+    // restart would meet the same record again.
     if (report.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && (report.opaque & kScoreBit) == 0 &&
-        resend_without_value(report)) {
+        resend_alone(report, alone)) {
       return;
     }
     ++failed_;
     if (!failure_) {
-      failure_ = producer_->delivery_error(report);
+      failure_ = (alone ? *alone_ : *producer_).delivery_error(report);
     }
   } else {
     ++acknowledged_;
@@ -131,17 +149,33 @@ void KafkaOutput::on_delivery(const kafka::DeliveryReport& report) {
 void KafkaOutput::poll(int timeout_ms) {
   acks_on_clock_ = 0;
   producer_->poll(timeout_ms);
+  if (alone_) alone_->poll(0);
   // Raised on librdkafka's threads, possibly with nothing in flight that would fail and say so.
-  if (!failure_) failure_ = producer_->fatal_error();
+  if (!failure_) failure_ = fatal_error();
+}
+
+std::optional<Error> KafkaOutput::fatal_error() const {
+  if (auto e = producer_->fatal_error()) return e;
+  return alone_ ? alone_->fatal_error() : std::nullopt;
 }
 
 Result<void> KafkaOutput::flush(int timeout_ms) {
   // A flush polls many times inside: every acknowledgement reads the clock.
   acks_on_clock_ = 0;
   const uint32_t saved = std::exchange(acks_per_clock_read_, 1);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
   auto r = producer_->flush(timeout_ms);
+  // A refusal served by that flush may have queued records on alone_, and a refusal there more
+  // on it: both are flushed within the one timeout.
+  while (r && alone_ && alone_->in_flight() > 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    r = alone_->flush(static_cast<int>(std::max<int64_t>(left, 0)));
+  }
   acks_per_clock_read_ = saved;
-  if (!failure_) failure_ = producer_->fatal_error();
+  if (!failure_) failure_ = fatal_error();
   if (failure_) return *failure_;
   return r;
 }

@@ -85,12 +85,22 @@ class KafkaOutput {
   KafkaOutput& operator=(const KafkaOutput&) = delete;
 
  private:
-  void on_delivery(const kafka::DeliveryReport& report);
-  // Produces a dead letter the broker refused for its size again, without its value (headers
-  // and key kept). False when it had no value or cannot be queued.
-  bool resend_without_value(const kafka::DeliveryReport& report);
+  // `alone`: the report comes from alone_ (the record was refused in a batch of its own).
+  void on_delivery(const kafka::DeliveryReport& report, bool alone);
+  // Produces a dead letter the broker refused for its size again through alone_, each record in
+  // a batch of its own: intact when producer_ sent it (its batch may have held others, and the
+  // batch, not the record, been too large), else without its value (headers and key kept). False
+  // when it cannot be queued, or was refused alone without a value: a real failure.
+  bool resend_alone(const kafka::DeliveryReport& report, bool alone);
+  // The fatal error of either producer.
+  std::optional<Error> fatal_error() const;
 
+  kafka::Properties properties_;  // what alone_ is made with, when first needed
   std::optional<kafka::KafkaProducer> producer_;
+  // A producer that puts each record in a batch of its own (batch.num.messages=1), made at the
+  // first dead letter refused as too large: the broker checks whole batches against the topic's
+  // max.message.bytes, so only a record refused alone is too large by itself.
+  std::optional<kafka::KafkaProducer> alone_;
   Histogram* latency_ = nullptr;
   int64_t last_stamp_ = 0;
   uint64_t produced_ = 0;

@@ -168,6 +168,11 @@ Result<void> KafkaProducer::flush(int timeout_ms) {
   return ok();
 }
 
+void KafkaProducer::purge() {
+  (void)rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
+                                      RD_KAFKA_PURGE_F_NON_BLOCKING);
+}
+
 int KafkaProducer::in_flight() const { return rd_kafka_outq_len(rk_.get()); }
 
 std::size_t KafkaProducer::max_message_bytes() const {

@@ -65,6 +65,10 @@ class KafkaProducer {
   int poll(int timeout_ms);
   // Waits up to timeout_ms for every queued message to be delivered (or fail).
   Result<void> flush(int timeout_ms);
+  // Gives up every message not yet acknowledged, without waiting: each is reported (by the next
+  // poll or flush) as failed with RD_KAFKA_RESP_ERR__PURGE_QUEUE (never sent) or
+  // RD_KAFKA_RESP_ERR__PURGE_INFLIGHT (sent and unanswered: the broker may have written it).
+  void purge();
   // Messages produced and not yet reported.
   int in_flight() const;
   // The largest message this producer sends (`message.max.bytes`: key, value and headers, plus

@@ -2,6 +2,7 @@
 
 #include "connectors/kafka_publish.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -121,6 +122,8 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
   if (!partitions) return partitions.error();
 
   uint64_t acknowledged = 0;
+  uint64_t purged = 0;            // given up after a stop (never delivered, or not known to be)
+  uint64_t purged_in_flight = 0;  // of those, sent and unanswered: the broker may have them
   std::optional<Error> failure;
   kafka::Properties props = client_properties(config, config.brokers);
   props.insert(props.end(), {{"enable.idempotence", "true"},
@@ -136,6 +139,10 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
       [&](const kafka::DeliveryReport& r) {
         if (r.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
           ++acknowledged;
+        } else if (r.err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+                   r.err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+          ++purged;
+          if (r.err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) ++purged_in_flight;
         } else if (!failure) {
           failure = reporting->delivery_error(r);
         }
@@ -235,13 +242,40 @@ Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema&
     if (failure) return producer.value().with_last_log_error(*failure);
   }
   // Every event acknowledged, or the first failure. A cancellation has stopped the intake only:
-  // what was produced is still delivered (or fails, within librdkafka's message.timeout.ms).
+  // what was produced is still delivered (or fails, within librdkafka's message.timeout.ms),
+  // but for no longer than options.timeout_ms after the stop: with the broker away, librdkafka
+  // would hold it for message.timeout.ms (5 minutes by default), and a stop must end promptly.
+  const auto grace_end = Clock::now() + std::chrono::milliseconds(options.timeout_ms);
   while (acknowledged < produced && !failure) {
-    auto flushed = producer.value().flush(1000);
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(grace_end - Clock::now()).count();
+    if (summary.cancelled && left <= 0) break;
+    auto flushed = producer.value().flush(
+        summary.cancelled ? static_cast<int>(std::clamp<int64_t>(left, 1, 1000)) : 1000);
     (void)flushed;
     if (options.progress && acknowledged < produced) (void)options.progress(acknowledged);
   }
   if (failure) return producer.value().with_last_log_error(*failure);
+  if (acknowledged < produced) {
+    // Given up: each message is reported at once, acknowledged (it came in meanwhile) or purged,
+    // so the counts below are exact.
+    producer.value().purge();
+    const auto reports_end = Clock::now() + std::chrono::seconds(10);
+    while (acknowledged + purged < produced && !failure && Clock::now() < reports_end) {
+      (void)producer.value().flush(100);
+    }
+    if (failure) return producer.value().with_last_log_error(*failure);
+    std::string in_flight;
+    if (purged_in_flight > 0) {
+      in_flight = fmt::format(" ({} of them sent and unanswered: the broker may have written them)",
+                              purged_in_flight);
+    }
+    return producer.value().with_last_log_error(make_error(
+        Errc::io,
+        fmt::format("kafka: stopped, and the broker did not acknowledge what was produced within "
+                    "{} ms: {} events published, {} given up{}",
+                    options.timeout_ms, acknowledged, produced - acknowledged, in_flight)));
+  }
   summary.published = acknowledged;
   summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return summary;

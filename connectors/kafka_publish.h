@@ -31,10 +31,13 @@ Result<int32_t> ensure_topics(const KafkaConfig& config, const std::string& boot
 
 struct PublishOptions {
   double pace = 0;  // history ms per wall ms (60: one hour per minute); 0: as fast as possible
-  int timeout_ms = 30'000;  // how long a broker request (metadata, topic creation) may take
+  // How long a broker request (metadata, topic creation) may take, and how long what was
+  // produced may take to be acknowledged after a cancellation.
+  int timeout_ms = 30'000;
   // Progress and cancellation: called about once a second with the events published so far,
   // during pacing waits too; returning false stops the publishing (what was produced is still
-  // delivered, and counted, before the call returns).
+  // delivered, and counted, before the call returns; what is not acknowledged within timeout_ms
+  // is given up, and the publish fails counting it).
   std::function<bool(uint64_t published)> progress;
 };
 
@@ -49,7 +52,8 @@ struct PublishSummary {
 // Publishes every event of `source` (whose registry is `registry`). Dead letters of the source go
 // to `dead`, and so does an event whose message is over the producer's message.max.bytes
 // (record_too_large; the others are published). Fails when the broker is unreachable, a topic is
-// missing or a delivery fails.
+// missing, a delivery fails, or, after a cancellation, what was produced is not all acknowledged
+// within options.timeout_ms (the error counts the events published and those given up).
 Result<PublishSummary> publish_events(EventSource& source, const ModalitySchema& schema,
                                       const PatientRegistry& registry, const KafkaConfig& config,
                                       DeadLetterSink& dead, const PublishOptions& options);

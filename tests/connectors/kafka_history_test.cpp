@@ -261,6 +261,27 @@ TEST(KafkaHistory, APartitionThatNeverDeliversFailsAfterTheTimeout) {
       << history.error().message;
 }
 
+// The lookups before the first fetch share one timeout: against a slow broker (every answer
+// half a second late, each well within the timeout) a range of many partitions ends when that
+// timeout has passed, with one line saying so, instead of waiting it out once per request.
+TEST(KafkaHistory, TheLookupsOfTheRangeShareOneTimeout) {
+  Fixture f;
+  for (const auto& t : f.kafka.modality_topics) ASSERT_TRUE(f.broker->create_topic(t, 4));
+  // No record in range: every partition's ends come from its watermarks, one request each (with
+  // the metadata of each topic, fifteen requests, seven and a half seconds of answers).
+  ASSERT_TRUE(f.broker->set_broker_rtt(1, 500));
+  PatientRegistry registry;
+  DeadLetterSink dead;
+  auto history = load_history_from_kafka(f.kafka, f.engine, {kT0, kT0 + 10'000}, registry, dead,
+                                         f.options(3'000));
+  ASSERT_FALSE(history) << "the lookups took longer than the one timeout they share";
+  EXPECT_NE(history.error().message.find("did not answer the lookups of the range"),
+            std::string::npos)
+      << history.error().message;
+  EXPECT_NE(history.error().message.find("within 3000 ms"), std::string::npos)
+      << history.error().message;
+}
+
 // The broker goes away once the read has its offsets, before the first fetch: the read ends with
 // one error saying so, instead of waiting in silence for the timeout (ten minutes here; up to an
 // hour with --kafka-timeout) to pass without a record.

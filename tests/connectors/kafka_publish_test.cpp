@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -223,6 +224,35 @@ TEST(KafkaPublish, ACancelIsSeenWhileTheProducersQueueIsFull) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_TRUE(r.value().cancelled);
   EXPECT_LE(r.value().published, 4u) << "events were taken after the cancel";
+}
+
+// A stop with the broker away ends within --kafka-timeout (options.timeout_ms), not after
+// librdkafka's message.timeout.ms (5 minutes by default) of holding what was produced: what is
+// still unacknowledged then is given up, and the publish fails saying exactly how many events
+// went out and how many did not.
+TEST(KafkaPublish, AStopWithTheBrokerAwayEndsAfterTheTimeoutCountingWhatWasNotDelivered) {
+  Fixture f(2);
+  f.kafka.librdkafka.emplace_back("queue.buffering.max.messages", "4");
+  ASSERT_TRUE(f.broker->set_broker_down(2));
+  const std::vector<Event> events = test::make_cohort(f.registry, 3, 30);
+  std::atomic<int> calls{0};
+  PublishOptions options;
+  options.timeout_ms = 2'000;
+  options.progress = [&](uint64_t) { return ++calls < 2; };  // the second report is a stop
+  auto publishing = std::async(std::launch::async, [&] {
+    DeadLetterSink dead;
+    return f.publish(events, dead, options);
+  });
+  // Not a timing target: well below message.timeout.ms, so that a publish waiting for it is told
+  // from one that ended.
+  const bool ended = publishing.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  EXPECT_TRUE(f.broker->set_broker_up(2));  // lets a publish that waits go on
+  auto r = publishing.get();
+  ASSERT_TRUE(ended) << "the stopped publish waited for the broker";
+  ASSERT_FALSE(r) << "a publish whose events were not delivered cannot succeed";
+  // The queue held four events, none acknowledged: all four were given up, and said so.
+  EXPECT_NE(r.error().message.find("0 events published, 4 given up"), std::string::npos)
+      << r.error().message;
 }
 
 }  // namespace

@@ -114,6 +114,20 @@ TEST(KafkaService, ScoresEqualADirectReplay) {
   EXPECT_EQ(got.messages, want.size()) << "one uninterrupted run emits each score once";
 }
 
+// Runs the service until it has scored `scores` scores (the first part of a history), lets a
+// periodic commit follow the last of them, and stops it cleanly.
+void run_until_scored_then_stop(const Fixture& f, const ServiceOptions& options,
+                                std::size_t scores) {
+  test::ServiceRunner service(options);
+  const auto got =
+      test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic, scores, 60s);
+  ASSERT_EQ(got.scores.size(), scores);
+  std::this_thread::sleep_for(500ms);  // a periodic commit after the last score
+  service.stop();
+  ASSERT_TRUE(service.result()) << service.result().error().message;
+  EXPECT_TRUE(service.result().value().clean_shutdown);
+}
+
 TEST(KafkaService, RestartRestoresStateAndLosesNothing) {
   Fixture f;
   auto options = f.options("svc2");
@@ -124,16 +138,7 @@ TEST(KafkaService, RestartRestoresStateAndLosesNothing) {
   const ScoreMap want_first = test::reference_scores(first, f.engine, f.scorer, f.registry);
 
   f.publish(first, options.kafka);
-  {
-    test::ServiceRunner service(options);
-    const auto got = test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic,
-                                          want_first.size(), 60s);
-    ASSERT_EQ(got.scores.size(), want_first.size());
-    std::this_thread::sleep_for(500ms);  // a periodic commit after the last score
-    service.stop();
-    ASSERT_TRUE(service.result()) << service.result().error().message;
-    EXPECT_TRUE(service.result().value().clean_shutdown);
-  }
+  ASSERT_NO_FATAL_FAILURE(run_until_scored_then_stop(f, options, want_first.size()));
   f.publish(second, options.kafka);
   test::ServiceRunner service(options);
   const Collected got = test::collect_scores(f.broker->bootstrap_servers(),
@@ -520,9 +525,10 @@ TEST(KafkaService, ADeadLetterTheBrokerRefusesAsTooLargeGoesAgainWithoutTheRecor
                 {options.kafka.modality_topics[1], "P1000", record, test::kT0 - 1000, {}, 0}),
             RD_KAFKA_RESP_ERR_NO_ERROR);
   ASSERT_TRUE(producer.value().flush(10'000));
-  // The service's first produce request carries the dead letter alone (nothing else is in the
-  // topics yet): the broker refuses it for its size.
-  f.broker->push_request_errors(kafka::ApiKey::produce, {RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE});
+  // The service's first produce request carries the dead letter (nothing else is in the topics
+  // yet): the broker refuses it for its size, and again when it goes in a batch of its own.
+  f.broker->push_request_errors(kafka::ApiKey::produce, {RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                                         RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE});
   test::ServiceRunner service(options);
 
   auto consumer =
@@ -776,16 +782,7 @@ TEST(KafkaService, ARestoreReplaysAReadingWhoseEventTimeIsAheadOfItsArrival) {
   ASSERT_GT(after_restore, 0u) << "the skewed patient must be scored after the restore clock";
 
   f.publish(first_part, options.kafka);
-  {
-    test::ServiceRunner service(options);
-    const auto got = test::collect_scores(f.broker->bootstrap_servers(), options.kafka.score_topic,
-                                          want_first.size(), 60s);
-    ASSERT_EQ(got.scores.size(), want_first.size());
-    std::this_thread::sleep_for(500ms);  // a periodic commit after the last score
-    service.stop();
-    ASSERT_TRUE(service.result()) << service.result().error().message;
-    EXPECT_TRUE(service.result().value().clean_shutdown);
-  }
+  ASSERT_NO_FATAL_FAILURE(run_until_scored_then_stop(f, options, want_first.size()));
   for (const auto& [offset, clock] : group_commits(f, options.kafka)) {
     if (clock) {
       EXPECT_EQ(*clock, restore_clock) << "the restore clock the test assumes";

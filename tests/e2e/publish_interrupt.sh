@@ -60,4 +60,44 @@ kill -0 "$pid" 2>/dev/null || fail "a publish started with SIGINT ignored stoppe
 kill -TERM "$pid"
 wait "$pid" || true
 serve_stop svc
-echo "PASS publish_interrupt: SIGINT and SIGTERM end a publish with its summary and 128 + signal"
+
+# A stop with the broker gone: what was produced cannot be delivered. The publish gives it up
+# after --kafka-timeout (not librdkafka's message.timeout.ms, 5 minutes) and fails with one line
+# counting what went out and what did not.
+serve_embedded gone --strategy news2 --http 127.0.0.1:0
+brokers="$(sed -n 's/.*brokers \([0-9.:]*\) (embedded).*/\1/p' "$WORK/gone.out")"
+[[ -n "$brokers" ]] || fail "no embedded broker address: $(cat "$WORK/gone.out")"
+set -m
+"$TFE" replay --history "$WORK/h.tfelog" --to-kafka --config configs/dev.toml \
+  --brokers "$brokers" --pace 600x --kafka-timeout 2s >"$WORK/gone.rout" 2>"$WORK/gone.rerr" &
+pid=$!
+for _ in $(seq 1 200); do
+  grep -q 'events published' "$WORK/gone.rerr" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q 'events published' "$WORK/gone.rerr" ||
+  fail "broker gone: no progress line after 20 s: $(head -n 3 "$WORK/gone.rerr")"
+kill -KILL "$SERVE_PID"
+wait "$SERVE_PID" 2>/dev/null || true
+sleep 2 # events produced meanwhile wait in the producer's queue
+kill -INT "$pid"
+for _ in $(seq 1 300); do
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$pid" 2>/dev/null; then
+  kill -KILL "$pid"
+  fail "broker gone: the stopped publish did not end within 30 s"
+fi
+status=0
+wait "$pid" || status=$?
+set +m
+((status == 1)) || fail "broker gone: exited $status, want 1: $(tail -n 3 "$WORK/gone.rerr")"
+line="$(grep '^tfe replay: ' "$WORK/gone.rerr" | grep -v 'events published (' | tail -n 1)"
+[[ "$line" =~ ([0-9]+)\ events\ published,\ ([0-9]+)\ given\ up ]] ||
+  fail "broker gone: no line counting what was given up: $(tail -n 3 "$WORK/gone.rerr")"
+((BASH_REMATCH[2] > 0)) || fail "broker gone: nothing given up: $line"
+[[ ! -s "$WORK/gone.rout" ]] || fail "broker gone: a summary on stdout: $(cat "$WORK/gone.rout")"
+echo "broker gone: $line"
+echo "PASS publish_interrupt: SIGINT and SIGTERM end a publish with its summary and 128 + signal," \
+  "and with the broker gone within --kafka-timeout, counting what was given up"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Bad records on the modality topics land on the dead-letter topic with their reason and source
 # topic/partition/offset in headers, and are counted by reason in /metrics; the scores of the valid
-# events are exactly those of a file replay of the valid events alone.
+# events are exactly those of a file replay of the valid events alone. The dead-letter topic takes
+# smaller messages than the producer sends (max.message.bytes): the broker refuses the batch that
+# holds a large dead letter and small ones, yet only the large one goes without its record.
 #
 # usage: kafka_dead_letters.sh TFE_BINARY SOURCE_DIR   (TFE_KAFKA_BOOTSTRAP=host:port)
 set -euo pipefail
@@ -31,29 +33,49 @@ W="${PREFIX}tfe.wearables" N="${PREFIX}tfe.notes" I="${PREFIX}tfe.imaging"
   printf '%s\t%s\t%s\t%s\n' "$I" "$pid" "{\"patient_id\":\"$pid\",\"modality\":\"imaging\",\"event_time\":$t,\"embedding\":[1,2,3]}" wrong_dimension
 } >"$WORK/bad.tsv"
 bad_count="$(wc -l <"$WORK/bad.tsv")"
+# A record too large for the dead-letter topic (below), produced with the first small ones so that
+# their dead letters share a record batch.
+big_bytes=50000
+printf '%s\t%s\t%s\t%s\n' "$W" "$pid" "$(head -c "$big_bytes" /dev/zero | tr '\0' 'x')" malformed_json \
+  >"$WORK/big.tsv"
 
+"$SRC/tools/kafka" topics create "$DEAD_TOPIC" 4 --config max.message.bytes=20000 ||
+  it_fail "could not create $DEAD_TOPIC"
 it_serve main
-# Half of the bad records before the history, half after.
+# Half of the bad records before the history, half after; each topic's in one produce request,
+# so that they are consumed, and dead-lettered, together.
 produce_bad() {
   local topic key record reason
+  local -A lines=()
   while IFS=$'\t' read -r topic key record reason; do
-    printf '%s\t%s\n' "$key" "$record" | kcat -b "$BROKER" -P -t "$topic" -K $'\t' -X acks=all ||
+    lines[$topic]+="$key"$'\t'"$record"$'\n'
+  done
+  for topic in "${!lines[@]}"; do
+    printf '%s' "${lines[$topic]}" | kcat -b "$BROKER" -P -t "$topic" -K $'\t' -X acks=all ||
       it_fail "kcat could not produce to $topic"
   done
 }
-head -n 4 "$WORK/bad.tsv" | produce_bad
+cat "$WORK/big.tsv" <(head -n 4 "$WORK/bad.tsv") | produce_bad
 it_publish "$WORK/history.jsonl"
 tail -n +5 "$WORK/bad.tsv" | produce_bad
 
 it_wait_scores "$want" 300
-it_wait_metric "$HTTP_main" tfe_dead_letters_total "$bad_count" 60
+it_wait_metric "$HTTP_main" tfe_dead_letters_total "$((bad_count + 1))" 60
 
 # The dead-letter topic: every bad record once, with its reason and position.
 timeout 60 kcat -b "$BROKER" -C -t "$DEAD_TOPIC" -o beginning -e -q -f '%h\t%s\n' >"$WORK/dead.tsv" ||
   it_fail "kcat could not read $DEAD_TOPIC"
-((bad_count == $(wc -l <"$WORK/dead.tsv"))) ||
-  it_fail "$(wc -l <"$WORK/dead.tsv") dead letters on $DEAD_TOPIC, expected $bad_count"
+((bad_count + 1 == $(wc -l <"$WORK/dead.tsv"))) ||
+  it_fail "$(wc -l <"$WORK/dead.tsv") dead letters on $DEAD_TOPIC, expected $((bad_count + 1))"
 header() { tr ',' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+# The large one: its reason and size, without the record (the topic refuses it with it).
+big="$(grep -a "raw_bytes=$big_bytes" "$WORK/dead.tsv")" ||
+  it_fail "no dead letter of the $big_bytes-byte record on $DEAD_TOPIC"
+[[ "$(header "${big%%$'\t'*}" reason)" == malformed_json ]] ||
+  it_fail "the $big_bytes-byte record: reason '$(header "${big%%$'\t'*}" reason)'"
+[[ "$(header "${big%%$'\t'*}" source_offset)" =~ ^[0-9]+$ ]] ||
+  it_fail "the $big_bytes-byte record: no source_offset"
+[[ -z "${big#*$'\t'}" ]] || it_fail "the $big_bytes-byte record's dead letter carries it"
 while IFS=$'\t' read -r topic key record reason; do
   line="$(grep -a -F -- "$(printf '\t%s' "$record")" "$WORK/dead.tsv" | head -n 1)" ||
     it_fail "the bad record '$record' is not on the dead-letter topic (as it came)"
