@@ -21,6 +21,10 @@ read -r point lo hi < <(sed -E 's/.*AUROC ([0-9.]+) \(([0-9.]+) to ([0-9.]+)\).*
 awk -v p="$point" -v l="$lo" -v h="$hi" 'BEGIN { exit !(l <= p && p <= h && l < h) }' ||
   fail "interval ($lo to $hi) does not surround $point"
 grep -q "NEWS2 on the same examples: AUROC [0-9.]* (" "$WORK/train1.txt" || fail "no NEWS2 interval"
+# The AUROC with each modality removed says over which examples: all of the test split's
+# (docs/training.md, "Removed"; the report's masked stress test leaves some ticks out).
+grep -qE "^  test AUROC with each modality removed, all test examples kept: wearables [0-9.]+, notes [0-9.]+, imaging [0-9.]+$" \
+  "$WORK/train1.txt" || fail "no AUROC per removed modality: $(cat "$WORK/train1.txt")"
 diff <(grep -E "AUROC" "$WORK/train1.txt" | grep -v "examples/s") \
   <(grep -E "AUROC" "$WORK/train2.txt" | grep -v "examples/s") || fail "metrics differ by thread count"
 cmp "$WORK/model1.tfemodel" "$WORK/model2.tfemodel" || {
@@ -94,4 +98,15 @@ refused 1 twice "event file given twice" "$TFE" train --history "$WORK/ward.tfel
   "$WORK/ward.tfelog" --config configs/profiles/ward.toml --strategy late --quiet \
   --out "$WORK/twice.tfemodel"
 [[ ! -e "$WORK/twice.tfemodel" ]] || fail "a refused training wrote its model"
+# A history without a single outcome event: one line saying so (not that a split lacks
+# positives), exit 1, nothing written; refused before the replay.
+"$TFE" convert --in "$WORK/ward.tfelog" --out "$WORK/ward.jsonl" > /dev/null
+grep -v '"modality":"outcome"' "$WORK/ward.jsonl" > "$WORK/no-outcomes.jsonl"
+[[ "$(wc -l < "$WORK/no-outcomes.jsonl")" -lt "$(wc -l < "$WORK/ward.jsonl")" ]] ||
+  fail "the ward history has no outcome to take out"
+refused 1 no_outcomes "^tfe train: the history has no outcome events (records with \"modality\": \"outcome\", docs/wire-format.md)" \
+  "$TFE" train --history "$WORK/no-outcomes.jsonl" --config configs/profiles/ward.toml \
+  --strategy late --quiet --out "$WORK/no-outcomes.tfemodel"
+! grep -q "split" "$WORK/no_outcomes.err" || fail "blames a split: $(cat "$WORK/no_outcomes.err")"
+[[ ! -e "$WORK/no-outcomes.tfemodel" ]] || fail "a refused training wrote its model"
 echo "train determinism: ok"

@@ -340,6 +340,32 @@ TEST(SynthGenerate, PatientIdsInterned) {
   EXPECT_EQ(registry.id(11), "ward-000012");
 }
 
+// Every id of a cohort has one width, so sorting the ids as text sorts the patients by number, up
+// to the largest cohort the generator allows; cohorts below ten million keep their ids.
+TEST(SynthGenerate, PatientIdsSortAsTheirNumbersForEveryCohortSize) {
+  EXPECT_EQ(patient_id("ward", 1, 100), "ward-000001");
+  EXPECT_EQ(patient_id("ward", 999'999, 999'999), "ward-999999");
+  EXPECT_EQ(patient_id("ward", 1, 1'000'000), "ward-0000001");
+  EXPECT_EQ(patient_id("ward", 1'000'000, 1'000'000), "ward-1000000");
+  EXPECT_EQ(patient_id("ward", 9'999'999, 9'999'999), "ward-9999999");
+  for (const uint32_t patients :
+       {1u, 12u, 999'999u, 1'000'000u, 9'999'999u, 10'000'000u, 16'777'215u}) {
+    const std::string first = patient_id("ward", 1, patients);
+    const std::string last = patient_id("ward", patients, patients);
+    EXPECT_EQ(first.size(), last.size()) << first << " " << last;
+    for (const uint32_t n : {1u, 9u, 99'999u, 999'999u, 9'999'999u}) {
+      if (n + 1 > patients) continue;
+      EXPECT_LT(patient_id("ward", n, patients), patient_id("ward", n + 1, patients))
+          << "cohort of " << patients;
+    }
+    if (patients > 1) {
+      EXPECT_LT(patient_id("ward", patients - 1, patients), last);
+    }
+  }
+  EXPECT_EQ(patient_id("ward", 10'000'000, 10'000'000), "ward-10000000");
+  EXPECT_EQ(patient_id("ward", 9'999'999, 10'000'000), "ward-09999999");
+}
+
 // ---- profile loader errors -------------------------------------------------------------------
 
 std::string minimal_profile() {

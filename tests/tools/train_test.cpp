@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "connectors/event_files.h"
@@ -424,6 +425,71 @@ TEST(TrainFromEventsTest, ReportsTheReplayFromItsStartToItsEnd) {
     EXPECT_LE(calls[i - 1].first, calls[i].first);
     EXPECT_EQ(calls[i].second, n);
   }
+}
+
+// A history without a single outcome event can have no positive example: one error says so (and
+// what outcomes are), before the replay rather than after it, instead of blaming a split.
+TEST(TrainFromEventsTest, AHistoryWithoutOutcomesIsRefusedForThatBeforeTheReplay) {
+  auto cohort = make_cohort("small_complete", 30, 0.5, 2);
+  ASSERT_NE(cohort, nullptr);
+  std::erase_if(cohort->events, [](const Event& e) { return e.modality == kOutcomeModality; });
+  EXPECT_TRUE(outcome_patients(cohort->events, cohort->registry.size()).empty());
+  TrainRequest request;
+  request.engine = cohort->profile.engine;
+  request.arch.strategy = Strategy::late;
+  request.training.optim.epochs = 1;
+  request.threads = 1;
+  uint64_t replay_calls = 0;
+  request.on_replay = [&](uint64_t, uint64_t) { ++replay_calls; };
+  auto result = train_from_events(cohort->events, cohort->registry, request);
+  ASSERT_FALSE(result);
+  const std::string& message = result.error().message;
+  EXPECT_EQ(message, no_outcome_events_error().message);
+  EXPECT_NE(message.find("the history has no outcome events"), std::string::npos) << message;
+  EXPECT_NE(message.find("\"outcome\""), std::string::npos) << message;
+  EXPECT_EQ(message.find("split"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_EQ(replay_calls, 0u);
+}
+
+// Outcomes in the history but no positive example in a split: the error keeps the split and its
+// counts and says why, either none of its patients has an outcome or the horizon is too short.
+TEST(TrainFromEventsTest, ASplitWithoutPositivesSaysWhy) {
+  auto cohort = make_cohort("small_complete", 60, 1.0, 1);  // both classes in every split
+  ASSERT_NE(cohort, nullptr);
+  TrainRequest request;
+  request.engine = cohort->profile.engine;
+  request.arch.strategy = Strategy::late;
+  request.training.optim.epochs = 1;
+  request.threads = 1;
+  const std::vector<PatientIndex> all = outcome_patients(cohort->events, cohort->registry.size());
+  ASSERT_GT(all.size(), 2u);
+
+  // The training split's patients lose their outcomes; the others keep theirs.
+  std::vector<Event> events = cohort->events;
+  std::erase_if(events, [&](const Event& e) {
+    return e.modality == kOutcomeModality &&
+           split_of(cohort->registry.id(e.patient), request.training) == Split::train;
+  });
+  const std::size_t kept = outcome_patients(events, cohort->registry.size()).size();
+  ASSERT_GT(kept, 0u);
+  ASSERT_LT(kept, all.size());
+  auto none_in_split = train_from_events(events, cohort->registry, request);
+  ASSERT_FALSE(none_in_split);
+  const std::string& none = none_in_split.error().message;
+  EXPECT_EQ(none.rfind("the training split needs positive and negative examples (", 0), 0u) << none;
+  EXPECT_NE(none.find(" 0 positive): none of its "), std::string::npos) << none;
+  EXPECT_NE(none.find(fmt::format("has an outcome ({} in the history)", kept)), std::string::npos)
+      << none;
+
+  // Every outcome kept, a horizon too short for any tick to fall within it.
+  request.training.horizon_ms = 1;
+  auto too_short = train_from_events(cohort->events, cohort->registry, request);
+  ASSERT_FALSE(too_short);
+  const std::string& horizon = too_short.error().message;
+  EXPECT_EQ(horizon.rfind("the training split needs positive and negative examples (", 0), 0u)
+      << horizon;
+  EXPECT_NE(horizon.find("within the 1ms horizon"), std::string::npos) << horizon;
 }
 
 // Test metrics' intervals: a bootstrap over patients of the scores' ranks gives the report's own

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "operators/fusion_model.h"
 #include "operators/model_config.h"
@@ -73,6 +74,35 @@ int run_model_init(const ModelInitArgs& args) {
 // moves right.
 constexpr std::size_t kMaxLabelWidth = 24;
 
+using Rows = std::vector<std::pair<std::string, std::string>>;
+
+// The [model] settings the strategy reads, by their config keys (docs/fusion.md): a setting the
+// strategy ignores (heads outside attention, say) is left out rather than shown with a value that
+// means nothing. Every strategy has Time2Vec timing, hidden layers and a calibration.
+Rows architecture_rows(const ModelConfig& arch) {
+  Rows rows;
+  switch (arch.strategy) {
+    case Strategy::early:
+    case Strategy::late:
+      break;
+    case Strategy::intermediate:
+      rows.emplace_back("d_model", fmt::format("{} (latent width)", arch.d_model));
+      rows.emplace_back("encoder_hidden", std::to_string(arch.encoder_hidden));
+      break;
+    case Strategy::attention:
+      rows.emplace_back("d_model", fmt::format("{} (token width)", arch.d_model));
+      rows.emplace_back("heads", std::to_string(arch.heads));
+      rows.emplace_back("history_k", std::to_string(arch.history_k));
+      break;
+  }
+  rows.emplace_back("hidden", fmt::format("[{}]", fmt::join(arch.hidden, ", ")));
+  rows.emplace_back("time2vec_k", std::to_string(arch.time2vec_k));
+  rows.emplace_back("sinusoidal",
+                    arch.sinusoidal ? fmt::format("on, dim {}", arch.sinusoidal_dim) : "off");
+  rows.emplace_back("calibration", std::string(to_string(arch.calibration)));
+  return rows;
+}
+
 int run_model_show(const std::string& path) {
   auto model = load_model(path);
   if (!model) {
@@ -86,13 +116,9 @@ int run_model_show(const std::string& path) {
   }
   // Label and value, one line each. Metadata is free-form text from the file: a line break or
   // control byte in it is shown escaped, so that every entry stays on its line.
-  std::vector<std::pair<std::string, std::string>> rows = {
-      {"id", model_id(m)},
-      {"strategy", std::string(to_string(m.strategy()))},
-      {"d_model", fmt::format("{}, heads {}, time2vec k {}, history K {}", m.arch.d_model,
-                              m.arch.heads, m.arch.time2vec_k, m.arch.history_k)},
-      {"modalities", modalities},
-  };
+  Rows rows = {{"id", model_id(m)}, {"strategy", std::string(to_string(m.strategy()))}};
+  for (auto& row : architecture_rows(m.arch)) rows.push_back(std::move(row));
+  rows.emplace_back("modalities", modalities);
   for (const auto& [key, value] : m.metadata) {
     rows.emplace_back(quoted_text(key, SIZE_MAX), quoted_text(value, SIZE_MAX));
   }

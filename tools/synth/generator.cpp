@@ -354,10 +354,9 @@ void Generator::Impl::setup(PatientRegistry& registry) {
 
   std::vector<PatientSim> planned(options.patients);
   heap.reserve(options.patients);
-  const int width = options.patients >= 1'000'000 ? 7 : 6;
   for (uint32_t i = 0; i < options.patients; ++i) {
     PatientSim& p = planned[i];
-    p.index = registry.intern(fmt::format("{}-{:0{}}", profile.patient_prefix, i + 1, width));
+    p.index = registry.intern(patient_id(profile.patient_prefix, i + 1, options.patients));
     setup_patient(p, i);
     const int64_t key = p.next_key();
     if (key != kNever) heap.push_back(HeapEntry{order_of(key, i), i});
@@ -854,6 +853,12 @@ const Event* Generator::next() {
     }
   }
   return nullptr;
+}
+
+std::string patient_id(std::string_view prefix, uint32_t number, uint32_t patients) {
+  // Six digits at least, the width of every cohort of fewer than a million patients.
+  const auto width = std::max<std::size_t>(6, std::to_string(patients).size());
+  return fmt::format("{}-{:0{}}", prefix, number, width);
 }
 
 Result<void> validate_options(const Profile& profile, const GenerateOptions& options) {

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <toml++/toml.h>
 
@@ -42,7 +43,7 @@ struct DurationRange {
 struct Profile {
   std::string name;
   std::string description;
-  std::string patient_prefix;  // patient ids are "<prefix>-<6 digits>" (7 from a million patients)
+  std::string patient_prefix;  // patient ids are "<prefix>-000001" ... (patient_id below)
   int64_t start_ms = 0;        // history start (epoch ms)
 
   struct Stay {
@@ -112,6 +113,12 @@ Result<Profile> load_profile(const std::string& name_or_path,
 
 // The longest history, in days; also the longest duration a profile may give.
 inline constexpr int kMaxDays = 3650;
+
+// The id of patient `number` (1-based) of a cohort of `patients`: "<prefix>-" and the number
+// zero-padded to the width of `patients`, at least 6 digits ("ward-000001", "ward-1000000" for the
+// millionth of a million, "ward-00000001" of ten million). Every id of a cohort has one width, so
+// the ids sort as the numbers do.
+std::string patient_id(std::string_view prefix, uint32_t number, uint32_t patients);
 
 struct GenerateOptions {
   uint32_t patients = 100;

@@ -349,6 +349,26 @@ double fold_validation_share(const TrainingConfig& training) {
   return std::min(0.5, training.validation_fraction * k / (k - 1));
 }
 
+std::vector<PatientIndex> outcome_patients(const ReplaySequence& events, std::size_t n_patients) {
+  std::vector<uint8_t> counted(n_patients, 0);
+  std::vector<PatientIndex> patients;
+  events.for_each_header([&](const EventHeader& e, int64_t) {
+    if (e.modality == kOutcomeModality && e.patient < n_patients && !counted[e.patient]) {
+      counted[e.patient] = 1;
+      patients.push_back(e.patient);
+    }
+    return true;
+  });
+  return patients;
+}
+
+Error no_outcome_events_error() {
+  return make_error(Errc::invalid_argument,
+                    "the history has no outcome events (records with \"modality\": \"outcome\", "
+                    "docs/wire-format.md), so every example is negative: add the patients' "
+                    "outcomes to the history to train a model");
+}
+
 Result<RecordedExamples> record_examples(const ReplaySequence& events, const EngineConfig& config,
                                          const PatientRegistry& registry, const ModelConfig& arch,
                                          const TrainingConfig& training,
@@ -591,6 +611,37 @@ Result<void> check_masking_names(const TrainRequest& request) {
   return ok();
 }
 
+// Training and early stopping need positive examples in the training and validation splits; when
+// one has none, why: none of its patients has an outcome, or those who have one have no tick within
+// the horizon before it. (The trainer's own check stays for a split of positives alone.)
+Result<void> check_split_positives(const RecordStats& rs,
+                                   std::span<const PatientIndex> with_outcome,
+                                   const PatientRegistry& registry,
+                                   const TrainingConfig& training) {
+  constexpr const char* kSplitName[] = {"training", "validation"};
+  for (std::size_t s = 0; s < 2; ++s) {
+    if (rs.positives_by_split[s] > 0 || rs.examples_by_split[s] == 0) continue;
+    uint64_t in_split = 0;
+    for (const PatientIndex p : with_outcome) {
+      in_split += static_cast<std::size_t>(split_of(registry.id(p), training)) == s;
+    }
+    const std::string why =
+        in_split == 0 ? fmt::format(
+                            "none of its {} patients has an outcome ({} in the history); a "
+                            "history of more patients puts some in it",
+                            rs.patients[s], with_outcome.size())
+                      : fmt::format(
+                            "{} of its patients have an outcome, but none with a tick within the "
+                            "{} horizon before it; a longer [training] horizon gives positives",
+                            in_split, format_duration_ms(training.horizon_ms));
+    return make_error(Errc::invalid_argument,
+                      fmt::format("the {} split needs positive and negative examples ({} "
+                                  "examples, 0 positive): {}",
+                                  kSplitName[s], rs.examples_by_split[s], why));
+  }
+  return ok();
+}
+
 // Everything after the events are in memory. `loaded`, when given, holds `events` and is freed
 // once the examples are recorded (the history is the larger of the two).
 Result<TrainResult> train_events(const ReplaySequence& events, const PatientRegistry& registry,
@@ -599,6 +650,9 @@ Result<TrainResult> train_events(const ReplaySequence& events, const PatientRegi
   auto log = [&](const std::string& line) {
     if (request.log) request.log(line);
   };
+  // Before the replay, which takes minutes on a large history.
+  const std::vector<PatientIndex> with_outcome = outcome_patients(events, registry.size());
+  if (with_outcome.empty()) return no_outcome_events_error();
   log(fmt::format("replaying {} events to record examples", events.size()));
   if (request.on_replay) request.on_replay(0, events.size());
   auto recorded = record_examples(events, request.engine, registry, request.arch, request.training,
@@ -617,6 +671,11 @@ Result<TrainResult> train_events(const ReplaySequence& events, const PatientRegi
                   rs.patients[1], rs.patients[2]));
   if (!recorded.value().news2_unavailable.empty()) {
     log(fmt::format("no NEWS2 baseline to compare with ({})", recorded.value().news2_unavailable));
+  }
+
+  if (auto positives = check_split_positives(rs, with_outcome, registry, request.training);
+      !positives) {
+    return positives.error();
   }
 
   auto init = init_model(request.arch, request.engine, request.seed);

@@ -64,6 +64,14 @@ Split split_of(std::string_view patient_id, const TrainingConfig& training);
 // patients; NaN without folds.
 double fold_validation_share(const TrainingConfig& training);
 
+// The patients with at least one outcome event (modality `outcome`), in the order their first
+// one comes, from one pass over the event headers.
+std::vector<PatientIndex> outcome_patients(const ReplaySequence& events, std::size_t n_patients);
+
+// The one error for a history without a single outcome event: no example can be positive, so no
+// split can train or be measured, however the patients are split.
+Error no_outcome_events_error();
+
 struct RecordStats {
   uint64_t ticks = 0;          // scoring ticks the pipeline fired
   uint64_t after_outcome = 0;  // ticks excluded: at or after the patient's outcome
