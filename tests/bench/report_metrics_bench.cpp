@@ -65,7 +65,7 @@ void BM_AurocAuprc(benchmark::State& state) {
   const TickTable& t = table();
   std::vector<double> risk;
   std::vector<uint8_t> label;
-  for (const ScoredTick& tick : t.ticks) {
+  for (const ScoredTick& tick : t.ticks()) {
     risk.push_back(tick.risk);
     label.push_back(tick.label ? 1 : 0);
   }
@@ -84,7 +84,7 @@ void BM_Bootstrap200(benchmark::State& state) {
   options.thresholds.clear();
   options.target_alerts_per_patient_day = 0;
   for (auto _ : state) benchmark::DoNotOptimize(evaluate(table(), options));
-  state.counters["ticks"] = static_cast<double>(table().ticks.size());
+  state.counters["ticks"] = static_cast<double>(table().size());
 }
 BENCHMARK(BM_Bootstrap200)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -95,7 +95,7 @@ void BM_Bootstrap200Tied(benchmark::State& state) {
   options.thresholds.clear();
   options.target_alerts_per_patient_day = 0;
   for (auto _ : state) benchmark::DoNotOptimize(evaluate(tied_table(), options));
-  state.counters["ticks"] = static_cast<double>(tied_table().ticks.size());
+  state.counters["ticks"] = static_cast<double>(tied_table().size());
 }
 BENCHMARK(BM_Bootstrap200Tied)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -103,7 +103,7 @@ void BM_EvaluateFull(benchmark::State& state) {
   EvaluationOptions options;
   options.bootstrap_replicates = 200;
   for (auto _ : state) benchmark::DoNotOptimize(evaluate(table(), options));
-  state.counters["ticks"] = static_cast<double>(table().ticks.size());
+  state.counters["ticks"] = static_cast<double>(table().size());
 }
 BENCHMARK(BM_EvaluateFull)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -69,6 +69,75 @@ TEST(ProfileNumerics, StandardisingEqualisesScales) {
   EXPECT_EQ(detail::effective_dimension(x, n, 2, 0.95, true), 2u);
 }
 
+TEST(ProfileNumerics, EffectiveDimensionAtTheLargestDimensionInBoundedMemory) {
+  // An embedding of the largest dimension a config allows, a small sample: rows in the span of
+  // three orthonormal directions (columns c with c % 3 == k), read in place with an L2 scale, one
+  // row repeated. The spectrum is the 3 x 3 covariance of the coefficients.
+  constexpr std::size_t d = std::size_t{1} << 20;
+  constexpr std::size_t n = 10;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal(0, 1);
+  std::vector<std::array<double, 3>> coef(n);
+  for (auto& a : coef) a = {3 * normal(rng), 2 * normal(rng), normal(rng)};
+  coef[n - 1] = coef[0];
+  const double unit = 1 / std::sqrt(static_cast<double>(d / 3));
+  std::vector<float> x(n * d);
+  std::vector<detail::SpectrumRow> rows(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    const double scale = 0.5 + 0.25 * static_cast<double>(r % 3);
+    for (std::size_t c = 0; c < d; ++c) {
+      x[r * d + c] = static_cast<float>(coef[r][c % 3] * unit / scale);
+    }
+    rows[r] = {x.data() + r * d, scale};
+  }
+  const std::vector<double> values = detail::spectrum(rows, d, false);
+  ASSERT_EQ(values.size(), d);
+  // The expected spectrum: distinct coefficient rows (the repeated one counts once), centred.
+  std::vector<float> small;
+  for (std::size_t r = 0; r + 1 < n; ++r) {
+    for (std::size_t k = 0; k < 3; ++k) small.push_back(static_cast<float>(coef[r][k]));
+  }
+  const std::vector<double> expected = detail::spectrum(small, n - 1, 3, false);
+  for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(values[k], expected[k], 1e-4 * expected[0]);
+  EXPECT_LT(values[3], 1e-6 * values[0]);
+  detail::Pca pca;
+  pca.eigenvalues = values;
+  EXPECT_EQ(pca.effective(0.999), 3u);
+  // The working memory has no sample x dimension term: doubling the dimension adds only its
+  // O(d) vectors (an m x d copy of 6,000 rows would add 50 GB), and the largest sample at the
+  // largest dimension stays under 1 GB.
+  constexpr std::size_t m = 6000;
+  EXPECT_LE(detail::spectrum_bytes(m, 2 * d) - detail::spectrum_bytes(m, d),
+            4 * d * sizeof(double));
+  EXPECT_LT(detail::spectrum_bytes(m, 2 * d), std::size_t{1} << 30);
+  EXPECT_LT(detail::spectrum_bytes(n, d), detail::kSpectrumBlockBytes + 8 * d * sizeof(double));
+}
+
+TEST(ProfileNumerics, SpectrumInBlocksMatchesOneBlock) {
+  // Small blocks make the Gram matrix (rows < columns) and the covariance (rows >= columns) sum
+  // over many blocks of columns or rows; the eigenvalues are those of one block.
+  std::mt19937_64 rng(12);
+  std::normal_distribution<float> normal(0, 1);
+  for (const auto& [n, d] : {std::pair<std::size_t, std::size_t>{30, 200}, {300, 40}}) {
+    std::vector<float> x(n * d);
+    for (std::size_t r = 0; r < n; ++r) {
+      for (std::size_t c = 0; c < d; ++c)
+        x[r * d + c] = normal(rng) * static_cast<float>(1 + c % 7);
+    }
+    std::copy_n(x.begin(), d, x.begin() + d);  // a repeated row
+    std::vector<detail::SpectrumRow> rows(n);
+    for (std::size_t r = 0; r < n; ++r) rows[r] = {x.data() + r * d, 1.0};
+    for (const bool standardise : {false, true}) {
+      const std::vector<double> one = detail::spectrum(rows, d, standardise);
+      const std::vector<double> blocks = detail::spectrum(rows, d, standardise, 2000);
+      ASSERT_EQ(one.size(), d);
+      ASSERT_EQ(blocks.size(), d);
+      for (std::size_t k = 0; k < d; ++k) EXPECT_NEAR(blocks[k], one[k], 1e-9 * one[0]) << k;
+      EXPECT_EQ(one, detail::spectrum(x, n, d, standardise));
+    }
+  }
+}
+
 double naive_auroc(const std::vector<double>& s, const std::vector<uint8_t>& y,
                    const std::vector<double>& w) {
   double num = 0, den = 0;

@@ -378,7 +378,7 @@ TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
     auto baseline = score_events(events, c.config, scorer.scorer, *c.registry, outcomes,
                                  kDefaultHorizonMs, nullptr, &masked);
     ASSERT_TRUE(baseline) << baseline.error().message;
-    EXPECT_GE(masked.size(), baseline.value().ticks.size())
+    EXPECT_GE(masked.size(), baseline.value().size())
         << "every tick is recorded (ticks after an outcome too)";
     for (ModalityIndex m = 0; m < c.config.schema.size(); ++m) {
       auto table = masked.table(baseline.value(), m);
@@ -390,12 +390,12 @@ TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
       // The reference scores every baseline tick; a tick whose only present modality is masked
       // has nothing left to score and is left out of the masked run.
       std::vector<ScoredTick> expected;
-      for (ScoredTick t : reference.value().ticks) {
+      for (ScoredTick t : reference.value().ticks()) {
         if (t.present_mask == (1u << m)) continue;
         t.present_mask &= ~(1u << m);
         expected.push_back(t);
       }
-      const std::vector<ScoredTick>& got = table.value().ticks;
+      const std::vector<ScoredTick> got = table.value().scored();
       ASSERT_EQ(got.size(), expected.size()) << scorer.name << ", modality " << int(m);
       ASSERT_FALSE(got.empty());
       std::size_t changed = 0;
@@ -408,11 +408,11 @@ TEST(Backtest, MaskedRisksAreTheScoresOfTheSameTicksWithTheModalityAbsent) {
         ASSERT_EQ(got[k].present_mask & (1u << m), 0u) << "the masked modality is never present";
       }
       for (std::size_t k = 0, b = 0; k < got.size(); ++k) {
-        while (baseline.value().ticks[b].patient != got[k].patient ||
-               baseline.value().ticks[b].score_time_ms != got[k].score_time_ms) {
+        while (baseline.value().ticks()[b].patient != got[k].patient ||
+               baseline.value().ticks()[b].score_time_ms != got[k].score_time_ms) {
           ++b;
         }
-        if (baseline.value().ticks[b].risk != got[k].risk) ++changed;
+        if (baseline.value().ticks()[b].risk != got[k].risk) ++changed;
       }
       // NEWS2 reads the wearables only; the attention model reads every modality.
       if (scorer.name == "attention" || m == 0) {
@@ -445,9 +445,9 @@ TEST(Backtest, MaskedRisksRefuseATableOfAnotherRunOrAModalityOutOfRangeOrRelease
   ASSERT_TRUE(same) << same.error().message;
   auto without_second = masked.table(same.value(), 1);
   ASSERT_TRUE(without_second) << without_second.error().message;
-  ASSERT_EQ(without_second.value().ticks.size(), 1u) << "patient 1 had only that modality";
-  EXPECT_EQ(without_second.value().ticks[0].risk, 0.2);
-  EXPECT_EQ(without_second.value().ticks[0].present_mask, 1u);
+  ASSERT_EQ(without_second.value().size(), 1u) << "patient 1 had only that modality";
+  EXPECT_EQ(without_second.value().ticks()[0].risk, 0.2);
+  EXPECT_EQ(without_second.value().ticks()[0].present_mask, 1u);
 
   // Released risks are refused by the copy that let go of them, not by others sharing them.
   MaskedRisks released = masked;
@@ -455,7 +455,7 @@ TEST(Backtest, MaskedRisksRefuseATableOfAnotherRunOrAModalityOutOfRangeOrRelease
   EXPECT_FALSE(released.table(same.value(), 1));
   auto first = released.table(same.value(), 0);
   ASSERT_TRUE(first) << first.error().message;
-  EXPECT_EQ(first.value().ticks[1].risk, 0.3);
+  EXPECT_EQ(first.value().risk[1], 0.3);
   EXPECT_TRUE(masked.table(same.value(), 1));
 }
 
@@ -473,17 +473,48 @@ std::shared_ptr<const Scorer> fusion_scorer(const Cohort& c, Strategy strategy, 
 }
 
 void expect_same_ticks(const TickTable& got, const TickTable& want, const std::string& what) {
-  ASSERT_EQ(got.ticks.size(), want.ticks.size()) << what;
-  ASSERT_FALSE(got.ticks.empty()) << what;
-  for (std::size_t k = 0; k < got.ticks.size(); ++k) {
-    const ScoredTick& a = got.ticks[k];
-    const ScoredTick& b = want.ticks[k];
+  ASSERT_EQ(got.size(), want.size()) << what;
+  ASSERT_NE(got.size(), 0u) << what;
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    const ScoredTick a = got.ticks()[k];
+    const ScoredTick b = want.ticks()[k];
     ASSERT_TRUE(a.patient == b.patient && a.score_time_ms == b.score_time_ms &&
                 a.present_mask == b.present_mask && a.label == b.label)
         << what << ", tick " << k;
     ASSERT_EQ(a.risk, b.risk) << what << ", tick " << k;
   }
   EXPECT_EQ(got.outcome_time_ms, want.outcome_time_ms) << what;
+}
+
+TEST(Backtest, TablesOfOneRunShareTheirKeysAndLeaveOutNaNRisks) {
+  // Columns: two scorers' own risks; the second has no risk (NaN) at patient 1's tick.
+  const TickRisks risks(std::vector<TickRisks::Tick>{{0, 3, 1000}, {0, 3, 2000}, {1, 1, 1000}},
+                        {{0.5, 0.6, 0.4}, {0.1, 0.2, 0.3}, {0.7, 0.8, kNaN}});
+  auto [keys, first_risks] = risks.keyed(0);
+  auto first = build_labels(std::move(keys), std::move(first_risks),
+                            std::vector<OutcomeEvent>{{0, 1500}}, 2, kDefaultHorizonMs);
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_EQ(first.value().size(), 2u) << "patient 0's tick after its outcome is dropped";
+  auto second = risks.table(first.value(), 1);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second.value().keys.get(), first.value().keys.get()) << "the same ticks: shared keys";
+  EXPECT_EQ(second.value().risk, (std::vector<double>{0.1, 0.3}));
+  EXPECT_TRUE(second.value().ticks()[0].label);
+  // A NaN risk is never a tick of a table: the third column's table has its own keys, without it.
+  auto third = risks.table(first.value(), 2);
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_NE(third.value().keys.get(), first.value().keys.get());
+  ASSERT_EQ(third.value().size(), 1u);
+  EXPECT_EQ(third.value().ticks()[0].patient, 0u);
+  EXPECT_EQ(third.value().risk[0], 0.7);
+  // Other risks for the same ticks: validated like any table's.
+  EXPECT_FALSE(with_risks(first.value(), {0.5}));
+  EXPECT_FALSE(with_risks(first.value(), {0.5, 1.5}));
+  auto same = with_risks(first.value(), {0.5, 0.25});
+  ASSERT_TRUE(same) << same.error().message;
+  EXPECT_EQ(same.value().keys.get(), first.value().keys.get());
+  const Evaluation e = evaluate(same.value(), EvaluationOptions{});
+  EXPECT_EQ(e.overall.ticks, 2u);
 }
 
 TEST(ScorerGroup, ScorersShareAStateOnlyWhenTheirNeedsAgree) {
@@ -526,9 +557,9 @@ TEST(BacktestVariants, RearrangedReplayScoresLikeTheCopiedVariant) {
   expect_same_ticks(rearranged.value(), from_copy.value(), "rearranged");
   // The delays changed what the engine knew when: some risk differs from the baseline's.
   bool any_differs = false;
-  const std::size_t n = std::min(rearranged.value().ticks.size(), baseline.value().ticks.size());
+  const std::size_t n = std::min(rearranged.value().size(), baseline.value().size());
   for (std::size_t i = 0; i < n && !any_differs; ++i) {
-    any_differs = rearranged.value().ticks[i].risk != baseline.value().ticks[i].risk;
+    any_differs = rearranged.value().risk[i] != baseline.value().risk[i];
   }
   EXPECT_TRUE(any_differs);
 }
@@ -563,8 +594,13 @@ TEST(Backtest, AGroupReplayGivesEachScorerTheTablesOfItsOwnReplay) {
       expect_same_ticks(got.value(), want.value(), name + " without modality " + std::to_string(m));
     }
   }
-  EXPECT_NE(together.value()[0].ticks[100].risk, together.value()[1].ticks[100].risk)
+  EXPECT_NE(together.value()[0].risk[100], together.value()[1].risk[100])
       << "different models, different risks";
+  // The scorers' tables of one replay hold the same ticks: one set of keys serves all of them.
+  ASSERT_NE(together.value()[0].keys, nullptr);
+  for (std::size_t s = 1; s < scorers.size(); ++s) {
+    EXPECT_EQ(together.value()[s].keys.get(), together.value()[0].keys.get()) << "scorer " << s;
+  }
   // A group labels its tables from its own records; a lone scorer without masking from the
   // engine's output (ticks, present modalities): the same table.
   auto from_engine =
@@ -610,7 +646,7 @@ TEST(BacktestVariants, TakingOverUnchangedTicksGivesTheTablesOfAFullReplay) {
       expect_same_ticks(reused.value()[s], full.value()[s], what + ", scorer " + std::to_string(s));
     }
     EXPECT_GT(taken_over, 0u) << what << ": most grid ticks see what the baseline saw";
-    EXPECT_LT(taken_over, full.value().front().ticks.size())
+    EXPECT_LT(taken_over, full.value().front().size())
         << what << ": doubled delays change some snapshots";
   }
 }

@@ -73,10 +73,20 @@ Split split(const std::vector<ScoredTick>& ticks) {
   return s;
 }
 
+// The table without the ticks `drop` selects (a new table: the keys of a table are immutable).
+template <class Drop>
+TickTable without(const TickTable& table, Drop drop) {
+  std::vector<ScoredTick> ticks = table.scored();
+  std::erase_if(ticks, drop);
+  return make_tick_table(std::move(ticks), table.outcome_time_ms, table.horizon_ms,
+                         table.tick_cadence_ms)
+      .value();
+}
+
 // Every tick repeated as often as its patient was drawn.
 Split expand(const TickTable& table, const std::vector<uint32_t>& mult) {
   Split s;
-  for (const ScoredTick& t : table.ticks) {
+  for (const ScoredTick& t : table.ticks()) {
     for (uint32_t k = 0; k < mult[t.patient]; ++k) {
       s.risk.push_back(t.risk);
       s.label.push_back(t.label ? 1 : 0);
@@ -253,7 +263,7 @@ TEST(ReportMetrics, BootstrapIntervalMatchesNaiveBootstrap) {
   EXPECT_NEAR(e.overall.discrimination.auroc_ci.hi, quantile(roc, 0.975), 1e-12);
   EXPECT_NEAR(e.overall.discrimination.auprc_ci.lo, quantile(pr, 0.025), 1e-12);
   EXPECT_NEAR(e.overall.discrimination.auprc_ci.hi, quantile(pr, 0.975), 1e-12);
-  const Split all = split(table.ticks);
+  const Split all = split(table.scored());
   EXPECT_NEAR(e.overall.discrimination.auroc, naive_auroc(all.risk, all.label), 1e-12);
   EXPECT_LE(e.overall.discrimination.auroc_ci.lo, e.overall.discrimination.auroc_ci.hi);
 }
@@ -349,13 +359,13 @@ TEST(ReportMetrics, BuildLabelsUsesFirstOutcomeAndHorizon) {
   EXPECT_EQ(t.outcome_time_ms[0], 70 * kMin);
   EXPECT_EQ(t.outcome_time_ms[1], kNoOutcome);
   // Patient 0 keeps ticks 0..60 min (70 and later dropped); positive from 40 min (70 - 30).
-  ASSERT_EQ(t.ticks.size(), 8u);
+  ASSERT_EQ(t.size(), 8u);
   for (int k = 0; k < 7; ++k) {
-    EXPECT_EQ(t.ticks[k].score_time_ms, k * 10 * kMin);
-    EXPECT_EQ(t.ticks[k].label, k >= 4) << "tick at " << k * 10 << " min";
+    EXPECT_EQ(t.ticks()[k].score_time_ms, k * 10 * kMin);
+    EXPECT_EQ(t.ticks()[k].label, k >= 4) << "tick at " << k * 10 << " min";
   }
-  EXPECT_EQ(t.ticks[7].patient, 1u);
-  EXPECT_FALSE(t.ticks[7].label);  // no outcome: negative, whatever the input said
+  EXPECT_EQ(t.ticks()[7].patient, 1u);
+  EXPECT_FALSE(t.ticks()[7].label);  // no outcome: negative, whatever the input said
 
   EXPECT_FALSE(build_labels(ticks, std::vector<OutcomeEvent>{{5, 0}}, 2, 30 * kMin).has_value());
   std::vector<ScoredTick> bad_patient{{3, 1, false, 0, 0.5}};
@@ -377,9 +387,9 @@ TEST(ReportMetrics, TablesAreSortedByPatientThenTimeStably) {
   auto table = make_tick_table(ticks, {kNoOutcome, kNoOutcome, kNoOutcome}, 60 * kMin, kMin);
   ASSERT_TRUE(table.has_value());
   const std::vector<double> expected{0.2, 0.4, 0.45, 0.1, 0.3, 0.6, 0.5};
-  ASSERT_EQ(table.value().ticks.size(), expected.size());
+  ASSERT_EQ(table.value().size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
-    EXPECT_EQ(table.value().ticks[i].risk, expected[i]) << "position " << i;
+    EXPECT_EQ(table.value().risk[i], expected[i]) << "position " << i;
   }
 }
 
@@ -482,7 +492,7 @@ TEST(ReportMetrics, ThresholdForAlertRateMatchesBruteForce) {
   for (uint64_t seed = 1; seed <= 6; ++seed) {
     const TickTable table = random_table(seed, 25, 30, 12, 0.3);
     std::set<double, std::greater<>> candidates;
-    for (const ScoredTick& t : table.ticks) candidates.insert(t.risk);
+    for (const double r : table.risk) candidates.insert(r);
     for (const double target : {5.0, 50.0, 200.0, 600.0}) {
       // Reference: walk distinct risks from the top while the rate stays within the target.
       double expected = kNaN;
@@ -518,7 +528,7 @@ TEST(ReportMetrics, SubgroupsMatchTheirOwnTicks) {
     total += m.ticks;
     Split s;
     std::set<uint32_t> patients;
-    for (const ScoredTick& t : table.ticks) {
+    for (const ScoredTick& t : table.ticks()) {
       if (t.present_mask != m.present_mask) continue;
       s.risk.push_back(t.risk);
       s.label.push_back(t.label ? 1 : 0);
@@ -533,8 +543,8 @@ TEST(ReportMetrics, SubgroupsMatchTheirOwnTicks) {
     EXPECT_EQ(m.alerts.size(), options.thresholds.size() + 1);
     EXPECT_EQ(m.alerts.back().basis, ThresholdBasis::alert_rate);
   }
-  EXPECT_EQ(total, table.ticks.size());
-  EXPECT_EQ(e.overall.ticks, table.ticks.size());
+  EXPECT_EQ(total, table.size());
+  EXPECT_EQ(e.overall.ticks, table.size());
   EXPECT_EQ(e.overall.patients, 50u);
   // Alerts of the subgroups add up to the overall alerts.
   uint64_t alerts = 0;
@@ -609,10 +619,10 @@ TEST(ReportMetrics, GroupsWithFewerThanTwoPatientsPerClassHaveNoInterval) {
 
   // The paired interval of a stress test follows the same rule: a run whose positives are one
   // patient's has a delta but no interval.
-  TickTable one_positive = table.value();
-  std::erase_if(one_positive.ticks, [](const ScoredTick& t) { return t.present_mask != 4; });
+  const TickTable one_positive =
+      without(table.value(), [](const ScoredTick& t) { return t.present_mask != 4; });
   TickTable stressed = one_positive;
-  for (ScoredTick& t : stressed.ticks) t.risk = 1.0 - t.risk;
+  for (double& r : stressed.risk) r = 1.0 - r;
   auto c = compare(one_positive, stressed, options);
   ASSERT_TRUE(c.has_value());
   EXPECT_FALSE(std::isnan(c.value().auroc.delta));
@@ -635,7 +645,7 @@ TEST(ReportMetrics, CompareAgainstItselfAndAWorseRun) {
   // A run whose risks carry no signal is worse.
   TickTable noisy = base;
   std::mt19937_64 rng(3);
-  for (ScoredTick& t : noisy.ticks) t.risk = static_cast<double>(uniform_below(rng, 100)) / 100;
+  for (double& r : noisy.risk) r = static_cast<double>(uniform_below(rng, 100)) / 100;
   auto worse = compare(base, noisy, options);
   ASSERT_TRUE(worse.has_value());
   EXPECT_LT(worse.value().auroc.delta, 0.0);
@@ -652,12 +662,12 @@ TEST(ReportMetrics, CompareAgainstItselfAndAWorseRun) {
 // Both must give the same comparison, negated.
 TEST(ReportMetrics, PreparedBaselineGivesTheComparisonOfFreshResamples) {
   const TickTable base = random_table(8, 40, 15, 10, 0.3);
-  TickTable fewer = base;
+  TickTable moved = base;
   std::mt19937_64 rng(7);
-  for (ScoredTick& t : fewer.ticks) {
-    t.risk = std::clamp(t.risk + static_cast<double>(uniform_below(rng, 40)) / 100 - 0.2, 0.0, 1.0);
+  for (double& r : moved.risk) {
+    r = std::clamp(r + static_cast<double>(uniform_below(rng, 40)) / 100 - 0.2, 0.0, 1.0);
   }
-  std::erase_if(fewer.ticks, [](const ScoredTick& t) { return t.patient == 0; });
+  const TickTable fewer = without(moved, [](const ScoredTick& t) { return t.patient == 0; });
   EvaluationOptions options;
   options.bootstrap_replicates = 60;
   const ComparisonBaseline prepared(base, options);

@@ -312,9 +312,23 @@ std::vector<float> modality_matrix(const Sample& s, const std::vector<uint32_t>&
 // Inputs of the single-modality models: the modality's features, randomly projected (a fixed
 // +-1/sqrt(k) matrix from the seed) to kModelDim columns when wider, which keeps the fits fast on
 // 2048-float embeddings and regularises them. The projection goes row by row (no copy of the
-// unprojected rows). A row whose float sums overflow (an upstream vector of values near the float
-// range) is summed again in double and held at the largest float rather than becoming infinite.
+// unprojected rows), kProjectionColumns input columns at a time: the matrix is never held whole
+// (at the largest dimension a config allows it would be 1 GB), and each output still sums its
+// columns in their order, so the result does not depend on the block size. A row whose float sums
+// overflow (an upstream vector of values near the float range) is summed again in double and held
+// at the largest float rather than becoming infinite.
 constexpr uint32_t kModelDim = 256;
+constexpr uint32_t kProjectionColumns = 256;
+
+// Rows [c0, c1) of the projection matrix ([d][kModelDim]).
+void projection_rows(uint64_t seed, uint32_t c0, uint32_t c1, std::vector<float>& proj) {
+  const float unit = 1.0f / std::sqrt(static_cast<float>(kModelDim));
+  proj.resize(static_cast<std::size_t>(c1 - c0) * kModelDim);
+  const std::size_t first = static_cast<std::size_t>(c0) * kModelDim;
+  for (std::size_t i = 0; i < proj.size(); ++i) {
+    proj[i] = (mix64(seed ^ mix64(first + i)) & 1u) ? unit : -unit;
+  }
+}
 
 std::vector<float> model_matrix(const Sample& s, const std::vector<uint32_t>& ticks,
                                 const ModalitySpec& spec, uint32_t from, uint32_t to, uint64_t seed,
@@ -323,51 +337,80 @@ std::vector<float> model_matrix(const Sample& s, const std::vector<uint32_t>& ti
   const uint32_t d = to - from;
   *width = d;
   if (d <= kModelDim) return modality_matrix(s, ticks, from, to, l2);
-  std::vector<float> proj(static_cast<std::size_t>(d) * kModelDim);
-  const float unit = 1.0f / std::sqrt(static_cast<float>(kModelDim));
-  for (std::size_t i = 0; i < proj.size(); ++i) {
-    proj[i] = (mix64(seed ^ mix64(i)) & 1u) ? unit : -unit;
-  }
-  constexpr double kFloatMax = std::numeric_limits<float>::max();
+  std::vector<double> scale(ticks.size());
+  for (std::size_t r = 0; r < ticks.size(); ++r)
+    scale[r] = row_scale(s.row(ticks[r], from, to), l2);
   std::vector<float> out(ticks.size() * kModelDim, 0.0f);
-  std::array<double, kModelDim> wide{};
+  std::vector<float> proj;
+  for (uint32_t c0 = 0; c0 < d; c0 += kProjectionColumns) {
+    const uint32_t c1 = std::min(d, c0 + kProjectionColumns);
+    projection_rows(seed, c0, c1, proj);
+    for (std::size_t r = 0; r < ticks.size(); ++r) {
+      const auto row = s.row(ticks[r], from, to);
+      float* o = &out[r * kModelDim];
+      for (uint32_t c = c0; c < c1; ++c) {
+        const float v = static_cast<float>(row[c] * scale[r]);
+        if (v == 0) continue;
+        const float* p = &proj[static_cast<std::size_t>(c - c0) * kModelDim];
+        for (uint32_t k = 0; k < kModelDim; ++k) o[k] += v * p[k];
+      }
+    }
+  }
+  std::vector<uint32_t> overflowed;
   for (std::size_t r = 0; r < ticks.size(); ++r) {
-    const auto row = s.row(ticks[r], from, to);
-    const double scale = row_scale(row, l2);
-    float* o = &out[r * kModelDim];
-    for (uint32_t c = 0; c < d; ++c) {
-      const float v = static_cast<float>(row[c] * scale);
-      if (v == 0) continue;
-      const float* p = &proj[static_cast<std::size_t>(c) * kModelDim];
-      for (uint32_t k = 0; k < kModelDim; ++k) o[k] += v * p[k];
+    const float* o = &out[r * kModelDim];
+    if (!std::all_of(o, o + kModelDim, [](float v) { return std::isfinite(v); })) {
+      overflowed.push_back(static_cast<uint32_t>(r));
     }
-    if (std::all_of(o, o + kModelDim, [](float v) { return std::isfinite(v); })) continue;
-    wide.fill(0.0);
-    for (uint32_t c = 0; c < d; ++c) {
-      const double v = row[c] * scale;
-      const float* p = &proj[static_cast<std::size_t>(c) * kModelDim];
-      for (uint32_t k = 0; k < kModelDim; ++k) wide[k] += v * p[k];
+  }
+  if (!overflowed.empty()) {
+    constexpr double kFloatMax = std::numeric_limits<float>::max();
+    std::vector<std::array<double, kModelDim>> wide(overflowed.size());
+    for (auto& w : wide) w.fill(0.0);
+    for (uint32_t c0 = 0; c0 < d; c0 += kProjectionColumns) {
+      const uint32_t c1 = std::min(d, c0 + kProjectionColumns);
+      projection_rows(seed, c0, c1, proj);
+      for (std::size_t j = 0; j < overflowed.size(); ++j) {
+        const std::size_t r = overflowed[j];
+        const auto row = s.row(ticks[r], from, to);
+        for (uint32_t c = c0; c < c1; ++c) {
+          const double v = row[c] * scale[r];
+          const float* p = &proj[static_cast<std::size_t>(c - c0) * kModelDim];
+          for (uint32_t k = 0; k < kModelDim; ++k) wide[j][k] += v * p[k];
+        }
+      }
     }
-    for (uint32_t k = 0; k < kModelDim; ++k) {
-      o[k] = static_cast<float>(std::clamp(wide[k], -kFloatMax, kFloatMax));
+    for (std::size_t j = 0; j < overflowed.size(); ++j) {
+      float* o = &out[std::size_t{overflowed[j]} * kModelDim];
+      for (uint32_t k = 0; k < kModelDim; ++k) {
+        o[k] = static_cast<float>(std::clamp(wide[j][k], -kFloatMax, kFloatMax));
+      }
     }
   }
   *width = kModelDim;
   return out;
 }
 
-// The columns the effective dimension is measured on: the features as encoded, except vitals,
-// whose window statistics are a fixed expansion of the channels: their mean over the shortest
-// window, one column per channel.
-std::vector<float> spectrum_matrix(const Sample& s, const std::vector<uint32_t>& ticks,
-                                   const ModalitySpec& spec, uint32_t from, uint32_t to,
-                                   std::span<const int64_t> windows_ms, uint32_t* width) {
-  const bool vitals = spec.kind == ModalityKind::vitals;
-  std::vector<float> x = modality_matrix(s, ticks, from, to, !vitals && spec.l2_normalize);
-  *width = to - from;
-  if (!vitals) return x;
-  *width = static_cast<uint32_t>(spec.channels.size());
-  return detail::shortest_window_means(x, ticks.size(), *width, windows_ms);
+// The spectrum of a modality's features (docs/profile.md, "Dimensionality"): as encoded, read in
+// place from the sample (L2-normalised when the modality is), except vitals, whose window
+// statistics are a fixed expansion of the channels: their mean over the shortest window, one
+// column per channel.
+std::vector<double> modality_spectrum(const Sample& s, const std::vector<uint32_t>& ticks,
+                                      const ModalitySpec& spec, uint32_t from, uint32_t to,
+                                      std::span<const int64_t> windows_ms) {
+  if (spec.kind == ModalityKind::vitals) {
+    const std::vector<float> x = modality_matrix(s, ticks, from, to, false);
+    const auto channels = static_cast<uint32_t>(spec.channels.size());
+    const std::vector<float> means =
+        detail::shortest_window_means(x, ticks.size(), channels, windows_ms);
+    return detail::spectrum(means, ticks.size(), channels, true);
+  }
+  std::vector<detail::SpectrumRow> rows(ticks.size());
+  for (std::size_t r = 0; r < ticks.size(); ++r) {
+    const auto row = s.row(ticks[r], from, to);
+    rows[r] = {row.data(), row_scale(row, spec.l2_normalize)};
+  }
+  return detail::spectrum(rows, to - from, false);
 }
 
 // ---- timing and interaction models -------------------------------------------------------------
@@ -788,11 +831,8 @@ Result<DeploymentProfile> profile_history(const ReplaySequence& events,
       const detail::ModalityFit fit = detail::fit_modality(
           all, present.size(), width, fold, y, vitals, options.ridge, options.pca_ticks);
       {
-        uint32_t sw = 0;
-        const std::vector<float> sx =
-            spectrum_matrix(sample, train, mspec, from, to, config.windows_ms, &sw);
         detail::Pca spec_of;
-        spec_of.eigenvalues = detail::spectrum(sx, train.size(), sw, vitals);
+        spec_of.eigenvalues = modality_spectrum(sample, train, mspec, from, to, config.windows_ms);
         md.effective_dim = spec_of.effective(options.variance_share);
       }
       md.sample = static_cast<uint32_t>(train.size());

@@ -238,47 +238,145 @@ ModalityFit fit_modality(std::span<const float> x, std::size_t n, std::size_t d,
 
 namespace tfe::profile::detail {
 
-std::vector<double> spectrum(std::span<const float> x, std::size_t n, std::size_t d,
-                             bool standardise) {
-  // Distinct rows: a study or note repeated over many ticks is one observation.
-  std::vector<std::size_t> order(n);
+namespace {
+
+float value_of(const SpectrumRow& row, std::size_t c) {
+  return static_cast<float>(row.values[c] * row.scale);
+}
+
+// The rows that differ from every other, in lexicographic order: a study or note repeated over
+// many ticks is one observation.
+std::vector<SpectrumRow> distinct_rows(std::span<const SpectrumRow> rows, std::size_t d) {
+  std::vector<std::size_t> order(rows.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  const auto row = [&](std::size_t r) { return x.subspan(r * d, d); };
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    const auto ra = row(a);
-    const auto rb = row(b);
-    return std::lexicographical_compare(ra.begin(), ra.end(), rb.begin(), rb.end());
-  });
-  std::vector<std::size_t> rows;
-  for (const std::size_t r : order) {
-    if (rows.empty() || !std::equal(row(r).begin(), row(r).end(), row(rows.back()).begin())) {
-      rows.push_back(r);
+    for (std::size_t c = 0; c < d; ++c) {
+      const float va = value_of(rows[a], c);
+      const float vb = value_of(rows[b], c);
+      if (va < vb) return true;
+      if (vb < va) return false;
     }
+    return false;
+  });
+  const auto same = [&](const SpectrumRow& a, const SpectrumRow& b) {
+    for (std::size_t c = 0; c < d; ++c) {
+      if (!(value_of(a, c) == value_of(b, c))) return false;
+    }
+    return true;
+  };
+  std::vector<SpectrumRow> kept;
+  for (const std::size_t r : order) {
+    if (kept.empty() || !same(rows[r], kept.back())) kept.push_back(rows[r]);
   }
+  return kept;
+}
+
+// Columns of a block held at once: block_bytes of doubles over m rows (at least one).
+std::size_t block_columns(std::size_t m, std::size_t d, std::size_t block_bytes) {
+  return std::clamp<std::size_t>(block_bytes / (sizeof(double) * std::max<std::size_t>(m, 1)), 1,
+                                 std::max<std::size_t>(d, 1));
+}
+
+// Columns [c0, c0 + block.cols()) of the rows, centred, and standardised when asked; each
+// column's mean and scale are stored at c0 + j.
+void centred_columns(std::span<const SpectrumRow> rows, std::size_t c0, bool standardise,
+                     Eigen::MatrixXd& block, std::vector<double>& mean,
+                     std::vector<double>& scale) {
+  const Eigen::Index m = block.rows();
+  for (Eigen::Index j = 0; j < block.cols(); ++j) {
+    const std::size_t c = c0 + static_cast<std::size_t>(j);
+    for (Eigen::Index i = 0; i < m; ++i)
+      block(i, j) = value_of(rows[static_cast<std::size_t>(i)], c);
+  }
+  const Eigen::RowVectorXd mu = block.colwise().mean();
+  block.rowwise() -= mu;
+  for (Eigen::Index j = 0; j < block.cols(); ++j) {
+    const std::size_t c = c0 + static_cast<std::size_t>(j);
+    mean[c] = mu(j);
+    scale[c] = 1;
+    if (!standardise) continue;
+    const double sd = std::sqrt(block.col(j).squaredNorm() / static_cast<double>(m));
+    scale[c] = sd > 1e-9 ? 1 / sd : 0;
+    block.col(j) *= scale[c];
+  }
+}
+
+}  // namespace
+
+std::size_t spectrum_bytes(std::size_t n, std::size_t d) {
+  const std::size_t small = std::min(n, d);
+  // The m x m (or d x d) matrix and the eigensolver's copy of it; a block of columns (or of rows)
+  // in double, one column (row) at least; the kept rows and their order; the columns' means and
+  // scales and the eigenvalues.
+  return 2 * small * small * sizeof(double) + kSpectrumBlockBytes +
+         std::max(n, d) * sizeof(double) + n * (sizeof(std::size_t) + sizeof(SpectrumRow)) +
+         3 * d * sizeof(double);
+}
+
+std::vector<double> spectrum(std::span<const SpectrumRow> all, std::size_t d, bool standardise,
+                             std::size_t block_bytes) {
+  const std::vector<SpectrumRow> rows = distinct_rows(all, d);
   std::vector<double> values(d, 0.0);
   if (rows.size() < 2 || d == 0) return values;
-  const auto m = static_cast<Eigen::Index>(rows.size());
-  const auto dd = static_cast<Eigen::Index>(d);
-  Eigen::MatrixXd a(m, dd);
-  for (Eigen::Index i = 0; i < m; ++i) {
-    const auto r = row(rows[static_cast<std::size_t>(i)]);
-    for (Eigen::Index c = 0; c < dd; ++c) a(i, c) = r[static_cast<std::size_t>(c)];
-  }
-  a.rowwise() -= a.colwise().mean();
-  if (standardise) {
-    for (Eigen::Index c = 0; c < dd; ++c) {
-      const double sd = std::sqrt(a.col(c).squaredNorm() / static_cast<double>(m));
-      a.col(c) *= sd > 1e-9 ? 1 / sd : 0;
+  const std::size_t m = rows.size();
+  const auto mm = static_cast<Eigen::Index>(m);
+  const std::size_t width = block_columns(m, d, block_bytes);
+  std::vector<double> mean(d);
+  std::vector<double> scale(d);
+  Eigen::MatrixXd g;
+  if (m < d || width >= d) {
+    // Column blocks: the Gram matrix sums over them; with one block and d <= m, the covariance
+    // is that block's.
+    const bool gram = m < d;
+    g = Eigen::MatrixXd::Zero(gram ? mm : static_cast<Eigen::Index>(d),
+                              gram ? mm : static_cast<Eigen::Index>(d));
+    Eigen::MatrixXd block;
+    for (std::size_t c0 = 0; c0 < d; c0 += width) {
+      block.resize(mm, static_cast<Eigen::Index>(std::min(width, d - c0)));
+      centred_columns(rows, c0, standardise, block, mean, scale);
+      if (gram) {
+        g.noalias() += block * block.transpose();
+      } else {
+        g.noalias() += block.transpose() * block;
+      }
+    }
+  } else {
+    // d <= m, too many rows and columns for one block: each column's mean and scale first, then
+    // the covariance summed over blocks of rows.
+    Eigen::MatrixXd block;
+    for (std::size_t c0 = 0; c0 < d; c0 += width) {
+      block.resize(mm, static_cast<Eigen::Index>(std::min(width, d - c0)));
+      centred_columns(rows, c0, standardise, block, mean, scale);
+    }
+    const auto dd = static_cast<Eigen::Index>(d);
+    g = Eigen::MatrixXd::Zero(dd, dd);
+    const std::size_t height = block_columns(d, m, block_bytes);
+    for (std::size_t r0 = 0; r0 < m; r0 += height) {
+      const std::size_t h = std::min(height, m - r0);
+      block.resize(static_cast<Eigen::Index>(h), dd);
+      for (std::size_t i = 0; i < h; ++i) {
+        for (std::size_t c = 0; c < d; ++c) {
+          block(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(c)) =
+              (value_of(rows[r0 + i], c) - mean[c]) * scale[c];
+        }
+      }
+      g.noalias() += block.transpose() * block;
     }
   }
-  const Eigen::MatrixXd g = m < dd ? Eigen::MatrixXd(a * a.transpose() / static_cast<double>(m))
-                                   : Eigen::MatrixXd(a.transpose() * a / static_cast<double>(m));
+  g /= static_cast<double>(m);
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(g, Eigen::EigenvaluesOnly);
   const Eigen::VectorXd& ev = solver.eigenvalues();  // ascending
-  for (Eigen::Index j = 0; j < ev.size() && j < dd; ++j) {
+  for (Eigen::Index j = 0; j < ev.size() && j < static_cast<Eigen::Index>(d); ++j) {
     values[static_cast<std::size_t>(j)] = std::max(0.0, ev(ev.size() - 1 - j));
   }
   return values;
+}
+
+std::vector<double> spectrum(std::span<const float> x, std::size_t n, std::size_t d,
+                             bool standardise) {
+  std::vector<SpectrumRow> rows(n);
+  for (std::size_t r = 0; r < n; ++r) rows[r].values = x.data() + r * d;
+  return spectrum(rows, d, standardise);
 }
 
 }  // namespace tfe::profile::detail

@@ -59,9 +59,29 @@ ModalityFit fit_modality(std::span<const float> x, std::size_t n, std::size_t d,
 
 namespace tfe::profile::detail {
 
-// Eigenvalues (descending) of the covariance of the distinct rows of x ([n][d]), optionally
-// standardised; through the smaller of the d x d covariance and the m x m Gram matrix.
+// Blocks of the spectrum's columns (or rows) held at once, in double.
+inline constexpr std::size_t kSpectrumBlockBytes = std::size_t{64} << 20;
+
+// One row of a spectrum's sample, read in place: value c is float(values[c] * scale), the row as
+// encoded (scale: its L2 normalisation, or 1).
+struct SpectrumRow {
+  const float* values = nullptr;
+  double scale = 1;
+};
+
+// Eigenvalues (descending, d of them) of the covariance of the distinct rows (m of them),
+// optionally standardised; through the smaller of the d x d covariance and the m x m Gram matrix
+// (the nonzero eigenvalues of X'X and XX' are the same). A Gram matrix is summed over blocks of
+// columns, so no m x d copy of the rows is made: see spectrum_bytes.
+std::vector<double> spectrum(std::span<const SpectrumRow> rows, std::size_t d, bool standardise,
+                             std::size_t block_bytes = kSpectrumBlockBytes);
+// The same over x ([n][d], row-major).
 std::vector<double> spectrum(std::span<const float> x, std::size_t n, std::size_t d,
                              bool standardise);
+// The most memory spectrum() works in for n rows of d values, the rows themselves aside: with
+// k = min(n, d), a k x k matrix (and the eigensolver's copy), a block of at most
+// kSpectrumBlockBytes of columns or rows in double, and O(n + d) of order, column statistics and
+// eigenvalues. No n x d term: a high dimension adds only its O(d) vectors.
+std::size_t spectrum_bytes(std::size_t n, std::size_t d);
 
 }  // namespace tfe::profile::detail

@@ -188,8 +188,9 @@ Result<std::vector<TickTable>> score_events(const ReplaySequence& events,
     const uint32_t stride = group.value()->stride();
     group.value().reset();
     // Already in (patient, time) order: labelling sorts nothing.
-    Result<TickTable> first =
-        build_labels(risks.scored(0), outcomes, n_patients, horizon_ms, config.tick_cadence_ms);
+    auto [keys, first_risks] = risks.keyed(0);
+    Result<TickTable> first = build_labels(std::move(keys), std::move(first_risks), outcomes,
+                                           n_patients, horizon_ms, config.tick_cadence_ms);
     if (!first) return first.error();
     std::vector<std::optional<Result<TickTable>>> others(scorers.size());
     tbb::parallel_for(std::size_t{1}, scorers.size(), [&](std::size_t s) {
@@ -482,8 +483,8 @@ Result<Report> run_backtest(const ReplaySequence& events, const PatientRegistry&
       const ScorerSpec& spec = scorers[i].scorer->spec();
       report.models[i].info = {scorers[i].name, spec.strategy, spec.model_id};
       log(fmt::format("evaluate {}: {} ticks, {} subgroups, {:.1f} s", scorers[i].name,
-                      millions(baselines[i].ticks.size()),
-                      report.models[i].evaluation.subgroups.size(), seconds[i]));
+                      millions(baselines[i].size()), report.models[i].evaluation.subgroups.size(),
+                      seconds[i]));
     }
     stats.metrics_seconds += seconds_since(start);
     return ok();

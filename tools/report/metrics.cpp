@@ -19,8 +19,8 @@ namespace {
 // ---- validation and ordering
 // ----------------------------------------------------------------------
 
-Result<void> validate(const std::vector<ScoredTick>& ticks, uint32_t n_patients, int64_t horizon_ms,
-                      int64_t tick_cadence_ms) {
+Result<void> validate(std::span<const TickKey> keys, std::span<const double> risk,
+                      uint32_t n_patients, int64_t horizon_ms, int64_t tick_cadence_ms) {
   if (n_patients >= kMaxPatients) {
     return make_error(Errc::invalid_argument,
                       "report: too many patients (" + std::to_string(n_patients) + ")");
@@ -29,19 +29,19 @@ Result<void> validate(const std::vector<ScoredTick>& ticks, uint32_t n_patients,
   if (tick_cadence_ms <= 0) {
     return make_error(Errc::invalid_argument, "report: tick cadence must be > 0");
   }
-  for (std::size_t i = 0; i < ticks.size(); ++i) {
-    const ScoredTick& t = ticks[i];
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const TickKey& t = keys[i];
     if (t.patient >= n_patients) {
       return make_error(Errc::invalid_argument,
                         "report: tick " + std::to_string(i) + " has patient index " +
                             std::to_string(t.patient) + " >= " + std::to_string(n_patients));
     }
-    if (!(t.risk >= 0.0 && t.risk <= 1.0)) {
+    if (!(risk[i] >= 0.0 && risk[i] <= 1.0)) {
       // Its time and value lead to the scorer's fault; the index alone was internal.
       return make_error(Errc::invalid_argument,
                         fmt::format("report: the score at {} ms (tick {}) has a risk of {} "
                                     "outside [0, 1]; the scorer is at fault",
-                                    t.score_time_ms, i, t.risk));
+                                    t.score_time_ms, i, risk[i]));
     }
   }
   return ok();
@@ -50,26 +50,57 @@ Result<void> validate(const std::vector<ScoredTick>& ticks, uint32_t n_patients,
 // Orders ticks by (patient, score_time), keeping the input order of equal pairs. A stable counting
 // sort by patient, then each patient's slice by time where it is not already in order: O(n) for
 // the usual input, which arrives in time order (the engine emits by score time, then patient).
-void sort_by_patient_time(std::vector<ScoredTick>& ticks, uint32_t n_patients) {
-  const auto by_patient_time = [](const ScoredTick& a, const ScoredTick& b) {
+void sort_by_patient_time(std::vector<TickKey>& keys, std::vector<double>& risk,
+                          uint32_t n_patients) {
+  const auto by_patient_time = [](const TickKey& a, const TickKey& b) {
     return a.patient != b.patient ? a.patient < b.patient : a.score_time_ms < b.score_time_ms;
   };
-  if (std::is_sorted(ticks.begin(), ticks.end(), by_patient_time)) return;
+  if (std::is_sorted(keys.begin(), keys.end(), by_patient_time)) return;
   std::vector<std::size_t> start(static_cast<std::size_t>(n_patients) + 1, 0);
-  for (const ScoredTick& t : ticks) ++start[t.patient + 1];
+  for (const TickKey& t : keys) ++start[t.patient + 1];
   for (std::size_t p = 1; p < start.size(); ++p) start[p] += start[p - 1];
-  std::vector<ScoredTick> sorted(ticks.size());
+  std::vector<std::size_t> order(keys.size());
   std::vector<std::size_t> next(start.begin(), start.end() - 1);
-  for (const ScoredTick& t : ticks) sorted[next[t.patient]++] = t;
-  const auto by_time = [](const ScoredTick& a, const ScoredTick& b) {
-    return a.score_time_ms < b.score_time_ms;
+  for (std::size_t i = 0; i < keys.size(); ++i) order[next[keys[i].patient]++] = i;
+  const auto by_time = [&](std::size_t a, std::size_t b) {
+    return keys[a].score_time_ms < keys[b].score_time_ms;
   };
   for (std::size_t p = 0; p + 1 < start.size(); ++p) {
-    const auto first = sorted.begin() + static_cast<std::ptrdiff_t>(start[p]);
-    const auto last = sorted.begin() + static_cast<std::ptrdiff_t>(start[p + 1]);
+    const auto first = order.begin() + static_cast<std::ptrdiff_t>(start[p]);
+    const auto last = order.begin() + static_cast<std::ptrdiff_t>(start[p + 1]);
     if (!std::is_sorted(first, last, by_time)) std::stable_sort(first, last, by_time);
   }
-  ticks.swap(sorted);
+  std::vector<TickKey> sorted_keys(keys.size());
+  for (std::size_t i = 0; i < order.size(); ++i) sorted_keys[i] = keys[order[i]];
+  keys.swap(sorted_keys);
+  sorted_keys = {};
+  std::vector<double> sorted_risk(risk.size());
+  for (std::size_t i = 0; i < order.size(); ++i) sorted_risk[i] = risk[order[i]];
+  risk.swap(sorted_risk);
+}
+
+// Keys and risks of ScoredTicks; the ticks are freed on the way out.
+std::pair<std::vector<TickKey>, std::vector<double>> split_ticks(std::vector<ScoredTick> ticks) {
+  std::vector<TickKey> keys(ticks.size());
+  std::vector<double> risk(ticks.size());
+  for (std::size_t i = 0; i < ticks.size(); ++i) {
+    const ScoredTick& t = ticks[i];
+    keys[i] = {t.patient, t.present_mask, t.label, t.score_time_ms};
+    risk[i] = t.risk;
+  }
+  return {std::move(keys), std::move(risk)};
+}
+
+TickTable table_of(std::vector<TickKey> keys, std::vector<double> risk,
+                   std::vector<int64_t> outcome_time_ms, int64_t horizon_ms,
+                   int64_t tick_cadence_ms) {
+  TickTable table;
+  table.keys = std::make_shared<const std::vector<TickKey>>(std::move(keys));
+  table.risk = std::move(risk);
+  table.outcome_time_ms = std::move(outcome_time_ms);
+  table.horizon_ms = horizon_ms;
+  table.tick_cadence_ms = tick_cadence_ms;
+  return table;
 }
 
 // ---- ranking
@@ -494,7 +525,7 @@ std::vector<uint32_t> patients_with_ticks(std::span<const TickTable* const> tabl
                                           uint32_t n_patients) {
   std::vector<uint8_t> seen(n_patients, 0);
   for (const TickTable* table : tables) {
-    for (const ScoredTick& t : table->ticks) seen[t.patient] = 1;
+    for (const TickKey& t : table->tick_keys()) seen[t.patient] = 1;
   }
   std::vector<uint32_t> out;
   for (uint32_t p = 0; p < n_patients; ++p) {
@@ -552,7 +583,7 @@ void for_each_replicate_block(uint32_t replicates, uint64_t seed,
 
 // Observation time a tick stands for: up to the patient's next tick, at most one cadence.
 std::vector<int64_t> tick_durations(const TickTable& table) {
-  const auto& ticks = table.ticks;
+  const TickView ticks = table.ticks();
   std::vector<int64_t> d(ticks.size(), table.tick_cadence_ms);
   for (std::size_t i = 0; i + 1 < ticks.size(); ++i) {
     if (ticks[i + 1].patient == ticks[i].patient) {
@@ -607,7 +638,7 @@ std::vector<AlertPolicy> alert_pass(const TickTable& table, std::span<const uint
   std::vector<int64_t> time_ms(n_groups, 0);
   std::vector<std::vector<double>> leads(n_groups);
   PatientScratch scratch(n_groups);
-  const auto& ticks = table.ticks;
+  const TickView ticks = table.ticks();
   const auto finish_patient = [&](uint32_t patient) {
     for (const std::size_t g : scratch.touched) {
       if (!scratch.has_pos[g]) continue;
@@ -681,7 +712,7 @@ std::vector<uint32_t> count_and_calibrate(const TickTable& table,
   std::vector<Sums> sums(n_groups);
   std::vector<uint32_t> negative_patients(n_groups, 0);
   PatientScratch scratch(n_groups);
-  const auto& ticks = table.ticks;
+  const TickView ticks = table.ticks();
   const auto finish_patient = [&] {
     for (const std::size_t g : scratch.touched) {
       ++groups[g].patients;
@@ -752,7 +783,7 @@ bool interval_defined(uint32_t positive_patients, uint32_t negative_patients) {
 // Patients with a positive and with a negative tick in a table.
 std::pair<uint32_t, uint32_t> class_patients(const TickTable& table) {
   std::vector<uint8_t> seen(table.n_patients(), 0);  // bit 0: a negative tick, bit 1: a positive
-  for (const ScoredTick& t : table.ticks) seen[t.patient] |= t.label ? 2 : 1;
+  for (const TickKey& t : table.tick_keys()) seen[t.patient] |= t.label ? 2 : 1;
   uint32_t positive = 0;
   uint32_t negative = 0;
   for (const uint8_t s : seen) {
@@ -766,9 +797,10 @@ std::pair<uint32_t, uint32_t> class_patients(const TickTable& table) {
 // none) and, last, of all ticks.
 std::vector<RankedSet> rank_table(const TickTable& table, std::span<const uint32_t> group_of,
                                   std::size_t n_sub) {
-  std::vector<RankRecord> records(table.ticks.size());
+  const TickView ticks = table.ticks();
+  std::vector<RankRecord> records(ticks.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
-    const ScoredTick& t = table.ticks[i];
+    const ScoredTick t = ticks[i];
     records[i] = {rank_key(t.risk), t.patient << 2 | (t.label ? 2u : 0u),
                   group_of.empty() ? 0u : group_of[i]};
   }
@@ -792,7 +824,7 @@ Ranked unweighted(std::span<const double> risk, std::span<const uint8_t> label) 
 // ---- tables
 // ---------------------------------------------------------------------------------------
 
-Result<TickTable> build_labels(std::vector<ScoredTick> ticks,
+Result<TickTable> build_labels(std::vector<TickKey> keys, std::vector<double> risk,
                                std::span<const OutcomeEvent> outcomes, uint32_t n_patients,
                                int64_t horizon_ms, int64_t tick_cadence_ms) {
   std::vector<int64_t> first(n_patients, kNoOutcome);
@@ -804,35 +836,67 @@ Result<TickTable> build_labels(std::vector<ScoredTick> ticks,
     }
     first[o.patient] = std::min(first[o.patient], o.time_ms);
   }
-  auto valid = validate(ticks, n_patients, horizon_ms, tick_cadence_ms);
+  auto valid = validate(keys, risk, n_patients, horizon_ms, tick_cadence_ms);
   if (!valid) return valid.error();
-  std::erase_if(ticks, [&](const ScoredTick& t) { return t.score_time_ms >= first[t.patient]; });
-  for (ScoredTick& t : ticks) {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    TickKey t = keys[i];
+    if (t.score_time_ms >= first[t.patient]) continue;
     // first - score_time > 0 here; kNoOutcome keeps the difference huge, never positive.
     t.label = first[t.patient] != kNoOutcome && first[t.patient] - t.score_time_ms <= horizon_ms;
+    keys[kept] = t;
+    risk[kept] = risk[i];
+    ++kept;
   }
-  sort_by_patient_time(ticks, n_patients);
+  keys.resize(kept);
+  risk.resize(kept);
+  sort_by_patient_time(keys, risk, n_patients);
+  return table_of(std::move(keys), std::move(risk), std::move(first), horizon_ms, tick_cadence_ms);
+}
+
+Result<TickTable> build_labels(std::vector<ScoredTick> ticks,
+                               std::span<const OutcomeEvent> outcomes, uint32_t n_patients,
+                               int64_t horizon_ms, int64_t tick_cadence_ms) {
+  auto [keys, risk] = split_ticks(std::move(ticks));
+  return build_labels(std::move(keys), std::move(risk), outcomes, n_patients, horizon_ms,
+                      tick_cadence_ms);
+}
+
+Result<TickTable> make_tick_table(std::vector<TickKey> keys, std::vector<double> risk,
+                                  std::vector<int64_t> outcome_time_ms, int64_t horizon_ms,
+                                  int64_t tick_cadence_ms) {
+  const auto n_patients = static_cast<uint32_t>(outcome_time_ms.size());
+  auto valid = validate(keys, risk, n_patients, horizon_ms, tick_cadence_ms);
+  if (!valid) return valid.error();
+  sort_by_patient_time(keys, risk, n_patients);
+  return table_of(std::move(keys), std::move(risk), std::move(outcome_time_ms), horizon_ms,
+                  tick_cadence_ms);
+}
+
+Result<TickTable> with_risks(const TickTable& like, std::vector<double> risk) {
+  if (risk.size() != like.size()) {
+    return make_error(
+        Errc::invalid_argument,
+        fmt::format("report: {} risks for a table of {} ticks", risk.size(), like.size()));
+  }
+  auto valid =
+      validate(like.tick_keys(), risk, like.n_patients(), like.horizon_ms, like.tick_cadence_ms);
+  if (!valid) return valid.error();
   TickTable table;
-  table.ticks = std::move(ticks);
-  table.outcome_time_ms = std::move(first);
-  table.horizon_ms = horizon_ms;
-  table.tick_cadence_ms = tick_cadence_ms;
+  table.keys = like.keys;
+  table.risk = std::move(risk);
+  table.outcome_time_ms = like.outcome_time_ms;
+  table.horizon_ms = like.horizon_ms;
+  table.tick_cadence_ms = like.tick_cadence_ms;
   return table;
 }
 
 Result<TickTable> make_tick_table(std::vector<ScoredTick> ticks,
                                   std::vector<int64_t> outcome_time_ms, int64_t horizon_ms,
                                   int64_t tick_cadence_ms) {
-  auto valid =
-      validate(ticks, static_cast<uint32_t>(outcome_time_ms.size()), horizon_ms, tick_cadence_ms);
-  if (!valid) return valid.error();
-  sort_by_patient_time(ticks, static_cast<uint32_t>(outcome_time_ms.size()));
-  TickTable table;
-  table.ticks = std::move(ticks);
-  table.outcome_time_ms = std::move(outcome_time_ms);
-  table.horizon_ms = horizon_ms;
-  table.tick_cadence_ms = tick_cadence_ms;
-  return table;
+  auto [keys, risk] = split_ticks(std::move(ticks));
+  return make_tick_table(std::move(keys), std::move(risk), std::move(outcome_time_ms), horizon_ms,
+                         tick_cadence_ms);
 }
 
 // ---- plain metrics
@@ -860,7 +924,7 @@ struct ComparisonBaseline::Impl {
 
 Evaluation evaluate(const TickTable& table, const EvaluationOptions& options,
                     std::optional<ComparisonBaseline>* prepared) {
-  const auto& ticks = table.ticks;
+  const TickView ticks = table.ticks();
   const std::size_t n = ticks.size();
 
   // Subgroups by present mask, largest first.
@@ -1061,7 +1125,7 @@ Result<StressComparison> compare(const TickTable& baseline, const TickTable& str
 // ---------------------------------------------------------------------------------
 
 double threshold_for_alert_rate(const TickTable& table, double alerts_per_patient_day) {
-  const auto& ticks = table.ticks;
+  const TickView ticks = table.ticks();
   if (ticks.empty()) return kNaN;
   const std::vector<int64_t> duration = tick_durations(table);
   const double patient_days =
@@ -1109,7 +1173,7 @@ std::vector<uint32_t> sample_patients(const TickTable& table, std::span<const ui
   std::vector<uint32_t> best(k, UINT32_MAX);
   std::vector<std::pair<bool, uint64_t>> best_key(k, {false, 0});
   std::vector<uint64_t> count(k, 0);
-  const auto& ticks = table.ticks;
+  const TickView ticks = table.ticks();
   std::size_t i = 0;
   while (i < ticks.size()) {
     const uint32_t patient = ticks[i].patient;

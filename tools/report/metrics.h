@@ -14,7 +14,9 @@
 //          StressComparison (a stressed run against its baseline, paired by patient).
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -33,8 +35,7 @@ inline constexpr int64_t kNoOutcome = std::numeric_limits<int64_t>::max();
 inline constexpr uint32_t kMaxPatients = 1u << 30;
 inline constexpr int64_t kMsPerDay = 86'400'000;
 
-// One scored tick as the report sees it.
-// 24 bytes: a backtest holds tens of millions of these, several tables at a time.
+// One scored tick as the report sees it (a table holds it as a TickKey and a risk).
 struct ScoredTick {
   uint32_t patient = 0;       // dense report-local patient index, < TickTable::n_patients()
   uint16_t present_mask = 0;  // bit m set: modality m was present (fresh) at the tick
@@ -50,9 +51,69 @@ struct OutcomeEvent {
   int64_t time_ms = 0;
 };
 
-// The input of every metric: ticks sorted by (patient, score_time_ms), labelled.
+// A tick without its risk: what every scorer's table of one run has in common (the same
+// patients, times, present modalities and labels), held once and shared by those tables.
+struct TickKey {
+  uint32_t patient = 0;
+  uint16_t present_mask = 0;
+  bool label = false;
+  int64_t score_time_ms = 0;
+};
+static_assert(sizeof(TickKey) == 16);
+
+// A table's ticks, read-only, each put together as a ScoredTick.
+class TickView {
+ public:
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = ScoredTick;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = ScoredTick;
+    iterator() = default;
+    iterator(const TickView* view, std::size_t i) : view_(view), i_(i) {}
+    ScoredTick operator*() const { return (*view_)[i_]; }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator before = *this;
+      ++i_;
+      return before;
+    }
+    bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+   private:
+    const TickView* view_ = nullptr;
+    std::size_t i_ = 0;
+  };
+
+  TickView() = default;
+  TickView(std::span<const TickKey> keys, std::span<const double> risk)
+      : keys_(keys), risk_(risk) {}
+  std::size_t size() const { return keys_.size(); }
+  bool empty() const { return keys_.empty(); }
+  ScoredTick operator[](std::size_t i) const {
+    const TickKey& k = keys_[i];
+    return {k.patient, k.present_mask, k.label, k.score_time_ms, risk_[i]};
+  }
+  ScoredTick back() const { return (*this)[size() - 1]; }
+  iterator begin() const { return {this, 0}; }
+  iterator end() const { return {this, size()}; }
+
+ private:
+  std::span<const TickKey> keys_;
+  std::span<const double> risk_;
+};
+
+// The input of every metric: ticks sorted by (patient, score_time_ms), labelled. The keys are
+// immutable and may be shared with the other scorers' tables of the same run (TickRisks::table):
+// a backtest of three models holds them once.
 struct TickTable {
-  std::vector<ScoredTick> ticks;
+  std::shared_ptr<const std::vector<TickKey>> keys;  // null: no ticks
+  std::vector<double> risk;                          // [ticks]
   std::vector<int64_t> outcome_time_ms;  // [n_patients]: first outcome, kNoOutcome if none
   int64_t horizon_ms = 0;                // label horizon (the model's training horizon)
   // Observation time one tick stands for at most (the scoring cadence): alerts per patient-day
@@ -60,6 +121,16 @@ struct TickTable {
   int64_t tick_cadence_ms = 60'000;
 
   uint32_t n_patients() const { return static_cast<uint32_t>(outcome_time_ms.size()); }
+  std::size_t size() const { return risk.size(); }
+  std::span<const TickKey> tick_keys() const {
+    return keys ? std::span<const TickKey>(*keys) : std::span<const TickKey>();
+  }
+  TickView ticks() const { return keys ? TickView(*keys, risk) : TickView(); }
+  // A copy of the ticks, risks included.
+  std::vector<ScoredTick> scored() const {
+    const TickView view = ticks();
+    return {view.begin(), view.end()};
+  }
 };
 
 // Labels ticks from outcome events with a horizon. For each patient the first outcome counts;
@@ -71,11 +142,25 @@ Result<TickTable> build_labels(std::vector<ScoredTick> ticks,
                                std::span<const OutcomeEvent> outcomes, uint32_t n_patients,
                                int64_t horizon_ms, int64_t tick_cadence_ms = 60'000);
 
+// The same over ticks held as keys and risks ([ticks] each, labels ignored): nothing is copied
+// into ScoredTicks on the way.
+Result<TickTable> build_labels(std::vector<TickKey> keys, std::vector<double> risk,
+                               std::span<const OutcomeEvent> outcomes, uint32_t n_patients,
+                               int64_t horizon_ms, int64_t tick_cadence_ms = 60'000);
+
 // Takes ticks whose labels are already set (and the first outcome per patient, for the alert
 // policy): validates and sorts them. Same errors as build_labels.
 Result<TickTable> make_tick_table(std::vector<ScoredTick> ticks,
                                   std::vector<int64_t> outcome_time_ms, int64_t horizon_ms,
                                   int64_t tick_cadence_ms = 60'000);
+// The same over keys and risks ([ticks] each), labels as given.
+Result<TickTable> make_tick_table(std::vector<TickKey> keys, std::vector<double> risk,
+                                  std::vector<int64_t> outcome_time_ms, int64_t horizon_ms,
+                                  int64_t tick_cadence_ms = 60'000);
+
+// like's ticks with other risks ([ticks], each in [0, 1]), sharing like's keys: another scorer's
+// table of the same run. Errors: a risk count other than like's, a risk outside [0, 1].
+Result<TickTable> with_risks(const TickTable& like, std::vector<double> risk);
 
 // ---- plain metrics over a tick set (the exact, unweighted definitions) -------------------------
 

@@ -58,22 +58,25 @@ RiskTrace risk_trace(const TickTable& table, uint32_t patient, double threshold,
                      uint32_t max_points) {
   RiskTrace trace;
   trace.threshold = threshold;
-  const auto& ticks = table.ticks;
-  const auto first =
-      std::lower_bound(ticks.begin(), ticks.end(), patient,
-                       [](const ScoredTick& t, uint32_t p) { return t.patient < p; });
-  auto last = first;
-  while (last != ticks.end() && last->patient == patient) ++last;
+  const TickView ticks = table.ticks();
+  const std::span<const TickKey> keys = table.tick_keys();
+  const std::size_t first = static_cast<std::size_t>(
+      std::lower_bound(keys.begin(), keys.end(), patient,
+                       [](const TickKey& t, uint32_t p) { return t.patient < p; }) -
+      keys.begin());
+  std::size_t last = first;
+  while (last < ticks.size() && ticks[last].patient == patient) ++last;
   if (first == last) return trace;
   // Decimate in normalised coordinates (time over the span, risk as is) so both axes count.
-  const int64_t t0 = first->score_time_ms;
-  const double span = static_cast<double>(std::max<int64_t>((last - 1)->score_time_ms - t0, 1));
+  const int64_t t0 = ticks[first].score_time_ms;
+  const double span = static_cast<double>(std::max<int64_t>(ticks[last - 1].score_time_ms - t0, 1));
   std::vector<CurvePoint> points;
   bool prev_alert = false;
-  for (auto it = first; it != last; ++it) {
-    points.push_back({static_cast<double>(it->score_time_ms - t0) / span, it->risk});
-    const bool in_alert = it->risk >= threshold;
-    if (in_alert && !prev_alert) trace.alert_times_ms.push_back(it->score_time_ms);
+  for (std::size_t i = first; i < last; ++i) {
+    const ScoredTick t = ticks[i];
+    points.push_back({static_cast<double>(t.score_time_ms - t0) / span, t.risk});
+    const bool in_alert = t.risk >= threshold;
+    if (in_alert && !prev_alert) trace.alert_times_ms.push_back(t.score_time_ms);
     prev_alert = in_alert;
   }
   for (const CurvePoint& p : decimate(points, max_points)) {

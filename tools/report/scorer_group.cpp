@@ -117,19 +117,14 @@ TickRisks TickRisks::select(uint32_t first, uint32_t count) const {
   return out;
 }
 
-std::vector<ScoredTick> TickRisks::scored(uint32_t column) const {
-  std::vector<ScoredTick> out;
-  if (column >= columns_.size() || !columns_[column]) return out;
+std::pair<std::vector<TickKey>, std::vector<double>> TickRisks::keyed(uint32_t column) const {
+  if (column >= columns_.size() || !columns_[column]) return {};
   const std::vector<Tick>& recorded = *ticks_;
-  const std::vector<double>& risks = *columns_[column];
-  out.resize(recorded.size());
+  std::vector<TickKey> keys(recorded.size());
   for (std::size_t i = 0; i < recorded.size(); ++i) {
-    out[i].patient = recorded[i].patient;
-    out[i].present_mask = recorded[i].present_mask;
-    out[i].score_time_ms = recorded[i].score_time_ms;
-    out[i].risk = risks[i];
+    keys[i] = {recorded[i].patient, recorded[i].present_mask, false, recorded[i].score_time_ms};
   }
-  return out;
+  return {std::move(keys), *columns_[column]};
 }
 
 void TickRisks::release(uint32_t column) {
@@ -144,26 +139,37 @@ Result<TickTable> TickRisks::table(const TickTable& like, uint32_t column, uint3
   const auto before = [](const Tick& a, const ScoredTick& b) {
     return a.patient != b.patient ? a.patient < b.patient : a.score_time_ms < b.score_time_ms;
   };
-  std::vector<ScoredTick> ticks;
-  ticks.reserve(like.ticks.size());
+  const TickView like_ticks = like.ticks();
+  std::vector<double> risk(like_ticks.size());
   const std::vector<Tick>& recorded = *ticks_;
   const std::vector<double>& risks = *columns_[column];
+  bool any_nan = false;
   std::size_t j = 0;
-  for (const ScoredTick& t : like.ticks) {
+  for (std::size_t i = 0; i < like_ticks.size(); ++i) {
+    const ScoredTick t = like_ticks[i];
     while (j < recorded.size() && before(recorded[j], t)) ++j;
     if (j == recorded.size() || recorded[j].patient != t.patient ||
         recorded[j].score_time_ms != t.score_time_ms) {
       return make_error(Errc::invalid_argument,
                         "report: a tick has no recorded risks (tables of different runs)");
     }
-    const double risk = risks[j];
-    if (std::isnan(risk)) continue;
-    ScoredTick out = t;
-    out.risk = risk;
-    out.present_mask &= ~cleared;
-    ticks.push_back(out);
+    risk[i] = risks[j];
+    any_nan = any_nan || std::isnan(risk[i]);
   }
-  return make_tick_table(std::move(ticks), like.outcome_time_ms, like.horizon_ms,
+  // The same ticks as like's: its keys are shared, only the risks are this table's.
+  if (cleared == 0 && !any_nan) return with_risks(like, std::move(risk));
+  std::vector<TickKey> keys;
+  keys.reserve(risk.size());
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < risk.size(); ++i) {
+    if (std::isnan(risk[i])) continue;
+    TickKey k = (*like.keys)[i];
+    k.present_mask &= static_cast<uint16_t>(~cleared);
+    keys.push_back(k);
+    risk[kept++] = risk[i];
+  }
+  risk.resize(kept);
+  return make_tick_table(std::move(keys), std::move(risk), like.outcome_time_ms, like.horizon_ms,
                          like.tick_cadence_ms);
 }
 

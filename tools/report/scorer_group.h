@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "engine/modality.h"
@@ -51,9 +52,10 @@ class TickRisks {
   // Errors: column out of range or released, a tick of `like` that was never recorded (another
   // run's table), a risk outside [0, 1].
   Result<TickTable> table(const TickTable& like, uint32_t column, uint32_t cleared = 0) const;
-  // Every tick with its risk in `column` (unlabelled), in (patient, time) order: what the engine's
-  // sink would have collected from the scorer of that column. Empty for a released column.
-  std::vector<ScoredTick> scored(uint32_t column) const;
+  // Every tick (unlabelled) and its risk in `column`, in (patient, time) order: what the engine's
+  // sink would have collected from the scorer of that column, as build_labels takes it. Empty for
+  // a released column.
+  std::pair<std::vector<TickKey>, std::vector<double>> keyed(uint32_t column) const;
   // The same ticks with columns [first, first + count) of these, sharing their storage.
   TickRisks select(uint32_t first, uint32_t count) const;
   // Lets go of a column: table() refuses it from now on.
